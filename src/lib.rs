@@ -1,0 +1,6 @@
+//! gregor: a message broker faithful to Apache Kafka's ZooKeeper-coordinated
+//! architecture, speaking Kafka's wire protocol.
+//!
+//! See `shared/design/ARCHITECTURE.md` for the module map.
+
+pub mod log;
