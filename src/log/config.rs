@@ -1,0 +1,69 @@
+//! Per-log (topic-level) settings, with Kafka's topic config key names.
+//!
+//! The broker's `log.*` keys in `server.properties` supply the defaults and a
+//! topic's `/config/topics/<t>` overrides them, exactly as in Kafka's
+//! `LogConfig`. Parsing lives in `crate::config`; this is only the value.
+
+use std::time::Duration;
+
+/// The settings one partition log runs with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// `segment.bytes` (broker: `log.segment.bytes`), default 1 GiB: roll the
+    /// active segment before it would grow past this.
+    pub segment_bytes: u64,
+    /// `segment.ms` (broker: `log.roll.ms`/`log.roll.hours`), default 7 days:
+    /// roll a non-empty active segment this long after its first append.
+    pub segment_ms: u64,
+    /// `segment.index.bytes` (broker: `log.index.size.max.bytes`), default
+    /// 10 MiB: each index file is preallocated to this size and trimmed on roll.
+    pub segment_index_bytes: u64,
+    /// `index.interval.bytes` (broker: `log.index.interval.bytes`), default
+    /// 4096: bytes of batches between two offset/time index entries.
+    pub index_interval_bytes: u64,
+    /// `retention.ms` (broker: `log.retention.ms`/`.minutes`/`.hours`),
+    /// default 7 days; `None` (-1) keeps segments forever.
+    pub retention_ms: Option<u64>,
+    /// `retention.bytes` (broker: `log.retention.bytes`), default -1
+    /// (`None`): the log's size limit, enforced by deleting whole segments.
+    pub retention_bytes: Option<u64>,
+    /// `flush.messages` (broker: `log.flush.interval.messages`), default
+    /// `Long.MAX_VALUE` (`None`): fsync after this many unflushed records.
+    pub flush_messages: Option<u64>,
+    /// `flush.ms` (broker: `log.flush.interval.ms`), default `Long.MAX_VALUE`
+    /// (`None`): fsync when the oldest unflushed data is this old.
+    pub flush_ms: Option<u64>,
+    /// `max.message.bytes` (broker: `message.max.bytes`), default 1048588:
+    /// the largest record batch the log accepts.
+    pub max_message_bytes: u32,
+    /// `file.delete.delay.ms` (broker: `log.segment.delete.delay.ms`),
+    /// default 60000: how long a `.deleted` segment lingers before unlink.
+    pub file_delete_delay_ms: u64,
+}
+
+/// 7 days in milliseconds: Kafka's default for `segment.ms` and `retention.ms`.
+const SEVEN_DAYS_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            segment_bytes: 1024 * 1024 * 1024,
+            segment_ms: SEVEN_DAYS_MS,
+            segment_index_bytes: 10 * 1024 * 1024,
+            index_interval_bytes: 4096,
+            retention_ms: Some(SEVEN_DAYS_MS),
+            retention_bytes: None,
+            flush_messages: None,
+            flush_ms: None,
+            max_message_bytes: 1_048_588,
+            file_delete_delay_ms: 60_000,
+        }
+    }
+}
+
+impl LogConfig {
+    /// `file.delete.delay.ms` as a `Duration`.
+    pub fn file_delete_delay(&self) -> Duration {
+        Duration::from_millis(self.file_delete_delay_ms)
+    }
+}
