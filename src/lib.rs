@@ -4,3 +4,7 @@
 //! See `shared/design/ARCHITECTURE.md` for the module map.
 
 pub mod log;
+pub mod record;
+mod topic_partition;
+
+pub use topic_partition::TopicPartition;

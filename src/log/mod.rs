@@ -1,5 +1,16 @@
 //! The partition log: segments, indexes, recovery, retention.
 
+pub mod checkpoint;
 pub mod config;
+mod error;
+pub mod index;
+pub mod leader_epoch;
+pub mod partition_log;
+pub mod segment;
 
 pub use config::LogConfig;
+pub use error::{LogError, Result};
+pub use partition_log::{LoadState, LogAppendInfo, PartitionLog};
+pub use segment::FileRange;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,47 @@
+//! Errors of the storage layer.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::record::BatchError;
+
+/// What can go wrong in a partition log or the log manager.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("invalid record batch: {0}")]
+    InvalidBatch(#[from] BatchError),
+    #[error("offset {offset} is out of range [{log_start}, {log_end}]")]
+    OffsetOutOfRange {
+        offset: i64,
+        log_start: i64,
+        log_end: i64,
+    },
+    #[error("malformed file {path}: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("{path} is not a partition directory (expected <topic>-<partition>)")]
+    NotAPartitionDir { path: PathBuf },
+    #[error("broker.id {configured} does not match {found} in {path}")]
+    InconsistentBrokerId {
+        configured: i32,
+        found: i32,
+        path: PathBuf,
+    },
+    #[error("the log manager has been shut down")]
+    ShutDown,
+}
+
+impl LogError {
+    /// Wraps an I/O error with the file it happened on, so messages say where.
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> LogError {
+        let path = path.into();
+        move |source| LogError::Io { path, source }
+    }
+}
+
+pub type Result<T, E = LogError> = std::result::Result<T, E>;

@@ -1,0 +1,662 @@
+//! One partition's log (Kafka's `Log`): an ordered set of segments, the
+//! offsets that describe it (log start, log end, high watermark, recovery
+//! point), and the operations on it: leader appends, reads, retention,
+//! truncation at either end, flushing and crash recovery.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::IoSlice;
+use std::path::{Path, PathBuf};
+
+use ::log::{info, warn};
+
+use crate::record::{BatchError, Batches, LEADER_EPOCH_AT};
+use crate::TopicPartition;
+
+use super::config::LogConfig;
+use super::error::{LogError, Result};
+use super::leader_epoch::LeaderEpochCache;
+use super::segment::{BatchMeta, FileRange, Segment, DELETED_SUFFIX, LOG_SUFFIX};
+
+/// What the log manager remembers about a log between runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadState {
+    /// From `recovery-point-offset-checkpoint`: everything below was flushed.
+    pub recovery_point: i64,
+    /// From `log-start-offset-checkpoint`.
+    pub log_start_offset: i64,
+    /// From `replication-offset-checkpoint`.
+    pub high_watermark: i64,
+    /// Whether the log dir holds a clean-shutdown marker.
+    pub clean_shutdown: bool,
+}
+
+/// The outcome of a successful append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogAppendInfo {
+    pub first_offset: i64,
+    pub last_offset: i64,
+    pub max_timestamp: i64,
+    pub offset_of_max_timestamp: i64,
+    pub batch_count: usize,
+    pub log_start_offset: i64,
+}
+
+/// Segments renamed to `.deleted`, to unlink once their delay has passed.
+struct PendingDelete {
+    due_ms: i64,
+    paths: Vec<PathBuf>,
+}
+
+pub struct PartitionLog {
+    dir: PathBuf,
+    topic_partition: TopicPartition,
+    config: LogConfig,
+    /// Never empty: the last one is the active segment.
+    segments: BTreeMap<i64, Segment>,
+    log_start_offset: i64,
+    log_end_offset: i64,
+    high_watermark: i64,
+    recovery_point: i64,
+    leader_epochs: LeaderEpochCache,
+    unflushed_records: u64,
+    last_flush_ms: i64,
+    pending_deletes: Vec<PendingDelete>,
+}
+
+/// Parses `<topic>-<partition>` (the topic may itself contain dashes).
+pub fn parse_partition_dir(dir: &Path) -> Result<TopicPartition> {
+    let bad = || LogError::NotAPartitionDir {
+        path: dir.to_path_buf(),
+    };
+    let name = dir.file_name().and_then(|n| n.to_str()).ok_or_else(bad)?;
+    let (topic, partition) = name.rsplit_once('-').ok_or_else(bad)?;
+    let partition: i32 = partition.parse().map_err(|_| bad())?;
+    if topic.is_empty() || partition < 0 {
+        return Err(bad());
+    }
+    Ok(TopicPartition::new(topic, partition))
+}
+
+impl PartitionLog {
+    /// Opens the log in `dir` (creating it if needed), recovering segments
+    /// past the recovery point after an unclean shutdown and any segment whose
+    /// indexes do not check out.
+    pub fn open(dir: &Path, config: LogConfig, state: LoadState, now_ms: i64) -> Result<Self> {
+        let topic_partition = parse_partition_dir(dir)?;
+        fs::create_dir_all(dir).map_err(LogError::io(dir))?;
+        let bases = scan_segment_files(dir)?;
+        let mut segments = BTreeMap::new();
+        for base in bases {
+            segments.insert(base, Segment::open(dir, base, &config)?);
+        }
+        let recovered = recover_segments(&mut segments, &topic_partition, state)?;
+        match segments.values_mut().next_back() {
+            Some(active) => active.make_active()?,
+            None => {
+                let base = state.log_start_offset.max(0);
+                segments.insert(base, Segment::create(dir, base, &config)?);
+            }
+        }
+        let mut log = PartitionLog {
+            dir: dir.to_path_buf(),
+            topic_partition,
+            config,
+            segments,
+            log_start_offset: 0,
+            log_end_offset: 0,
+            high_watermark: 0,
+            recovery_point: 0,
+            leader_epochs: LeaderEpochCache::load(dir)?,
+            unflushed_records: 0,
+            last_flush_ms: now_ms,
+            pending_deletes: Vec::new(),
+        };
+        log.log_end_offset = log.active().next_offset()?;
+        log.log_start_offset = state.log_start_offset.max(log.first().base_offset());
+        log.log_start_offset = log.log_start_offset.min(log.log_end_offset);
+        log.high_watermark = state
+            .high_watermark
+            .clamp(log.log_start_offset, log.log_end_offset);
+        log.leader_epochs.truncate_from_end(log.log_end_offset)?;
+        log.leader_epochs
+            .truncate_from_start(log.log_start_offset)?;
+        if recovered {
+            // Everything now in the log has been validated: make it durable
+            // so the next recovery can start from here.
+            log.flush()?;
+        } else {
+            log.recovery_point = state.recovery_point.clamp(0, log.log_end_offset);
+        }
+        Ok(log)
+    }
+
+    pub fn topic_partition(&self) -> &TopicPartition {
+        &self.topic_partition
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// Applies a new topic configuration (from a `/config/topics` change).
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        self.log_end_offset
+    }
+
+    pub fn high_watermark(&self) -> i64 {
+        self.high_watermark
+    }
+
+    pub fn recovery_point(&self) -> i64 {
+        self.recovery_point
+    }
+
+    /// Sets the high watermark (the replica layer decides it), kept within
+    /// the log's offsets.
+    pub fn set_high_watermark(&mut self, offset: i64) {
+        self.high_watermark = offset.clamp(self.log_start_offset, self.log_end_offset);
+    }
+
+    pub fn leader_epochs(&self) -> &LeaderEpochCache {
+        &self.leader_epochs
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    pub fn segment_base_offsets(&self) -> Vec<i64> {
+        self.segments.keys().copied().collect()
+    }
+
+    /// Bytes in all segments.
+    pub fn size(&self) -> u64 {
+        self.segments.values().map(Segment::size).sum()
+    }
+
+    fn active(&self) -> &Segment {
+        // `segments` is never empty (see the field's invariant).
+        self.segments
+            .values()
+            .next_back()
+            .expect("a log always has a segment")
+    }
+
+    fn active_mut(&mut self) -> &mut Segment {
+        self.segments
+            .values_mut()
+            .next_back()
+            .expect("a log always has a segment")
+    }
+
+    fn first(&self) -> &Segment {
+        self.segments
+            .values()
+            .next()
+            .expect("a log always has a segment")
+    }
+
+    /// Validates the batches a producer sent, gives them offsets from the log
+    /// end and stamps them with `leader_epoch`, and appends them byte for
+    /// byte otherwise. Either every batch is appended or none is.
+    pub fn append_as_leader(
+        &mut self,
+        records: &[u8],
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<LogAppendInfo> {
+        let max = self.config.max_message_bytes as usize;
+        let mut metas = Vec::new();
+        let mut offset = self.log_end_offset;
+        let mut max_ts = (i64::MIN, offset);
+        for batch in Batches::new(records) {
+            let (header, bytes) = batch?;
+            header.check_count()?;
+            if bytes.len() > max {
+                return Err(BatchError::TooLarge {
+                    size: bytes.len(),
+                    max,
+                }
+                .into());
+            }
+            let last_offset = offset + i64::from(header.last_offset_delta);
+            if header.max_timestamp > max_ts.0 {
+                max_ts = (header.max_timestamp, last_offset);
+            }
+            metas.push((
+                offset,
+                bytes,
+                BatchMeta {
+                    last_offset,
+                    max_timestamp: header.max_timestamp,
+                    size: bytes.len() as u64,
+                },
+            ));
+            offset = last_offset + 1;
+        }
+        if metas.is_empty() {
+            return Err(BatchError::Truncated {
+                needed: crate::record::HEADER_LEN,
+                available: records.len(),
+            }
+            .into());
+        }
+        let first_offset = self.log_end_offset;
+        let total: u64 = metas.iter().map(|(_, _, m)| m.size).sum();
+        self.maybe_roll(total, offset - 1, now_ms)?;
+
+        // Rewrite only the two fields the CRC does not cover: base offset and
+        // partition leader epoch. The rest goes from the request's buffer to
+        // the file untouched, in one writev.
+        let epoch = leader_epoch.to_be_bytes();
+        let bases: Vec<[u8; 8]> = metas.iter().map(|(o, _, _)| o.to_be_bytes()).collect();
+        let mut bufs = Vec::with_capacity(metas.len() * 4);
+        for ((_, bytes, _), base) in metas.iter().zip(&bases) {
+            bufs.push(IoSlice::new(base));
+            bufs.push(IoSlice::new(&bytes[8..LEADER_EPOCH_AT]));
+            bufs.push(IoSlice::new(&epoch));
+            bufs.push(IoSlice::new(&bytes[LEADER_EPOCH_AT + 4..]));
+        }
+        let batch_metas: Vec<BatchMeta> = metas.iter().map(|(_, _, m)| *m).collect();
+        self.active_mut().append(&batch_metas, &mut bufs, now_ms)?;
+        self.leader_epochs.assign(leader_epoch, first_offset)?;
+        self.log_end_offset = offset;
+        self.unflushed_records += (offset - first_offset) as u64;
+        if self
+            .config
+            .flush_messages
+            .is_some_and(|n| self.unflushed_records >= n)
+        {
+            self.flush()?;
+        }
+        Ok(LogAppendInfo {
+            first_offset,
+            last_offset: offset - 1,
+            max_timestamp: max_ts.0,
+            offset_of_max_timestamp: max_ts.1,
+            batch_count: batch_metas.len(),
+            log_start_offset: self.log_start_offset,
+        })
+    }
+
+    /// Rolls to a new segment if the active one is too big or too old for
+    /// `size` more bytes ending at `last_offset`.
+    fn maybe_roll(&mut self, size: u64, last_offset: i64, now_ms: i64) -> Result<()> {
+        if self
+            .active()
+            .should_roll(size, last_offset, now_ms, &self.config)
+        {
+            self.roll()?;
+        }
+        Ok(())
+    }
+
+    /// Starts a new active segment at the log end offset (a no-op when the
+    /// active segment is empty).
+    pub fn roll(&mut self) -> Result<()> {
+        let next = self.log_end_offset;
+        if self.active().is_empty() {
+            return Ok(());
+        }
+        self.active_mut().on_become_inactive()?;
+        let segment = Segment::create(&self.dir, next, &self.config)?;
+        self.segments.insert(next, segment);
+        info!(
+            "{}: rolled new segment at offset {next}",
+            self.topic_partition
+        );
+        Ok(())
+    }
+
+    /// Whole batches from the one holding `offset`, at most `max_bytes`
+    /// (unless `min_one` and the first batch is bigger), and none at or past
+    /// `max_offset` (the high watermark for consumers; `None` for followers).
+    /// An empty result at the log end; OFFSET_OUT_OF_RANGE outside the log.
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: u64,
+        max_offset: Option<i64>,
+        min_one: bool,
+    ) -> Result<Option<FileRange>> {
+        if offset < self.log_start_offset || offset > self.log_end_offset {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start: self.log_start_offset,
+                log_end: self.log_end_offset,
+            });
+        }
+        for segment in self
+            .segments
+            .range(..=offset)
+            .next_back()
+            .into_iter()
+            .map(|(_, s)| s)
+            .chain(self.segments.range(offset + 1..).map(|(_, s)| s))
+        {
+            if let Some(range) = segment.read(offset, max_bytes, max_offset, min_one)? {
+                return Ok(Some(range));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The first batch with a timestamp `>= timestamp`: its base offset (but
+    /// not below the log start) and max timestamp (ListOffsets by time).
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>> {
+        for segment in self.segments.values() {
+            if let Some(h) = segment.find_by_timestamp(timestamp)? {
+                return Ok(Some((
+                    h.base_offset.max(self.log_start_offset),
+                    h.max_timestamp,
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Applies retention: deletes whole segments past `retention.ms`, beyond
+    /// `retention.bytes`, or wholly below the log start offset, oldest first
+    /// and never past the high watermark. Returns how many were deleted.
+    pub fn delete_old_segments(&mut self, now_ms: i64) -> Result<usize> {
+        let log_start = self.log_start_offset;
+        let mut deleted = self.delete_segments_while(|seg, next_base| {
+            next_base.is_some_and(|b| b <= log_start) && seg.base_offset() < log_start
+        })?;
+        if let Some(ms) = self.config.retention_ms {
+            deleted +=
+                self.delete_segments_while(|seg, _| now_ms - seg.max_timestamp() > ms as i64)?;
+        }
+        if let Some(limit) = self.config.retention_bytes {
+            let mut excess = self.size() as i64 - limit as i64;
+            deleted += self.delete_segments_while(|seg, _| {
+                let fits = excess - seg.size() as i64 >= 0;
+                if fits {
+                    excess -= seg.size() as i64;
+                }
+                fits
+            })?;
+        }
+        Ok(deleted)
+    }
+
+    /// Deletes segments from the oldest while `pred(segment, next segment's
+    /// base)` holds and the segment lies wholly below the high watermark.
+    /// Deleting the active segment first rolls a new empty one.
+    fn delete_segments_while(
+        &mut self,
+        mut pred: impl FnMut(&Segment, Option<i64>) -> bool,
+    ) -> Result<usize> {
+        let bases: Vec<i64> = self.segments.keys().copied().collect();
+        let mut doomed = Vec::new();
+        for (i, base) in bases.iter().enumerate() {
+            let next = bases.get(i + 1).copied();
+            let segment = &self.segments[base];
+            let upper = next.unwrap_or(self.log_end_offset);
+            if upper > self.high_watermark || segment.is_empty() || !pred(segment, next) {
+                break;
+            }
+            doomed.push(*base);
+        }
+        if doomed.len() == self.segments.len() {
+            self.roll()?;
+        }
+        for base in &doomed {
+            if let Some(segment) = self.segments.remove(base) {
+                self.schedule_delete(segment)?;
+            }
+        }
+        if !doomed.is_empty() {
+            let first = self.first().base_offset();
+            self.log_start_offset = self.log_start_offset.max(first);
+            self.leader_epochs
+                .truncate_from_start(self.log_start_offset)?;
+        }
+        Ok(doomed.len())
+    }
+
+    fn schedule_delete(&mut self, segment: Segment) -> Result<()> {
+        info!(
+            "{}: deleting segment {}",
+            self.topic_partition,
+            segment.base_offset()
+        );
+        let paths = segment.rename_for_delete()?;
+        self.pending_deletes.push(PendingDelete {
+            due_ms: now_ms() + self.config.file_delete_delay_ms as i64,
+            paths,
+        });
+        Ok(())
+    }
+
+    /// Unlinks `.deleted` files whose `file.delete.delay.ms` has passed (or
+    /// all of them with `force`, e.g. on close).
+    pub fn purge_deleted(&mut self, now_ms: i64, force: bool) {
+        self.pending_deletes.retain(|p| {
+            if !force && p.due_ms > now_ms {
+                return true;
+            }
+            for path in &p.paths {
+                if let Err(e) = fs::remove_file(path) {
+                    warn!("could not delete {}: {e}", path.display());
+                }
+            }
+            false
+        });
+    }
+
+    /// DeleteRecords: moves the log start offset up to `offset` (which may
+    /// not pass the high watermark) and deletes segments wholly below it.
+    pub fn delete_records_before(&mut self, offset: i64) -> Result<i64> {
+        if offset > self.high_watermark || offset < 0 {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start: self.log_start_offset,
+                log_end: self.high_watermark,
+            });
+        }
+        if offset > self.log_start_offset {
+            self.log_start_offset = offset;
+            self.leader_epochs.truncate_from_start(offset)?;
+            self.delete_old_segments(now_ms())?;
+        }
+        Ok(self.log_start_offset)
+    }
+
+    /// Removes everything from the batch holding `offset` on (a follower
+    /// discarding a divergent tail). Returns the new log end offset.
+    pub fn truncate_to(&mut self, offset: i64) -> Result<i64> {
+        if offset >= self.log_end_offset {
+            return Ok(self.log_end_offset);
+        }
+        if offset <= self.log_start_offset {
+            self.truncate_fully_and_start_at(offset.max(0))?;
+            return Ok(self.log_end_offset);
+        }
+        let doomed: Vec<i64> = self.segments.range(offset + 1..).map(|(b, _)| *b).collect();
+        for base in doomed {
+            if let Some(segment) = self.segments.remove(&base) {
+                self.schedule_delete(segment)?;
+            }
+        }
+        let active = self.active_mut();
+        active.truncate_to(offset)?;
+        // The surviving last segment may have been inactive (indexes trimmed).
+        active.make_active()?;
+        let end = active.next_offset()?;
+        self.log_end_offset = end;
+        self.recovery_point = self.recovery_point.min(end);
+        self.high_watermark = self.high_watermark.min(end);
+        self.leader_epochs.truncate_from_end(end)?;
+        Ok(end)
+    }
+
+    /// Deletes every segment and restarts the log, empty, at `offset`.
+    pub fn truncate_fully_and_start_at(&mut self, offset: i64) -> Result<()> {
+        let all = std::mem::take(&mut self.segments);
+        for (_, segment) in all {
+            self.schedule_delete(segment)?;
+        }
+        self.segments
+            .insert(offset, Segment::create(&self.dir, offset, &self.config)?);
+        self.log_start_offset = offset;
+        self.log_end_offset = offset;
+        self.high_watermark = offset;
+        self.recovery_point = offset;
+        self.leader_epochs.clear()
+    }
+
+    /// fsyncs every segment holding data past the recovery point and moves
+    /// the recovery point to the log end.
+    pub fn flush(&mut self) -> Result<()> {
+        let from = self.recovery_point;
+        let start = self
+            .segments
+            .range(..=from)
+            .next_back()
+            .map_or(from, |(b, _)| *b);
+        for segment in self.segments.range(start..).map(|(_, s)| s) {
+            segment.flush()?;
+        }
+        self.recovery_point = self.log_end_offset;
+        self.unflushed_records = 0;
+        self.last_flush_ms = now_ms();
+        Ok(())
+    }
+
+    /// Flushes if `flush.ms` has passed since the last flush with data
+    /// waiting (the background flusher's check).
+    pub fn flush_if_due(&mut self, now_ms: i64) -> Result<bool> {
+        let due = self
+            .config
+            .flush_ms
+            .is_some_and(|ms| now_ms - self.last_flush_ms >= ms as i64);
+        if due && self.recovery_point < self.log_end_offset {
+            self.flush()?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Rolls the active segment if `segment.ms` has passed (checked by the
+    /// background task too, so an idle log still rolls).
+    pub fn roll_if_due(&mut self, now_ms: i64) -> Result<()> {
+        self.maybe_roll(0, self.log_end_offset, now_ms)
+    }
+
+    /// Flushes everything and trims the indexes so the next open needs no
+    /// recovery.
+    pub fn close(&mut self) -> Result<()> {
+        self.flush()?;
+        for segment in self.segments.values_mut() {
+            segment.close()?;
+        }
+        self.purge_deleted(now_ms(), true);
+        Ok(())
+    }
+
+    /// Removes the partition's directory and everything in it.
+    pub fn delete(mut self) -> Result<()> {
+        self.purge_deleted(now_ms(), true);
+        let dir = self.dir.clone();
+        drop(self);
+        fs::remove_dir_all(&dir).map_err(LogError::io(dir))
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Lists segment base offsets from `*.log` names, removing leftovers of
+/// interrupted operations (`.deleted`, `.tmp`) and index files whose log is
+/// gone, as Kafka's `Log.loadSegmentFiles` does.
+fn scan_segment_files(dir: &Path) -> Result<Vec<i64>> {
+    let mut bases = Vec::new();
+    let mut indexes = Vec::new();
+    for entry in fs::read_dir(dir).map_err(LogError::io(dir))? {
+        let path = entry.map_err(LogError::io(dir))?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if name.ends_with(DELETED_SUFFIX) || name.ends_with(".tmp") {
+            fs::remove_file(&path).map_err(LogError::io(&path))?;
+        } else if let Some(stem) = name.strip_suffix(LOG_SUFFIX) {
+            if let Ok(base) = stem.parse::<i64>() {
+                bases.push(base);
+            }
+        } else if let Some((stem, _)) = name
+            .split_once('.')
+            .filter(|(_, ext)| *ext == "index" || *ext == "timeindex")
+        {
+            if let Ok(base) = stem.parse::<i64>() {
+                indexes.push((base, path.clone()));
+            }
+        }
+    }
+    for (base, path) in indexes {
+        if !bases.contains(&base) {
+            warn!("removing orphaned index {}", path.display());
+            fs::remove_file(&path).map_err(LogError::io(&path))?;
+        }
+    }
+    bases.sort_unstable();
+    Ok(bases)
+}
+
+/// Recovers segments that need it: after an unclean shutdown those holding
+/// offsets at or past the recovery point, and always those whose indexes are
+/// not sane. A segment cut short by recovery ends the log: later segments are
+/// deleted. Returns whether anything was recovered.
+fn recover_segments(
+    segments: &mut BTreeMap<i64, Segment>,
+    tp: &TopicPartition,
+    state: LoadState,
+) -> Result<bool> {
+    let bases: Vec<i64> = segments.keys().copied().collect();
+    let mut recovered = false;
+    let mut cut_at = None;
+    for (i, base) in bases.iter().enumerate() {
+        let next_base = bases.get(i + 1).copied().unwrap_or(i64::MAX);
+        let Some(segment) = segments.get_mut(base) else {
+            continue;
+        };
+        let past_recovery_point = next_base > state.recovery_point;
+        if (!state.clean_shutdown && past_recovery_point) || !segment.indexes_are_sane() {
+            let truncated = segment.recover()?;
+            recovered = true;
+            if truncated > 0 {
+                warn!("{tp}: recovery truncated {truncated} invalid bytes from segment {base}");
+                cut_at = Some(i);
+                break;
+            }
+        }
+    }
+    if let Some(i) = cut_at {
+        for base in &bases[i + 1..] {
+            if let Some(segment) = segments.remove(base) {
+                warn!("{tp}: deleting segment {base} after a corrupt one");
+                for path in segment.rename_for_delete()? {
+                    fs::remove_file(&path).map_err(LogError::io(&path))?;
+                }
+            }
+        }
+    }
+    Ok(recovered)
+}

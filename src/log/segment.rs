@@ -1,0 +1,519 @@
+//! One log segment (Kafka's `LogSegment`): a `.log` file of record batches
+//! plus its sparse `.index` and `.timeindex`, all named by the segment's
+//! 20-digit base offset.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufReader, IoSlice, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::record::{parse_batch, BatchHeader, HEADER_LEN, LOG_OVERHEAD};
+
+use super::config::LogConfig;
+use super::error::{LogError, Result};
+use super::index::{OffsetIndex, OffsetPosition, TimeIndex, TimestampOffset};
+
+pub const LOG_SUFFIX: &str = ".log";
+pub const INDEX_SUFFIX: &str = ".index";
+pub const TIME_INDEX_SUFFIX: &str = ".timeindex";
+/// Appended to a segment's file names while it waits for
+/// `file.delete.delay.ms` before being unlinked.
+pub const DELETED_SUFFIX: &str = ".deleted";
+
+/// Buffer for sequential scans during recovery.
+const RECOVERY_READ_BUFFER: usize = 1 << 20;
+
+/// `<dir>/<20-digit base offset><suffix>`, Kafka's file naming.
+pub fn segment_file(dir: &Path, base_offset: i64, suffix: &str) -> PathBuf {
+    dir.join(format!("{base_offset:020}{suffix}"))
+}
+
+/// A byte range of a segment file holding whole record batches, ready to be
+/// written to a socket (with `sendfile`) without passing through user space.
+#[derive(Debug, Clone)]
+pub struct FileRange {
+    pub file: Arc<File>,
+    pub position: u64,
+    pub len: u64,
+}
+
+impl FileRange {
+    /// Reads the range into memory (for tests, followers, and non-zero-copy
+    /// paths).
+    pub fn read_to_vec(&self) -> std::io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; self.len as usize];
+        self.file.read_exact_at(&mut buf, self.position)?;
+        Ok(buf)
+    }
+}
+
+/// What the log tells a segment about each batch it appends.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchMeta {
+    pub last_offset: i64,
+    pub max_timestamp: i64,
+    pub size: u64,
+}
+
+pub struct Segment {
+    base_offset: i64,
+    dir: PathBuf,
+    file: Arc<File>,
+    size: u64,
+    offset_index: OffsetIndex,
+    time_index: TimeIndex,
+    index_interval_bytes: u64,
+    /// `segment.index.bytes`: what the indexes are preallocated to.
+    index_max_bytes: u64,
+    bytes_since_last_index_entry: u64,
+    /// Largest batch max timestamp in the segment, and the batch's last offset.
+    max_timestamp: Option<(i64, i64)>,
+    /// Wall-clock ms of the first append since the segment was opened, the
+    /// clock `segment.ms` runs on.
+    first_append_ms: Option<i64>,
+}
+
+impl Segment {
+    /// Creates a new, empty active segment, replacing any stale files of that
+    /// name.
+    pub fn create(dir: &Path, base_offset: i64, config: &LogConfig) -> Result<Segment> {
+        for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+            let path = segment_file(dir, base_offset, suffix);
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(LogError::io(path)(e))
+                }
+                _ => {}
+            }
+        }
+        let mut segment = Segment::open(dir, base_offset, config)?;
+        segment.make_active()?;
+        Ok(segment)
+    }
+
+    /// Opens an existing segment (or creates missing files). The indexes are
+    /// taken as they are; call `indexes_are_sane` and `recover` as needed.
+    /// The indexes keep their size on disk; `make_active` preallocates them.
+    pub fn open(dir: &Path, base_offset: i64, config: &LogConfig) -> Result<Segment> {
+        let log_path = segment_file(dir, base_offset, LOG_SUFFIX);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&log_path)
+            .map_err(LogError::io(&log_path))?;
+        let size = file
+            .seek(SeekFrom::End(0))
+            .map_err(LogError::io(&log_path))?;
+        let offset_index = OffsetIndex::open(&segment_file(dir, base_offset, INDEX_SUFFIX), 0)?;
+        let time_index = TimeIndex::open(&segment_file(dir, base_offset, TIME_INDEX_SUFFIX), 0)?;
+        let max_timestamp = time_index
+            .last()
+            .map(|e| (e.timestamp, base_offset + i64::from(e.relative_offset)));
+        Ok(Segment {
+            base_offset,
+            dir: dir.to_path_buf(),
+            file: Arc::new(file),
+            size,
+            offset_index,
+            time_index,
+            index_interval_bytes: config.index_interval_bytes,
+            index_max_bytes: config.segment_index_bytes,
+            bytes_since_last_index_entry: 0,
+            max_timestamp,
+            first_append_ms: None,
+        })
+    }
+
+    /// Preallocates the indexes so the segment can take appends.
+    pub fn make_active(&mut self) -> Result<()> {
+        self.offset_index.resize(self.index_max_bytes)?;
+        self.time_index.resize(self.index_max_bytes)
+    }
+
+    pub fn base_offset(&self) -> i64 {
+        self.base_offset
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        segment_file(&self.dir, self.base_offset, LOG_SUFFIX)
+    }
+
+    /// The largest timestamp in the segment (-1 when it has none), which
+    /// `retention.ms` is measured against.
+    pub fn max_timestamp(&self) -> i64 {
+        self.max_timestamp.map_or(-1, |(ts, _)| ts)
+    }
+
+    /// Whether the offset and time index entries are plausible for this
+    /// segment; if not, the segment must be recovered (indexes rebuilt).
+    pub fn indexes_are_sane(&self) -> bool {
+        let size = self.size;
+        self.offset_index
+            .is_sane(|e| u64::from(e.position) < size.max(1))
+            && self.time_index.is_sane(|_| true)
+    }
+
+    /// Writes batches (already given their offsets) at the end of the file in
+    /// one vectored write, then indexes them, one entry per
+    /// `index.interval.bytes` as Kafka does.
+    pub fn append(
+        &mut self,
+        batches: &[BatchMeta],
+        bufs: &mut [IoSlice<'_>],
+        now_ms: i64,
+    ) -> Result<()> {
+        write_all_vectored(&self.file, bufs).map_err(LogError::io(self.log_path()))?;
+        if self.first_append_ms.is_none() {
+            self.first_append_ms = Some(now_ms);
+        }
+        for batch in batches {
+            self.index_batch(self.size, batch)?;
+            self.size += batch.size;
+        }
+        Ok(())
+    }
+
+    /// Records one batch at `position` in the indexes and timestamp tracking.
+    fn index_batch(&mut self, position: u64, batch: &BatchMeta) -> Result<()> {
+        if self
+            .max_timestamp
+            .is_none_or(|(ts, _)| batch.max_timestamp > ts)
+        {
+            self.max_timestamp = Some((batch.max_timestamp, batch.last_offset));
+        }
+        if self.bytes_since_last_index_entry > self.index_interval_bytes
+            && !self.offset_index.is_full()
+            && !self.time_index.is_full()
+        {
+            self.offset_index.append(OffsetPosition {
+                relative_offset: self.relative(batch.last_offset),
+                position: position as u32,
+            })?;
+            self.maybe_append_time_entry()?;
+            self.bytes_since_last_index_entry = 0;
+        }
+        self.bytes_since_last_index_entry += batch.size;
+        Ok(())
+    }
+
+    /// Adds a time index entry for the newest max timestamp if it is newer
+    /// than the last entry (time index keys strictly increase).
+    fn maybe_append_time_entry(&mut self) -> Result<()> {
+        let Some((ts, offset)) = self.max_timestamp else {
+            return Ok(());
+        };
+        if self.time_index.last().is_none_or(|e| ts > e.timestamp) && !self.time_index.is_full() {
+            self.time_index.append(TimestampOffset {
+                timestamp: ts,
+                relative_offset: self.relative(offset),
+            })?;
+        }
+        Ok(())
+    }
+
+    fn relative(&self, offset: i64) -> u32 {
+        (offset - self.base_offset) as u32
+    }
+
+    /// Whether appending `batch_size` bytes whose last offset is
+    /// `last_offset` needs a new segment first (Kafka's `shouldRoll`).
+    pub fn should_roll(
+        &self,
+        batch_size: u64,
+        last_offset: i64,
+        now_ms: i64,
+        config: &LogConfig,
+    ) -> bool {
+        let full = self.size > 0 && self.size + batch_size > config.segment_bytes;
+        let old = self
+            .first_append_ms
+            .is_some_and(|t| self.size > 0 && (now_ms - t) as u64 >= config.segment_ms);
+        let index_full = self.offset_index.is_full() || self.time_index.is_full();
+        let offset_overflow = last_offset - self.base_offset > i64::from(i32::MAX);
+        full || old || index_full || offset_overflow
+    }
+
+    /// Reads the header of the batch at `position`, if a whole header fits
+    /// before the end of the segment.
+    fn header_at(&self, position: u64) -> Result<Option<BatchHeader>> {
+        if position + HEADER_LEN as u64 > self.size {
+            return Ok(None);
+        }
+        let mut buf = [0u8; HEADER_LEN];
+        self.file
+            .read_exact_at(&mut buf, position)
+            .map_err(LogError::io(self.log_path()))?;
+        Ok(Some(BatchHeader::parse(&buf)?))
+    }
+
+    /// Walks batch headers from `position` and returns the first (position,
+    /// header) for which `stop` holds.
+    fn scan_from(
+        &self,
+        mut position: u64,
+        mut stop: impl FnMut(u64, &BatchHeader) -> bool,
+    ) -> Result<Option<(u64, BatchHeader)>> {
+        while let Some(h) = self.header_at(position)? {
+            if stop(position, &h) {
+                return Ok(Some((position, h)));
+            }
+            position += h.total_size() as u64;
+        }
+        Ok(None)
+    }
+
+    /// Position of the index entry at or before `offset`: where a scan for the
+    /// batch holding `offset` starts.
+    fn scan_start(&self, offset: i64) -> u64 {
+        if offset <= self.base_offset {
+            return 0;
+        }
+        let relative = (offset - self.base_offset).min(i64::from(u32::MAX));
+        self.offset_index
+            .floor(relative)
+            .map_or(0, |e| u64::from(e.position))
+    }
+
+    /// The batch containing `offset` (or the first batch after it): index
+    /// lookup plus a short scan, Kafka's `translateOffset`.
+    pub fn translate_offset(&self, offset: i64) -> Result<Option<(u64, BatchHeader)>> {
+        self.scan_from(self.scan_start(offset), |_, h| h.last_offset() >= offset)
+    }
+
+    /// Whole batches starting at the one that holds `offset`: at most
+    /// `max_bytes` unless `min_one` and the first batch alone is larger, and
+    /// only batches ending before `max_offset` (exclusive; e.g. the high
+    /// watermark). `None` when the segment has nothing at or after `offset`.
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: u64,
+        max_offset: Option<i64>,
+        min_one: bool,
+    ) -> Result<Option<FileRange>> {
+        let Some((start, first)) = self.translate_offset(offset)? else {
+            return Ok(None);
+        };
+        let bound = match max_offset {
+            Some(m) if first.base_offset >= m => start,
+            Some(m) => self.translate_offset(m)?.map_or(self.size, |(p, _)| p),
+            None => self.size,
+        };
+        let limit = start.saturating_add(max_bytes);
+        let end = if limit >= bound {
+            bound
+        } else {
+            // Whole batches only: jump to the last indexed batch start before
+            // the limit, then walk forward to the last batch that fits.
+            let from = self
+                .offset_index
+                .floor_by(|e| u64::from(e.position) <= limit)
+                .map_or(start, |e| u64::from(e.position).max(start));
+            self.scan_from(from, |p, h| p + h.total_size() as u64 > limit)?
+                .map_or(self.size, |(p, _)| p)
+        };
+        let first_end = start + first.total_size() as u64;
+        let end = if end == start && min_one && first_end <= bound {
+            first_end
+        } else {
+            end
+        };
+        Ok(Some(FileRange {
+            file: Arc::clone(&self.file),
+            position: start,
+            len: end - start,
+        }))
+    }
+
+    /// The first batch whose max timestamp is `>= timestamp`: time index
+    /// lookup, offset index lookup, then a short scan.
+    pub fn find_by_timestamp(&self, timestamp: i64) -> Result<Option<BatchHeader>> {
+        if self.max_timestamp() < timestamp {
+            return Ok(None);
+        }
+        let from = self.time_index.floor(timestamp).map_or(0, |e| {
+            self.scan_start(self.base_offset + i64::from(e.relative_offset))
+        });
+        Ok(self
+            .scan_from(from, |_, h| h.max_timestamp >= timestamp)?
+            .map(|(_, h)| h))
+    }
+
+    /// The offset after the last batch (the segment's base offset when empty).
+    pub fn next_offset(&self) -> Result<i64> {
+        let from = self
+            .offset_index
+            .last()
+            .map_or(0, |e| u64::from(e.position));
+        let mut next = self.base_offset;
+        self.scan_from(from, |_, h| {
+            next = h.last_offset() + 1;
+            false
+        })
+        .map(|_| ())?;
+        Ok(next)
+    }
+
+    /// Re-reads the whole segment, validating every batch (length, magic,
+    /// CRC, offsets increasing), rebuilds both indexes, and truncates the file
+    /// at the first invalid or torn batch. Returns the bytes cut off.
+    pub fn recover(&mut self) -> Result<u64> {
+        self.offset_index.clear();
+        self.time_index.clear();
+        self.make_active()?;
+        self.max_timestamp = None;
+        self.bytes_since_last_index_entry = 0;
+        let log_path = self.log_path();
+        let file = Arc::clone(&self.file);
+        let mut reader = BufReader::with_capacity(RECOVERY_READ_BUFFER, &*file);
+        reader
+            .seek(SeekFrom::Start(0))
+            .map_err(LogError::io(&log_path))?;
+        let mut valid = 0u64;
+        let mut next_offset = self.base_offset;
+        let mut batch = Vec::new();
+        loop {
+            let remaining = self.size - valid;
+            if remaining < LOG_OVERHEAD as u64 {
+                break;
+            }
+            batch.resize(LOG_OVERHEAD, 0);
+            reader
+                .read_exact(&mut batch)
+                .map_err(LogError::io(&log_path))?;
+            let length = i32::from_be_bytes([batch[8], batch[9], batch[10], batch[11]]);
+            let total = LOG_OVERHEAD as u64 + u64::from(length.max(0) as u32);
+            if length < 0 || total > remaining {
+                break;
+            }
+            batch.resize(total as usize, 0);
+            reader
+                .read_exact(&mut batch[LOG_OVERHEAD..])
+                .map_err(LogError::io(&log_path))?;
+            let Ok((h, _)) = parse_batch(&batch) else {
+                break;
+            };
+            if h.base_offset < next_offset || h.last_offset_delta < 0 {
+                break;
+            }
+            let meta = BatchMeta {
+                last_offset: h.last_offset(),
+                max_timestamp: h.max_timestamp,
+                size: total,
+            };
+            self.index_batch(valid, &meta)?;
+            next_offset = h.last_offset() + 1;
+            valid += total;
+        }
+        let truncated = self.size - valid;
+        if truncated > 0 {
+            self.truncate_file(valid)?;
+        }
+        self.on_become_inactive()?;
+        Ok(truncated)
+    }
+
+    /// Removes every batch from the one containing `offset` on (Kafka's
+    /// `LogSegment.truncateTo`). Returns the bytes removed.
+    pub fn truncate_to(&mut self, offset: i64) -> Result<u64> {
+        let Some((position, _)) = self.translate_offset(offset)? else {
+            return Ok(0);
+        };
+        let relative = offset - self.base_offset;
+        self.offset_index.truncate_from(relative);
+        let removed = self.size - position;
+        self.truncate_file(position)?;
+        // Entries now past the end of the file point at removed batches.
+        let size = self.size;
+        self.offset_index
+            .pop_while(|e| u64::from(e.position) >= size);
+        let next_relative = self.next_offset()? - self.base_offset;
+        self.time_index
+            .pop_while(|e| i64::from(e.relative_offset) >= next_relative);
+        self.max_timestamp = self
+            .time_index
+            .last()
+            .map(|e| (e.timestamp, self.base_offset + i64::from(e.relative_offset)));
+        self.bytes_since_last_index_entry = 0;
+        if self.size == 0 {
+            self.first_append_ms = None;
+        }
+        Ok(removed)
+    }
+
+    fn truncate_file(&mut self, size: u64) -> Result<()> {
+        let path = self.log_path();
+        self.file.set_len(size).map_err(LogError::io(&path))?;
+        (&*self.file)
+            .seek(SeekFrom::Start(size))
+            .map_err(LogError::io(&path))?;
+        self.size = size;
+        Ok(())
+    }
+
+    /// fsyncs the log file and the index mappings.
+    pub fn flush(&self) -> Result<()> {
+        self.file
+            .sync_data()
+            .map_err(LogError::io(self.log_path()))?;
+        self.offset_index.flush()?;
+        self.time_index.flush()
+    }
+
+    /// Called when the segment stops being the active one: record the final
+    /// max timestamp and give the preallocated index space back.
+    pub fn on_become_inactive(&mut self) -> Result<()> {
+        self.maybe_append_time_entry()?;
+        self.offset_index.trim()?;
+        self.time_index.trim()
+    }
+
+    /// Flushes and trims; the segment can be reopened without recovery.
+    pub fn close(&mut self) -> Result<()> {
+        self.flush()?;
+        self.offset_index.close()?;
+        self.time_index.close()
+    }
+
+    /// Renames the segment's files to `*.deleted` (Kafka's async delete: the
+    /// files vanish from the log at once, open readers keep working) and
+    /// returns the new paths, to unlink after `file.delete.delay.ms`.
+    pub fn rename_for_delete(self) -> Result<Vec<PathBuf>> {
+        let mut renamed = Vec::with_capacity(3);
+        for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+            let from = segment_file(&self.dir, self.base_offset, suffix);
+            let to = PathBuf::from(format!("{}{DELETED_SUFFIX}", from.display()));
+            match fs::rename(&from, &to) {
+                Ok(()) => renamed.push(to),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(LogError::io(from)(e)),
+            }
+        }
+        Ok(renamed)
+    }
+}
+
+/// `write_all` for a list of buffers: one `writev` in the common case.
+fn write_all_vectored(mut file: &File, mut bufs: &mut [IoSlice<'_>]) -> std::io::Result<()> {
+    IoSlice::advance_slices(&mut bufs, 0);
+    while !bufs.is_empty() {
+        match file.write_vectored(bufs) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,501 @@
+//! Behaviour tests of the partition log as a whole: round trips across
+//! segments, crash recovery at any truncation point, retention, truncation.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+
+use super::segment::{segment_file, LOG_SUFFIX};
+use super::*;
+use crate::record::{BatchError, Batches, Record, RecordBatchBuilder};
+
+const T0: i64 = 1_700_000_000_000;
+
+fn batch(records: usize, timestamp: i64, tag: u8) -> Vec<u8> {
+    let mut b = RecordBatchBuilder::new(timestamp);
+    for i in 0..records {
+        let value = vec![tag; 20 + i];
+        b.append(Record::new(timestamp, Some(&[tag, i as u8]), Some(&value)));
+    }
+    b.build().to_vec()
+}
+
+fn small_config() -> LogConfig {
+    LogConfig {
+        segment_bytes: 1_000,
+        index_interval_bytes: 150,
+        segment_index_bytes: 4_096,
+        file_delete_delay_ms: 0,
+        ..LogConfig::default()
+    }
+}
+
+fn partition_dir(root: &Path) -> PathBuf {
+    root.join("topic-a-0")
+}
+
+fn open(root: &Path, config: LogConfig, state: LoadState) -> PartitionLog {
+    PartitionLog::open(&partition_dir(root), config, state, T0).unwrap()
+}
+
+/// All batches (offset-rewritten) readable from `from`, without limits.
+fn read_all(log: &PartitionLog, from: i64) -> Vec<(i64, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut offset = from;
+    while offset < log.log_end_offset() {
+        let range = log.read(offset, u64::MAX, None, true).unwrap().unwrap();
+        let bytes = range.read_to_vec().unwrap();
+        for item in Batches::new(&bytes) {
+            let (h, b) = item.unwrap();
+            out.push((h.base_offset, b.to_vec()));
+            offset = h.last_offset() + 1;
+        }
+    }
+    out
+}
+
+/// The batch as the log stores it: base offset and leader epoch rewritten.
+fn as_stored(mut batch: Vec<u8>, base: i64, epoch: i32) -> Vec<u8> {
+    batch[..8].copy_from_slice(&base.to_be_bytes());
+    batch[12..16].copy_from_slice(&epoch.to_be_bytes());
+    batch
+}
+
+#[test]
+fn append_assigns_offsets_and_stores_bytes_as_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    let a = batch(3, T0, 1);
+    let b = batch(2, T0 + 5, 2);
+    let info = log.append_as_leader(&a, 7, T0).unwrap();
+    assert_eq!((info.first_offset, info.last_offset), (0, 2));
+    let mut two = b.clone();
+    two.extend(&a);
+    let info = log.append_as_leader(&two, 7, T0).unwrap();
+    assert_eq!(
+        (info.first_offset, info.last_offset, info.batch_count),
+        (3, 7, 2)
+    );
+    assert_eq!(info.max_timestamp, T0 + 5);
+    assert_eq!(
+        read_all(&log, 0),
+        vec![
+            (0, as_stored(a.clone(), 0, 7)),
+            (3, as_stored(b, 3, 7)),
+            (5, as_stored(a, 5, 7)),
+        ]
+    );
+    assert_eq!(log.leader_epochs().latest_epoch(), Some(7));
+}
+
+#[test]
+fn read_returns_the_batch_holding_the_offset_and_respects_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    for i in 0..10 {
+        log.append_as_leader(&batch(4, T0, i), 0, T0).unwrap();
+    }
+    // Offset 6 is inside the second batch [4, 7].
+    let range = log.read(6, u64::MAX, None, false).unwrap().unwrap();
+    let first = Batches::new(&range.read_to_vec().unwrap())
+        .next()
+        .unwrap()
+        .unwrap()
+        .0;
+    assert_eq!(first.base_offset, 4);
+    // A limit below one batch gives nothing, unless min_one.
+    let one = batch(4, T0, 0).len() as u64;
+    assert_eq!(log.read(0, one - 1, None, false).unwrap().unwrap().len, 0);
+    assert_eq!(log.read(0, one - 1, None, true).unwrap().unwrap().len, one);
+    // Whole batches only.
+    assert_eq!(
+        log.read(0, one * 2 + 5, None, false).unwrap().unwrap().len,
+        one * 2
+    );
+    // Nothing at or past max_offset (the high watermark).
+    let bytes = log
+        .read(0, u64::MAX, Some(8), false)
+        .unwrap()
+        .unwrap()
+        .read_to_vec()
+        .unwrap();
+    assert_eq!(Batches::new(&bytes).count(), 2);
+    // Log end: empty; beyond: out of range.
+    assert!(log.read(40, 100, None, true).unwrap().is_none());
+    assert!(matches!(
+        log.read(41, 100, None, true),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+}
+
+#[test]
+fn rejects_bad_batches_with_typed_errors_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    let good = batch(2, T0, 1);
+
+    let mut bad_crc = good.clone();
+    *bad_crc.last_mut().unwrap() ^= 1;
+    let mut bad_magic = good.clone();
+    bad_magic[16] = 1;
+    let mut absurd = good.clone();
+    absurd[8..12].copy_from_slice(&i32::MAX.to_be_bytes());
+    let short = good[..good.len() - 3].to_vec();
+    let mut too_big_config = small_config();
+    too_big_config.max_message_bytes = 50;
+
+    let err = |bytes: &[u8], log: &mut PartitionLog| match log.append_as_leader(bytes, 0, T0) {
+        Err(LogError::InvalidBatch(e)) => e,
+        other => panic!("expected a batch error, got {other:?}"),
+    };
+    assert!(matches!(
+        err(&bad_crc, &mut log),
+        BatchError::CorruptCrc { .. }
+    ));
+    assert!(matches!(
+        err(&bad_magic, &mut log),
+        BatchError::UnsupportedMagic(1)
+    ));
+    assert!(matches!(
+        err(&absurd, &mut log),
+        BatchError::Truncated { .. }
+    ));
+    assert!(matches!(
+        err(&short, &mut log),
+        BatchError::Truncated { .. }
+    ));
+    assert!(matches!(err(&[], &mut log), BatchError::Truncated { .. }));
+    // One good batch followed by a bad one: nothing is appended.
+    let mut mixed = good.clone();
+    mixed.extend(&bad_crc);
+    assert!(matches!(
+        err(&mixed, &mut log),
+        BatchError::CorruptCrc { .. }
+    ));
+    assert_eq!(log.log_end_offset(), 0);
+    assert_eq!(log.size(), 0);
+    log.set_config(too_big_config);
+    assert!(matches!(err(&good, &mut log), BatchError::TooLarge { .. }));
+}
+
+#[test]
+fn rolls_by_size_and_reopens_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    for i in 0..30 {
+        log.append_as_leader(&batch(3, T0 + i, i as u8), 0, T0)
+            .unwrap();
+    }
+    assert!(log.segment_count() > 3);
+    let bases = log.segment_base_offsets();
+    for base in &bases {
+        assert!(segment_file(&partition_dir(dir.path()), *base, LOG_SUFFIX).exists());
+    }
+    let before = read_all(&log, 0);
+    let end = log.log_end_offset();
+    log.close().unwrap();
+    drop(log);
+    let state = LoadState {
+        recovery_point: end,
+        clean_shutdown: true,
+        ..LoadState::default()
+    };
+    let log = open(dir.path(), small_config(), state);
+    assert_eq!(log.log_end_offset(), end);
+    assert_eq!(log.segment_base_offsets(), bases);
+    assert_eq!(read_all(&log, 0), before);
+}
+
+#[test]
+fn rolls_by_segment_ms() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_ms: 1_000,
+        ..small_config()
+    };
+    let mut log = open(dir.path(), config, LoadState::default());
+    log.append_as_leader(&batch(1, T0, 0), 0, T0).unwrap();
+    log.append_as_leader(&batch(1, T0, 0), 0, T0 + 999).unwrap();
+    assert_eq!(log.segment_count(), 1);
+    log.append_as_leader(&batch(1, T0, 0), 0, T0 + 1_000)
+        .unwrap();
+    assert_eq!(log.segment_base_offsets(), vec![0, 2]);
+}
+
+#[test]
+fn retention_by_time_deletes_exactly_the_expired_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        retention_ms: Some(10_000),
+        ..small_config()
+    };
+    let mut log = open(dir.path(), config, LoadState::default());
+    // Segments hold batches with timestamps T0 + 1000*i.
+    for i in 0..12 {
+        log.append_as_leader(&batch(4, T0 + 1_000 * i, 0), 0, T0)
+            .unwrap();
+        if i % 3 == 2 {
+            log.roll().unwrap();
+        }
+    }
+    log.set_high_watermark(log.log_end_offset());
+    // The last roll left an empty active segment at 48.
+    assert_eq!(log.segment_base_offsets(), vec![0, 12, 24, 36, 48]);
+    // now - max_ts > 10s: segment 0 (max T0+2000) and 12 (T0+5000) at now = T0+15_001.
+    assert_eq!(log.delete_old_segments(T0 + 15_001).unwrap(), 2);
+    assert_eq!(log.segment_base_offsets(), vec![24, 36, 48]);
+    assert_eq!(log.log_start_offset(), 24);
+    assert!(matches!(
+        log.read(0, 10, None, true),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    let p = partition_dir(dir.path());
+    assert!(!segment_file(&p, 0, LOG_SUFFIX).exists());
+    assert!(p.join("00000000000000000000.log.deleted").exists());
+    log.purge_deleted(T0 + 100_000_000_000, false);
+    assert!(!p.join("00000000000000000000.log.deleted").exists());
+    // Everything expired: all but the empty active segment go.
+    assert_eq!(log.delete_old_segments(T0 + 100_000).unwrap(), 2);
+    assert_eq!(log.segment_base_offsets(), vec![48]);
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (48, 48));
+}
+
+#[test]
+fn retention_by_size_and_high_watermark_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = batch(4, T0, 0).len() as u64;
+    let config = LogConfig {
+        retention_bytes: Some(one * 5),
+        retention_ms: None,
+        ..small_config()
+    };
+    let mut log = open(dir.path(), config, LoadState::default());
+    for i in 0..8 {
+        log.append_as_leader(&batch(4, T0, 0), 0, T0).unwrap();
+        if i % 2 == 1 {
+            log.roll().unwrap();
+        }
+    }
+    // Four segments of 2 batches; 8 batches > 5 allowed.
+    assert_eq!(log.segment_base_offsets(), vec![0, 8, 16, 24, 32]);
+    // Nothing is deleted above the high watermark.
+    log.set_high_watermark(8);
+    assert_eq!(log.delete_old_segments(T0).unwrap(), 1);
+    log.set_high_watermark(32);
+    // 6 batches left, 1 over the limit: deleting a 2-batch segment would go
+    // below retention.bytes, so (as in Kafka) it stays.
+    assert_eq!(log.delete_old_segments(T0).unwrap(), 0);
+    assert_eq!(log.segment_base_offsets(), vec![8, 16, 24, 32]);
+    log.append_as_leader(&batch(4, T0, 0), 0, T0).unwrap();
+    log.set_high_watermark(36);
+    // 7 batches, 2 over: the oldest segment goes.
+    assert_eq!(log.delete_old_segments(T0).unwrap(), 1);
+    assert_eq!(log.segment_base_offsets(), vec![16, 24, 32]);
+}
+
+#[test]
+fn delete_records_and_truncate_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    for i in 0..20 {
+        log.append_as_leader(&batch(2, T0, i), (i / 5) as i32, T0)
+            .unwrap();
+    }
+    log.set_high_watermark(30);
+    assert!(log.delete_records_before(31).is_err());
+    assert_eq!(log.delete_records_before(21).unwrap(), 21);
+    assert_eq!(log.log_start_offset(), 21);
+    assert!(log.segment_base_offsets()[0] <= 21);
+    // Reading at the new start works, below it is out of range.
+    assert!(log.read(21, 100, None, true).unwrap().is_some());
+    assert!(log.read(20, 100, None, true).is_err());
+
+    assert_eq!(log.truncate_to(33).unwrap(), 32);
+    assert_eq!(log.log_end_offset(), 32);
+    assert_eq!(log.high_watermark(), 30);
+    assert_eq!(log.leader_epochs().latest_epoch(), Some(3));
+    let info = log.append_as_leader(&batch(2, T0, 9), 4, T0).unwrap();
+    assert_eq!(info.first_offset, 32);
+    log.truncate_to(10).unwrap();
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (10, 10));
+}
+
+/// Appends `batches` batches to a fresh log, crashes it (no close), cuts the
+/// active segment at `cut` bytes, and reopens without a clean shutdown.
+fn crash_and_cut(batches: usize, cut_fraction: f64) -> (usize, i64, i64, Vec<(i64, Vec<u8>)>) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_bytes: 2_000,
+        ..small_config()
+    };
+    let mut log = open(dir.path(), config.clone(), LoadState::default());
+    for i in 0..batches {
+        log.append_as_leader(&batch(1 + i % 3, T0 + i as i64, i as u8), 0, T0)
+            .unwrap();
+    }
+    let all = read_all(&log, 0);
+    let active_base = *log.segment_base_offsets().last().unwrap();
+    let recovery_point = active_base;
+    drop(log); // crash: indexes untrimmed, nothing flushed
+    let path = segment_file(&partition_dir(dir.path()), active_base, LOG_SUFFIX);
+    let len = fs::metadata(&path).unwrap().len();
+    let cut = (len as f64 * cut_fraction) as u64;
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(cut)
+        .unwrap();
+    // The batches expected to survive: all before the active segment, plus
+    // the active segment's batches that end within `cut`.
+    let mut position = 0u64;
+    let expected: Vec<(i64, Vec<u8>)> = all
+        .iter()
+        .filter(|(base, b)| {
+            if *base < active_base {
+                return true;
+            }
+            position += b.len() as u64;
+            position <= cut
+        })
+        .cloned()
+        .collect();
+    let state = LoadState {
+        recovery_point,
+        clean_shutdown: false,
+        ..LoadState::default()
+    };
+    let mut log = open(dir.path(), config, state);
+    let expected_end = expected.last().map_or(0, |(base, b)| {
+        base + Batches::new(b).next().unwrap().unwrap().0.last_offset_delta as i64 + 1
+    });
+    let got = read_all(&log, 0);
+    let next = log
+        .append_as_leader(&batch(1, T0, 0), 0, T0)
+        .unwrap()
+        .first_offset;
+    (
+        expected.len(),
+        expected_end,
+        next,
+        got.into_iter()
+            .zip(expected)
+            .filter(|(g, e)| g != e)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|(g, _)| g)
+            .collect(),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn recovery_keeps_exactly_the_complete_batches_before_any_cut(
+        batches in 1usize..40,
+        cut in 0.0f64..=1.0,
+    ) {
+        let (_, expected_end, next, mismatches) = crash_and_cut(batches, cut);
+        prop_assert!(mismatches.is_empty(), "recovered batches differ: {:?}", mismatches.len());
+        prop_assert_eq!(next, expected_end);
+    }
+
+    #[test]
+    fn append_read_round_trip_across_segments(
+        sizes in proptest::collection::vec(1usize..6, 1..60),
+        max_bytes in 50u64..3_000,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(dir.path(), small_config(), LoadState::default());
+        let mut sent = Vec::new();
+        for (i, n) in sizes.iter().enumerate() {
+            let b = batch(*n, T0 + i as i64, i as u8);
+            let info = log.append_as_leader(&b, 1, T0).unwrap();
+            sent.push((info.first_offset, as_stored(b, info.first_offset, 1)));
+        }
+        prop_assert_eq!(read_all(&log, 0), sent.clone());
+        // Reading from every offset with a size limit yields whole batches,
+        // starting with the one that holds the offset.
+        for offset in 0..log.log_end_offset() {
+            let range = log.read(offset, max_bytes, None, true).unwrap().unwrap();
+            let bytes = range.read_to_vec().unwrap();
+            prop_assert!(bytes.len() as u64 <= max_bytes || Batches::new(&bytes).count() == 1);
+            let got: Vec<_> = Batches::new(&bytes).map(|r| r.unwrap().0.base_offset).collect();
+            let holder = sent.iter().rposition(|(base, _)| *base <= offset).unwrap();
+            prop_assert_eq!(got[0], sent[holder].0);
+            for (k, base) in got.iter().enumerate() {
+                prop_assert_eq!(*base, sent[holder + k].0);
+            }
+        }
+    }
+}
+
+#[test]
+fn corrupt_batch_in_the_middle_ends_the_log_on_recovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    let mut sizes = Vec::new();
+    for i in 0..8 {
+        let b = batch(2, T0, i);
+        sizes.push(b.len() as u64);
+        log.append_as_leader(&b, 0, T0).unwrap();
+    }
+    let bases = log.segment_base_offsets();
+    drop(log);
+    // Flip a byte inside the third batch of the first segment.
+    let path = segment_file(&partition_dir(dir.path()), bases[0], LOG_SUFFIX);
+    let mut bytes = fs::read(&path).unwrap();
+    let third = (sizes[0] + sizes[1] + 30) as usize;
+    bytes[third] ^= 0xff;
+    fs::write(&path, &bytes).unwrap();
+    let log = open(dir.path(), small_config(), LoadState::default());
+    assert_eq!(log.log_end_offset(), 4);
+    assert_eq!(log.segment_base_offsets(), vec![bases[0]]);
+}
+
+#[test]
+fn corrupt_index_is_rebuilt_not_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    for i in 0..30 {
+        log.append_as_leader(&batch(3, T0, i), 0, T0).unwrap();
+    }
+    let before = read_all(&log, 0);
+    let end = log.log_end_offset();
+    log.close().unwrap();
+    drop(log);
+    let index = segment_file(&partition_dir(dir.path()), 0, ".index");
+    let mut bytes = fs::read(&index).unwrap();
+    assert!(bytes.len() >= 16);
+    bytes[8..16].copy_from_slice(&[0xff; 8]);
+    fs::write(&index, &bytes).unwrap();
+    let state = LoadState {
+        recovery_point: end,
+        clean_shutdown: true,
+        ..LoadState::default()
+    };
+    let log = open(dir.path(), small_config(), state);
+    assert_eq!(read_all(&log, 0), before);
+}
+
+#[test]
+fn offset_for_timestamp_uses_the_time_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    for i in 0..40 {
+        log.append_as_leader(&batch(2, T0 + 10 * i, 0), 0, T0)
+            .unwrap();
+    }
+    assert_eq!(log.offset_for_timestamp(T0).unwrap(), Some((0, T0)));
+    assert_eq!(
+        log.offset_for_timestamp(T0 + 95).unwrap(),
+        Some((20, T0 + 100))
+    );
+    assert_eq!(
+        log.offset_for_timestamp(T0 + 390).unwrap(),
+        Some((78, T0 + 390))
+    );
+    assert_eq!(log.offset_for_timestamp(T0 + 391).unwrap(), None);
+}
