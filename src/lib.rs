@@ -3,4 +3,5 @@
 //!
 //! See `shared/design/ARCHITECTURE.md` for the module map.
 
+pub mod config;
 pub mod log;
