@@ -268,7 +268,16 @@ impl KafkaConfig {
     /// defaults, precedence rules and validation. Unknown keys are logged.
     pub fn from_map(props: BTreeMap<String, String>) -> Result<Self, ConfigError> {
         let p = Props::new(&props);
+        let config = Self::from_props(&p)?;
+        for key in p.unread() {
+            log::warn!("The configuration '{key}' was supplied but isn't a known config.");
+        }
+        Ok(config)
+    }
 
+    /// Reads every supported key through `p`, which thereby learns which
+    /// keys are known.
+    fn from_props(p: &Props<'_>) -> Result<Self, ConfigError> {
         let zookeeper_connect = p
             .string("zookeeper.connect")
             .ok_or(ConfigError::Missing {
@@ -329,7 +338,7 @@ impl KafkaConfig {
             return Err(invalid(key, log_dirs_text, "at least one directory"));
         }
 
-        let config = KafkaConfig {
+        Ok(KafkaConfig {
             broker_id,
             reserved_broker_max_id,
             listeners,
@@ -389,12 +398,8 @@ impl KafkaConfig {
                 .long("replica.high.watermark.checkpoint.interval.ms", 1)?
                 .unwrap_or(5000),
             request_timeout_ms: p.int("request.timeout.ms", 1)?.map_or(30_000, u64::from),
-            log_defaults: broker_log_defaults(&p)?,
-        };
-        for key in p.unread() {
-            log::warn!("The configuration '{key}' was supplied but isn't a known config.");
-        }
-        Ok(config)
+            log_defaults: broker_log_defaults(p)?,
+        })
     }
 
     /// The log settings a topic gets when it has no overrides of its own.
@@ -1092,10 +1097,48 @@ mod tests {
         }
     }
 
+    /// Every supported key, set to a valid non-default value.
+    const EVERY_KEY: &str = "broker.id=5\nreserved.broker.max.id=2000\n\
+        listeners=PLAINTEXT://:9000,INTERNAL://:9001\n\
+        advertised.listeners=PLAINTEXT://a:9000,INTERNAL://b:9001\n\
+        inter.broker.listener.name=INTERNAL\nlog.dir=/a\nlog.dirs=/b\n\
+        zookeeper.session.timeout.ms=1\nzookeeper.connection.timeout.ms=2\n\
+        num.partitions=3\ndefault.replication.factor=3\nauto.create.topics.enable=false\n\
+        delete.topic.enable=false\nsocket.request.max.bytes=1\nmax.connections=1\n\
+        queued.max.requests=1\nbroker.rack=r\ncontrolled.shutdown.enable=false\n\
+        auto.leader.rebalance.enable=false\nunclean.leader.election.enable=true\n\
+        min.insync.replicas=2\nreplica.lag.time.max.ms=1\nreplica.fetch.max.bytes=1\n\
+        num.replica.fetchers=2\noffsets.topic.num.partitions=1\n\
+        offsets.topic.replication.factor=1\ngroup.initial.rebalance.delay.ms=0\n\
+        log.retention.check.interval.ms=1\nlog.flush.scheduler.interval.ms=1\n\
+        log.flush.offset.checkpoint.interval.ms=1\n\
+        log.flush.start.offset.checkpoint.interval.ms=1\n\
+        replica.high.watermark.checkpoint.interval.ms=1\nrequest.timeout.ms=1\n\
+        log.segment.bytes=100\nlog.roll.ms=1\nlog.roll.hours=1\n\
+        log.index.size.max.bytes=8\nlog.index.interval.bytes=1\nlog.retention.ms=1\n\
+        log.retention.minutes=1\nlog.retention.hours=1\nlog.retention.bytes=1\n\
+        log.flush.interval.messages=1\nlog.flush.interval.ms=1\nmessage.max.bytes=1\n\
+        log.segment.delete.delay.ms=1\n";
+
+    #[test]
+    fn every_supported_key_is_known() {
+        let props = parse_properties(&format!("{ZK}{EVERY_KEY}")).unwrap();
+        let p = Props::new(&props);
+        let config = KafkaConfig::from_props(&p).unwrap();
+        assert_eq!(p.unread(), Vec::<&str>::new());
+        assert_ne!(config, parse("").unwrap());
+    }
+
     #[test]
     fn unknown_key_is_accepted() {
-        let c = parse("some.future.key=1\nnum.network.threads=3\nbroker.id=7\n").unwrap();
+        let text = format!("{ZK}some.future.key=1\nnum.network.threads=3\nbroker.id=7\n");
+        let c = KafkaConfig::parse(&text).unwrap();
         assert_eq!(c.broker_id, Some(7));
+
+        let props = parse_properties(&text).unwrap();
+        let p = Props::new(&props);
+        KafkaConfig::from_props(&p).unwrap();
+        assert_eq!(p.unread(), ["num.network.threads", "some.future.key"]);
     }
 
     #[test]
