@@ -3,6 +3,7 @@
 //!
 //! See `shared/design/ARCHITECTURE.md` for the module map.
 
+pub mod config;
 pub mod log;
 pub mod record;
 mod topic_partition;

@@ -1,0 +1,1374 @@
+//! The broker's `server.properties`: Kafka's key names, Kafka's defaults and
+//! Kafka's validation, so that an operator's existing file works unchanged.
+//!
+//! Loading goes file → [`parse_properties`] → command-line overrides
+//! ([`apply_overrides`], Kafka's `--override key=value`) → [`KafkaConfig::from_map`].
+//! Unknown broker keys are logged and ignored, as Kafka does; a bad value or a
+//! missing `zookeeper.connect` is a [`ConfigError`] naming the key.
+//!
+//! Topic-level settings (`/config/topics/<t>`) are layered on the broker's
+//! `log.*` defaults by [`topic_log_config`]; there unknown keys are an error,
+//! because Kafka answers them with INVALID_CONFIG.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use crate::log::LogConfig;
+
+/// Kafka's `Int.MaxValue`, the upper bound of every `INT` config.
+const INT_MAX: u32 = i32::MAX as u32;
+/// Kafka's `Long.MaxValue`: the upper bound of every `LONG` config, and the
+/// value Kafka uses to mean "never" for flush intervals.
+const LONG_MAX: u64 = i64::MAX as u64;
+const MS_PER_MINUTE: i64 = 60 * 1000;
+const MS_PER_HOUR: i64 = 60 * MS_PER_MINUTE;
+/// Kafka's `LegacyRecord.RECORD_OVERHEAD_V0`: the smallest segment Kafka accepts.
+const MIN_SEGMENT_BYTES: u32 = 14;
+
+/// Why a configuration could not be loaded. Every variant names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The properties file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The properties text is malformed (only a bad `\uXXXX` escape can do this).
+    #[error("line {line}: {reason}")]
+    Syntax { line: usize, reason: String },
+    /// A key has a value of the wrong type or outside its range.
+    #[error("invalid value {value:?} for {key}: expected {expected}")]
+    InvalidValue {
+        key: &'static str,
+        value: String,
+        expected: String,
+    },
+    /// A key without a default is not set.
+    #[error("missing required config {key}")]
+    Missing { key: &'static str },
+    /// A command-line override is not `key=value`.
+    #[error("invalid override {0:?}: expected key=value")]
+    InvalidOverride(String),
+    /// A topic config key Kafka does not know (or gregor does not support).
+    #[error("unknown topic config {0}")]
+    UnknownTopicConfig(String),
+}
+
+fn invalid(key: &'static str, value: &str, expected: impl Into<String>) -> ConfigError {
+    ConfigError::InvalidValue {
+        key,
+        value: value.to_owned(),
+        expected: expected.into(),
+    }
+}
+
+/// One entry of `listeners` / `advertised.listeners`: `NAME://host:port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    /// The listener name, upper-cased as Kafka normalises it (`PLAINTEXT`).
+    pub name: String,
+    /// Host name or IP address (IPv6 without brackets). Empty means every
+    /// interface when binding; when advertised, Kafka substitutes the
+    /// machine's canonical host name.
+    pub host: String,
+    /// TCP port; 0 binds an ephemeral port.
+    pub port: u16,
+}
+
+impl Listener {
+    /// Parses one `NAME://host:port`, with `[v6addr]` brackets allowed, using
+    /// the same host character set as Kafka's listener regex.
+    fn parse(key: &'static str, text: &str) -> Result<Listener, ConfigError> {
+        let bad = || invalid(key, text, "a listener of the form NAME://host:port");
+        let (name, address) = text.split_once("://").ok_or_else(bad)?;
+        let (host, port) = address.rsplit_once(':').ok_or_else(bad)?;
+        let host = match host.strip_prefix('[') {
+            Some(bracketed) => bracketed.strip_suffix(']').ok_or_else(bad)?,
+            None => host,
+        };
+        let host_ok = host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-%._:".contains(c));
+        if name.is_empty() || name.contains(char::is_whitespace) || !host_ok {
+            return Err(bad());
+        }
+        let port = port.parse().map_err(|_| bad())?;
+        Ok(Listener {
+            name: name.to_ascii_uppercase(),
+            host: host.to_owned(),
+            port,
+        })
+    }
+
+    /// Parses a comma-separated listener list; names must be unique because
+    /// the broker registration and inter-broker routing key on them.
+    fn parse_list(key: &'static str, text: &str) -> Result<Vec<Listener>, ConfigError> {
+        let mut listeners: Vec<Listener> = Vec::new();
+        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let listener = Listener::parse(key, entry)?;
+            if listeners.iter().any(|l| l.name == listener.name) {
+                return Err(invalid(key, text, "listeners with distinct names"));
+            }
+            listeners.push(listener);
+        }
+        if listeners.is_empty() {
+            return Err(invalid(key, text, "at least one NAME://host:port"));
+        }
+        Ok(listeners)
+    }
+}
+
+/// Formats as Kafka writes endpoints into `/brokers/ids/<id>`:
+/// `PLAINTEXT://127.0.0.1:9092`, `PLAINTEXT://[::1]:9092`.
+impl fmt::Display for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "{}://[{}]:{}", self.name, self.host, self.port)
+        } else {
+            write!(f, "{}://{}:{}", self.name, self.host, self.port)
+        }
+    }
+}
+
+/// The broker configuration, one field per supported `server.properties` key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaConfig {
+    /// `broker.id`, default -1 (`None`): the broker then takes a generated id
+    /// above `reserved.broker.max.id` from `/brokers/seqid`.
+    pub broker_id: Option<i32>,
+    /// `reserved.broker.max.id`, default 1000: configured ids may not exceed
+    /// it, so generated ids never collide with them.
+    pub reserved_broker_max_id: i32,
+    /// `listeners`, default `PLAINTEXT://:9092`: the sockets to bind.
+    pub listeners: Vec<Listener>,
+    /// `advertised.listeners`, default: `listeners`. What clients and other
+    /// brokers are told to connect to; names must be a subset of `listeners`.
+    pub advertised_listeners: Vec<Listener>,
+    /// `inter.broker.listener.name`, default `PLAINTEXT` (Kafka derives it from
+    /// `security.inter.broker.protocol=PLAINTEXT`): the advertised listener
+    /// followers and the controller use to reach this broker.
+    pub inter_broker_listener_name: String,
+    /// `log.dirs`, else `log.dir`, default `/tmp/kafka-logs`: comma-separated
+    /// data directories, each holding `<topic>-<partition>/` subdirectories.
+    pub log_dirs: Vec<PathBuf>,
+    /// `zookeeper.connect`, required: `host:port[,host:port…][/chroot]`,
+    /// kept verbatim; see [`KafkaConfig::zookeeper_hosts`] and
+    /// [`KafkaConfig::zookeeper_chroot`].
+    pub zookeeper_connect: String,
+    /// `zookeeper.session.timeout.ms`, default 18000: after this long without
+    /// contact ZooKeeper expires the session and the broker's ephemerals.
+    pub zookeeper_session_timeout_ms: u64,
+    /// `zookeeper.connection.timeout.ms`, default: the session timeout. How
+    /// long to wait for the first connection before giving up.
+    pub zookeeper_connection_timeout_ms: u64,
+    /// `num.partitions`, default 1: partitions of an auto-created topic.
+    pub num_partitions: u32,
+    /// `default.replication.factor`, default 1: replicas of an auto-created topic.
+    pub default_replication_factor: u32,
+    /// `auto.create.topics.enable`, default true: Metadata for an unknown
+    /// topic creates it.
+    pub auto_create_topics_enable: bool,
+    /// `delete.topic.enable`, default true: whether DeleteTopics is honoured.
+    pub delete_topic_enable: bool,
+    /// `socket.request.max.bytes`, default 104857600 (100 MiB): a request
+    /// frame larger than this closes the connection before it is buffered.
+    pub socket_request_max_bytes: u32,
+    /// `max.connections`, default `Int.MaxValue`: open connections across all
+    /// listeners; further accepts wait.
+    pub max_connections: u32,
+    /// `queued.max.requests`, default 500: requests read but not yet handled
+    /// before the broker stops reading from sockets (back-pressure).
+    pub queued_max_requests: u32,
+    /// `broker.rack`, default none: rack id for rack-aware replica placement.
+    pub broker_rack: Option<String>,
+    /// `controlled.shutdown.enable`, default true: ask the controller to move
+    /// leadership away before shutting down.
+    pub controlled_shutdown_enable: bool,
+    /// `auto.leader.rebalance.enable`, default true: the controller
+    /// periodically moves leadership back to preferred replicas.
+    pub auto_leader_rebalance_enable: bool,
+    /// `unclean.leader.election.enable`, default false: whether a replica
+    /// outside the ISR may become leader (and lose committed records).
+    pub unclean_leader_election_enable: bool,
+    /// `min.insync.replicas`, default 1: with `acks=all`, fewer ISR members
+    /// than this makes the leader refuse writes (NOT_ENOUGH_REPLICAS).
+    pub min_insync_replicas: u32,
+    /// `replica.lag.time.max.ms`, default 30000: a follower that has not
+    /// caught up for this long is dropped from the ISR.
+    pub replica_lag_time_max_ms: u64,
+    /// `replica.fetch.max.bytes`, default 1048576: per-partition byte budget
+    /// of a follower's fetch.
+    pub replica_fetch_max_bytes: u32,
+    /// `num.replica.fetchers`, default 1: fetcher tasks per source broker.
+    pub num_replica_fetchers: u32,
+    /// `offsets.topic.num.partitions`, default 50: partitions of
+    /// `__consumer_offsets` (fixed once created: group placement hashes on it).
+    pub offsets_topic_num_partitions: u32,
+    /// `offsets.topic.replication.factor`, default 3: replicas of
+    /// `__consumer_offsets`; its creation fails until this many brokers exist.
+    pub offsets_topic_replication_factor: u16,
+    /// `group.initial.rebalance.delay.ms`, default 3000: how long a new group
+    /// waits for more members before its first rebalance.
+    pub group_initial_rebalance_delay_ms: u64,
+    /// `log.retention.check.interval.ms`, default 300000: how often retention runs.
+    pub log_retention_check_interval_ms: u64,
+    /// `log.flush.scheduler.interval.ms`, default `Long.MaxValue` (`None`):
+    /// how often to check logs against their `flush.ms`; `None` never checks.
+    pub log_flush_scheduler_interval_ms: Option<u64>,
+    /// `log.flush.offset.checkpoint.interval.ms`, default 60000: how often the
+    /// recovery-point checkpoint is written.
+    pub log_flush_offset_checkpoint_interval_ms: u64,
+    /// `log.flush.start.offset.checkpoint.interval.ms`, default 60000: how
+    /// often the log-start-offset checkpoint is written.
+    pub log_flush_start_offset_checkpoint_interval_ms: u64,
+    /// `replica.high.watermark.checkpoint.interval.ms`, default 5000: how
+    /// often the replication-offset (high watermark) checkpoint is written.
+    pub replica_high_watermark_checkpoint_interval_ms: u64,
+    /// `request.timeout.ms`, default 30000: timeout of the broker's own
+    /// requests to other brokers (controller RPCs, follower fetches).
+    pub request_timeout_ms: u64,
+    /// The broker's `log.*` keys and `message.max.bytes`: the defaults every
+    /// topic's [`LogConfig`] starts from. Read it with [`KafkaConfig::log_config`].
+    log_defaults: LogConfig,
+}
+
+impl KafkaConfig {
+    /// Reads a `server.properties` file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        Self::load(path, &[] as &[&str])
+    }
+
+    /// Reads a `server.properties` file and applies `key=value` overrides on
+    /// top, like `kafka-server-start.sh server.properties --override k=v`.
+    pub fn load<S: AsRef<str>>(
+        path: impl AsRef<Path>,
+        overrides: &[S],
+    ) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut props = parse_properties(&text)?;
+        apply_overrides(&mut props, overrides)?;
+        Self::from_map(props)
+    }
+
+    /// Parses the text of a `server.properties` file.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        Self::from_map(parse_properties(text)?)
+    }
+
+    /// Builds the configuration from raw key/value pairs, applying Kafka's
+    /// defaults, precedence rules and validation. Unknown keys are logged.
+    pub fn from_map(props: BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let p = Props::new(&props);
+        let config = Self::from_props(&p)?;
+        for key in p.unread() {
+            log::warn!("The configuration '{key}' was supplied but isn't a known config.");
+        }
+        Ok(config)
+    }
+
+    /// Reads every supported key through `p`, which thereby learns which
+    /// keys are known.
+    fn from_props(p: &Props<'_>) -> Result<Self, ConfigError> {
+        let zookeeper_connect = p
+            .string("zookeeper.connect")
+            .ok_or(ConfigError::Missing {
+                key: "zookeeper.connect",
+            })?
+            .to_owned();
+        validate_zookeeper_connect(&zookeeper_connect)?;
+        let zookeeper_session_timeout_ms =
+            p.int("zookeeper.session.timeout.ms", 1)?.unwrap_or(18_000);
+        let zookeeper_connection_timeout_ms = p
+            .int("zookeeper.connection.timeout.ms", 1)?
+            .unwrap_or(zookeeper_session_timeout_ms);
+
+        let reserved_broker_max_id = p
+            .number("reserved.broker.max.id", 0, i32::MAX)?
+            .unwrap_or(1000);
+        let broker_id = p
+            .number("broker.id", -1, reserved_broker_max_id)?
+            .filter(|&id| id != -1);
+
+        let listeners = Listener::parse_list(
+            "listeners",
+            p.string("listeners").unwrap_or("PLAINTEXT://:9092"),
+        )?;
+        let advertised_listeners = match p.string("advertised.listeners") {
+            Some(text) => Listener::parse_list("advertised.listeners", text)?,
+            None => listeners.clone(),
+        };
+        let inter_broker_listener_name = p
+            .string("inter.broker.listener.name")
+            .unwrap_or("PLAINTEXT")
+            .to_ascii_uppercase();
+        validate_advertised(
+            &listeners,
+            &advertised_listeners,
+            &inter_broker_listener_name,
+        )?;
+
+        // Kafka reads both and lets `log.dirs` win; reading both also marks
+        // both as known keys.
+        let log_dir = p.string("log.dir");
+        let log_dirs_text = p
+            .string("log.dirs")
+            .or(log_dir)
+            .unwrap_or("/tmp/kafka-logs");
+        let log_dirs: Vec<PathBuf> = log_dirs_text
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .collect();
+        if log_dirs.is_empty() {
+            let key = if p.string("log.dirs").is_some() {
+                "log.dirs"
+            } else {
+                "log.dir"
+            };
+            return Err(invalid(key, log_dirs_text, "at least one directory"));
+        }
+
+        Ok(KafkaConfig {
+            broker_id,
+            reserved_broker_max_id,
+            listeners,
+            advertised_listeners,
+            inter_broker_listener_name,
+            log_dirs,
+            zookeeper_connect,
+            zookeeper_session_timeout_ms: u64::from(zookeeper_session_timeout_ms),
+            zookeeper_connection_timeout_ms: u64::from(zookeeper_connection_timeout_ms),
+            num_partitions: p.int("num.partitions", 1)?.unwrap_or(1),
+            default_replication_factor: p.int("default.replication.factor", 1)?.unwrap_or(1),
+            auto_create_topics_enable: p.boolean("auto.create.topics.enable")?.unwrap_or(true),
+            delete_topic_enable: p.boolean("delete.topic.enable")?.unwrap_or(true),
+            socket_request_max_bytes: p
+                .int("socket.request.max.bytes", 1)?
+                .unwrap_or(100 * 1024 * 1024),
+            max_connections: p.int("max.connections", 0)?.unwrap_or(INT_MAX),
+            queued_max_requests: p.int("queued.max.requests", 1)?.unwrap_or(500),
+            broker_rack: p
+                .string("broker.rack")
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned),
+            controlled_shutdown_enable: p.boolean("controlled.shutdown.enable")?.unwrap_or(true),
+            auto_leader_rebalance_enable: p
+                .boolean("auto.leader.rebalance.enable")?
+                .unwrap_or(true),
+            unclean_leader_election_enable: p
+                .boolean("unclean.leader.election.enable")?
+                .unwrap_or(false),
+            min_insync_replicas: p.int("min.insync.replicas", 1)?.unwrap_or(1),
+            replica_lag_time_max_ms: p.long("replica.lag.time.max.ms", 1)?.unwrap_or(30_000),
+            replica_fetch_max_bytes: p.int("replica.fetch.max.bytes", 0)?.unwrap_or(1024 * 1024),
+            num_replica_fetchers: p.int("num.replica.fetchers", 1)?.unwrap_or(1),
+            offsets_topic_num_partitions: p.int("offsets.topic.num.partitions", 1)?.unwrap_or(50),
+            offsets_topic_replication_factor: p
+                .number("offsets.topic.replication.factor", 1, i16::MAX as u16)?
+                .unwrap_or(3),
+            group_initial_rebalance_delay_ms: p
+                .int("group.initial.rebalance.delay.ms", 0)?
+                .map_or(3000, u64::from),
+            // Intervals start at 1: a zero period is rejected by every
+            // scheduler (Kafka's included) at start-up anyway.
+            log_retention_check_interval_ms: p
+                .long("log.retention.check.interval.ms", 1)?
+                .unwrap_or(300_000),
+            log_flush_scheduler_interval_ms: never_if_max(
+                p.long("log.flush.scheduler.interval.ms", 1)?
+                    .unwrap_or(LONG_MAX),
+            ),
+            log_flush_offset_checkpoint_interval_ms: p
+                .int("log.flush.offset.checkpoint.interval.ms", 1)?
+                .map_or(60_000, u64::from),
+            log_flush_start_offset_checkpoint_interval_ms: p
+                .int("log.flush.start.offset.checkpoint.interval.ms", 1)?
+                .map_or(60_000, u64::from),
+            replica_high_watermark_checkpoint_interval_ms: p
+                .long("replica.high.watermark.checkpoint.interval.ms", 1)?
+                .unwrap_or(5000),
+            request_timeout_ms: p.int("request.timeout.ms", 1)?.map_or(30_000, u64::from),
+            log_defaults: broker_log_defaults(p)?,
+        })
+    }
+
+    /// The log settings a topic gets when it has no overrides of its own.
+    pub fn log_config(&self) -> LogConfig {
+        self.log_defaults.clone()
+    }
+
+    /// The ZooKeeper ensemble part of `zookeeper.connect`:
+    /// `"h1:2181,h2:2181/gregor"` → `"h1:2181,h2:2181"`.
+    pub fn zookeeper_hosts(&self) -> &str {
+        split_chroot(&self.zookeeper_connect).0
+    }
+
+    /// The chroot part of `zookeeper.connect`, under which every znode lives:
+    /// `"h1:2181,h2:2181/gregor"` → `Some("/gregor")`; `None` without one.
+    pub fn zookeeper_chroot(&self) -> Option<&str> {
+        split_chroot(&self.zookeeper_connect).1
+    }
+}
+
+impl FromStr for KafkaConfig {
+    type Err = ConfigError;
+
+    fn from_str(text: &str) -> Result<Self, ConfigError> {
+        Self::parse(text)
+    }
+}
+
+/// Splits `hosts[/chroot]` at the first `/`. A bare `/` is no chroot, as in
+/// ZooKeeper's own connect-string parser.
+fn split_chroot(connect: &str) -> (&str, Option<&str>) {
+    match connect.find('/') {
+        Some(at) if &connect[at..] != "/" => (&connect[..at], Some(&connect[at..])),
+        Some(at) => (&connect[..at], None),
+        None => (connect, None),
+    }
+}
+
+/// Rejects what ZooKeeper would reject later, with less helpful messages:
+/// no hosts, an empty host entry, or a chroot that is not a valid znode path.
+fn validate_zookeeper_connect(connect: &str) -> Result<(), ConfigError> {
+    let (hosts, chroot) = split_chroot(connect);
+    let hosts_ok = hosts.split(',').all(|h| !h.trim().is_empty());
+    let chroot_ok = chroot.is_none_or(|c| !c.ends_with('/') && !c.contains("//"));
+    if hosts_ok && chroot_ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "zookeeper.connect",
+            connect,
+            "host:port[,host:port...][/chroot]",
+        ))
+    }
+}
+
+/// Kafka's checks on `advertised.listeners`: every name is also a bound
+/// listener, the inter-broker listener is advertised, and nobody is told to
+/// connect to the unroutable `0.0.0.0`.
+fn validate_advertised(
+    listeners: &[Listener],
+    advertised: &[Listener],
+    inter_broker_listener_name: &str,
+) -> Result<(), ConfigError> {
+    let names = |ls: &[Listener]| {
+        ls.iter()
+            .map(|l| l.name.clone())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let as_text = || {
+        advertised
+            .iter()
+            .map(Listener::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    if let Some(unbound) = advertised
+        .iter()
+        .find(|a| !listeners.iter().any(|l| l.name == a.name))
+    {
+        return Err(invalid(
+            "advertised.listeners",
+            &unbound.to_string(),
+            format!("a listener name from listeners ({})", names(listeners)),
+        ));
+    }
+    if advertised.iter().any(|a| a.host == "0.0.0.0") {
+        return Err(invalid(
+            "advertised.listeners",
+            &as_text(),
+            "a routable host, not 0.0.0.0",
+        ));
+    }
+    if !advertised
+        .iter()
+        .any(|a| a.name == inter_broker_listener_name)
+    {
+        return Err(invalid(
+            "inter.broker.listener.name",
+            inter_broker_listener_name,
+            format!(
+                "a listener name from advertised.listeners ({})",
+                names(advertised)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The broker-level `log.*` keys (and `message.max.bytes`), with Kafka's
+/// precedence: `log.roll.ms` over `log.roll.hours`; `log.retention.ms` over
+/// `.minutes` over `.hours`, any negative result meaning unlimited; an unset
+/// `log.flush.interval.ms` inheriting `log.flush.scheduler.interval.ms`.
+fn broker_log_defaults(p: &Props<'_>) -> Result<LogConfig, ConfigError> {
+    let defaults = LogConfig::default();
+
+    let roll_ms = p.long("log.roll.ms", 1)?;
+    let roll_hours = p.int("log.roll.hours", 1)?;
+    let segment_ms = match (roll_ms, roll_hours) {
+        (Some(ms), _) => ms,
+        (None, Some(hours)) => u64::from(hours) * MS_PER_HOUR as u64,
+        (None, None) => defaults.segment_ms,
+    };
+
+    let retention_ms = p.number("log.retention.ms", i64::MIN, i64::MAX)?;
+    let retention_minutes = p.number("log.retention.minutes", i32::MIN, i32::MAX)?;
+    let retention_hours = p.number("log.retention.hours", i32::MIN, i32::MAX)?;
+    let retention_ms = match (retention_ms, retention_minutes, retention_hours) {
+        (Some(ms), _, _) => Some(ms),
+        (None, Some(minutes), _) => Some(i64::from(minutes) * MS_PER_MINUTE),
+        (None, None, Some(hours)) => Some(i64::from(hours) * MS_PER_HOUR),
+        (None, None, None) => None,
+    };
+    let retention_bytes = p.number("log.retention.bytes", i64::MIN, i64::MAX)?;
+
+    let scheduler_ms = p.long("log.flush.scheduler.interval.ms", 1)?;
+    let flush_ms = p.long("log.flush.interval.ms", 0)?.or(scheduler_ms);
+
+    Ok(LogConfig {
+        segment_bytes: p
+            .int("log.segment.bytes", MIN_SEGMENT_BYTES)?
+            .map_or(defaults.segment_bytes, u64::from),
+        segment_ms,
+        segment_index_bytes: p
+            .int("log.index.size.max.bytes", 4)?
+            .map_or(defaults.segment_index_bytes, u64::from),
+        index_interval_bytes: p
+            .int("log.index.interval.bytes", 0)?
+            .map_or(defaults.index_interval_bytes, u64::from),
+        retention_ms: retention_ms.map_or(defaults.retention_ms, unlimited_if_negative),
+        retention_bytes: retention_bytes.map_or(defaults.retention_bytes, unlimited_if_negative),
+        flush_messages: p
+            .long("log.flush.interval.messages", 1)?
+            .map_or(defaults.flush_messages, never_if_max),
+        flush_ms: flush_ms.map_or(defaults.flush_ms, never_if_max),
+        max_message_bytes: p
+            .int("message.max.bytes", 0)?
+            .unwrap_or(defaults.max_message_bytes),
+        file_delete_delay_ms: p
+            .long("log.segment.delete.delay.ms", 0)?
+            .unwrap_or(defaults.file_delete_delay_ms),
+    })
+}
+
+/// Kafka treats any negative retention as "keep forever".
+fn unlimited_if_negative(value: i64) -> Option<u64> {
+    u64::try_from(value).ok()
+}
+
+/// Kafka spells "never" for flush settings as `Long.MaxValue`.
+fn never_if_max(value: u64) -> Option<u64> {
+    (value != LONG_MAX).then_some(value)
+}
+
+// Topic-level config keys (Kafka's `TopicConfig`), as stored in
+// `/config/topics/<t>` and sent in CreateTopics / AlterConfigs.
+const SEGMENT_BYTES: &str = "segment.bytes";
+const SEGMENT_MS: &str = "segment.ms";
+const SEGMENT_INDEX_BYTES: &str = "segment.index.bytes";
+const INDEX_INTERVAL_BYTES: &str = "index.interval.bytes";
+const RETENTION_MS: &str = "retention.ms";
+const RETENTION_BYTES: &str = "retention.bytes";
+const FLUSH_MESSAGES: &str = "flush.messages";
+const FLUSH_MS: &str = "flush.ms";
+const MAX_MESSAGE_BYTES: &str = "max.message.bytes";
+const FILE_DELETE_DELAY_MS: &str = "file.delete.delay.ms";
+
+/// Layers a topic's config overrides on the broker defaults `base`.
+///
+/// Ranges follow Kafka's `LogConfig` (`segment.bytes` ≥ 14, `segment.ms` ≥ 1,
+/// `retention.ms` ≥ -1, …), with Kafka 3's tighter `segment.index.bytes` ≥ 4
+/// and `flush.messages` ≥ 1, whose smaller values meant nothing useful. `-1`
+/// retention and `Long.MaxValue` flush settings map to `None`.
+pub fn topic_log_config(
+    base: &LogConfig,
+    overrides: &BTreeMap<String, String>,
+) -> Result<LogConfig, ConfigError> {
+    let p = Props::new(overrides);
+    let config = LogConfig {
+        segment_bytes: p
+            .int(SEGMENT_BYTES, MIN_SEGMENT_BYTES)?
+            .map_or(base.segment_bytes, u64::from),
+        segment_ms: p.long(SEGMENT_MS, 1)?.unwrap_or(base.segment_ms),
+        segment_index_bytes: p
+            .int(SEGMENT_INDEX_BYTES, 4)?
+            .map_or(base.segment_index_bytes, u64::from),
+        index_interval_bytes: p
+            .int(INDEX_INTERVAL_BYTES, 0)?
+            .map_or(base.index_interval_bytes, u64::from),
+        retention_ms: p
+            .number(RETENTION_MS, -1, i64::MAX)?
+            .map_or(base.retention_ms, unlimited_if_negative),
+        retention_bytes: p
+            .number(RETENTION_BYTES, i64::MIN, i64::MAX)?
+            .map_or(base.retention_bytes, unlimited_if_negative),
+        flush_messages: p
+            .long(FLUSH_MESSAGES, 1)?
+            .map_or(base.flush_messages, never_if_max),
+        flush_ms: p.long(FLUSH_MS, 0)?.map_or(base.flush_ms, never_if_max),
+        max_message_bytes: p
+            .int(MAX_MESSAGE_BYTES, 0)?
+            .unwrap_or(base.max_message_bytes),
+        file_delete_delay_ms: p
+            .long(FILE_DELETE_DELAY_MS, 0)?
+            .unwrap_or(base.file_delete_delay_ms),
+    };
+    match p.unread().first() {
+        Some(unknown) => Err(ConfigError::UnknownTopicConfig((*unknown).to_owned())),
+        None => Ok(config),
+    }
+}
+
+/// Every supported topic config key with its value in `config`, spelled as
+/// Kafka reports it in DescribeConfigs (`-1` for unlimited retention,
+/// `Long.MaxValue` for never flushing). Feeding the result back through
+/// [`topic_log_config`] reproduces `config`.
+pub fn describe(config: &LogConfig) -> Vec<(&'static str, String)> {
+    let unlimited = |v: Option<u64>| v.map_or_else(|| "-1".to_owned(), |v| v.to_string());
+    let never = |v: Option<u64>| v.unwrap_or(LONG_MAX).to_string();
+    vec![
+        (SEGMENT_BYTES, config.segment_bytes.to_string()),
+        (SEGMENT_MS, config.segment_ms.to_string()),
+        (SEGMENT_INDEX_BYTES, config.segment_index_bytes.to_string()),
+        (
+            INDEX_INTERVAL_BYTES,
+            config.index_interval_bytes.to_string(),
+        ),
+        (RETENTION_MS, unlimited(config.retention_ms)),
+        (RETENTION_BYTES, unlimited(config.retention_bytes)),
+        (FLUSH_MESSAGES, never(config.flush_messages)),
+        (FLUSH_MS, never(config.flush_ms)),
+        (MAX_MESSAGE_BYTES, config.max_message_bytes.to_string()),
+        (
+            FILE_DELETE_DELAY_MS,
+            config.file_delete_delay_ms.to_string(),
+        ),
+    ]
+}
+
+/// Applies command-line overrides (`key=value`, split at the first `=`) on
+/// top of the file's properties; later overrides win.
+pub fn apply_overrides<S: AsRef<str>>(
+    props: &mut BTreeMap<String, String>,
+    overrides: &[S],
+) -> Result<(), ConfigError> {
+    for entry in overrides {
+        let entry = entry.as_ref();
+        let (key, value) = entry
+            .split_once('=')
+            .filter(|(key, _)| !key.trim().is_empty())
+            .ok_or_else(|| ConfigError::InvalidOverride(entry.to_owned()))?;
+        props.insert(key.trim().to_owned(), value.trim().to_owned());
+    }
+    Ok(())
+}
+
+/// Parses Java properties text: `key=value`, `key: value` or `key value`;
+/// `#`/`!` comment lines; blank lines; a line ending in an odd number of
+/// backslashes continues on the next; `\t \n \r \f \uXXXX` escapes, and a
+/// backslash before any other character keeps that character literally.
+/// Keys and values are trimmed. A repeated key keeps its last value.
+pub fn parse_properties(text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut props = BTreeMap::new();
+    let mut logical = String::new();
+    let mut first_line = 0;
+    let mut continued = false;
+    for (index, physical) in text.lines().enumerate() {
+        let line = physical.trim_start();
+        if !continued {
+            if line.is_empty() || line.starts_with(['#', '!']) {
+                continue;
+            }
+            first_line = index + 1;
+        }
+        let trailing_backslashes = line.len() - line.trim_end_matches('\\').len();
+        continued = trailing_backslashes % 2 == 1;
+        if continued {
+            logical.push_str(&line[..line.len() - 1]);
+            continue;
+        }
+        logical.push_str(line);
+        let (key, value) = split_entry(&logical).map_err(|reason| ConfigError::Syntax {
+            line: first_line,
+            reason,
+        })?;
+        props.insert(key, value);
+        logical.clear();
+    }
+    // A continuation on the last line simply ends the entry, as in Java.
+    if continued {
+        let (key, value) = split_entry(&logical).map_err(|reason| ConfigError::Syntax {
+            line: first_line,
+            reason,
+        })?;
+        props.insert(key, value);
+    }
+    Ok(props)
+}
+
+/// Splits one logical line at the first unescaped `=`, `:` or whitespace.
+fn split_entry(line: &str) -> Result<(String, String), String> {
+    let mut escaped = false;
+    let mut key_end = line.len();
+    for (at, c) in line.char_indices() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == '=' || c == ':' || c.is_whitespace() {
+            key_end = at;
+            break;
+        }
+    }
+    let rest = line[key_end..].trim_start();
+    let value = rest.strip_prefix(['=', ':']).unwrap_or(rest).trim();
+    Ok((unescape(line[..key_end].trim())?, unescape(value)?))
+}
+
+/// Resolves Java properties escapes. `\u` escapes are collected as UTF-16
+/// code units so that a surrogate pair written as two escapes decodes.
+fn unescape(raw: &str) -> Result<String, String> {
+    fn flush(units: &mut Vec<u16>, out: &mut String) -> Result<(), String> {
+        if !units.is_empty() {
+            let decoded = String::from_utf16(units)
+                .map_err(|_| "unpaired surrogate in \\u escape".to_owned())?;
+            out.push_str(&decoded);
+            units.clear();
+        }
+        Ok(())
+    }
+
+    let mut out = String::with_capacity(raw.len());
+    let mut units = Vec::new();
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            flush(&mut units, &mut out)?;
+            out.push(c);
+            continue;
+        }
+        // A lone trailing backslash stands for nothing, as in Java.
+        let Some(escaped) = chars.next() else { break };
+        if escaped == 'u' {
+            let hex: String = chars.by_ref().take(4).collect();
+            if hex.len() != 4 || !hex.chars().all(|h| h.is_ascii_hexdigit()) {
+                return Err(format!("malformed \\uxxxx escape \"\\u{hex}\""));
+            }
+            units.push(u16::from_str_radix(&hex, 16).map_err(|e| e.to_string())?);
+            continue;
+        }
+        flush(&mut units, &mut out)?;
+        out.push(match escaped {
+            't' => '\t',
+            'n' => '\n',
+            'r' => '\r',
+            'f' => '\u{c}',
+            other => other,
+        });
+    }
+    flush(&mut units, &mut out)?;
+    Ok(out)
+}
+
+/// Typed read access to raw properties that records which keys were asked
+/// for, so whatever is left over can be reported as unknown without a second
+/// list of key names to keep in step with the parser.
+struct Props<'a> {
+    raw: &'a BTreeMap<String, String>,
+    read: RefCell<BTreeSet<&'static str>>,
+}
+
+impl<'a> Props<'a> {
+    fn new(raw: &'a BTreeMap<String, String>) -> Self {
+        Props {
+            raw,
+            read: RefCell::new(BTreeSet::new()),
+        }
+    }
+
+    /// The trimmed value of `key`, if set (Kafka trims every value).
+    fn string(&self, key: &'static str) -> Option<&'a str> {
+        self.read.borrow_mut().insert(key);
+        self.raw.get(key).map(|v| v.trim())
+    }
+
+    /// An integer in `min..=max`; the bounds also name Kafka's type (`INT`,
+    /// `LONG`, `SHORT`) so out-of-range values fail as they do in Kafka.
+    fn number<T>(&self, key: &'static str, min: T, max: T) -> Result<Option<T>, ConfigError>
+    where
+        T: Copy + PartialOrd + fmt::Display + TryFrom<i128>,
+    {
+        let Some(raw) = self.string(key) else {
+            return Ok(None);
+        };
+        let value: i128 = raw.parse().map_err(|_| invalid(key, raw, "an integer"))?;
+        T::try_from(value)
+            .ok()
+            .filter(|v| *v >= min && *v <= max)
+            .map(Some)
+            .ok_or_else(|| invalid(key, raw, format!("an integer between {min} and {max}")))
+    }
+
+    /// A Kafka `INT` of at least `min`.
+    fn int(&self, key: &'static str, min: u32) -> Result<Option<u32>, ConfigError> {
+        self.number(key, min, INT_MAX)
+    }
+
+    /// A Kafka `LONG` of at least `min`.
+    fn long(&self, key: &'static str, min: u64) -> Result<Option<u64>, ConfigError> {
+        self.number(key, min, LONG_MAX)
+    }
+
+    /// `true` or `false`, case-insensitively as in Kafka.
+    fn boolean(&self, key: &'static str) -> Result<Option<bool>, ConfigError> {
+        let Some(raw) = self.string(key) else {
+            return Ok(None);
+        };
+        match raw.to_ascii_lowercase().as_str() {
+            "true" => Ok(Some(true)),
+            "false" => Ok(Some(false)),
+            _ => Err(invalid(key, raw, "true or false")),
+        }
+    }
+
+    /// The keys present but never asked for.
+    fn unread(&self) -> Vec<&'a str> {
+        let read = self.read.borrow();
+        self.raw
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !read.contains(k))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const ZK: &str = "zookeeper.connect=localhost:2181\n";
+
+    fn parse(extra: &str) -> Result<KafkaConfig, ConfigError> {
+        KafkaConfig::parse(&format!("{ZK}{extra}"))
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn listener(name: &str, host: &str, port: u16) -> Listener {
+        Listener {
+            name: name.into(),
+            host: host.into(),
+            port,
+        }
+    }
+
+    #[test]
+    fn defaults_with_only_zookeeper_connect() {
+        let c = parse("").unwrap();
+        assert_eq!(c.broker_id, None);
+        assert_eq!(c.reserved_broker_max_id, 1000);
+        assert_eq!(c.listeners, vec![listener("PLAINTEXT", "", 9092)]);
+        assert_eq!(c.advertised_listeners, c.listeners);
+        assert_eq!(c.inter_broker_listener_name, "PLAINTEXT");
+        assert_eq!(c.log_dirs, vec![PathBuf::from("/tmp/kafka-logs")]);
+        assert_eq!(c.zookeeper_connect, "localhost:2181");
+        assert_eq!(c.zookeeper_session_timeout_ms, 18_000);
+        assert_eq!(c.zookeeper_connection_timeout_ms, 18_000);
+        assert_eq!(c.num_partitions, 1);
+        assert_eq!(c.default_replication_factor, 1);
+        assert!(c.auto_create_topics_enable);
+        assert!(c.delete_topic_enable);
+        assert_eq!(c.socket_request_max_bytes, 104_857_600);
+        assert_eq!(c.max_connections, 2_147_483_647);
+        assert_eq!(c.queued_max_requests, 500);
+        assert_eq!(c.broker_rack, None);
+        assert!(c.controlled_shutdown_enable);
+        assert!(c.auto_leader_rebalance_enable);
+        assert!(!c.unclean_leader_election_enable);
+        assert_eq!(c.min_insync_replicas, 1);
+        assert_eq!(c.replica_lag_time_max_ms, 30_000);
+        assert_eq!(c.replica_fetch_max_bytes, 1_048_576);
+        assert_eq!(c.num_replica_fetchers, 1);
+        assert_eq!(c.offsets_topic_num_partitions, 50);
+        assert_eq!(c.offsets_topic_replication_factor, 3);
+        assert_eq!(c.group_initial_rebalance_delay_ms, 3000);
+        assert_eq!(c.log_retention_check_interval_ms, 300_000);
+        assert_eq!(c.log_flush_scheduler_interval_ms, None);
+        assert_eq!(c.log_flush_offset_checkpoint_interval_ms, 60_000);
+        assert_eq!(c.log_flush_start_offset_checkpoint_interval_ms, 60_000);
+        assert_eq!(c.replica_high_watermark_checkpoint_interval_ms, 5000);
+        assert_eq!(c.request_timeout_ms, 30_000);
+        assert_eq!(c.log_config(), LogConfig::default());
+        assert_eq!(c.log_config().max_message_bytes, 1_048_588);
+    }
+
+    #[test]
+    fn properties_syntax() {
+        let text = "# comment\n  ! also a comment\n\n  a = 1  \nb: 2\nc 3\nd=x=y\ne=\n\
+                    long = one, \\\n       two\nesc\\=key = tab\\there \\u00e9\\uD83D\\uDE00\r\n";
+        let props = parse_properties(text).unwrap();
+        assert_eq!(
+            props,
+            map(&[
+                ("a", "1"),
+                ("b", "2"),
+                ("c", "3"),
+                ("d", "x=y"),
+                ("e", ""),
+                ("long", "one, two"),
+                ("esc=key", "tab\there é😀"),
+            ])
+        );
+    }
+
+    #[test]
+    fn properties_continuation_and_escaped_backslash() {
+        let props = parse_properties("a=x\\\\\nb=y\\\n# not a comment\nc=z\\").unwrap();
+        assert_eq!(
+            props,
+            map(&[("a", "x\\"), ("b", "y# not a comment"), ("c", "z")])
+        );
+    }
+
+    #[test]
+    fn malformed_unicode_escape_names_the_line() {
+        let err = parse_properties("a=1\nb=\\u12").unwrap_err();
+        assert!(matches!(err, ConfigError::Syntax { line: 2, .. }), "{err}");
+        let err = parse_properties("a=\\uD83D").unwrap_err();
+        assert!(err.to_string().contains("surrogate"), "{err}");
+    }
+
+    #[test]
+    fn log_dirs_wins_over_log_dir() {
+        let c = parse("log.dir=/a\nlog.dirs=/b, /c,\n").unwrap();
+        assert_eq!(c.log_dirs, vec![PathBuf::from("/b"), PathBuf::from("/c")]);
+        let c = parse("log.dir=/a\n").unwrap();
+        assert_eq!(c.log_dirs, vec![PathBuf::from("/a")]);
+        let err = parse("log.dirs= , \n").unwrap_err();
+        assert!(err.to_string().contains("log.dirs"), "{err}");
+    }
+
+    #[test]
+    fn retention_precedence_ms_minutes_hours() {
+        let ms = |extra: &str| parse(extra).unwrap().log_config().retention_ms;
+        assert_eq!(ms("log.retention.hours=2\n"), Some(2 * 3_600_000));
+        assert_eq!(
+            ms("log.retention.hours=2\nlog.retention.minutes=3\n"),
+            Some(180_000)
+        );
+        assert_eq!(
+            ms("log.retention.hours=2\nlog.retention.minutes=3\nlog.retention.ms=42\n"),
+            Some(42)
+        );
+        assert_eq!(ms("log.retention.ms=-1\nlog.retention.hours=2\n"), None);
+        assert_eq!(ms("log.retention.minutes=-1\n"), None);
+        assert_eq!(ms("log.retention.hours=-1\n"), None);
+        assert_eq!(ms("log.retention.ms=0\n"), Some(0));
+    }
+
+    #[test]
+    fn roll_flush_and_size_precedence() {
+        let log = parse("log.roll.hours=1\n").unwrap().log_config();
+        assert_eq!(log.segment_ms, 3_600_000);
+        let log = parse("log.roll.hours=1\nlog.roll.ms=5000\n")
+            .unwrap()
+            .log_config();
+        assert_eq!(log.segment_ms, 5000);
+
+        let log = parse("log.retention.bytes=-1\n").unwrap().log_config();
+        assert_eq!(log.retention_bytes, None);
+        let log = parse("log.retention.bytes=1000\n").unwrap().log_config();
+        assert_eq!(log.retention_bytes, Some(1000));
+
+        let c = parse("log.flush.scheduler.interval.ms=2000\n").unwrap();
+        assert_eq!(c.log_flush_scheduler_interval_ms, Some(2000));
+        assert_eq!(c.log_config().flush_ms, Some(2000));
+        let log = parse("log.flush.scheduler.interval.ms=2000\nlog.flush.interval.ms=7\n")
+            .unwrap()
+            .log_config();
+        assert_eq!(log.flush_ms, Some(7));
+        let log = parse("log.flush.interval.messages=9223372036854775807\n")
+            .unwrap()
+            .log_config();
+        assert_eq!(log.flush_messages, None);
+        let log = parse("log.flush.interval.messages=10000\n")
+            .unwrap()
+            .log_config();
+        assert_eq!(log.flush_messages, Some(10_000));
+    }
+
+    #[test]
+    fn broker_log_keys_map_onto_log_config() {
+        let log = parse(
+            "log.segment.bytes=1024\nlog.index.size.max.bytes=4096\nlog.index.interval.bytes=1\n\
+             message.max.bytes=2000\nlog.segment.delete.delay.ms=0\n",
+        )
+        .unwrap()
+        .log_config();
+        assert_eq!(log.segment_bytes, 1024);
+        assert_eq!(log.segment_index_bytes, 4096);
+        assert_eq!(log.index_interval_bytes, 1);
+        assert_eq!(log.max_message_bytes, 2000);
+        assert_eq!(log.file_delete_delay_ms, 0);
+    }
+
+    #[test]
+    fn bad_values_name_key_and_value() {
+        let err = parse("broker.id=abc\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid value \"abc\" for broker.id: expected an integer"
+        );
+        let cases = [
+            ("broker.id=1001\n", "broker.id"),
+            ("broker.id=-2\n", "broker.id"),
+            ("num.partitions=0\n", "num.partitions"),
+            ("num.partitions=-5\n", "num.partitions"),
+            ("num.partitions=2147483648\n", "num.partitions"),
+            (
+                "auto.create.topics.enable=yes\n",
+                "auto.create.topics.enable",
+            ),
+            ("log.segment.bytes=13\n", "log.segment.bytes"),
+            ("log.retention.hours=1.5\n", "log.retention.hours"),
+            (
+                "zookeeper.session.timeout.ms=\n",
+                "zookeeper.session.timeout.ms",
+            ),
+            (
+                "offsets.topic.replication.factor=40000\n",
+                "offsets.topic.replication.factor",
+            ),
+            ("listeners=PLAINTEXT:/:9092\n", "listeners"),
+            ("listeners=PLAINTEXT://host name:9092\n", "listeners"),
+            ("listeners=PLAINTEXT://:70000\n", "listeners"),
+            ("listeners=A://:1,a://:2\n", "listeners"),
+            ("advertised.listeners=OTHER://h:1\n", "advertised.listeners"),
+            (
+                "advertised.listeners=PLAINTEXT://0.0.0.0:9092\n",
+                "advertised.listeners",
+            ),
+            (
+                "inter.broker.listener.name=INTERNAL\n",
+                "inter.broker.listener.name",
+            ),
+        ];
+        for (line, key) in cases {
+            let err = parse(line).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::InvalidValue { key: k, .. } if *k == key),
+                "{line}: {err}"
+            );
+            assert!(err.to_string().contains(key), "{err}");
+        }
+        let err = parse("broker.id=1001\n").unwrap_err();
+        assert!(err.to_string().contains("between -1 and 1000"), "{err}");
+    }
+
+    #[test]
+    fn zookeeper_connect_is_required_and_validated() {
+        let err = KafkaConfig::parse("broker.id=1\n").unwrap_err();
+        assert_eq!(err.to_string(), "missing required config zookeeper.connect");
+        for bad in ["", "h1:2181,", "h:2181/chroot/", "h:2181/a//b"] {
+            let err = KafkaConfig::from_map(map(&[("zookeeper.connect", bad)])).unwrap_err();
+            assert!(
+                err.to_string().contains("zookeeper.connect"),
+                "{bad:?}: {err}"
+            );
+        }
+    }
+
+    /// Every supported key, set to a valid non-default value.
+    const EVERY_KEY: &str = "broker.id=5\nreserved.broker.max.id=2000\n\
+        listeners=PLAINTEXT://:9000,INTERNAL://:9001\n\
+        advertised.listeners=PLAINTEXT://a:9000,INTERNAL://b:9001\n\
+        inter.broker.listener.name=INTERNAL\nlog.dir=/a\nlog.dirs=/b\n\
+        zookeeper.session.timeout.ms=1\nzookeeper.connection.timeout.ms=2\n\
+        num.partitions=3\ndefault.replication.factor=3\nauto.create.topics.enable=false\n\
+        delete.topic.enable=false\nsocket.request.max.bytes=1\nmax.connections=1\n\
+        queued.max.requests=1\nbroker.rack=r\ncontrolled.shutdown.enable=false\n\
+        auto.leader.rebalance.enable=false\nunclean.leader.election.enable=true\n\
+        min.insync.replicas=2\nreplica.lag.time.max.ms=1\nreplica.fetch.max.bytes=1\n\
+        num.replica.fetchers=2\noffsets.topic.num.partitions=1\n\
+        offsets.topic.replication.factor=1\ngroup.initial.rebalance.delay.ms=0\n\
+        log.retention.check.interval.ms=1\nlog.flush.scheduler.interval.ms=1\n\
+        log.flush.offset.checkpoint.interval.ms=1\n\
+        log.flush.start.offset.checkpoint.interval.ms=1\n\
+        replica.high.watermark.checkpoint.interval.ms=1\nrequest.timeout.ms=1\n\
+        log.segment.bytes=100\nlog.roll.ms=1\nlog.roll.hours=1\n\
+        log.index.size.max.bytes=8\nlog.index.interval.bytes=1\nlog.retention.ms=1\n\
+        log.retention.minutes=1\nlog.retention.hours=1\nlog.retention.bytes=1\n\
+        log.flush.interval.messages=1\nlog.flush.interval.ms=1\nmessage.max.bytes=1\n\
+        log.segment.delete.delay.ms=1\n";
+
+    #[test]
+    fn every_supported_key_is_known() {
+        let props = parse_properties(&format!("{ZK}{EVERY_KEY}")).unwrap();
+        let p = Props::new(&props);
+        let config = KafkaConfig::from_props(&p).unwrap();
+        assert_eq!(p.unread(), Vec::<&str>::new());
+        assert_ne!(config, parse("").unwrap());
+    }
+
+    #[test]
+    fn unknown_key_is_accepted() {
+        let text = format!("{ZK}some.future.key=1\nnum.network.threads=3\nbroker.id=7\n");
+        let c = KafkaConfig::parse(&text).unwrap();
+        assert_eq!(c.broker_id, Some(7));
+
+        let props = parse_properties(&text).unwrap();
+        let p = Props::new(&props);
+        KafkaConfig::from_props(&p).unwrap();
+        assert_eq!(p.unread(), ["num.network.threads", "some.future.key"]);
+    }
+
+    #[test]
+    fn listeners_parsing() {
+        let c = parse("listeners=PLAINTEXT://127.0.0.1:9092, other://:9093\n").unwrap();
+        assert_eq!(
+            c.listeners,
+            vec![
+                listener("PLAINTEXT", "127.0.0.1", 9092),
+                listener("OTHER", "", 9093)
+            ]
+        );
+        assert_eq!(c.advertised_listeners, c.listeners);
+
+        let c = parse("listeners=PLAINTEXT://[::1]:9092\n").unwrap();
+        assert_eq!(c.listeners, vec![listener("PLAINTEXT", "::1", 9092)]);
+        assert_eq!(c.listeners[0].to_string(), "PLAINTEXT://[::1]:9092");
+
+        let c = parse(
+            "listeners=INTERNAL://:9092,EXTERNAL://:9093\n\
+             advertised.listeners=INTERNAL://broker1:9092,EXTERNAL://example.com:19093\n\
+             inter.broker.listener.name=INTERNAL\n",
+        )
+        .unwrap();
+        assert_eq!(c.listeners[1], listener("EXTERNAL", "", 9093));
+        assert_eq!(
+            c.advertised_listeners[1].to_string(),
+            "EXTERNAL://example.com:19093"
+        );
+        assert_eq!(c.inter_broker_listener_name, "INTERNAL");
+    }
+
+    #[test]
+    fn zookeeper_chroot_split() {
+        let c =
+            KafkaConfig::from_map(map(&[("zookeeper.connect", "h1:2181,h2:2181/gregor")])).unwrap();
+        assert_eq!(c.zookeeper_hosts(), "h1:2181,h2:2181");
+        assert_eq!(c.zookeeper_chroot(), Some("/gregor"));
+        assert_eq!(split_chroot("h:1/a/b"), ("h:1", Some("/a/b")));
+        assert_eq!(split_chroot("h:1/"), ("h:1", None));
+        assert_eq!(split_chroot("h:1"), ("h:1", None));
+    }
+
+    #[test]
+    fn zookeeper_connection_timeout_follows_session_timeout() {
+        let c = parse("zookeeper.session.timeout.ms=6000\n").unwrap();
+        assert_eq!(c.zookeeper_connection_timeout_ms, 6000);
+        let c = parse("zookeeper.session.timeout.ms=6000\nzookeeper.connection.timeout.ms=100\n")
+            .unwrap();
+        assert_eq!(c.zookeeper_connection_timeout_ms, 100);
+    }
+
+    #[test]
+    fn overrides_win_over_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.properties");
+        std::fs::write(&path, format!("{ZK}broker.id=1\nnum.partitions=3\n")).unwrap();
+
+        let c = KafkaConfig::from_file(&path).unwrap();
+        assert_eq!((c.broker_id, c.num_partitions), (Some(1), 3));
+
+        let c = KafkaConfig::load(&path, &["broker.id=2", "broker.id = 4", "log.dirs=/x"]).unwrap();
+        assert_eq!((c.broker_id, c.num_partitions), (Some(4), 3));
+        assert_eq!(c.log_dirs, vec![PathBuf::from("/x")]);
+
+        let err = KafkaConfig::load(&path, &["broker.id"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid override \"broker.id\": expected key=value"
+        );
+        assert!(matches!(
+            KafkaConfig::load(&path, &["=1"]),
+            Err(ConfigError::InvalidOverride(_))
+        ));
+        let err = KafkaConfig::from_file(dir.path().join("missing")).unwrap_err();
+        assert!(matches!(err, ConfigError::Io { .. }), "{err}");
+    }
+
+    #[test]
+    fn from_str_matches_parse() {
+        let c: KafkaConfig = format!("{ZK}broker.rack=r1\n").parse().unwrap();
+        assert_eq!(c.broker_rack.as_deref(), Some("r1"));
+    }
+
+    #[test]
+    fn topic_overrides_layer_on_base() {
+        let base = LogConfig::default();
+        let log = topic_log_config(
+            &base,
+            &map(&[
+                ("segment.bytes", "1048576"),
+                ("retention.ms", "-1"),
+                ("retention.bytes", "5000"),
+                ("flush.messages", "1"),
+                ("max.message.bytes", "10"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            log,
+            LogConfig {
+                segment_bytes: 1_048_576,
+                retention_ms: None,
+                retention_bytes: Some(5000),
+                flush_messages: Some(1),
+                max_message_bytes: 10,
+                ..base.clone()
+            }
+        );
+        assert_eq!(topic_log_config(&log, &BTreeMap::new()).unwrap(), log);
+    }
+
+    #[test]
+    fn topic_overrides_are_validated() {
+        let base = LogConfig::default();
+        let err = topic_log_config(&base, &map(&[("cleanup.policy", "compact")])).unwrap_err();
+        assert_eq!(err.to_string(), "unknown topic config cleanup.policy");
+        for (key, value) in [
+            ("segment.bytes", "13"),
+            ("segment.ms", "0"),
+            ("segment.index.bytes", "3"),
+            ("index.interval.bytes", "-1"),
+            ("retention.ms", "-2"),
+            ("flush.messages", "0"),
+            ("flush.ms", "-1"),
+            ("max.message.bytes", "x"),
+            ("file.delete.delay.ms", "-1"),
+        ] {
+            let err = topic_log_config(&base, &map(&[(key, value)])).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::InvalidValue { key: k, .. } if *k == key),
+                "{key}={value}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn describe_lists_every_topic_key() {
+        let described = describe(&LogConfig::default());
+        let keys: Vec<_> = described.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            keys,
+            [
+                "segment.bytes",
+                "segment.ms",
+                "segment.index.bytes",
+                "index.interval.bytes",
+                "retention.ms",
+                "retention.bytes",
+                "flush.messages",
+                "flush.ms",
+                "max.message.bytes",
+                "file.delete.delay.ms"
+            ]
+        );
+        let value = |key: &str| {
+            described
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(value("retention.bytes"), Some("-1"));
+        assert_eq!(value("flush.ms"), Some("9223372036854775807"));
+        assert_eq!(value("retention.ms"), Some("604800000"));
+    }
+
+    fn arb_log_config() -> impl Strategy<Value = LogConfig> {
+        let int = |min: u32| (min..=INT_MAX).prop_map(u64::from);
+        (
+            (int(14), 1..=LONG_MAX, int(4), int(0)),
+            (
+                proptest::option::of(0..LONG_MAX),
+                proptest::option::of(0..LONG_MAX),
+            ),
+            (
+                proptest::option::of(1..LONG_MAX),
+                proptest::option::of(0..LONG_MAX),
+            ),
+            (0..=INT_MAX, 0..=LONG_MAX),
+        )
+            .prop_map(
+                |(
+                    (segment_bytes, segment_ms, segment_index_bytes, index_interval_bytes),
+                    (retention_ms, retention_bytes),
+                    (flush_messages, flush_ms),
+                    (max_message_bytes, file_delete_delay_ms),
+                )| LogConfig {
+                    segment_bytes,
+                    segment_ms,
+                    segment_index_bytes,
+                    index_interval_bytes,
+                    retention_ms,
+                    retention_bytes,
+                    flush_messages,
+                    flush_ms,
+                    max_message_bytes,
+                    file_delete_delay_ms,
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(text in any::<String>()) {
+            let _ = KafkaConfig::parse(&text);
+            let _ = KafkaConfig::parse(&format!("{ZK}{text}"));
+        }
+
+        #[test]
+        fn parse_never_panics_on_property_like_text(
+            text in "([a-z.]{1,12}[ =:]{1,2}[-+0-9a-zA-Z:/\\[\\]\\\\,.]{0,20}\n){0,8}"
+        ) {
+            let _ = KafkaConfig::parse(&format!("{ZK}{text}"));
+        }
+
+        #[test]
+        fn describe_round_trips(config in arb_log_config()) {
+            let described: BTreeMap<String, String> =
+                describe(&config).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+            prop_assert_eq!(topic_log_config(&LogConfig::default(), &described).unwrap(), config);
+        }
+
+        #[test]
+        fn listener_display_round_trips(
+            name in "[A-Z_]{1,10}",
+            host in "([a-z0-9.-]{0,15}|[0-9a-f:]{2,15})",
+            port in any::<u16>(),
+        ) {
+            let original = Listener { name, host, port };
+            prop_assert_eq!(Listener::parse("listeners", &original.to_string()).unwrap(), original);
+        }
+    }
+}
