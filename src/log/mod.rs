@@ -5,11 +5,13 @@ pub mod config;
 mod error;
 pub mod index;
 pub mod leader_epoch;
+pub mod manager;
 pub mod partition_log;
 pub mod segment;
 
 pub use config::LogConfig;
 pub use error::{LogError, Result};
+pub use manager::{LogManager, LogManagerConfig, SharedLog};
 pub use partition_log::{LoadState, LogAppendInfo, PartitionLog};
 pub use segment::FileRange;
 #[cfg(test)]

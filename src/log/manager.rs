@@ -1,0 +1,519 @@
+//! The log manager (Kafka's `LogManager`): owns every partition log under
+//! `log.dirs`, loads and recovers them at start-up, writes the per-dir
+//! checkpoints, and runs retention, flushing and checkpointing in the
+//! background.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ::log::{error, info, warn};
+
+use crate::TopicPartition;
+
+use super::checkpoint::{
+    self, MetaProperties, LOG_START_CHECKPOINT, RECOVERY_POINT_CHECKPOINT, REPLICATION_CHECKPOINT,
+};
+use super::config::LogConfig;
+use super::error::{LogError, Result};
+use super::partition_log::{now_ms, parse_partition_dir, LoadState, PartitionLog};
+
+/// Written to a log dir on clean shutdown, removed at start-up: its absence
+/// at start-up means the logs must be recovered.
+pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
+/// Held locked while a broker uses the log dir, so two brokers cannot.
+const LOCK_FILE: &str = ".lock";
+/// Suffix of partition directories being deleted.
+const DELETE_DIR_SUFFIX: &str = "-delete";
+
+/// The broker settings the log manager runs with (Kafka's key names).
+#[derive(Debug, Clone)]
+pub struct LogManagerConfig {
+    /// `log.dirs`.
+    pub log_dirs: Vec<PathBuf>,
+    /// The broker-level defaults for every log (`log.*` keys).
+    pub default_log_config: LogConfig,
+    /// `log.retention.check.interval.ms` (default 300000).
+    pub retention_check_interval: Duration,
+    /// `log.flush.scheduler.interval.ms` (default: never).
+    pub flush_check_interval: Option<Duration>,
+    /// `log.flush.offset.checkpoint.interval.ms` (default 60000).
+    pub checkpoint_interval: Duration,
+    /// `broker.id`, recorded in each dir's `meta.properties`.
+    pub broker_id: i32,
+}
+
+pub type SharedLog = Arc<Mutex<PartitionLog>>;
+
+struct LogDir {
+    path: PathBuf,
+    /// Keeps the advisory lock on `.lock` for as long as we run.
+    _lock: File,
+}
+
+pub struct LogManager {
+    config: LogManagerConfig,
+    dirs: Vec<LogDir>,
+    logs: RwLock<HashMap<TopicPartition, SharedLog>>,
+}
+
+/// Locks a log, recovering it from a poisoned mutex: a panic in another
+/// thread must not make the partition unusable (the log's own state is only
+/// changed after each I/O succeeds).
+pub fn lock(log: &SharedLog) -> MutexGuard<'_, PartitionLog> {
+    log.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl LogManager {
+    /// Opens every log dir: takes its lock, checks `meta.properties`, and
+    /// loads (recovering if the last shutdown was unclean) every partition.
+    pub fn startup(config: LogManagerConfig) -> Result<LogManager> {
+        let started = Instant::now();
+        let mut dirs = Vec::new();
+        let mut logs = HashMap::new();
+        for path in &config.log_dirs {
+            fs::create_dir_all(path).map_err(LogError::io(path))?;
+            let lock = lock_dir(path)?;
+            check_meta_properties(path, config.broker_id)?;
+            for (tp, log) in load_dir(path, &config.default_log_config)? {
+                logs.insert(tp, Arc::new(Mutex::new(log)));
+            }
+            remove_if_exists(&path.join(CLEAN_SHUTDOWN_FILE))?;
+            dirs.push(LogDir {
+                path: path.clone(),
+                _lock: lock,
+            });
+        }
+        info!(
+            "loaded {} logs from {} dirs in {:?}",
+            logs.len(),
+            dirs.len(),
+            started.elapsed()
+        );
+        Ok(LogManager {
+            config,
+            dirs,
+            logs: RwLock::new(logs),
+        })
+    }
+
+    pub fn default_log_config(&self) -> &LogConfig {
+        &self.config.default_log_config
+    }
+
+    pub fn get(&self, tp: &TopicPartition) -> Option<SharedLog> {
+        self.read_logs().get(tp).cloned()
+    }
+
+    pub fn all(&self) -> Vec<(TopicPartition, SharedLog)> {
+        self.read_logs()
+            .iter()
+            .map(|(tp, l)| (tp.clone(), Arc::clone(l)))
+            .collect()
+    }
+
+    /// Returns the partition's log, creating it in the log dir holding the
+    /// fewest partitions if it does not exist yet.
+    pub fn get_or_create(&self, tp: &TopicPartition, config: LogConfig) -> Result<SharedLog> {
+        if let Some(log) = self.get(tp) {
+            return Ok(log);
+        }
+        let mut logs = self.logs.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(log) = logs.get(tp) {
+            return Ok(Arc::clone(log));
+        }
+        let dir = self.least_loaded_dir(&logs)?;
+        let log = PartitionLog::open(
+            &dir.join(tp.to_string()),
+            config,
+            LoadState::default(),
+            now_ms(),
+        )?;
+        let log = Arc::new(Mutex::new(log));
+        logs.insert(tp.clone(), Arc::clone(&log));
+        Ok(log)
+    }
+
+    fn least_loaded_dir(&self, logs: &HashMap<TopicPartition, SharedLog>) -> Result<PathBuf> {
+        let mut counts: BTreeMap<&Path, usize> =
+            self.dirs.iter().map(|d| (d.path.as_path(), 0)).collect();
+        for log in logs.values() {
+            if let Some(parent) = lock(log).dir().parent() {
+                if let Some(n) = counts.get_mut(parent) {
+                    *n += 1;
+                }
+            }
+        }
+        counts
+            .into_iter()
+            .min_by_key(|(_, n)| *n)
+            .map(|(p, _)| p.to_path_buf())
+            .ok_or(LogError::ShutDown)
+    }
+
+    /// Removes a partition's log and its directory (StopReplica with delete).
+    pub fn delete(&self, tp: &TopicPartition) -> Result<bool> {
+        let removed = self
+            .logs
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(tp);
+        let Some(log) = removed else { return Ok(false) };
+        let log = match Arc::try_unwrap(log) {
+            Ok(mutex) => mutex.into_inner().unwrap_or_else(|p| p.into_inner()),
+            // Someone still holds it (an in-flight read): rename the dir away
+            // now and let the last holder's drop leave the files to unlink.
+            Err(shared) => {
+                let dir = lock(&shared).dir().to_path_buf();
+                let doomed = PathBuf::from(format!("{}{DELETE_DIR_SUFFIX}", dir.display()));
+                fs::rename(&dir, &doomed).map_err(LogError::io(&dir))?;
+                fs::remove_dir_all(&doomed).map_err(LogError::io(&doomed))?;
+                return Ok(true);
+            }
+        };
+        log.delete()?;
+        Ok(true)
+    }
+
+    /// Writes each dir's recovery-point, log-start-offset and replication
+    /// (high watermark) checkpoints.
+    pub fn checkpoint(&self) -> Result<()> {
+        let logs = self.all();
+        for dir in &self.dirs {
+            let mut recovery = BTreeMap::new();
+            let mut start = BTreeMap::new();
+            let mut hw = BTreeMap::new();
+            for (tp, log) in &logs {
+                let log = lock(log);
+                if log.dir().parent() != Some(dir.path.as_path()) {
+                    continue;
+                }
+                recovery.insert(tp.clone(), log.recovery_point());
+                start.insert(tp.clone(), log.log_start_offset());
+                hw.insert(tp.clone(), log.high_watermark());
+            }
+            checkpoint::write_offsets(&dir.path.join(RECOVERY_POINT_CHECKPOINT), &recovery)?;
+            checkpoint::write_offsets(&dir.path.join(LOG_START_CHECKPOINT), &start)?;
+            checkpoint::write_offsets(&dir.path.join(REPLICATION_CHECKPOINT), &hw)?;
+        }
+        Ok(())
+    }
+
+    /// One retention pass over every log: roll idle segments past
+    /// `segment.ms`, delete expired segments, unlink `.deleted` files whose
+    /// delay has passed. Returns the number of segments deleted.
+    pub fn cleanup_logs(&self, now_ms: i64) -> Result<usize> {
+        let mut deleted = 0;
+        for (_, log) in self.all() {
+            let mut log = lock(&log);
+            log.roll_if_due(now_ms)?;
+            deleted += log.delete_old_segments(now_ms)?;
+            log.purge_deleted(now_ms, false);
+        }
+        Ok(deleted)
+    }
+
+    /// Flushes logs whose `flush.ms` has passed.
+    pub fn flush_due_logs(&self, now_ms: i64) -> Result<()> {
+        for (_, log) in self.all() {
+            lock(&log).flush_if_due(now_ms)?;
+        }
+        Ok(())
+    }
+
+    /// Closes every log, writes the checkpoints and the clean-shutdown
+    /// markers: the next start-up can skip recovery.
+    pub fn shutdown(&self) -> Result<()> {
+        for (tp, log) in self.all() {
+            if let Err(e) = lock(&log).close() {
+                error!("{tp}: error closing log: {e}");
+                return Err(e);
+            }
+        }
+        self.checkpoint()?;
+        for dir in &self.dirs {
+            checkpoint::write_atomically(&dir.path.join(CLEAN_SHUTDOWN_FILE), b"")?;
+        }
+        info!("log manager shut down cleanly");
+        Ok(())
+    }
+
+    /// Starts the background thread (Kafka's `kafka-log-retention`,
+    /// `kafka-log-flusher` and `kafka-recovery-point-checkpoint` tasks); it
+    /// stops when the returned handle is stopped or dropped.
+    pub fn start_background(self: &Arc<Self>) -> BackgroundTasks {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let manager = Arc::clone(self);
+        let thread = std::thread::Builder::new()
+            .name("log-manager".into())
+            .spawn(move || manager.background_loop(&stopped))
+            .ok();
+        BackgroundTasks {
+            stop: Some(stop),
+            thread,
+        }
+    }
+
+    fn background_loop(&self, stopped: &mpsc::Receiver<()>) {
+        let c = &self.config;
+        let mut tasks: Vec<(Duration, Instant, fn(&LogManager) -> Result<()>)> = vec![
+            (c.retention_check_interval, Instant::now(), |m| {
+                m.cleanup_logs(now_ms()).map(|_| ())
+            }),
+            (
+                c.checkpoint_interval,
+                Instant::now(),
+                LogManager::checkpoint,
+            ),
+        ];
+        if let Some(every) = c.flush_check_interval {
+            tasks.push((every, Instant::now(), |m| m.flush_due_logs(now_ms())));
+        }
+        loop {
+            let next = tasks.iter().map(|(every, last, _)| *last + *every).min();
+            let wait = next.map_or(Duration::from_secs(3600), |t| {
+                t.saturating_duration_since(Instant::now())
+            });
+            match stopped.recv_timeout(wait) {
+                Err(RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
+            for (every, last, task) in &mut tasks {
+                if last.elapsed() >= *every {
+                    *last = Instant::now();
+                    if let Err(e) = task(self) {
+                        warn!("log manager background task failed: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    fn read_logs(&self) -> std::sync::RwLockReadGuard<'_, HashMap<TopicPartition, SharedLog>> {
+        self.logs.read().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The running background thread; stopping it waits for the current pass.
+pub struct BackgroundTasks {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl BackgroundTasks {
+    pub fn stop(&mut self) {
+        self.stop.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for BackgroundTasks {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn lock_dir(path: &Path) -> Result<File> {
+    let lock_path = path.join(LOCK_FILE);
+    let file = File::create(&lock_path).map_err(LogError::io(&lock_path))?;
+    file.try_lock().map_err(|e| LogError::Corrupt {
+        path: lock_path,
+        reason: format!("log dir is in use by another process ({e})"),
+    })?;
+    Ok(file)
+}
+
+/// Refuses a log dir that belongs to another broker; stamps a new one.
+fn check_meta_properties(dir: &Path, broker_id: i32) -> Result<()> {
+    match MetaProperties::read(dir)? {
+        Some(meta) if meta.broker_id != broker_id => Err(LogError::InconsistentBrokerId {
+            configured: broker_id,
+            found: meta.broker_id,
+            path: dir.join(checkpoint::META_PROPERTIES),
+        }),
+        Some(_) => Ok(()),
+        None => MetaProperties {
+            broker_id,
+            cluster_id: None,
+        }
+        .write(dir),
+    }
+}
+
+/// Loads every partition directory in a log dir, using the dir's checkpoints
+/// and clean-shutdown marker; removes directories left half-deleted.
+fn load_dir(dir: &Path, config: &LogConfig) -> Result<Vec<(TopicPartition, PartitionLog)>> {
+    let clean_shutdown = dir.join(CLEAN_SHUTDOWN_FILE).exists();
+    if !clean_shutdown {
+        info!(
+            "{}: no clean shutdown marker, recovering logs past their recovery points",
+            dir.display()
+        );
+    }
+    let recovery = checkpoint::read_offsets(&dir.join(RECOVERY_POINT_CHECKPOINT))?;
+    let start = checkpoint::read_offsets(&dir.join(LOG_START_CHECKPOINT))?;
+    let hw = checkpoint::read_offsets(&dir.join(REPLICATION_CHECKPOINT))?;
+    let mut logs = Vec::new();
+    for entry in fs::read_dir(dir).map_err(LogError::io(dir))? {
+        let path = entry.map_err(LogError::io(dir))?.path();
+        if !path.is_dir() {
+            continue;
+        }
+        if path.to_string_lossy().ends_with(DELETE_DIR_SUFFIX) {
+            fs::remove_dir_all(&path).map_err(LogError::io(&path))?;
+            continue;
+        }
+        let Ok(tp) = parse_partition_dir(&path) else {
+            warn!("ignoring {}: not a partition directory", path.display());
+            continue;
+        };
+        let state = LoadState {
+            recovery_point: recovery.get(&tp).copied().unwrap_or(0),
+            log_start_offset: start.get(&tp).copied().unwrap_or(0),
+            high_watermark: hw.get(&tp).copied().unwrap_or(0),
+            clean_shutdown,
+        };
+        let log = PartitionLog::open(&path, config.clone(), state, now_ms())?;
+        logs.push((tp, log));
+    }
+    Ok(logs)
+}
+
+fn remove_if_exists(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(LogError::io(path)(e)),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{Record, RecordBatchBuilder};
+
+    fn config(dirs: Vec<PathBuf>) -> LogManagerConfig {
+        LogManagerConfig {
+            log_dirs: dirs,
+            default_log_config: LogConfig {
+                segment_bytes: 500,
+                ..LogConfig::default()
+            },
+            retention_check_interval: Duration::from_millis(10),
+            flush_check_interval: None,
+            checkpoint_interval: Duration::from_secs(60),
+            broker_id: 1,
+        }
+    }
+
+    fn batch() -> bytes::Bytes {
+        let mut b = RecordBatchBuilder::new(now_ms());
+        b.append(Record::new(now_ms(), None, Some(&[7u8; 100])));
+        b.build()
+    }
+
+    #[test]
+    fn restart_after_clean_shutdown_keeps_offsets_and_checkpoints() {
+        let root = tempfile::tempdir().unwrap();
+        let dirs = vec![root.path().join("a"), root.path().join("b")];
+        let tp = TopicPartition::new("orders", 3);
+        {
+            let m = LogManager::startup(config(dirs.clone())).unwrap();
+            let log = m
+                .get_or_create(&tp, m.default_log_config().clone())
+                .unwrap();
+            for _ in 0..10 {
+                lock(&log).append_as_leader(&batch(), 0, now_ms()).unwrap();
+            }
+            lock(&log).set_high_watermark(8);
+            m.get_or_create(&TopicPartition::new("orders", 4), LogConfig::default())
+                .unwrap();
+            m.shutdown().unwrap();
+        }
+        let text = fs::read_to_string(root.path().join("a").join(REPLICATION_CHECKPOINT)).unwrap()
+            + &fs::read_to_string(root.path().join("b").join(REPLICATION_CHECKPOINT)).unwrap();
+        assert!(text.contains("orders 3 8"), "{text}");
+        // The two partitions were spread over the two dirs.
+        assert!(dirs
+            .iter()
+            .all(|d| fs::read_dir(d).unwrap().any(|e| e.unwrap().path().is_dir())));
+        let m = LogManager::startup(config(dirs.clone())).unwrap();
+        for d in &dirs {
+            assert!(!d.join(CLEAN_SHUTDOWN_FILE).exists());
+        }
+        let log = m.get(&tp).unwrap();
+        let log = lock(&log);
+        assert_eq!(
+            (
+                log.log_end_offset(),
+                log.high_watermark(),
+                log.recovery_point()
+            ),
+            (10, 8, 10)
+        );
+    }
+
+    #[test]
+    fn refuses_a_dir_of_another_broker_and_a_locked_dir() {
+        let root = tempfile::tempdir().unwrap();
+        let dirs = vec![root.path().to_path_buf()];
+        let m = LogManager::startup(config(dirs.clone())).unwrap();
+        assert!(
+            LogManager::startup(config(dirs.clone())).is_err(),
+            "dir is locked"
+        );
+        drop(m);
+        let mut other = config(dirs);
+        other.broker_id = 2;
+        assert!(matches!(
+            LogManager::startup(other),
+            Err(LogError::InconsistentBrokerId {
+                configured: 2,
+                found: 1,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn background_retention_deletes_expired_segments_and_delete_removes_dir() {
+        let root = tempfile::tempdir().unwrap();
+        let m = Arc::new(LogManager::startup(config(vec![root.path().to_path_buf()])).unwrap());
+        let tp = TopicPartition::new("t", 0);
+        let cfg = LogConfig {
+            segment_bytes: 500,
+            retention_ms: Some(0),
+            file_delete_delay_ms: 0,
+            ..LogConfig::default()
+        };
+        let log = m.get_or_create(&tp, cfg).unwrap();
+        {
+            let mut l = lock(&log);
+            for _ in 0..12 {
+                let mut b = RecordBatchBuilder::new(1);
+                b.append(Record::new(1, None, Some(&[1u8; 100])));
+                l.append_as_leader(&b.build(), 0, now_ms()).unwrap();
+            }
+            let end = l.log_end_offset();
+            l.set_high_watermark(end);
+            assert!(l.segment_count() > 2);
+        }
+        let mut bg = m.start_background();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while lock(&log).log_start_offset() < 12 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        bg.stop();
+        assert_eq!(lock(&log).log_start_offset(), 12);
+        assert_eq!(lock(&log).segment_count(), 1);
+        drop(log);
+        assert!(m.delete(&tp).unwrap());
+        assert!(!root.path().join("t-0").exists());
+        assert!(m.get(&tp).is_none());
+    }
+}
