@@ -260,7 +260,7 @@ impl LogManager {
 
     fn background_loop(&self, stopped: &mpsc::Receiver<()>) {
         let c = &self.config;
-        let mut tasks: Vec<(Duration, Instant, fn(&LogManager) -> Result<()>)> = vec![
+        let mut tasks: Vec<(Duration, Instant, Task)> = vec![
             (c.retention_check_interval, Instant::now(), |m| {
                 m.cleanup_logs(now_ms()).map(|_| ())
             }),
@@ -297,6 +297,9 @@ impl LogManager {
         self.logs.read().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+/// A periodic background job over all logs.
+type Task = fn(&LogManager) -> Result<()>;
 
 /// The running background thread; stopping it waits for the current pass.
 pub struct BackgroundTasks {
