@@ -4,3 +4,4 @@
 //! See `shared/design/ARCHITECTURE.md` for the module map.
 
 pub mod log;
+pub mod protocol;
