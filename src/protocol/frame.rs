@@ -85,7 +85,7 @@ mod tests {
         let d = FrameDecoder::new(16);
         let mut buf = BytesMut::from(&[0, 0, 0, 3, 1, 2][..]);
         assert_eq!(d.decode(&mut buf), Ok(None));
-        buf.extend_from_slice(&[3, 0, 0, 0, 0, 0]);
+        buf.extend_from_slice(&[3, 0, 0, 0, 0]);
         assert_eq!(d.decode(&mut buf), Ok(Some(Bytes::from_static(&[1, 2, 3]))));
         assert_eq!(d.decode(&mut buf), Ok(Some(Bytes::new())));
         assert_eq!(d.decode(&mut buf), Ok(None));

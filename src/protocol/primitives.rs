@@ -15,10 +15,31 @@ use nom::number::complete::{be_i16, be_i32, be_u8};
 
 use super::error::{fail, DecodeError, EncodeError, PResult};
 
-pub use nom::number::complete::{
-    be_f64 as float64, be_i16 as int16, be_i32 as int32, be_i64 as int64, be_i8 as int8,
-    be_u16 as uint16, be_u32 as uint32,
-};
+macro_rules! fixed_width {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty = $nom:ident;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(input: &[u8]) -> PResult<'_, $ty> {
+            nom::number::complete::$nom(input)
+        }
+    )*};
+}
+
+fixed_width! {
+    /// int8.
+    int8: i8 = be_i8;
+    /// Big-endian int16.
+    int16: i16 = be_i16;
+    /// Big-endian int32.
+    int32: i32 = be_i32;
+    /// Big-endian int64.
+    int64: i64 = be_i64;
+    /// Big-endian uint16.
+    uint16: u16 = be_u16;
+    /// Big-endian uint32.
+    uint32: u32 = be_u32;
+    /// IEEE 754 float64, big-endian.
+    float64: f64 = be_f64;
+}
 
 /// Largest string length Kafka accepts (an int16 length).
 const MAX_STRING_LEN: usize = i16::MAX as usize;
