@@ -1,6 +1,6 @@
 //! The declarative message codec: the [`Codec`] trait every wire value
 //! implements, the [`Message`] trait of top-level request/response bodies,
-//! and the [`message!`] macro that writes both from a field list taken
+//! and the `message!` macro that writes both from a field list taken
 //! straight from Kafka's JSON message specs
 //! (`clients/src/main/resources/common/message/*.json`).
 //!
@@ -46,7 +46,7 @@
 //!   `8..=10`.
 //! * Spec types map to Rust types: `int8/16/32/64` to `i8/i16/i32/i64`,
 //!   `uint16` to `u16`, `float64` to `f64`, `bool`, `uuid` to
-//!   [`Uuid`](super::primitives::Uuid), `string` to `String` (nullable:
+//!   `primitives::Uuid`, `string` to `String` (nullable:
 //!   `Option<String>`), `bytes` to `Bytes` (nullable: `Option<Bytes>`),
 //!   `records` to `Option<Bytes>` (kept zero-copy, opaque here), `[]T` to
 //!   `Vec<T>` (nullable: `Option<Vec<T>>`), and `[]Struct` to `Vec<Struct>`
@@ -153,7 +153,7 @@ pub trait Request: Message {
     type Response: Message;
 }
 
-/// Whether `version` is in a field's version range (used by [`message!`]).
+/// Whether `version` is in a field's version range (used by `message!`).
 pub fn in_versions(range: impl RangeBounds<i16>, version: i16) -> bool {
     range.contains(&version)
 }

@@ -1,5 +1,5 @@
 //! One module per Kafka API, each declaring its request and response with
-//! [`message!`](super::codec::message), transcribed from Kafka's JSON specs.
+//! `codec::message!`, transcribed from Kafka's JSON specs.
 
 pub mod api_versions;
 pub mod metadata;
