@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod log;
+pub mod protocol;
 pub mod record;
 mod topic_partition;
 

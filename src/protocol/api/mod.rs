@@ -1,0 +1,5 @@
+//! One module per Kafka API, each declaring its request and response with
+//! `codec::message!`, transcribed from Kafka's JSON specs.
+
+pub mod api_versions;
+pub mod metadata;
