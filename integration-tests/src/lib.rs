@@ -1,1 +1,44 @@
-//! Harness for integration tests.
+//! Harness for gregor's integration tests: starts real ZooKeeper servers
+//! (Debian's `zookeeper` package) and real `gregor broker` processes on free
+//! loopback ports, and runs real clients (zkCli, kcat, Python, Node) against
+//! them.
+//!
+//! Rules every helper here follows, so that tests can rely on them:
+//! - every wait is a bounded poll on a condition ([`wait_until`]), never a
+//!   fixed sleep, and a timeout is an error that says what was awaited;
+//! - every process a handle starts is killed (SIGKILL to its process group)
+//!   when the handle is dropped, also when the test panics, and the tail of
+//!   its log is printed if the test is panicking;
+//! - processes also die with the thread that started them (Linux's
+//!   parent-death signal), so an interrupted `cargo test` leaves no JVMs
+//!   behind. Consequence: keep a handle on the thread that created it.
+//!
+//! Prerequisites come from `bash .ci/install-deps`; a missing one is an error
+//! that says so, never a silently skipped test.
+
+mod broker;
+mod clients;
+mod ports;
+mod process;
+mod zookeeper;
+
+use std::path::{Path, PathBuf};
+
+pub use broker::{Broker, BrokerConfig};
+pub use clients::{kcat, node, python, ClientOutput};
+pub use ports::free_port;
+pub use process::{run_with_timeout, wait_until};
+pub use zookeeper::{four_letter_word, zk_cli, ZkEnsemble, ZooKeeper};
+
+/// The repository root: scripts (`zk/`), client programs
+/// (`integration-tests/clients/`) and the venv (`.venv/`) are found from here.
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("integration-tests lives inside the repository")
+}
+
+/// Directory of the client programs that [`python`] and [`node`] run.
+pub fn clients_dir() -> PathBuf {
+    repo_root().join("integration-tests/clients")
+}

@@ -1,0 +1,6 @@
+"""Prints the versions of the Python Kafka clients in the venv, one per line."""
+import confluent_kafka
+import kafka
+
+print(f"confluent-kafka {confluent_kafka.__version__} (librdkafka {confluent_kafka.libversion()[0]})")
+print(f"kafka-python {kafka.__version__}")

@@ -1,0 +1,115 @@
+//! Real Kafka clients: scripts in `integration-tests/clients/` run with the
+//! venv's Python or with Node, and kcat. All are installed by
+//! `.ci/install-deps`.
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::{Command, ExitStatus, Output};
+use std::time::Duration;
+
+use anyhow::{ensure, Result};
+
+use crate::process::run_with_timeout;
+use crate::{clients_dir, repo_root};
+
+const KCAT: &str = "/usr/bin/kcat";
+
+/// What a client printed and how it exited.
+#[derive(Debug)]
+pub struct ClientOutput {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl ClientOutput {
+    /// stdout if the client exited with 0, otherwise an error showing both
+    /// streams.
+    pub fn success(self) -> Result<String> {
+        ensure!(
+            self.status.success(),
+            "client failed ({}):\nstdout:\n{}\nstderr:\n{}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        Ok(self.stdout)
+    }
+}
+
+impl From<Output> for ClientOutput {
+    fn from(output: Output) -> Self {
+        Self {
+            status: output.status,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs `integration-tests/clients/<script>` (say `python/produce.py`) with
+/// the venv's Python (confluent-kafka, kafka-python), killing it after
+/// `timeout`.
+pub fn python<I, S>(script: &str, args: I, timeout: Duration) -> Result<ClientOutput>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let python = repo_root().join(".venv/bin/python");
+    ensure!(
+        python.exists(),
+        "no Python venv at {}: run `bash .ci/install-deps`",
+        python.display()
+    );
+    let mut cmd = Command::new(python);
+    // Unbuffered, so that a client killed on timeout still shows its output.
+    cmd.env("PYTHONUNBUFFERED", "1");
+    run_script(cmd, script, args, timeout)
+}
+
+/// Runs `integration-tests/clients/<script>` (say `js/produce.js`) with
+/// Node; kafkajs resolves from `clients/js/node_modules`.
+pub fn node<I, S>(script: &str, args: I, timeout: Duration) -> Result<ClientOutput>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let modules = clients_dir().join("js/node_modules");
+    ensure!(
+        modules.exists(),
+        "kafkajs is not installed ({} is missing): run `bash .ci/install-deps`",
+        modules.display()
+    );
+    run_script(Command::new("node"), script, args, timeout)
+}
+
+/// Runs kcat (librdkafka's command-line client) with `args`.
+pub fn kcat<I, S>(args: I, timeout: Duration) -> Result<ClientOutput>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    ensure!(
+        Path::new(KCAT).exists(),
+        "kcat is not installed ({KCAT} is missing): run `bash .ci/install-deps`"
+    );
+    let mut cmd = Command::new(KCAT);
+    cmd.args(args);
+    Ok(run_with_timeout(cmd, timeout)?.into())
+}
+
+fn run_script<I, S>(
+    mut interpreter: Command,
+    script: &str,
+    args: I,
+    timeout: Duration,
+) -> Result<ClientOutput>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let path = clients_dir().join(script);
+    ensure!(path.is_file(), "no client script {}", path.display());
+    interpreter.arg(&path).args(args).current_dir(clients_dir());
+    Ok(run_with_timeout(interpreter, timeout)?.into())
+}
