@@ -37,10 +37,14 @@ pub enum LogError {
 }
 
 impl LogError {
-    /// Wraps an I/O error with the file it happened on, so messages say where.
-    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> LogError {
-        let path = path.into();
-        move |source| LogError::Io { path, source }
+    /// Wraps an I/O error with the file it happened on, so messages say
+    /// where. The path is only copied if there is an error: this sits on the
+    /// append and read paths.
+    pub(crate) fn io<P: AsRef<std::path::Path>>(path: P) -> impl FnOnce(io::Error) -> LogError {
+        move |source| LogError::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
     }
 }
 

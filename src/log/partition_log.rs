@@ -219,7 +219,8 @@ impl PartitionLog {
         now_ms: i64,
     ) -> Result<LogAppendInfo> {
         let max = self.config.max_message_bytes as usize;
-        let mut metas = Vec::new();
+        // (new base offset, batch bytes, what the segment needs to know)
+        let mut batches: Vec<([u8; 8], &[u8], BatchMeta)> = Vec::with_capacity(1);
         let mut offset = self.log_end_offset;
         let mut max_ts = (i64::MIN, offset);
         for batch in Batches::new(records) {
@@ -236,18 +237,15 @@ impl PartitionLog {
             if header.max_timestamp > max_ts.0 {
                 max_ts = (header.max_timestamp, last_offset);
             }
-            metas.push((
-                offset,
-                bytes,
-                BatchMeta {
-                    last_offset,
-                    max_timestamp: header.max_timestamp,
-                    size: bytes.len() as u64,
-                },
-            ));
+            let meta = BatchMeta {
+                last_offset,
+                max_timestamp: header.max_timestamp,
+                size: bytes.len() as u64,
+            };
+            batches.push((offset.to_be_bytes(), bytes, meta));
             offset = last_offset + 1;
         }
-        if metas.is_empty() {
+        if batches.is_empty() {
             return Err(BatchError::Truncated {
                 needed: crate::record::HEADER_LEN,
                 available: records.len(),
@@ -255,23 +253,23 @@ impl PartitionLog {
             .into());
         }
         let first_offset = self.log_end_offset;
-        let total: u64 = metas.iter().map(|(_, _, m)| m.size).sum();
+        let total: u64 = batches.iter().map(|(_, _, m)| m.size).sum();
         self.maybe_roll(total, offset - 1, now_ms)?;
 
         // Rewrite only the two fields the CRC does not cover: base offset and
         // partition leader epoch. The rest goes from the request's buffer to
         // the file untouched, in one writev.
         let epoch = leader_epoch.to_be_bytes();
-        let bases: Vec<[u8; 8]> = metas.iter().map(|(o, _, _)| o.to_be_bytes()).collect();
-        let mut bufs = Vec::with_capacity(metas.len() * 4);
-        for ((_, bytes, _), base) in metas.iter().zip(&bases) {
+        let mut bufs = Vec::with_capacity(batches.len() * 4);
+        for (base, bytes, _) in &batches {
             bufs.push(IoSlice::new(base));
             bufs.push(IoSlice::new(&bytes[8..LEADER_EPOCH_AT]));
             bufs.push(IoSlice::new(&epoch));
             bufs.push(IoSlice::new(&bytes[LEADER_EPOCH_AT + 4..]));
         }
-        let batch_metas: Vec<BatchMeta> = metas.iter().map(|(_, _, m)| *m).collect();
-        self.active_mut().append(&batch_metas, &mut bufs, now_ms)?;
+        let batch_count = batches.len();
+        let metas = batches.iter().map(|(_, _, m)| *m);
+        self.active_mut().append(&mut bufs, metas, now_ms)?;
         self.leader_epochs.assign(leader_epoch, first_offset)?;
         self.log_end_offset = offset;
         self.unflushed_records += (offset - first_offset) as u64;
@@ -287,7 +285,7 @@ impl PartitionLog {
             last_offset: offset - 1,
             max_timestamp: max_ts.0,
             offset_of_max_timestamp: max_ts.1,
-            batch_count: batch_metas.len(),
+            batch_count,
             log_start_offset: self.log_start_offset,
         })
     }

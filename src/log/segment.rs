@@ -59,6 +59,7 @@ pub struct BatchMeta {
 pub struct Segment {
     base_offset: i64,
     dir: PathBuf,
+    log_path: PathBuf,
     file: Arc<File>,
     size: u64,
     offset_index: OffsetIndex,
@@ -115,6 +116,7 @@ impl Segment {
         Ok(Segment {
             base_offset,
             dir: dir.to_path_buf(),
+            log_path,
             file: Arc::new(file),
             size,
             offset_index,
@@ -145,8 +147,8 @@ impl Segment {
         self.size == 0
     }
 
-    pub fn log_path(&self) -> PathBuf {
-        segment_file(&self.dir, self.base_offset, LOG_SUFFIX)
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
     }
 
     /// The largest timestamp in the segment (-1 when it has none), which
@@ -169,16 +171,16 @@ impl Segment {
     /// `index.interval.bytes` as Kafka does.
     pub fn append(
         &mut self,
-        batches: &[BatchMeta],
         bufs: &mut [IoSlice<'_>],
+        batches: impl IntoIterator<Item = BatchMeta>,
         now_ms: i64,
     ) -> Result<()> {
-        write_all_vectored(&self.file, bufs).map_err(LogError::io(self.log_path()))?;
+        write_all_vectored(&self.file, bufs).map_err(LogError::io(&self.log_path))?;
         if self.first_append_ms.is_none() {
             self.first_append_ms = Some(now_ms);
         }
         for batch in batches {
-            self.index_batch(self.size, batch)?;
+            self.index_batch(self.size, &batch)?;
             self.size += batch.size;
         }
         Ok(())
@@ -253,7 +255,7 @@ impl Segment {
         let mut buf = [0u8; HEADER_LEN];
         self.file
             .read_exact_at(&mut buf, position)
-            .map_err(LogError::io(self.log_path()))?;
+            .map_err(LogError::io(&self.log_path))?;
         Ok(Some(BatchHeader::parse(&buf)?))
     }
 
@@ -374,7 +376,7 @@ impl Segment {
         self.make_active()?;
         self.max_timestamp = None;
         self.bytes_since_last_index_entry = 0;
-        let log_path = self.log_path();
+        let log_path = self.log_path.clone();
         let file = Arc::clone(&self.file);
         let mut reader = BufReader::with_capacity(RECOVERY_READ_BUFFER, &*file);
         reader
@@ -453,11 +455,12 @@ impl Segment {
     }
 
     fn truncate_file(&mut self, size: u64) -> Result<()> {
-        let path = self.log_path();
-        self.file.set_len(size).map_err(LogError::io(&path))?;
+        self.file
+            .set_len(size)
+            .map_err(LogError::io(&self.log_path))?;
         (&*self.file)
             .seek(SeekFrom::Start(size))
-            .map_err(LogError::io(&path))?;
+            .map_err(LogError::io(&self.log_path))?;
         self.size = size;
         Ok(())
     }
@@ -466,7 +469,7 @@ impl Segment {
     pub fn flush(&self) -> Result<()> {
         self.file
             .sync_data()
-            .map_err(LogError::io(self.log_path()))?;
+            .map_err(LogError::io(&self.log_path))?;
         self.offset_index.flush()?;
         self.time_index.flush()
     }
