@@ -4,3 +4,9 @@
 //! See `shared/design/ARCHITECTURE.md` for the module map.
 
 pub mod log;
+pub mod zk;
+
+// zookeeper-client runs its session task through `spawns`; linking `spawns`
+// with its tokio feature is what routes that task onto the tokio runtime
+// (without it `connect` panics with "no spawner").
+use spawns as _;
