@@ -9,14 +9,14 @@
 //! components (the controller) learn of each new session.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use zookeeper_client::SessionState;
 
 use super::client::{KafkaZkClient, ZkError};
 
-/// Pause between attempts to open a new session while ZooKeeper is unreachable.
+/// Pause between attempts to open or re-initialise a new session.
 const RECONNECT_BACKOFF: Duration = Duration::from_millis(500);
 
 /// The broker's ZooKeeper session, replaced by a fresh one whenever
@@ -56,8 +56,8 @@ impl ZkSession {
     /// publishes it to subscribers; then waits again.
     ///
     /// Runs until the broker drops the future at shutdown. Returns early
-    /// with an error when `reinitialize` fails or a session ends for good
-    /// (authentication failure).
+    /// with an error when `reinitialize` keeps failing for two session timeouts
+    /// or a session ends for good (authentication failure).
     pub async fn maintain<F, Fut>(&self, mut reinitialize: F) -> Result<(), ZkError>
     where
         F: FnMut(KafkaZkClient) -> Fut,
@@ -70,12 +70,44 @@ impl ZkSession {
             }
             log::warn!("ZooKeeper session expired; opening a new one");
             let client = self.reconnect().await;
-            reinitialize(client.clone()).await?;
+            self.reinitialize(&client, &mut reinitialize).await?;
             log::info!(
                 "new ZooKeeper session {:#x} initialised",
                 client.session_id()
             );
             self.current.send_replace(client);
+        }
+    }
+
+    /// Runs `reinitialize`, retrying for up to two session timeouts.
+    ///
+    /// The client can give up on a session (after 1.4 session timeouts of
+    /// silence) before the server expires it: a server that was stalled or
+    /// restarted still counts down a full session timeout (rounded up to its
+    /// tick) from the last time it heard of the old session, which may be as
+    /// late as its resumption. Until then our previous session's ephemeral
+    /// znodes are still there and re-registration meets
+    /// [`ZkError::BrokerIdInUse`]. Kafka met the same race (KAFKA-7165).
+    async fn reinitialize<F, Fut>(
+        &self,
+        client: &KafkaZkClient,
+        reinitialize: &mut F,
+    ) -> Result<(), ZkError>
+    where
+        F: FnMut(KafkaZkClient) -> Fut,
+        Fut: Future<Output = Result<(), ZkError>>,
+    {
+        let deadline = Instant::now() + 2 * self.session_timeout;
+        loop {
+            match reinitialize(client.clone()).await {
+                Err(error) if Instant::now() < deadline => {
+                    log::warn!(
+                        "re-initialising the new ZooKeeper session failed, retrying: {error}"
+                    );
+                    tokio::time::sleep(RECONNECT_BACKOFF).await;
+                }
+                result => return result,
+            }
         }
     }
 
