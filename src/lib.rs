@@ -7,6 +7,13 @@ pub mod config;
 pub mod log;
 pub mod protocol;
 pub mod record;
+pub mod replica;
 mod topic_partition;
+pub mod zk;
 
 pub use topic_partition::TopicPartition;
+
+// zookeeper-client runs its session task through `spawns`; linking `spawns`
+// with its tokio feature is what routes that task onto the tokio runtime
+// (without it `connect` panics with "no spawner").
+use spawns as _;

@@ -1,0 +1,34 @@
+//! Errors of produce/fetch/list-offsets, and the Kafka error code each one
+//! is answered with on the wire.
+
+use crate::log::LogError;
+use crate::protocol::ErrorCode;
+use crate::record::BatchError;
+use crate::TopicPartition;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicaError {
+    #[error("this broker hosts no partition {0}")]
+    UnknownTopicOrPartition(TopicPartition),
+    #[error(transparent)]
+    Log(#[from] LogError),
+}
+
+impl ReplicaError {
+    /// The code a client gets for this error, as Kafka maps its exceptions.
+    pub fn error_code(&self) -> ErrorCode {
+        match self {
+            ReplicaError::UnknownTopicOrPartition(_) => ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+            ReplicaError::Log(LogError::InvalidBatch(e)) => match e {
+                BatchError::TooLarge { .. } => ErrorCode::MESSAGE_TOO_LARGE,
+                BatchError::UnsupportedMagic(_) => ErrorCode::UNSUPPORTED_FOR_MESSAGE_FORMAT,
+                BatchError::InconsistentCount { .. } => ErrorCode::INVALID_RECORD,
+                BatchError::CorruptCrc { .. }
+                | BatchError::Truncated { .. }
+                | BatchError::InvalidLength(_) => ErrorCode::CORRUPT_MESSAGE,
+            },
+            ReplicaError::Log(LogError::OffsetOutOfRange { .. }) => ErrorCode::OFFSET_OUT_OF_RANGE,
+            ReplicaError::Log(_) => ErrorCode::KAFKA_STORAGE_ERROR,
+        }
+    }
+}

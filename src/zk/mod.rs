@@ -1,0 +1,18 @@
+//! Everything gregor keeps in ZooKeeper, laid out exactly as Kafka 2.8 does.
+//!
+//! Operators inspect a gregor cluster with `zkCli` the way they would a Kafka
+//! cluster, so every znode path ([`paths`]) and every JSON payload ([`data`])
+//! mirrors Kafka's `kafka.zk.ZkData`. [`KafkaZkClient`] is the typed access
+//! layer over those znodes (Kafka's `KafkaZkClient`), and [`ZkSession`] keeps
+//! a broker's ephemeral state alive across ZooKeeper session expiry.
+
+pub mod client;
+pub mod data;
+pub mod id;
+pub mod paths;
+pub mod session;
+
+pub use client::{KafkaZkClient, Versioned, ZkError};
+pub use data::{BrokerId, BrokerInfo, DecodeError, LeaderIsrAndControllerEpoch, TopicAssignment};
+pub use id::Uuid;
+pub use session::ZkSession;

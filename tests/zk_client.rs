@@ -1,0 +1,461 @@
+//! `KafkaZkClient` and `ZkSession` against a real ZooKeeper (Debian's
+//! `zookeeper` package), one standalone server per test.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gregor::zk::data::{BrokerInfo, EndPoint, LeaderIsrAndControllerEpoch, SecurityProtocol};
+use gregor::zk::{KafkaZkClient, Uuid, ZkError, ZkSession};
+use serde_json::{json, Value};
+
+const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
+const SESSION_TIMEOUT: Duration = Duration::from_secs(6);
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// A standalone ZooKeeper on a free loopback port, killed on drop (also
+/// when a test panics).
+struct ZooKeeper {
+    process: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl ZooKeeper {
+    /// Starts a server, retrying on a new port if another process took the
+    /// one picked (the server then exits at once).
+    fn start() -> ZooKeeper {
+        for _ in 0..3 {
+            let mut zookeeper = ZooKeeper::launch();
+            if zookeeper.wait_until_serving() {
+                return zookeeper;
+            }
+        }
+        panic!("ZooKeeper exited at startup three times");
+    }
+
+    fn launch() -> ZooKeeper {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("free port")
+            .port();
+        let config = dir.path().join("zoo.cfg");
+        std::fs::write(
+            &config,
+            format!(
+                "tickTime=500\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
+                 4lw.commands.whitelist=ruok\nadmin.enableServer=false\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .expect("write zoo.cfg");
+        let log = std::fs::File::create(dir.path().join("zookeeper.log")).expect("log file");
+        let process = Command::new("java")
+            .args([
+                "-Xmx128m",
+                "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1",
+                "-cp",
+                ZOOKEEPER_JAR,
+            ])
+            .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("start ZooKeeper (is Debian's zookeeper package installed?)");
+        ZooKeeper { process, port, dir }
+    }
+
+    /// Debian's ZooKeeper opens its port before it serves: wait for `imok`.
+    /// False if the server exited instead.
+    fn wait_until_serving(&mut self) -> bool {
+        let deadline = Instant::now() + DEADLINE;
+        while Instant::now() < deadline {
+            if self.four_letter_word("ruok").as_deref() == Some("imok") {
+                return true;
+            }
+            if matches!(self.process.try_wait(), Ok(Some(_))) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let log =
+            std::fs::read_to_string(self.dir.path().join("zookeeper.log")).unwrap_or_default();
+        panic!(
+            "ZooKeeper on port {} did not answer ruok; its log:\n{log}",
+            self.port
+        );
+    }
+
+    fn four_letter_word(&self, word: &str) -> Option<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+        stream.write_all(word.as_bytes()).ok()?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).ok()?;
+        Some(answer)
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`) to the server process.
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.process.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    fn hosts(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn connect_string(&self) -> String {
+        format!("{}/gregor", self.hosts())
+    }
+
+    async fn client(&self) -> KafkaZkClient {
+        let client = KafkaZkClient::connect(&self.connect_string(), SESSION_TIMEOUT)
+            .await
+            .expect("connect");
+        client
+            .ensure_persistent_paths()
+            .await
+            .expect("persistent paths");
+        client
+    }
+
+    /// A client outside the chroot, to see what an operator's zkCli sees.
+    async fn root_client(&self) -> zookeeper_client::Client {
+        zookeeper_client::Client::connect(&self.hosts())
+            .await
+            .expect("connect")
+    }
+}
+
+impl Drop for ZooKeeper {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+fn broker(id: i32, port: i32) -> BrokerInfo {
+    BrokerInfo {
+        id,
+        endpoints: vec![EndPoint {
+            listener_name: "PLAINTEXT".to_owned(),
+            security_protocol: SecurityProtocol::Plaintext,
+            host: "127.0.0.1".to_owned(),
+            port,
+        }],
+        rack: None,
+        jmx_port: -1,
+        features: BTreeMap::new(),
+    }
+}
+
+async fn json_at(root: &zookeeper_client::Client, path: &str) -> Value {
+    let (data, _) = root.get_data(path).await.expect("znode exists");
+    serde_json::from_slice(&data).expect("znode holds JSON")
+}
+
+/// Polls `condition` until it holds or the deadline passes.
+async fn eventually<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + DEADLINE;
+    while !condition().await {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn chroot_is_created_and_holds_kafkas_tree() {
+    let zookeeper = ZooKeeper::start();
+    let client = KafkaZkClient::connect(
+        &format!("{}/gregor/nested", zookeeper.hosts()),
+        SESSION_TIMEOUT,
+    )
+    .await
+    .expect("connect creates the chroot");
+    client
+        .ensure_persistent_paths()
+        .await
+        .expect("persistent paths");
+
+    let root = zookeeper.root_client().await;
+    let mut top = root
+        .list_children("/gregor/nested")
+        .await
+        .expect("chroot exists");
+    top.sort();
+    assert_eq!(
+        top,
+        [
+            "admin",
+            "brokers",
+            "config",
+            "consumers",
+            "isr_change_notification",
+            "latest_producer_id_block",
+            "log_dir_event_notification"
+        ]
+    );
+    let mut config = root
+        .list_children("/gregor/nested/config")
+        .await
+        .expect("config");
+    config.sort();
+    assert_eq!(config, ["brokers", "changes", "clients", "topics", "users"]);
+    assert_eq!(root.check_stat("/brokers").await.expect("stat"), None);
+}
+
+#[tokio::test]
+async fn cluster_id_is_created_once_and_stable() {
+    let zookeeper = ZooKeeper::start();
+    let first = zookeeper.client().await;
+    let id = first.get_or_create_cluster_id().await.expect("cluster id");
+    assert_eq!(id.len(), 22);
+    assert_eq!(
+        first.get_or_create_cluster_id().await.expect("cluster id"),
+        id
+    );
+
+    let second = zookeeper.client().await;
+    assert_eq!(
+        second.get_or_create_cluster_id().await.expect("cluster id"),
+        id
+    );
+    let root = zookeeper.root_client().await;
+    assert_eq!(
+        json_at(&root, "/gregor/cluster/id").await,
+        json!({"version": "1", "id": id})
+    );
+}
+
+#[tokio::test]
+async fn broker_registration_is_ephemeral_and_exclusive() {
+    let zookeeper = ZooKeeper::start();
+    let owner = zookeeper.client().await;
+    let observer = zookeeper.client().await;
+    let info = broker(1, 9092);
+
+    let epoch = owner.register_broker(&info).await.expect("register");
+    assert_eq!(
+        owner
+            .register_broker(&info)
+            .await
+            .expect("re-register on own session"),
+        epoch
+    );
+    assert!(matches!(
+        observer.register_broker(&info).await,
+        Err(ZkError::BrokerIdInUse(1))
+    ));
+    assert_eq!(observer.get_all_broker_ids().await.expect("ids"), [1]);
+    assert_eq!(observer.get_broker(1).await.expect("get"), Some(info));
+    assert_eq!(observer.get_broker(2).await.expect("get"), None);
+
+    let root = zookeeper.root_client().await;
+    let registration = json_at(&root, "/gregor/brokers/ids/1").await;
+    assert_eq!(registration["version"], 5);
+    assert_eq!(
+        registration["endpoints"],
+        json!(["PLAINTEXT://127.0.0.1:9092"])
+    );
+    assert!(registration["timestamp"].is_string());
+
+    drop(owner);
+    eventually("the closed session's registration disappears", || async {
+        observer.get_all_broker_ids().await.expect("ids").is_empty()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn generated_broker_ids_start_above_the_reserved_range() {
+    let zookeeper = ZooKeeper::start();
+    let client = zookeeper.client().await;
+    assert_eq!(client.generate_broker_id(1000).await.expect("id"), 1001);
+    assert_eq!(client.generate_broker_id(1000).await.expect("id"), 1002);
+}
+
+#[tokio::test]
+async fn topic_assignment_round_trip() {
+    let zookeeper = ZooKeeper::start();
+    let client = zookeeper.client().await;
+    let topic_id = Uuid::random();
+    let assignment = BTreeMap::from([(0, vec![1, 2]), (1, vec![2, 1])]);
+    let configs = BTreeMap::from([("retention.ms".to_owned(), "60000".to_owned())]);
+
+    client
+        .create_topic_assignment("orders", topic_id, &assignment, &configs)
+        .await
+        .expect("create topic");
+    let stored = client
+        .get_topic_assignment("orders")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(stored.topic_id, Some(topic_id));
+    assert_eq!(stored.partitions, assignment);
+    assert_eq!(client.get_all_topics().await.expect("topics"), ["orders"]);
+    assert_eq!(
+        client.get_topic_config("orders").await.expect("config"),
+        configs
+    );
+    assert_eq!(
+        client.get_topic_config("absent").await.expect("config"),
+        BTreeMap::new()
+    );
+    assert_eq!(
+        client.get_topic_assignment("absent").await.expect("get"),
+        None
+    );
+    assert!(matches!(
+        client.create_topic_assignment("orders", Uuid::random(), &assignment, &BTreeMap::new()).await,
+        Err(ZkError::TopicExists(topic)) if topic == "orders"
+    ));
+    assert_eq!(
+        client.get_topic_config("orders").await.expect("config"),
+        configs
+    );
+
+    let root = zookeeper.root_client().await;
+    assert_eq!(
+        json_at(&root, "/gregor/brokers/topics/orders").await,
+        json!({"version": 3, "topic_id": topic_id.to_string(), "partitions": {"0": [1, 2], "1": [2, 1]},
+               "adding_replicas": {}, "removing_replicas": {}})
+    );
+    assert_eq!(
+        json_at(&root, "/gregor/config/topics/orders").await,
+        json!({"version": 1, "config": {"retention.ms": "60000"}})
+    );
+
+    client
+        .delete_topic_marker("orders")
+        .await
+        .expect("mark for deletion");
+    assert!(matches!(
+        client.delete_topic_marker("orders").await,
+        Err(ZkError::TopicAlreadyMarkedForDeletion(_))
+    ));
+    assert!(matches!(
+        client.delete_topic_marker("absent").await,
+        Err(ZkError::UnknownTopic(_))
+    ));
+    assert!(root
+        .check_stat("/gregor/admin/delete_topics/orders")
+        .await
+        .expect("stat")
+        .is_some());
+}
+
+#[tokio::test]
+async fn partition_state_updates_are_conditional_on_zk_version() {
+    let zookeeper = ZooKeeper::start();
+    let client = zookeeper.client().await;
+    let initial = LeaderIsrAndControllerEpoch::new(1, 0, vec![1, 2], 1);
+    assert_eq!(client.get_partition_state("t", 0).await.expect("get"), None);
+    let version = client
+        .create_partition_state("t", 0, &initial)
+        .await
+        .expect("create");
+    assert!(matches!(
+        client.create_partition_state("t", 0, &initial).await,
+        Err(ZkError::NodeExists { .. })
+    ));
+
+    let shrunk = LeaderIsrAndControllerEpoch::new(1, 0, vec![1], 1);
+    let new_version = client
+        .update_partition_state("t", 0, &shrunk, version)
+        .await
+        .expect("update at current version");
+    assert_eq!(new_version, version + 1);
+    let stale = client
+        .update_partition_state("t", 0, &initial, version)
+        .await;
+    assert!(
+        matches!(stale, Err(ZkError::BadVersion { expected_version, .. }) if expected_version == version)
+    );
+
+    let stored = client
+        .get_partition_state("t", 0)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(stored.value, shrunk);
+    assert_eq!(stored.zk_version, new_version);
+    let root = zookeeper.root_client().await;
+    assert_eq!(
+        json_at(&root, "/gregor/brokers/topics/t/partitions/0/state").await,
+        json!({"controller_epoch": 1, "leader": 1, "version": 1, "leader_epoch": 0, "isr": [1]})
+    );
+}
+
+#[tokio::test]
+async fn expired_session_is_replaced_and_broker_reregistered() {
+    let zookeeper = ZooKeeper::start();
+    let session_timeout = Duration::from_secs(2);
+    let session = Arc::new(
+        ZkSession::connect(&zookeeper.connect_string(), session_timeout)
+            .await
+            .expect("connect"),
+    );
+    let info = broker(7, 9092);
+    let first = session.client();
+    first
+        .ensure_persistent_paths()
+        .await
+        .expect("persistent paths");
+    first.register_broker(&info).await.expect("register");
+    let mut sessions = session.subscribe();
+
+    let mut maintainer = tokio::spawn({
+        let session = Arc::clone(&session);
+        let info = info.clone();
+        async move {
+            session
+                .maintain(|client| {
+                    let info = info.clone();
+                    async move { client.register_broker(&info).await.map(drop) }
+                })
+                .await
+        }
+    });
+
+    // Freeze ZooKeeper past the session timeout: the client gives the
+    // session up, and the server expires it once it runs again.
+    zookeeper.signal("STOP");
+    eventually("the client declares its session expired", || async {
+        first.state() == zookeeper_client::SessionState::Expired
+    })
+    .await;
+    zookeeper.signal("CONT");
+
+    tokio::select! {
+        changed = sessions.changed() => changed.expect("session still maintained"),
+        ended = &mut maintainer => panic!("maintain ended: {ended:?}"),
+        () = tokio::time::sleep(DEADLINE) => panic!("no new session within {DEADLINE:?}"),
+    }
+    let second = session.client();
+    assert_ne!(second.session_id(), first.session_id());
+    assert_eq!(second.get_broker(7).await.expect("get"), Some(info));
+    let (_, stat) = second
+        .zookeeper()
+        .get_data("/brokers/ids/7")
+        .await
+        .expect("registration exists");
+    assert_eq!(stat.ephemeral_owner, second.session_id());
+    maintainer.abort();
+}
