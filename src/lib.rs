@@ -3,8 +3,10 @@
 //!
 //! See `shared/design/ARCHITECTURE.md` for the module map.
 
+pub mod admin;
 pub mod config;
 pub mod log;
+pub mod metadata;
 pub mod protocol;
 pub mod record;
 pub mod replica;
