@@ -4,6 +4,7 @@
 //! See `shared/design/ARCHITECTURE.md` for the module map.
 
 pub mod admin;
+pub mod broker;
 pub mod config;
 pub mod log;
 pub mod metadata;

@@ -329,6 +329,15 @@ impl KafkaZkClient {
         }
     }
 
+    /// Removes a deleted topic's znodes: its partition states, its
+    /// assignment, its config and its deletion marker (what Kafka's
+    /// controller does once every replica has stopped).
+    pub async fn delete_topic_znodes(&self, topic: &str) -> Result<(), ZkError> {
+        self.delete_recursive(&paths::topic(topic)).await?;
+        self.delete_recursive(&paths::topic_config(topic)).await?;
+        self.delete_recursive(&paths::delete_topic(topic)).await
+    }
+
     /// The partition's leader and ISR with the zkVersion a conditional
     /// update must name, or `None` before the controller has elected a leader.
     pub async fn get_partition_state(
@@ -421,6 +430,25 @@ impl KafkaZkClient {
             Err(zkc::Error::NoNode) => Ok(Vec::new()),
             result => result.at("list", path),
         }
+    }
+
+    /// Deletes `path` and everything under it; a missing node is fine.
+    async fn delete_recursive(&self, path: &str) -> Result<(), ZkError> {
+        let mut stack = vec![path.to_owned()];
+        let mut order = Vec::new();
+        while let Some(node) = stack.pop() {
+            for child in self.children(&node).await? {
+                stack.push(format!("{node}/{child}"));
+            }
+            order.push(node);
+        }
+        for node in order.iter().rev() {
+            match self.zk.delete(node, None).await {
+                Err(zkc::Error::NoNode) => {}
+                result => result.at("delete", node)?,
+            }
+        }
+        Ok(())
     }
 
     /// Creates `path`, creating missing persistent parents first (Kafka's

@@ -1,0 +1,264 @@
+//! Broker start-up and shutdown.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ::log::{info, warn};
+
+use crate::config::{topic_log_config, ConfigError, KafkaConfig};
+use crate::log::checkpoint::MetaProperties;
+use crate::log::manager::BackgroundTasks;
+use crate::log::{LogConfig, LogError, LogManager, LogManagerConfig};
+use crate::metadata::{BrokerEndpoint, MetadataCache, PartitionMetadata, TopicMetadata};
+use crate::replica::{ReplicaError, ReplicaManager};
+use crate::zk::client::{KafkaZkClient, ZkError};
+use crate::zk::data::{BrokerId, BrokerInfo, EndPoint, SecurityProtocol};
+use crate::zk::session::ZkSession;
+use crate::TopicPartition;
+
+/// Why a broker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("ZooKeeper: {0}")]
+    Zk(#[from] ZkError),
+    #[error("log: {0}")]
+    Log(#[from] LogError),
+    #[error("config: {0}")]
+    Config(#[from] ConfigError),
+    #[error("replica: {0}")]
+    Replica(#[from] ReplicaError),
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A running broker's state, shared by every connection.
+pub struct Broker {
+    pub(crate) config: KafkaConfig,
+    pub(crate) id: BrokerId,
+    pub(crate) zk: ZkSession,
+    pub(crate) metadata: Arc<MetadataCache>,
+    pub(crate) replicas: Arc<ReplicaManager>,
+    pub(crate) logs: Arc<LogManager>,
+    background: std::sync::Mutex<Option<BackgroundTasks>>,
+}
+
+impl Broker {
+    /// Everything up to (not including) listening: connects to ZooKeeper,
+    /// settles the cluster and broker ids, opens the logs (recovering them
+    /// after an unclean shutdown) and hosts this broker's partitions.
+    pub async fn start(config: KafkaConfig) -> Result<Arc<Broker>, BrokerError> {
+        let started = Instant::now();
+        let session_timeout = Duration::from_millis(config.zookeeper_session_timeout_ms);
+        let zk = ZkSession::connect(&config.zookeeper_connect, session_timeout).await?;
+        let client = zk.client();
+        client.ensure_persistent_paths().await?;
+        let cluster_id = client.get_or_create_cluster_id().await?;
+        let id = broker_id(&config, &client).await?;
+        info!("broker {id} in cluster {cluster_id}");
+
+        let log_config = config.log_config();
+        let logs = Arc::new(LogManager::startup(LogManagerConfig {
+            log_dirs: config.log_dirs.clone(),
+            default_log_config: log_config,
+            retention_check_interval: Duration::from_millis(config.log_retention_check_interval_ms),
+            flush_check_interval: config
+                .log_flush_scheduler_interval_ms
+                .map(Duration::from_millis),
+            checkpoint_interval: Duration::from_millis(
+                config.log_flush_offset_checkpoint_interval_ms,
+            ),
+            broker_id: id,
+        })?);
+        let background = logs.start_background();
+        let replicas = Arc::new(ReplicaManager::new(Arc::clone(&logs)));
+        let metadata = Arc::new(MetadataCache::new(cluster_id));
+        let broker = Arc::new(Broker {
+            config,
+            id,
+            zk,
+            metadata,
+            replicas,
+            logs,
+            background: std::sync::Mutex::new(Some(background)),
+        });
+        broker.load_topics(&client).await?;
+        info!(
+            "broker {id} started in {:?} (before listeners)",
+            started.elapsed()
+        );
+        Ok(broker)
+    }
+
+    pub fn id(&self) -> BrokerId {
+        self.id
+    }
+
+    /// The topic's effective log config: broker defaults plus its overrides
+    /// in `/config/topics/<t>`.
+    pub(crate) fn log_config_for(
+        &self,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<LogConfig, ConfigError> {
+        topic_log_config(self.logs.default_log_config(), overrides)
+    }
+
+    /// Hosts the partitions ZooKeeper assigns to this broker and fills the
+    /// metadata cache. (The controller takes this over with LeaderAndIsr.)
+    async fn load_topics(&self, client: &KafkaZkClient) -> Result<(), BrokerError> {
+        for topic in client.get_all_topics().await? {
+            let Some(assignment) = client.get_topic_assignment(&topic).await? else {
+                continue;
+            };
+            let overrides = client.get_topic_config(&topic).await?;
+            let config = match self.log_config_for(&overrides) {
+                Ok(c) => c,
+                Err(e) => {
+                    warn!("topic {topic}: ignoring bad config override: {e}");
+                    self.logs.default_log_config().clone()
+                }
+            };
+            // Topics written by pre-2.8 tools have no id: Kafka shows the zero id.
+            let topic_id = assignment.topic_id.unwrap_or(crate::zk::id::Uuid::ZERO);
+            self.host_topic(&topic, topic_id, &assignment.partitions, config)?;
+        }
+        Ok(())
+    }
+
+    /// Leads the partitions of `topic` assigned to this broker and records
+    /// the topic in the metadata cache.
+    pub(crate) fn host_topic(
+        &self,
+        topic: &str,
+        topic_id: crate::zk::id::Uuid,
+        assignment: &BTreeMap<i32, Vec<BrokerId>>,
+        config: LogConfig,
+    ) -> Result<(), ReplicaError> {
+        let mut partitions = BTreeMap::new();
+        for (partition, replicas) in assignment {
+            let hosted = replicas.contains(&self.id);
+            if hosted {
+                let tp = TopicPartition::new(topic, *partition);
+                self.replicas.become_leader(&tp, config.clone(), 0)?;
+            }
+            partitions.insert(
+                *partition,
+                PartitionMetadata {
+                    leader: hosted.then_some(self.id),
+                    leader_epoch: 0,
+                    replicas: replicas.clone(),
+                    isr: if hosted { vec![self.id] } else { Vec::new() },
+                },
+            );
+        }
+        self.metadata.put_topic(
+            topic.to_owned(),
+            TopicMetadata {
+                topic_id,
+                partitions,
+            },
+        );
+        Ok(())
+    }
+
+    /// Registers `/brokers/ids/<id>` (after the listeners are bound, as in
+    /// Kafka, so a registered broker is always reachable) and keeps it
+    /// registered across ZooKeeper session expiry.
+    pub async fn register(self: &Arc<Self>, bound_ports: &[u16]) -> Result<(), BrokerError> {
+        let info = self.broker_info(bound_ports);
+        self.zk.client().register_broker(&info).await?;
+        self.metadata.set_brokers(vec![endpoint_of(&info)]);
+        let broker = Arc::clone(self);
+        tokio::spawn(async move {
+            let info = info.clone();
+            let result = broker
+                .zk
+                .maintain(|client| {
+                    let info = info.clone();
+                    async move {
+                        client.ensure_persistent_paths().await?;
+                        client.register_broker(&info).await.map(|_| ())
+                    }
+                })
+                .await;
+            if let Err(e) = result {
+                warn!("ZooKeeper session maintenance stopped: {e}");
+            }
+        });
+        Ok(())
+    }
+
+    /// The registration: advertised listeners, with a port of 0 replaced by
+    /// the port actually bound.
+    fn broker_info(&self, bound_ports: &[u16]) -> BrokerInfo {
+        let endpoints = self
+            .config
+            .advertised_listeners
+            .iter()
+            .enumerate()
+            .map(|(i, l)| EndPoint {
+                listener_name: l.name.clone(),
+                security_protocol: SecurityProtocol::Plaintext,
+                host: l.host.clone(),
+                port: match l.port {
+                    0 => i32::from(bound_ports.get(i).copied().unwrap_or(0)),
+                    p => i32::from(p),
+                },
+            })
+            .collect();
+        BrokerInfo {
+            id: self.id,
+            endpoints,
+            rack: self.config.broker_rack.clone(),
+            jmx_port: -1,
+            features: BTreeMap::new(),
+        }
+    }
+
+    /// Closes the logs cleanly (flush, trimmed indexes, checkpoints, clean
+    /// shutdown marker) so the next start skips recovery.
+    pub fn shutdown(&self) -> Result<(), BrokerError> {
+        if let Some(mut bg) = self
+            .background
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            bg.stop();
+        }
+        self.logs.shutdown()?;
+        info!("broker {} shut down", self.id);
+        Ok(())
+    }
+}
+
+fn endpoint_of(info: &BrokerInfo) -> BrokerEndpoint {
+    let first = info.endpoints.first();
+    BrokerEndpoint {
+        id: info.id,
+        host: first.map_or_else(String::new, |e| e.host.clone()),
+        port: first.map_or(-1, |e| e.port),
+        rack: info.rack.clone(),
+    }
+}
+
+/// `broker.id` from the config, else from `meta.properties` of a log dir,
+/// else a new one from `/brokers/seqid` (Kafka's
+/// `broker.id.generation.enable`).
+async fn broker_id(config: &KafkaConfig, client: &KafkaZkClient) -> Result<BrokerId, BrokerError> {
+    if let Some(id) = config.broker_id.filter(|id| *id >= 0) {
+        return Ok(id);
+    }
+    for dir in &config.log_dirs {
+        if let Some(meta) = MetaProperties::read(dir)? {
+            return Ok(meta.broker_id);
+        }
+    }
+    Ok(client
+        .generate_broker_id(config.reserved_broker_max_id)
+        .await?)
+}

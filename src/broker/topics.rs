@@ -1,0 +1,189 @@
+//! Topic creation and deletion on behalf of CreateTopics, DeleteTopics and
+//! auto-creation, through ZooKeeper as Kafka's admin path does.
+//!
+//! The assignment (and config) is written to `/brokers/topics/<t>` and
+//! `/config/topics/<t>`; until the controller exists this broker then hosts
+//! its own partitions directly instead of waiting for LeaderAndIsr.
+
+use std::collections::BTreeMap;
+
+use crate::admin::{assign_replicas, validate_topic_name, AssignmentError, TopicNameError};
+use crate::config::ConfigError;
+use crate::metadata::TopicMetadata;
+use crate::protocol::ErrorCode;
+use crate::replica::ReplicaError;
+use crate::zk::client::ZkError;
+use crate::zk::data::BrokerId;
+use crate::zk::id::Uuid;
+use crate::TopicPartition;
+
+use super::Broker;
+
+/// Why a topic could not be created or deleted.
+#[derive(Debug, thiserror::Error)]
+pub enum TopicError {
+    #[error("{0}")]
+    InvalidName(#[from] TopicNameError),
+    #[error("topic '{0}' already exists")]
+    Exists(String),
+    #[error("topic '{0}' does not exist")]
+    Unknown(String),
+    #[error("{0}")]
+    Assignment(#[from] AssignmentError),
+    #[error("invalid replica assignment: {0}")]
+    InvalidAssignment(String),
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("topic deletion is disabled (delete.topic.enable=false)")]
+    DeletionDisabled,
+    #[error("ZooKeeper: {0}")]
+    Zk(#[from] ZkError),
+    #[error("{0}")]
+    Replica(#[from] ReplicaError),
+}
+
+impl TopicError {
+    pub fn error_code(&self) -> ErrorCode {
+        match self {
+            TopicError::InvalidName(_) => ErrorCode::INVALID_TOPIC_EXCEPTION,
+            TopicError::Exists(_) => ErrorCode::TOPIC_ALREADY_EXISTS,
+            TopicError::Unknown(_) => ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+            TopicError::Assignment(AssignmentError::InvalidPartitions(_)) => {
+                ErrorCode::INVALID_PARTITIONS
+            }
+            TopicError::Assignment(_) => ErrorCode::INVALID_REPLICATION_FACTOR,
+            TopicError::InvalidAssignment(_) => ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+            TopicError::Config(_) => ErrorCode::INVALID_CONFIG,
+            TopicError::DeletionDisabled => ErrorCode::TOPIC_DELETION_DISABLED,
+            TopicError::Zk(ZkError::TopicExists(_)) => ErrorCode::TOPIC_ALREADY_EXISTS,
+            TopicError::Zk(_) => ErrorCode::UNKNOWN_SERVER_ERROR,
+            TopicError::Replica(e) => e.error_code(),
+        }
+    }
+}
+
+/// A topic to create. `-1` partitions or replication factor mean the broker
+/// defaults (`num.partitions`, `default.replication.factor`); a non-empty
+/// `assignment` replaces both.
+#[derive(Debug, Clone, Default)]
+pub struct NewTopic {
+    pub name: String,
+    pub num_partitions: i32,
+    pub replication_factor: i32,
+    pub assignment: BTreeMap<i32, Vec<BrokerId>>,
+    pub configs: BTreeMap<String, String>,
+}
+
+impl Broker {
+    /// Validates and (unless `validate_only`) creates a topic. Returns its
+    /// metadata as it will be once created.
+    pub(crate) async fn create_topic(
+        &self,
+        topic: NewTopic,
+        validate_only: bool,
+    ) -> Result<TopicMetadata, TopicError> {
+        validate_topic_name(&topic.name)?;
+        if self.metadata.contains_topic(&topic.name) {
+            return Err(TopicError::Exists(topic.name));
+        }
+        let config = self.log_config_for(&topic.configs)?;
+        let assignment = self.assignment_for(&topic)?;
+        let topic_id = Uuid::random();
+        if !validate_only {
+            self.zk
+                .client()
+                .create_topic_assignment(&topic.name, topic_id, &assignment, &topic.configs)
+                .await?;
+            self.host_topic(&topic.name, topic_id, &assignment, config)?;
+        }
+        Ok(TopicMetadata {
+            topic_id,
+            partitions: assignment
+                .into_iter()
+                .map(|(p, replicas)| {
+                    let leader = replicas.first().copied();
+                    (
+                        p,
+                        crate::metadata::PartitionMetadata {
+                            leader,
+                            leader_epoch: 0,
+                            isr: replicas.clone(),
+                            replicas,
+                        },
+                    )
+                })
+                .collect(),
+        })
+    }
+
+    /// The explicit assignment, checked; or Kafka's rack-unaware one over
+    /// the live brokers.
+    fn assignment_for(&self, topic: &NewTopic) -> Result<BTreeMap<i32, Vec<BrokerId>>, TopicError> {
+        let brokers = self.metadata.broker_ids();
+        if !topic.assignment.is_empty() {
+            if topic.num_partitions != -1 || topic.replication_factor != -1 {
+                return Err(TopicError::InvalidAssignment(
+                    "both an assignment and numPartitions/replicationFactor were given".into(),
+                ));
+            }
+            let expected: Vec<i32> = (0..topic.assignment.len() as i32).collect();
+            if topic.assignment.keys().copied().collect::<Vec<_>>() != expected {
+                return Err(TopicError::InvalidAssignment(
+                    "partitions must be numbered 0..n".into(),
+                ));
+            }
+            for (p, replicas) in &topic.assignment {
+                let mut distinct = replicas.clone();
+                distinct.sort_unstable();
+                distinct.dedup();
+                if replicas.is_empty() || distinct.len() != replicas.len() {
+                    return Err(TopicError::InvalidAssignment(format!(
+                        "partition {p}: duplicate or no replicas"
+                    )));
+                }
+                if let Some(b) = replicas.iter().find(|b| !brokers.contains(b)) {
+                    return Err(TopicError::InvalidAssignment(format!(
+                        "partition {p}: unknown broker {b}"
+                    )));
+                }
+            }
+            return Ok(topic.assignment.clone());
+        }
+        let partitions = match topic.num_partitions {
+            -1 => self.config.num_partitions as i32,
+            n => n,
+        };
+        let factor = match topic.replication_factor {
+            -1 => self.config.default_replication_factor as i32,
+            n => n,
+        };
+        // Kafka picks both at random so leaders of many topics spread out.
+        let random = Uuid::random().to_string();
+        let seed = random.bytes().fold(0usize, |acc, b| {
+            acc.wrapping_mul(31).wrapping_add(b as usize)
+        });
+        Ok(assign_replicas(
+            &brokers,
+            partitions,
+            factor,
+            seed,
+            seed / 7,
+        )?)
+    }
+
+    /// Deletes a topic: its logs on this broker and its znodes.
+    pub(crate) async fn delete_topic(&self, name: &str) -> Result<(), TopicError> {
+        if !self.config.delete_topic_enable {
+            return Err(TopicError::DeletionDisabled);
+        }
+        let Some(topic) = self.metadata.remove_topic(name) else {
+            return Err(TopicError::Unknown(name.to_owned()));
+        };
+        for partition in topic.partitions.keys() {
+            self.replicas
+                .stop_replica(&TopicPartition::new(name, *partition), true)?;
+        }
+        self.zk.client().delete_topic_znodes(name).await?;
+        Ok(())
+    }
+}
