@@ -3,3 +3,4 @@
 
 pub mod api_versions;
 pub mod metadata;
+pub mod produce;
