@@ -2,5 +2,6 @@
 //! `codec::message!`, transcribed from Kafka's JSON specs.
 
 pub mod api_versions;
+pub mod fetch;
 pub mod metadata;
 pub mod produce;
