@@ -123,8 +123,16 @@ fn runner() -> TestRunner {
 }
 
 /// For every version of `M`: a random value encodes, decodes to itself, and
-/// re-encodes to the same bytes.
+/// re-encodes to the same bytes; and `M`'s flexible versions are its API's.
 pub fn check_round_trip<M: Message + Random + std::fmt::Debug + PartialEq>() {
+    // The body's flexibility must agree with the header's, which is decided
+    // from the API key alone.
+    assert_eq!(
+        M::FLEXIBLE_SINCE,
+        M::API_KEY.flexible_since(),
+        "{}: flexible versions disagree with ApiKey",
+        M::NAME
+    );
     for version in M::VERSIONS {
         runner()
             .run(&proptest::num::u64::ANY, |seed| {
@@ -203,6 +211,35 @@ where
             })
             .unwrap();
     }
+}
+
+/// Checks that a byte field (a records blob above all) of `value` survives
+/// `version` byte for byte, and that decoding hands it out as a slice of the
+/// frame rather than a copy. `get` picks the field out of a message.
+pub fn check_bytes_zero_copy<M: Message + std::fmt::Debug + PartialEq>(
+    value: &M,
+    version: i16,
+    get: impl Fn(&M) -> Option<&Bytes>,
+) {
+    let mut buf = BytesMut::new();
+    value.encode(&mut buf, version).expect("encode");
+    let frame = buf.freeze();
+    let decoded = M::decode(&frame, version).expect("decode");
+    assert_eq!(&decoded, value, "v{version}");
+    let (sent, got) = (get(value).expect("field set"), get(&decoded).unwrap());
+    assert_eq!(&sent[..], &got[..], "v{version}: bytes changed");
+    let (start, end) = (
+        frame.as_ptr() as usize,
+        frame.as_ptr() as usize + frame.len(),
+    );
+    let at = got.as_ptr() as usize;
+    assert!(
+        got.is_empty() || (at >= start && at + got.len() <= end),
+        "v{version}: bytes were copied out of the frame"
+    );
+    let mut again = BytesMut::new();
+    decoded.encode(&mut again, version).expect("re-encode");
+    assert_eq!(again.freeze(), frame, "v{version}: re-encoding differs");
 }
 
 /// A `kafka-protocol` string.

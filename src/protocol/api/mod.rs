@@ -2,4 +2,7 @@
 //! `codec::message!`, transcribed from Kafka's JSON specs.
 
 pub mod api_versions;
+pub mod fetch;
+pub mod list_offsets;
 pub mod metadata;
+pub mod produce;
