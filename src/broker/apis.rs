@@ -1,1 +1,0 @@
-//! Request handlers, one module per API (the server dispatches to them).

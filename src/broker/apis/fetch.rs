@@ -1,0 +1,87 @@
+//! Fetch (API key 1): read committed batches, waiting up to `max_wait_ms`
+//! for `min_bytes`.
+//!
+//! Fetch sessions (KIP-227) are not kept: like a Kafka broker with
+//! `max.incremental.fetch.session.cache.slots=0`, every fetch is answered as
+//! a full, sessionless one (session id 0), and a request naming a session
+//! gets FETCH_SESSION_ID_NOT_FOUND so the client starts over.
+
+use std::time::Duration;
+
+use crate::protocol::api::fetch::{
+    FetchRequest, FetchResponse, FetchableTopicResponse, PartitionData,
+};
+use crate::protocol::ErrorCode;
+use crate::replica::FetchPartition;
+use crate::TopicPartition;
+
+use crate::broker::Broker;
+
+impl Broker {
+    pub(crate) async fn fetch(&self, request: FetchRequest) -> FetchResponse {
+        if request.session_id != 0 {
+            return FetchResponse {
+                error_code: ErrorCode::FETCH_SESSION_ID_NOT_FOUND.code(),
+                ..Default::default()
+            };
+        }
+        let wanted: Vec<FetchPartition> = request
+            .topics
+            .iter()
+            .flat_map(|t| {
+                t.partitions.iter().map(|p| FetchPartition {
+                    topic_partition: TopicPartition::new(t.topic.as_str(), p.partition),
+                    fetch_offset: p.fetch_offset,
+                    max_bytes: p.partition_max_bytes.max(0) as u64,
+                })
+            })
+            .collect();
+        let results = self
+            .replicas
+            .fetch(
+                &wanted,
+                request.min_bytes.max(0) as u64,
+                request.max_bytes.max(0) as u64,
+                Duration::from_millis(request.max_wait_ms.max(0) as u64),
+            )
+            .await;
+        let mut results = wanted.iter().zip(results);
+        let responses = request
+            .topics
+            .into_iter()
+            .map(|t| FetchableTopicResponse {
+                partitions: t
+                    .partitions
+                    .iter()
+                    .filter_map(|_| results.next())
+                    .map(|(want, result)| match result {
+                        Ok(data) => PartitionData {
+                            partition_index: want.topic_partition.partition,
+                            error_code: ErrorCode::NONE.code(),
+                            high_watermark: data.high_watermark,
+                            last_stable_offset: data.last_stable_offset,
+                            log_start_offset: data.log_start_offset,
+                            records: data.records,
+                            ..Default::default()
+                        },
+                        Err(e) => PartitionData {
+                            partition_index: want.topic_partition.partition,
+                            error_code: e.error_code().code(),
+                            high_watermark: -1,
+                            last_stable_offset: -1,
+                            log_start_offset: -1,
+                            ..Default::default()
+                        },
+                    })
+                    .collect(),
+                topic: t.topic,
+            })
+            .collect();
+        FetchResponse {
+            throttle_time_ms: 0,
+            error_code: ErrorCode::NONE.code(),
+            session_id: 0,
+            responses,
+        }
+    }
+}

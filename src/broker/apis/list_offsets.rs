@@ -1,0 +1,51 @@
+//! ListOffsets (API key 2): the earliest, latest or first-at-a-timestamp
+//! offset of each partition.
+
+use crate::protocol::api::list_offsets::{
+    ListOffsetsPartitionResponse, ListOffsetsRequest, ListOffsetsResponse, ListOffsetsTopicResponse,
+};
+use crate::protocol::ErrorCode;
+use crate::TopicPartition;
+
+use crate::broker::Broker;
+
+impl Broker {
+    pub(crate) fn list_offsets(&self, request: ListOffsetsRequest) -> ListOffsetsResponse {
+        let topics = request
+            .topics
+            .into_iter()
+            .map(|t| ListOffsetsTopicResponse {
+                partitions: t
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        let tp = TopicPartition::new(t.name.as_str(), p.partition_index);
+                        let epoch = self
+                            .replicas
+                            .partition(&tp)
+                            .map_or(-1, |p| p.leader_epoch());
+                        match self.replicas.offset_for_timestamp(&tp, p.timestamp) {
+                            Ok((timestamp, offset)) => ListOffsetsPartitionResponse {
+                                partition_index: p.partition_index,
+                                error_code: ErrorCode::NONE.code(),
+                                timestamp,
+                                offset,
+                                leader_epoch: epoch,
+                            },
+                            Err(e) => ListOffsetsPartitionResponse {
+                                partition_index: p.partition_index,
+                                error_code: e.error_code().code(),
+                                ..Default::default()
+                            },
+                        }
+                    })
+                    .collect(),
+                name: t.name,
+            })
+            .collect();
+        ListOffsetsResponse {
+            throttle_time_ms: 0,
+            topics,
+        }
+    }
+}

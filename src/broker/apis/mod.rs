@@ -1,0 +1,8 @@
+//! Request handlers, one module per API. The server's dispatch table calls
+//! them; each turns a decoded request into a response body, mapping every
+//! failure to the Kafka error code a client expects.
+
+mod fetch;
+mod list_offsets;
+mod metadata;
+mod produce;
