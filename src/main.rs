@@ -1,1 +1,74 @@
-fn main() {}
+//! The `gregor` command: `gregor broker --config server.properties` runs a
+//! broker. Errors end as one line on stderr; bad arguments exit with 2.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use gregor::broker::Broker;
+use gregor::config::KafkaConfig;
+use gregor::server::{wait_for_shutdown_signal, Server, ServerConfig};
+
+#[derive(Parser)]
+#[command(name = "gregor", version, about = "A Kafka-compatible, ZooKeeper-coordinated message broker")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a broker (like kafka-server-start.sh).
+    Broker {
+        /// The broker's server.properties (Kafka's keys).
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        /// Override a property from the file, e.g. --override broker.id=2.
+        #[arg(long = "override", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("gregor: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Broker { config, overrides } => runtime.block_on(run_broker(config, overrides)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gregor: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Kafka's start-up order: logs and partitions, then listeners, then the
+/// ZooKeeper registration that makes the broker visible; on SIGTERM/SIGINT
+/// the reverse, ending with the logs closed cleanly.
+async fn run_broker(path: PathBuf, overrides: Vec<String>) -> anyhow::Result<()> {
+    let config = KafkaConfig::load(&path, &overrides)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let broker = Broker::start(config.clone()).await?;
+    let server = Server::start(ServerConfig::from_kafka_config(&config), Arc::clone(&broker))
+        .await
+        .context("starting listeners")?;
+    let ports: Vec<u16> = server.listeners().iter().map(|l| l.addr.port()).collect();
+    broker.register(&ports).await?;
+    log::info!("broker {} serving on {:?}", broker.id(), server.listeners());
+    wait_for_shutdown_signal().await.context("waiting for signals")?;
+    server.shutdown().await;
+    broker.shutdown()?;
+    Ok(())
+}

@@ -172,6 +172,9 @@ impl Broker {
         let info = self.broker_info(bound_ports);
         self.zk.client().register_broker(&info).await?;
         self.metadata.set_brokers(vec![endpoint_of(&info)]);
+        // Until the controller election exists, each broker answers admin
+        // requests (which clients send to the controller) itself.
+        self.metadata.set_controller(Some(self.id));
         let broker = Arc::clone(self);
         tokio::spawn(async move {
             let info = info.clone();
