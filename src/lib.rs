@@ -7,6 +7,7 @@ pub mod config;
 pub mod log;
 pub mod protocol;
 pub mod record;
+pub mod server;
 mod topic_partition;
 
 pub use topic_partition::TopicPartition;
