@@ -537,3 +537,43 @@ async fn listeners_bind_every_interface_and_several_names() {
     assert!(Server::start(cfg, TestBroker::new(0)).await.is_err());
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn pipelining_with_a_queue_of_one() {
+    let mut cfg = config();
+    cfg.limits.queued_max_requests = 1;
+    let (server, addr) = start(cfg, TestBroker::new(1)).await;
+    let mut stream = connect(addr).await;
+    let mut buf = BytesMut::new();
+    for i in 0..200 {
+        request(&mut buf, 1, i, "q", &metadata_request(&format!("t{i}")));
+    }
+    stream.write_all(&buf).await.unwrap();
+    for i in 0..200 {
+        let (corr, body) = read_response(&mut stream, 0).await;
+        assert_eq!(corr, i);
+        let resp = MetadataResponse::decode(&body, 1).unwrap();
+        assert_eq!(resp.topics[0].name, format!("t{i}"));
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_frame_behind_a_running_request_lets_it_finish() {
+    let mut cfg = config();
+    cfg.limits.socket_request_max_bytes = 1024;
+    let (server, addr) = start(cfg, TestBroker::new(0)).await;
+    let mut stream = connect(addr).await;
+    let mut buf = BytesMut::new();
+    request(&mut buf, 1, 1, "slow", &metadata_request("t"));
+    request(&mut buf, 1, 2, "test", &metadata_request("queued"));
+    stream.write_all(&buf).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Read while the slow request runs: the oversized frame is seen then.
+    stream.write_all(&5000_i32.to_be_bytes()).await.unwrap();
+    let (corr, _) = read_response(&mut stream, 0).await;
+    assert_eq!(corr, 1);
+    // The request queued behind it is dropped with the connection.
+    assert_closed(&mut stream).await;
+    server.shutdown().await;
+}

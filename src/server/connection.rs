@@ -1,41 +1,43 @@
-//! One task per connection, in three cooperating parts polled by that same
-//! task (no channel hop to another thread per request):
+//! One task per connection. The task keeps reading while earlier requests
+//! are being served, serves them one at a time in order, and writes the
+//! responses in order — all from one poll loop over the socket halves and
+//! the running handler, so a request costs no channel hop, no self-wake
+//! and no thread switch beyond the socket readiness events themselves:
 //!
-//! * the **reader** keeps reading while earlier requests are being served:
-//!   it splits frames off its buffer with [`FrameDecoder`] (zero-copy: each
-//!   frame is a `Bytes` slice of the read buffer) and queues them, at most
-//!   `queued.max.requests` deep — a full queue stops the reading
-//!   (back-pressure);
-//! * the **processor** serves the queued requests one at a time, in order,
-//!   through [`dispatch`], and encodes each response into a reused buffer;
-//! * the **writer** writes the responses in order; every response queued
-//!   while the previous write was in progress goes out in the next single
-//!   vectored write.
+//! * **reading**: frames are split off the read buffer with
+//!   [`FrameDecoder`] (zero-copy: each frame is a `Bytes` slice of the read
+//!   buffer) and queued, at most `queued.max.requests` deep; a full queue
+//!   stops the reading (back-pressure);
+//! * **processing**: the oldest queued request runs through [`dispatch`]
+//!   while reading and writing go on; its response is encoded into a reused
+//!   buffer;
+//! * **writing**: every response produced while the previous write was in
+//!   progress goes out in the next single vectored write.
 //!
 //! Kafka's per-connection ordering follows: response N is written before
 //! response N+1, and request N's handler has finished before request N+1's
 //! starts, so side effects (log appends) happen in request order too.
 //!
 //! Closing, as Kafka does: a frame size that is negative or above
-//! `socket.request.max.bytes` closes the connection at once, as does an
+//! `socket.request.max.bytes` closes the connection, as does an
 //! undecodable header, an unknown or unimplemented API, an unsupported
 //! version of an API other than ApiVersions, or an undecodable body; each
-//! with a log line. The request being handled is never cancelled; requests
-//! queued behind it are dropped. On end of stream the requests already read
-//! are still served (their responses are lost if the peer is gone), as
-//! Kafka's handlers finish requests of a connection that closed.
+//! with a log line. The request being handled is never cancelled (its
+//! response is still written); requests queued behind it are dropped. On
+//! end of stream the requests already read are still served, as Kafka's
+//! handlers finish requests of a connection that closed.
 
+use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::{Buf, Bytes, BytesMut};
 use log::{debug, info, warn};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
-use super::dispatch::{dispatch, ConnectionInfo, Outcome, RequestHandler};
+use super::dispatch::{dispatch, ConnectionInfo, DispatchError, Outcome, RequestHandler};
 use crate::protocol::FrameDecoder;
 
 /// Per-connection limits, taken from the broker configuration.
@@ -63,8 +65,8 @@ impl Default for ConnectionLimits {
 
 /// Responses encoded but not yet written, per connection (gregor's own
 /// bound, no Kafka key: Kafka keeps one response in flight per connection).
-/// A peer that stops reading stalls the processor once this many are
-/// waiting, and the reader once `queued.max.requests` more are read.
+/// A peer that stops reading stalls request handling once this many are
+/// waiting, and reading once `queued.max.requests` more are queued.
 pub const MAX_QUEUED_RESPONSES: usize = 64;
 
 /// Most responses written by one vectored write (well under `IOV_MAX`).
@@ -86,167 +88,152 @@ pub async fn serve<H: RequestHandler>(
     info: ConnectionInfo,
     handler: &H,
     limits: ConnectionLimits,
-    shutdown: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
 ) {
     // Kafka sets TCP_NODELAY on every accepted socket.
     if let Err(e) = stream.set_nodelay(true) {
         debug!("connection {} ({}): TCP_NODELAY: {e}", info.id, info.peer);
     }
     let (mut rd, mut wr) = stream.split();
-    let (req_tx, req_rx) = mpsc::channel(limits.queued_max_requests.max(1));
-    let (resp_tx, resp_rx) = mpsc::channel(MAX_QUEUED_RESPONSES);
-    // Set when the requests still queued must not be served (protocol
-    // error or shutdown); the one being handled always finishes.
-    let discard = AtomicBool::new(false);
+    let decoder = FrameDecoder::new(limits.socket_request_max_bytes);
+    let max_queued = limits.queued_max_requests.max(1);
 
-    let reader = read_frames(
-        &mut rd,
-        req_tx,
-        FrameDecoder::new(limits.socket_request_max_bytes),
-        shutdown,
-        &discard,
-        &info,
-    );
-    let processor = process(handler, &info, req_rx, resp_tx, &discard);
-    let front = async {
-        let mut reader = pin!(reader);
-        let mut processor = pin!(processor);
+    let mut read_buf = BytesMut::new();
+    let mut queue: VecDeque<Bytes> = VecDeque::new();
+    let mut pending: Vec<Bytes> = Vec::new();
+    let mut out = Some(BytesMut::with_capacity(ENCODE_CHUNK));
+    let mut current = pin!(None);
+    let mut stop = pin!(signaled(&mut shutdown));
+
+    // Keep reading from the socket.
+    let mut read_open = true;
+    // Keep starting queued requests.
+    let mut serving = true;
+    // The socket still takes writes.
+    let mut write_ok = true;
+    let mut stopped = false;
+
+    loop {
+        // Frames stay undecoded in the read buffer while the queue is full.
+        if serving && queue.len() < max_queued {
+            if let Err(e) = split_frames(&decoder, &mut read_buf, &mut queue, max_queued) {
+                warn!(
+                    "connection {} ({}) on {}: {e}; closing it",
+                    info.id, info.peer, info.listener
+                );
+                (read_open, serving) = (false, false);
+                queue.clear();
+            }
+        }
+        if current.is_none() && serving && pending.len() < MAX_QUEUED_RESPONSES {
+            if let Some(frame) = queue.pop_front() {
+                let buf = out.take().expect("the encode buffer is back");
+                current.set(Some(serve_one(handler, &info, frame, buf)));
+            }
+        }
+        let busy = current.is_some();
+        let to_write = write_ok && !pending.is_empty();
+        if !read_open && !busy && !to_write && (queue.is_empty() || !serving) {
+            break;
+        }
+        let can_read = read_open && queue.len() < max_queued;
+        if can_read && read_buf.capacity() - read_buf.len() < MIN_READ_ROOM {
+            read_buf.reserve(READ_CHUNK);
+        }
         tokio::select! {
             biased;
-            // The processor stopped (a request closed the connection, or the
-            // writer failed): stop reading.
-            () = &mut processor => {}
-            // The reader stopped (end of stream, bad frame, shutdown): the
-            // processor finishes what it should, then stops.
-            () = &mut reader => processor.await,
+            () = &mut stop, if !stopped => {
+                stopped = true;
+                read_open = false;
+                serving = false;
+                queue.clear();
+            }
+            (result, buf) = async { current.as_mut().as_pin_mut().unwrap().await }, if busy => {
+                current.set(None);
+                let mut buf = buf;
+                match result {
+                    Ok(Outcome::Respond) => {
+                        let response = buf.split().freeze();
+                        if write_ok {
+                            pending.retain(|b| !b.is_empty());
+                            pending.push(response);
+                        }
+                    }
+                    Ok(Outcome::NoResponse) => {}
+                    Ok(Outcome::Close) => {
+                        debug!("connection {} ({}): closed by the request handler", info.id, info.peer);
+                        (read_open, serving) = (false, false);
+                        queue.clear();
+                    }
+                    Err(e) => {
+                        warn!("connection {} ({}) on {}: {e}; closing it", info.id, info.peer, info.listener);
+                        (read_open, serving) = (false, false);
+                        queue.clear();
+                    }
+                }
+                out = Some(buf);
+            }
+            written = write_all_vectored(&mut wr, &mut pending), if to_write => {
+                pending.clear();
+                if let Err(e) = written {
+                    debug!("connection {} ({}): write failed: {e}", info.id, info.peer);
+                    (read_open, serving, write_ok) = (false, false, false);
+                    queue.clear();
+                }
+            }
+            read = rd.read_buf(&mut read_buf), if can_read => match read {
+                Ok(0) => {
+                    if !read_buf.is_empty() {
+                        info!(
+                            "connection {} ({}) closed by the peer in the middle of a frame ({} bytes buffered)",
+                            info.id, info.peer, read_buf.len()
+                        );
+                    }
+                    read_open = false;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    debug!("connection {} ({}): read failed: {e}", info.id, info.peer);
+                    read_open = false;
+                }
+            },
         }
-    };
-    let writer = write_responses(&mut wr, resp_rx);
-    let ((), written) = tokio::join!(front, writer);
-    if let Err(e) = written {
-        debug!("connection {} ({}): write failed: {e}", info.id, info.peer);
     }
     debug!("connection {} ({}) closed", info.id, info.peer);
+}
+
+/// Moves complete frames from the front of `buf` to `queue` until the
+/// queue holds `max` or no complete frame is left.
+fn split_frames(
+    decoder: &FrameDecoder,
+    buf: &mut BytesMut,
+    queue: &mut VecDeque<Bytes>,
+    max: usize,
+) -> Result<(), crate::protocol::FrameError> {
+    while queue.len() < max {
+        match decoder.decode(buf)? {
+            Some(frame) => queue.push_back(frame),
+            None => break,
+        }
+    }
+    Ok(())
+}
+
+/// [`dispatch`] owning its output buffer, so the connection can keep the
+/// buffer while no request runs.
+async fn serve_one<H: RequestHandler>(
+    handler: &H,
+    info: &ConnectionInfo,
+    frame: Bytes,
+    mut out: BytesMut,
+) -> (Result<Outcome, DispatchError>, BytesMut) {
+    let result = dispatch(handler, info, frame, &mut out).await;
+    (result, out)
 }
 
 /// Resolves once `shutdown` is true, or its sender is gone.
 async fn signaled(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
-}
-
-async fn read_frames<R: AsyncRead + Unpin>(
-    rd: &mut R,
-    queue: mpsc::Sender<Bytes>,
-    decoder: FrameDecoder,
-    mut shutdown: watch::Receiver<bool>,
-    discard: &AtomicBool,
-    info: &ConnectionInfo,
-) {
-    let mut stop = pin!(signaled(&mut shutdown));
-    let mut buf = BytesMut::new();
-    loop {
-        loop {
-            match decoder.decode(&mut buf) {
-                Ok(Some(frame)) => {
-                    tokio::select! {
-                        biased;
-                        () = &mut stop => {
-                            discard.store(true, Ordering::Relaxed);
-                            return;
-                        }
-                        sent = queue.send(frame) => if sent.is_err() {
-                            return;
-                        },
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    warn!(
-                        "connection {} ({}) on {}: {e}; closing it",
-                        info.id, info.peer, info.listener
-                    );
-                    discard.store(true, Ordering::Relaxed);
-                    return;
-                }
-            }
-        }
-        if buf.capacity() - buf.len() < MIN_READ_ROOM {
-            buf.reserve(READ_CHUNK);
-        }
-        tokio::select! {
-            biased;
-            () = &mut stop => {
-                discard.store(true, Ordering::Relaxed);
-                return;
-            }
-            read = rd.read_buf(&mut buf) => match read {
-                Ok(0) => {
-                    if !buf.is_empty() {
-                        info!(
-                            "connection {} ({}) closed by the peer in the middle of a frame ({} bytes buffered)",
-                            info.id, info.peer, buf.len()
-                        );
-                    }
-                    return;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    debug!("connection {} ({}): read failed: {e}", info.id, info.peer);
-                    return;
-                }
-            },
-        }
-    }
-}
-
-async fn process<H: RequestHandler>(
-    handler: &H,
-    info: &ConnectionInfo,
-    mut requests: mpsc::Receiver<Bytes>,
-    responses: mpsc::Sender<Bytes>,
-    discard: &AtomicBool,
-) {
-    let mut out = BytesMut::with_capacity(ENCODE_CHUNK);
-    while let Some(frame) = requests.recv().await {
-        if discard.load(Ordering::Relaxed) {
-            break;
-        }
-        match dispatch(handler, info, frame, &mut out).await {
-            Ok(Outcome::Respond) => {
-                if responses.send(out.split().freeze()).await.is_err() {
-                    break;
-                }
-            }
-            Ok(Outcome::NoResponse) => {}
-            Ok(Outcome::Close) => {
-                debug!(
-                    "connection {} ({}): closed by the request handler",
-                    info.id, info.peer
-                );
-                break;
-            }
-            Err(e) => {
-                warn!(
-                    "connection {} ({}) on {}: {e}; closing it",
-                    info.id, info.peer, info.listener
-                );
-                break;
-            }
-        }
-    }
-    discard.store(true, Ordering::Relaxed);
-}
-
-async fn write_responses<W: AsyncWrite + Unpin>(
-    wr: &mut W,
-    mut responses: mpsc::Receiver<Bytes>,
-) -> io::Result<()> {
-    let mut batch = Vec::with_capacity(MAX_WRITE_BATCH);
-    while responses.recv_many(&mut batch, MAX_WRITE_BATCH).await > 0 {
-        write_all_vectored(wr, &mut batch).await?;
-        batch.clear();
-    }
-    wr.flush().await
 }
 
 /// Writes every buffer of `batch` in order with as few vectored writes as
@@ -368,21 +355,5 @@ mod tests {
             assert_eq!(&w.data[..], b"abcdefghi", "limit {limit}");
             assert_eq!(w.calls, 9usize.div_ceil(limit), "limit {limit}");
         }
-    }
-
-    #[tokio::test]
-    async fn writer_batches_queued_responses() {
-        let (tx, rx) = mpsc::channel(MAX_QUEUED_RESPONSES);
-        for b in batch() {
-            tx.send(b).await.unwrap();
-        }
-        drop(tx);
-        let mut w = Recorder {
-            data: vec![],
-            calls: 0,
-            limit: usize::MAX,
-        };
-        write_responses(&mut w, rx).await.unwrap();
-        assert_eq!((&w.data[..], w.calls), (&b"abcdefghi"[..], 1));
     }
 }

@@ -22,7 +22,7 @@
 //!
 //! The advertised versions are the intersection of the request and response
 //! codecs' `VERSIONS`; the request type must implement
-//! [`Request`](crate::protocol::Request).
+//! [`Request`].
 //!
 //! # No per-request boxing
 //!
