@@ -6,8 +6,8 @@
 //! # Adding an API
 //!
 //! Write its module under [`api`](super::api) (see [`codec`](super::codec)),
-//! then add one `Variant => Type` line to the `requests!` list below, the
-//! variant named as the [`ApiKey`]. That generates the [`RequestBody`]
+//! then add one `Variant => api::module::Type` line to the `requests!` list
+//! below, the variant named as the [`ApiKey`] (checked at compile time). That generates the [`RequestBody`]
 //! variant, its place in [`SUPPORTED_APIS`] (which the ApiVersions response is
 //! built from) and its decoding.
 
@@ -16,11 +16,7 @@ use std::ops::RangeInclusive;
 use bytes::Bytes;
 use thiserror::Error;
 
-use super::api::api_versions::ApiVersionsRequest;
-use super::api::create_topics::CreateTopicsRequest;
-use super::api::delete_topics::DeleteTopicsRequest;
-use super::api::describe_configs::DescribeConfigsRequest;
-use super::api::metadata::MetadataRequest;
+use super::api;
 use super::api_key::ApiKey;
 use super::codec::Message;
 use super::error::DecodeError;
@@ -105,15 +101,16 @@ macro_rules! requests {
     };
 }
 
+// One line per implemented API, in key order.
 requests! {
-    // Produce => ProduceRequest,
-    // Fetch => FetchRequest,
-    // ListOffsets => ListOffsetsRequest,
-    Metadata => MetadataRequest,
-    ApiVersions => ApiVersionsRequest,
-    CreateTopics => CreateTopicsRequest,
-    DeleteTopics => DeleteTopicsRequest,
-    DescribeConfigs => DescribeConfigsRequest,
+    // Produce => api::produce::ProduceRequest,
+    // Fetch => api::fetch::FetchRequest,
+    // ListOffsets => api::list_offsets::ListOffsetsRequest,
+    Metadata => api::metadata::MetadataRequest,
+    ApiVersions => api::api_versions::ApiVersionsRequest,
+    CreateTopics => api::create_topics::CreateTopicsRequest,
+    DeleteTopics => api::delete_topics::DeleteTopicsRequest,
+    DescribeConfigs => api::describe_configs::DescribeConfigsRequest,
 }
 
 /// The versions of `key` the broker speaks, `None` if it does not implement
@@ -153,9 +150,10 @@ pub fn decode_request(frame: &Bytes) -> Result<(RequestHeader, RequestBody), Req
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::api::create_topics::CreatableTopic;
-    use crate::protocol::api::describe_configs::DescribeConfigsResource;
-    use crate::protocol::api::metadata::MetadataRequestTopic;
+    use crate::protocol::api::create_topics::{CreatableTopic, CreateTopicsRequest};
+    use crate::protocol::api::delete_topics::DeleteTopicsRequest;
+    use crate::protocol::api::describe_configs::{DescribeConfigsRequest, DescribeConfigsResource};
+    use crate::protocol::api::metadata::{MetadataRequest, MetadataRequestTopic};
     use crate::protocol::testing::{Gen, Random};
     use bytes::{BufMut, BytesMut};
 
