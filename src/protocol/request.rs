@@ -5,7 +5,7 @@
 //!
 //! # Adding an API
 //!
-//! Write its module under [`api`](super::api) (see [`codec`](super::codec)),
+//! Write its module under [`api`] (see [`codec`](super::codec)),
 //! then add one `Variant => api::module::Type` line to the `requests!` list
 //! below, the variant named as the [`ApiKey`] (checked at compile time). That generates the [`RequestBody`]
 //! variant, its place in [`SUPPORTED_APIS`] (which the ApiVersions response is
