@@ -1,6 +1,9 @@
 //! The broker as the server's request handler: each API method forwards to
 //! its handler in `apis/`.
 
+use crate::protocol::api::create_topics::{CreateTopicsRequest, CreateTopicsResponse};
+use crate::protocol::api::delete_topics::{DeleteTopicsRequest, DeleteTopicsResponse};
+use crate::protocol::api::describe_configs::{DescribeConfigsRequest, DescribeConfigsResponse};
 use crate::protocol::api::fetch::{FetchRequest, FetchResponse};
 use crate::protocol::api::list_offsets::{ListOffsetsRequest, ListOffsetsResponse};
 use crate::protocol::api::metadata::{MetadataRequest, MetadataResponse};
@@ -51,5 +54,29 @@ impl RequestHandler for Broker {
         request: MetadataRequest,
     ) -> Reply<MetadataResponse> {
         Reply::Respond(Broker::metadata(self, request, ctx.header.api_version).await)
+    }
+
+    async fn create_topics(
+        &self,
+        _ctx: &RequestContext<'_>,
+        request: CreateTopicsRequest,
+    ) -> Reply<CreateTopicsResponse> {
+        Reply::Respond(Broker::create_topics(self, request).await)
+    }
+
+    async fn delete_topics(
+        &self,
+        _ctx: &RequestContext<'_>,
+        request: DeleteTopicsRequest,
+    ) -> Reply<DeleteTopicsResponse> {
+        Reply::Respond(Broker::delete_topics(self, request).await)
+    }
+
+    async fn describe_configs(
+        &self,
+        _ctx: &RequestContext<'_>,
+        request: DescribeConfigsRequest,
+    ) -> Reply<DescribeConfigsResponse> {
+        Reply::Respond(Broker::describe_configs(self, request).await)
     }
 }

@@ -33,6 +33,8 @@ pub enum TopicError {
     #[error("invalid replica assignment: {0}")]
     InvalidAssignment(String),
     #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
     Config(#[from] ConfigError),
     #[error("topic deletion is disabled (delete.topic.enable=false)")]
     DeletionDisabled,
@@ -53,6 +55,7 @@ impl TopicError {
             }
             TopicError::Assignment(_) => ErrorCode::INVALID_REPLICATION_FACTOR,
             TopicError::InvalidAssignment(_) => ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+            TopicError::InvalidRequest(_) => ErrorCode::INVALID_REQUEST,
             TopicError::Config(_) => ErrorCode::INVALID_CONFIG,
             TopicError::DeletionDisabled => ErrorCode::TOPIC_DELETION_DISABLED,
             TopicError::Zk(ZkError::TopicExists(_)) => ErrorCode::TOPIC_ALREADY_EXISTS,

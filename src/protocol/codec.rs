@@ -55,7 +55,9 @@
 //! Adding a version is then one line: widen `versions:`, and give any new
 //! field its `[N..]` range. Pair a request with its response with
 //! `impl Request for FooRequest { type Response = FooResponse; }`, add the
-//! module to `api/mod.rs`, and extend the round-trip and differential tests.
+//! module to `api/mod.rs` and its request to the `requests!` list in
+//! [`request`](super::request), and extend the round-trip and differential
+//! tests.
 
 use std::ops::{RangeBounds, RangeInclusive};
 
@@ -113,6 +115,17 @@ pub trait Message: Codec {
     /// Decodes a whole body. `buf` must hold exactly one message: leftover
     /// bytes are an error. Byte fields share `buf`'s memory.
     fn decode(buf: &Bytes, version: i16) -> Result<Self, DecodeError> {
+        match Self::decode_prefix(buf, version)? {
+            (value, 0) => Ok(value),
+            (_, leftover) => Err(DecodeError::TrailingBytes(leftover)),
+        }
+    }
+
+    /// Decodes the message at the start of `buf` and says how many bytes
+    /// followed it. Request bodies are read this way: Kafka's broker ignores
+    /// bytes after a request body, and some clients send them (librdkafka
+    /// 2.16's Metadata v9 ends with one spare byte).
+    fn decode_prefix(buf: &Bytes, version: i16) -> Result<(Self, usize), DecodeError> {
         if !Self::VERSIONS.contains(&version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -125,10 +138,7 @@ pub trait Message: Codec {
             source: buf,
         };
         let (rest, value) = Self::read(buf, &cx)?;
-        if !rest.is_empty() {
-            return Err(DecodeError::TrailingBytes(rest.len()));
-        }
-        Ok(value)
+        Ok((value, rest.len()))
     }
 
     /// Appends the body in `version` to `buf`. Fields the version does not

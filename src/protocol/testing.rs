@@ -2,6 +2,8 @@
 //! version (fields absent from it keep their defaults; nulls only where the
 //! version allows them), and the property checks every API module runs.
 
+use std::ops::RangeInclusive;
+
 use bytes::{Bytes, BytesMut};
 use proptest::test_runner::{Config, TestRunner};
 
@@ -178,18 +180,32 @@ pub fn check_decode_never_panics<M: Message + Random>() {
 }
 
 /// Differential check against the independent `kafka-protocol` crate: for
-/// every version of `M`, a random value and its `kafka-protocol` twin (made by
-/// `to_theirs`) encode to the same bytes, and each side decodes the other's
-/// bytes back to the same value.
-pub fn check_against_kafka_protocol<M, K>(to_theirs: impl Fn(&M) -> K)
+/// every version of `M` that `kafka-protocol` also implements, a random value
+/// and its `kafka-protocol` twin (made by `to_theirs`) encode to the same
+/// bytes, and each side decodes the other's bytes back to the same value.
+///
+/// `kafka-protocol` 0.18 follows Kafka 4.0, which removed the oldest
+/// versions of several APIs (KIP-896: CreateTopics v0-1, DeleteTopics v0,
+/// DescribeConfigs v0, ...). Those versions cannot be checked here; the API's
+/// module pins them with known-bytes tests instead. Returns the versions that
+/// were checked, and fails if there were none.
+pub fn check_against_kafka_protocol<M, K>(to_theirs: impl Fn(&M) -> K) -> RangeInclusive<i16>
 where
     M: Message + Random + std::fmt::Debug + PartialEq,
-    K: kafka_protocol::protocol::Encodable
+    K: kafka_protocol::protocol::Message
+        + kafka_protocol::protocol::Encodable
         + kafka_protocol::protocol::Decodable
         + std::fmt::Debug
         + PartialEq,
 {
-    for version in M::VERSIONS {
+    let versions =
+        (*M::VERSIONS.start()).max(K::VERSIONS.min)..=(*M::VERSIONS.end()).min(K::VERSIONS.max);
+    assert!(
+        !versions.is_empty(),
+        "{} shares no version with kafka-protocol",
+        M::NAME
+    );
+    for version in versions.clone() {
         runner()
             .run(&proptest::num::u64::ANY, |seed| {
                 let ours = M::random(&mut Gen::new(seed), version, false);
@@ -211,6 +227,7 @@ where
             })
             .unwrap();
     }
+    versions
 }
 
 /// Checks that a byte field (a records blob above all) of `value` survives

@@ -38,6 +38,9 @@ use bytes::{Bytes, BytesMut};
 use log::{debug, warn};
 
 use crate::protocol::api::api_versions::{ApiVersion, ApiVersionsRequest, ApiVersionsResponse};
+use crate::protocol::api::create_topics::{CreateTopicsRequest, CreateTopicsResponse};
+use crate::protocol::api::delete_topics::{DeleteTopicsRequest, DeleteTopicsResponse};
+use crate::protocol::api::describe_configs::{DescribeConfigsRequest, DescribeConfigsResponse};
 use crate::protocol::api::fetch::{FetchRequest, FetchResponse};
 use crate::protocol::api::list_offsets::{ListOffsetsRequest, ListOffsetsResponse};
 use crate::protocol::api::metadata::{MetadataRequest, MetadataResponse};
@@ -137,6 +140,36 @@ pub trait RequestHandler: Send + Sync + 'static {
         std::future::ready(Reply::CloseConnection)
     }
 
+    /// CreateTopics (key 19), versions 0-5.
+    fn create_topics(
+        &self,
+        ctx: &RequestContext<'_>,
+        request: CreateTopicsRequest,
+    ) -> impl Future<Output = Reply<CreateTopicsResponse>> + Send {
+        let _ = (ctx, request);
+        std::future::ready(Reply::CloseConnection)
+    }
+
+    /// DeleteTopics (key 20), versions 0-5.
+    fn delete_topics(
+        &self,
+        ctx: &RequestContext<'_>,
+        request: DeleteTopicsRequest,
+    ) -> impl Future<Output = Reply<DeleteTopicsResponse>> + Send {
+        let _ = (ctx, request);
+        std::future::ready(Reply::CloseConnection)
+    }
+
+    /// DescribeConfigs (key 32), versions 0-4.
+    fn describe_configs(
+        &self,
+        ctx: &RequestContext<'_>,
+        request: DescribeConfigsRequest,
+    ) -> impl Future<Output = Reply<DescribeConfigsResponse>> + Send {
+        let _ = (ctx, request);
+        std::future::ready(Reply::CloseConnection)
+    }
+
     /// Metadata (key 3), versions 0-9.
     fn metadata(
         &self,
@@ -230,6 +263,9 @@ dispatch_table! {
     Fetch => fetch(FetchRequest),
     ListOffsets => list_offsets(ListOffsetsRequest),
     Metadata => metadata(MetadataRequest),
+    CreateTopics => create_topics(CreateTopicsRequest),
+    DeleteTopics => delete_topics(DeleteTopicsRequest),
+    DescribeConfigs => describe_configs(DescribeConfigsRequest),
 }
 
 /// The intersection of two version ranges (request and response codecs).
@@ -275,13 +311,22 @@ pub async fn dispatch<H: RequestHandler>(
     dispatch_api(handler, ctx, body, out).await
 }
 
+/// Decodes a request body, ignoring bytes after it as Kafka does.
 fn decode_body<M: Message>(header: &RequestHeader, body: &Bytes) -> Result<M, DispatchError> {
-    M::decode(body, header.api_version).map_err(|source| DispatchError::Body {
-        key: header.api_key,
-        version: header.api_version,
-        correlation_id: header.correlation_id,
-        source,
-    })
+    let (request, leftover) =
+        M::decode_prefix(body, header.api_version).map_err(|source| DispatchError::Body {
+            key: header.api_key,
+            version: header.api_version,
+            correlation_id: header.correlation_id,
+            source,
+        })?;
+    if leftover > 0 {
+        debug!(
+            "{:?} v{} request (correlation id {}) has {leftover} bytes after its body; ignored",
+            header.api_key, header.api_version, header.correlation_id
+        );
+    }
+    Ok(request)
 }
 
 fn finish<R: Message>(

@@ -2,6 +2,8 @@
 //! them; each turns a decoded request into a response body, mapping every
 //! failure to the Kafka error code a client expects.
 
+mod create_topics;
+mod describe_configs;
 mod fetch;
 mod list_offsets;
 mod metadata;

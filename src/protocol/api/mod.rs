@@ -2,6 +2,9 @@
 //! `codec::message!`, transcribed from Kafka's JSON specs.
 
 pub mod api_versions;
+pub mod create_topics;
+pub mod delete_topics;
+pub mod describe_configs;
 pub mod fetch;
 pub mod list_offsets;
 pub mod metadata;

@@ -1,0 +1,139 @@
+//! CreateTopics (API key 19) and DeleteTopics (API key 20).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::config::describe;
+use crate::protocol::api::create_topics::{
+    CreatableTopic, CreatableTopicConfigs, CreatableTopicResult, CreateTopicsRequest,
+    CreateTopicsResponse,
+};
+use crate::protocol::api::delete_topics::{
+    DeletableTopicResult, DeleteTopicsRequest, DeleteTopicsResponse,
+};
+use crate::protocol::ErrorCode;
+
+use crate::broker::topics::{NewTopic, TopicError};
+use crate::broker::Broker;
+
+/// `config_source` of a config set on the topic itself (Kafka's
+/// `ConfigSource.TOPIC_CONFIG`) and of a broker default (`DEFAULT_CONFIG`).
+pub(super) const TOPIC_CONFIG_SOURCE: i8 = 1;
+pub(super) const DEFAULT_CONFIG_SOURCE: i8 = 5;
+
+impl Broker {
+    pub(crate) async fn create_topics(&self, request: CreateTopicsRequest) -> CreateTopicsResponse {
+        // Kafka refuses every topic named twice in one request.
+        let mut seen = BTreeSet::new();
+        let duplicates: BTreeSet<String> = request
+            .topics
+            .iter()
+            .filter(|t| !seen.insert(t.name.clone()))
+            .map(|t| t.name.clone())
+            .collect();
+        let mut topics = Vec::with_capacity(request.topics.len());
+        for topic in request.topics {
+            let name = topic.name.clone();
+            let result = if duplicates.contains(&name) {
+                Err((
+                    ErrorCode::INVALID_REQUEST,
+                    format!("topic '{name}' appears more than once"),
+                ))
+            } else {
+                self.create_one(topic, request.validate_only)
+                    .await
+                    .map_err(|e| (e.error_code(), e.to_string()))
+            };
+            topics.push(match result {
+                Ok(created) => created,
+                Err((code, message)) => CreatableTopicResult {
+                    name,
+                    error_code: code.code(),
+                    error_message: Some(message),
+                    ..Default::default()
+                },
+            });
+        }
+        CreateTopicsResponse {
+            throttle_time_ms: 0,
+            topics,
+        }
+    }
+
+    async fn create_one(
+        &self,
+        topic: CreatableTopic,
+        validate_only: bool,
+    ) -> Result<CreatableTopicResult, TopicError> {
+        let mut configs = BTreeMap::new();
+        for c in topic.configs {
+            let value = c.value.ok_or_else(|| {
+                TopicError::InvalidRequest(format!(
+                    "null value not supported for topic config {}",
+                    c.name
+                ))
+            })?;
+            configs.insert(c.name, value);
+        }
+        let new = NewTopic {
+            name: topic.name.clone(),
+            num_partitions: topic.num_partitions,
+            replication_factor: i32::from(topic.replication_factor),
+            assignment: topic
+                .assignments
+                .into_iter()
+                .map(|a| (a.partition_index, a.broker_ids))
+                .collect(),
+            configs: configs.clone(),
+        };
+        let created = self.create_topic(new, validate_only).await?;
+        let log_config = self.log_config_for(&configs)?;
+        let replication_factor = created
+            .partitions
+            .values()
+            .next()
+            .map_or(0, |p| p.replicas.len() as i16);
+        Ok(CreatableTopicResult {
+            name: topic.name,
+            error_code: ErrorCode::NONE.code(),
+            error_message: None,
+            num_partitions: created.partitions.len() as i32,
+            replication_factor,
+            configs: Some(
+                describe(&log_config)
+                    .into_iter()
+                    .map(|(name, value)| CreatableTopicConfigs {
+                        config_source: if configs.contains_key(name) {
+                            TOPIC_CONFIG_SOURCE
+                        } else {
+                            DEFAULT_CONFIG_SOURCE
+                        },
+                        name: name.to_owned(),
+                        value: Some(value),
+                        read_only: false,
+                        is_sensitive: false,
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        })
+    }
+
+    pub(crate) async fn delete_topics(&self, request: DeleteTopicsRequest) -> DeleteTopicsResponse {
+        let mut responses = Vec::with_capacity(request.topic_names.len());
+        for name in request.topic_names {
+            let (error_code, error_message) = match self.delete_topic(&name).await {
+                Ok(()) => (ErrorCode::NONE, None),
+                Err(e) => (e.error_code(), Some(e.to_string())),
+            };
+            responses.push(DeletableTopicResult {
+                name,
+                error_code: error_code.code(),
+                error_message,
+            });
+        }
+        DeleteTopicsResponse {
+            throttle_time_ms: 0,
+            responses,
+        }
+    }
+}
