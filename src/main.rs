@@ -61,21 +61,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// Kafka's start-up order: logs and partitions, then listeners, then the
-/// ZooKeeper registration that makes the broker visible; on SIGTERM/SIGINT
-/// the reverse, ending with the logs closed cleanly.
+/// Kafka's start-up order: logs and partitions, then bound listeners, then
+/// the ZooKeeper registration that makes the broker visible, and only then
+/// request processing; on SIGTERM/SIGINT the reverse, ending with the logs
+/// closed cleanly.
 async fn run_broker(path: PathBuf, overrides: Vec<String>) -> anyhow::Result<()> {
     let config = KafkaConfig::load(&path, &overrides)
         .with_context(|| format!("reading {}", path.display()))?;
     let broker = Broker::start(config.clone()).await?;
-    let server = Server::start(
-        ServerConfig::from_kafka_config(&config),
-        Arc::clone(&broker),
-    )
-    .await
-    .context("starting listeners")?;
-    let ports: Vec<u16> = server.listeners().iter().map(|l| l.addr.port()).collect();
+    let bound = Server::bind(ServerConfig::from_kafka_config(&config))
+        .await
+        .context("binding listeners")?;
+    let ports: Vec<u16> = bound.listeners().iter().map(|l| l.addr.port()).collect();
     broker.register(&ports).await?;
+    let server = bound.serve(Arc::clone(&broker));
     log::info!("broker {} serving on {:?}", broker.id(), server.listeners());
     wait_for_shutdown_signal()
         .await

@@ -64,14 +64,28 @@ impl ReplicaManager {
         config: LogConfig,
         leader_epoch: i32,
     ) -> Result<Arc<Partition>, ReplicaError> {
-        if let Some(p) = self.partition(tp) {
-            p.set_leader_epoch(leader_epoch);
-            return Ok(p);
+        let partition = match self.partition(tp) {
+            Some(p) => {
+                p.set_leader_epoch(leader_epoch);
+                p
+            }
+            None => {
+                let log = self.logs.get_or_create(tp, config)?;
+                let partition = Arc::new(Partition::new(tp.clone(), log, leader_epoch));
+                self.write_partitions()
+                    .insert(tp.clone(), Arc::clone(&partition));
+                partition
+            }
+        };
+        // The high watermark is the smallest log end offset in the ISR. As
+        // the only replica, the leader's own log end is it: everything in
+        // the log (also what survived a crash) is committed at once, as when
+        // a Kafka leader with ISR = {itself} takes over.
+        {
+            let mut log = partition.log();
+            let end = log.log_end_offset();
+            log.set_high_watermark(end);
         }
-        let log = self.logs.get_or_create(tp, config)?;
-        let partition = Arc::new(Partition::new(tp.clone(), log, leader_epoch));
-        self.write_partitions()
-            .insert(tp.clone(), Arc::clone(&partition));
         Ok(partition)
     }
 
@@ -289,6 +303,22 @@ mod tests {
         assert!(waited < Duration::from_secs(10));
         assert_eq!(r[0].as_ref().unwrap().high_watermark, 1);
         assert!(r[0].as_ref().unwrap().records.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_single_replica_leader_commits_what_its_log_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let tp = TopicPartition::new("t", 0);
+        {
+            let rm = manager(dir.path());
+            rm.become_leader(&tp, LogConfig::default(), 0).unwrap();
+            rm.append(&tp, &batch(1)).unwrap();
+            rm.append(&tp, &batch(2)).unwrap();
+            // Crash: no checkpoint of the high watermark is written.
+        }
+        let rm = manager(dir.path());
+        rm.become_leader(&tp, LogConfig::default(), 0).unwrap();
+        assert_eq!(rm.read(&tp, 0, 1 << 20, true).unwrap().high_watermark, 2);
     }
 
     #[tokio::test]

@@ -89,13 +89,56 @@ pub struct Server {
     acceptors: Vec<JoinHandle<()>>,
 }
 
+/// Listeners bound but not yet accepting. A broker binds first (to learn the
+/// ports it registers in ZooKeeper) and serves only once registered, as
+/// Kafka starts its request processors last; clients connecting meanwhile
+/// wait in the kernel's accept backlog.
+#[derive(Debug)]
+pub struct BoundServer {
+    config: ServerConfig,
+    sockets: Vec<(BoundListener, TcpListener)>,
+}
+
+impl BoundServer {
+    /// The bound listeners, in `listeners` order.
+    pub fn listeners(&self) -> Vec<BoundListener> {
+        self.sockets.iter().map(|(b, _)| b.clone()).collect()
+    }
+
+    /// Starts accepting; requests go to `handler`.
+    pub fn serve<H: RequestHandler>(self, handler: Arc<H>) -> Server {
+        let config = self.config;
+        let (shutdown, _) = watch::channel(false);
+        let slots = Arc::new(Semaphore::new(config.max_connections as usize));
+        let next_id = Arc::new(AtomicU64::new(0));
+        let mut bound = Vec::with_capacity(self.sockets.len());
+        let mut acceptors = Vec::with_capacity(self.sockets.len());
+        for (b, socket) in self.sockets {
+            let acceptor = Acceptor {
+                name: b.name.as_str().into(),
+                socket,
+                handler: Arc::clone(&handler),
+                limits: config.limits,
+                max_connections: config.max_connections,
+                slots: Arc::clone(&slots),
+                next_id: Arc::clone(&next_id),
+                shutdown: shutdown.subscribe(),
+                shutdown_timeout: config.shutdown_timeout,
+            };
+            acceptors.push(tokio::spawn(acceptor.run()));
+            bound.push(b);
+        }
+        Server {
+            bound,
+            shutdown,
+            acceptors,
+        }
+    }
+}
+
 impl Server {
-    /// Binds every listener (all or nothing) and starts accepting; requests
-    /// go to `handler`.
-    pub async fn start<H: RequestHandler>(
-        config: ServerConfig,
-        handler: Arc<H>,
-    ) -> io::Result<Server> {
+    /// Binds every listener (all or nothing) without accepting yet.
+    pub async fn bind(config: ServerConfig) -> io::Result<BoundServer> {
         let mut sockets = Vec::with_capacity(config.listeners.len());
         for listener in &config.listeners {
             let socket = bind(listener).await.map_err(|e| {
@@ -111,31 +154,15 @@ impl Server {
                 socket,
             ));
         }
-        let (shutdown, _) = watch::channel(false);
-        let slots = Arc::new(Semaphore::new(config.max_connections as usize));
-        let next_id = Arc::new(AtomicU64::new(0));
-        let mut bound = Vec::with_capacity(sockets.len());
-        let mut acceptors = Vec::with_capacity(sockets.len());
-        for (b, socket) in sockets {
-            let acceptor = Acceptor {
-                name: b.name.as_str().into(),
-                socket,
-                handler: Arc::clone(&handler),
-                limits: config.limits,
-                max_connections: config.max_connections,
-                slots: Arc::clone(&slots),
-                next_id: Arc::clone(&next_id),
-                shutdown: shutdown.subscribe(),
-                shutdown_timeout: config.shutdown_timeout,
-            };
-            acceptors.push(tokio::spawn(acceptor.run()));
-            bound.push(b);
-        }
-        Ok(Server {
-            bound,
-            shutdown,
-            acceptors,
-        })
+        Ok(BoundServer { config, sockets })
+    }
+
+    /// Binds every listener and starts accepting; requests go to `handler`.
+    pub async fn start<H: RequestHandler>(
+        config: ServerConfig,
+        handler: Arc<H>,
+    ) -> io::Result<Server> {
+        Ok(Server::bind(config).await?.serve(handler))
     }
 
     /// The bound listeners, in `listeners` order.

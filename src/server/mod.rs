@@ -20,7 +20,7 @@ pub mod listener;
 
 pub use connection::ConnectionLimits;
 pub use dispatch::{ConnectionInfo, Reply, RequestContext, RequestHandler};
-pub use listener::{BoundListener, Server, ServerConfig};
+pub use listener::{BoundListener, BoundServer, Server, ServerConfig};
 
 use tokio::signal::unix::{signal, SignalKind};
 
