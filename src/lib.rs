@@ -11,6 +11,7 @@ pub mod metadata;
 pub mod protocol;
 pub mod record;
 pub mod replica;
+pub mod server;
 mod topic_partition;
 pub mod zk;
 

@@ -13,7 +13,11 @@ use gregor::config::KafkaConfig;
 use gregor::server::{wait_for_shutdown_signal, Server, ServerConfig};
 
 #[derive(Parser)]
-#[command(name = "gregor", version, about = "A Kafka-compatible, ZooKeeper-coordinated message broker")]
+#[command(
+    name = "gregor",
+    version,
+    about = "A Kafka-compatible, ZooKeeper-coordinated message broker"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -35,7 +39,10 @@ enum Command {
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("gregor: cannot start the runtime: {e}");
@@ -61,14 +68,19 @@ async fn run_broker(path: PathBuf, overrides: Vec<String>) -> anyhow::Result<()>
     let config = KafkaConfig::load(&path, &overrides)
         .with_context(|| format!("reading {}", path.display()))?;
     let broker = Broker::start(config.clone()).await?;
-    let server = Server::start(ServerConfig::from_kafka_config(&config), Arc::clone(&broker))
-        .await
-        .context("starting listeners")?;
+    let server = Server::start(
+        ServerConfig::from_kafka_config(&config),
+        Arc::clone(&broker),
+    )
+    .await
+    .context("starting listeners")?;
     let ports: Vec<u16> = server.listeners().iter().map(|l| l.addr.port()).collect();
     broker.register(&ports).await?;
     log::info!("broker {} serving on {:?}", broker.id(), server.listeners());
-    wait_for_shutdown_signal().await.context("waiting for signals")?;
+    wait_for_shutdown_signal()
+        .await
+        .context("waiting for signals")?;
     server.shutdown().await;
-    broker.shutdown()?;
+    broker.shutdown().await?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! clean shutdown.
 
 mod apis;
+mod handler;
 mod startup;
 mod topics;
 

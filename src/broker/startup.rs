@@ -17,16 +17,19 @@ use crate::zk::data::{BrokerId, BrokerInfo, EndPoint, SecurityProtocol};
 use crate::zk::session::ZkSession;
 use crate::TopicPartition;
 
+/// Pause between attempts to register over a crashed predecessor's node.
+const REGISTRATION_RETRY: Duration = Duration::from_millis(500);
+
 /// Why a broker could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
-    #[error("ZooKeeper: {0}")]
+    #[error(transparent)]
     Zk(#[from] ZkError),
-    #[error("log: {0}")]
+    #[error(transparent)]
     Log(#[from] LogError),
-    #[error("config: {0}")]
+    #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("replica: {0}")]
+    #[error(transparent)]
     Replica(#[from] ReplicaError),
     #[error("cannot listen on {address}: {source}")]
     Listen {
@@ -45,6 +48,9 @@ pub struct Broker {
     pub(crate) replicas: Arc<ReplicaManager>,
     pub(crate) logs: Arc<LogManager>,
     background: std::sync::Mutex<Option<BackgroundTasks>>,
+    /// Keeps the registration alive across session expiry; stopped at
+    /// shutdown.
+    session_keeper: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Broker {
@@ -85,6 +91,7 @@ impl Broker {
             replicas,
             logs,
             background: std::sync::Mutex::new(Some(background)),
+            session_keeper: std::sync::Mutex::new(None),
         });
         broker.load_topics(&client).await?;
         info!(
@@ -168,16 +175,33 @@ impl Broker {
     /// Registers `/brokers/ids/<id>` (after the listeners are bound, as in
     /// Kafka, so a registered broker is always reachable) and keeps it
     /// registered across ZooKeeper session expiry.
+    ///
+    /// After a crash the previous process's registration lingers until its
+    /// session times out; like Kafka since KAFKA-7165, wait for that (up to
+    /// twice `zookeeper.session.timeout.ms`) instead of failing.
     pub async fn register(self: &Arc<Self>, bound_ports: &[u16]) -> Result<(), BrokerError> {
         let info = self.broker_info(bound_ports);
-        self.zk.client().register_broker(&info).await?;
+        let client = self.zk.client();
+        let session_timeout = Duration::from_millis(self.config.zookeeper_session_timeout_ms);
+        let deadline = Instant::now() + 2 * session_timeout;
+        loop {
+            match client.register_broker(&info).await {
+                Err(ZkError::BrokerIdInUse(id)) if Instant::now() < deadline => {
+                    info!("broker id {id} is still registered by a previous session; waiting for it to expire");
+                    tokio::time::sleep(REGISTRATION_RETRY).await;
+                }
+                result => {
+                    result?;
+                    break;
+                }
+            }
+        }
         self.metadata.set_brokers(vec![endpoint_of(&info)]);
         // Until the controller election exists, each broker answers admin
         // requests (which clients send to the controller) itself.
         self.metadata.set_controller(Some(self.id));
         let broker = Arc::clone(self);
-        tokio::spawn(async move {
-            let info = info.clone();
+        let keeper = tokio::spawn(async move {
             let result = broker
                 .zk
                 .maintain(|client| {
@@ -192,6 +216,10 @@ impl Broker {
                 warn!("ZooKeeper session maintenance stopped: {e}");
             }
         });
+        *self
+            .session_keeper
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(keeper);
         Ok(())
     }
 
@@ -222,9 +250,21 @@ impl Broker {
         }
     }
 
-    /// Closes the logs cleanly (flush, trimmed indexes, checkpoints, clean
-    /// shutdown marker) so the next start skips recovery.
-    pub fn shutdown(&self) -> Result<(), BrokerError> {
+    /// Leaves the cluster (deregisters from ZooKeeper) and closes the logs
+    /// cleanly (flush, trimmed indexes, checkpoints, clean-shutdown marker) so
+    /// the next start skips recovery.
+    pub async fn shutdown(&self) -> Result<(), BrokerError> {
+        let keeper = self
+            .session_keeper
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(keeper) = keeper {
+            keeper.abort();
+        }
+        if let Err(e) = self.zk.client().deregister_broker(self.id).await {
+            warn!("could not deregister broker {}: {e}", self.id);
+        }
         if let Some(mut bg) = self
             .background
             .lock()

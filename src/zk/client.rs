@@ -202,6 +202,22 @@ impl KafkaZkClient {
         }
     }
 
+    /// Removes this session's `/brokers/ids/<id>` at shutdown, so the broker
+    /// leaves the cluster at once instead of when its session times out.
+    /// A node owned by another session is left alone.
+    pub async fn deregister_broker(&self, id: BrokerId) -> Result<(), ZkError> {
+        let path = paths::broker(id);
+        match self.zk.check_stat(&path).await.at("stat", &path)? {
+            Some(stat) if stat.ephemeral_owner == self.session_id() => {
+                match self.zk.delete(&path, Some(stat.version)).await {
+                    Err(zkc::Error::NoNode) => Ok(()),
+                    result => result.at("delete", &path),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// A fresh broker id for a broker configured without `broker.id`:
     /// `reserved_max` (`reserved.broker.max.id`) plus the data version of
     /// `/brokers/seqid` after bumping it, as Kafka's

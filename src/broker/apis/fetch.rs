@@ -5,8 +5,13 @@
 //! `max.incremental.fetch.session.cache.slots=0`, every fetch is answered as
 //! a full, sessionless one (session id 0), and a request naming a session
 //! gets FETCH_SESSION_ID_NOT_FOUND so the client starts over.
+//!
+//! Records are never null in a response: like Kafka, an empty partition gets
+//! an empty record set (librdkafka rejects a null one as a bad message set).
 
 use std::time::Duration;
+
+use bytes::Bytes;
 
 use crate::protocol::api::fetch::{
     FetchRequest, FetchResponse, FetchableTopicResponse, PartitionData,
@@ -61,7 +66,7 @@ impl Broker {
                             high_watermark: data.high_watermark,
                             last_stable_offset: data.last_stable_offset,
                             log_start_offset: data.log_start_offset,
-                            records: data.records,
+                            records: Some(data.records.unwrap_or_default()),
                             ..Default::default()
                         },
                         Err(e) => PartitionData {
@@ -70,6 +75,7 @@ impl Broker {
                             high_watermark: -1,
                             last_stable_offset: -1,
                             log_start_offset: -1,
+                            records: Some(Bytes::new()),
                             ..Default::default()
                         },
                     })
