@@ -1,9 +1,13 @@
 //! The usual test set-up: one standalone ZooKeeper and one gregor broker
 //! registered in it, both killed when the fixture is dropped.
 
-use anyhow::Result;
+use std::time::Duration;
 
-use crate::{Broker, BrokerConfig, ZooKeeper};
+use anyhow::Result;
+use gregor::protocol::api::metadata::MetadataRequest;
+
+use crate::wire::WireClient;
+use crate::{wait_until, Broker, BrokerConfig, ZooKeeper};
 
 /// A standalone ZooKeeper and one broker (id 1) using it.
 pub struct SingleBroker {
@@ -16,6 +20,28 @@ impl SingleBroker {
     /// `127.0.0.1:<port>` of the broker.
     pub fn bootstrap(&self) -> String {
         self.broker.bootstrap()
+    }
+
+    /// Waits until the broker lists itself in its Metadata answers. A
+    /// broker restarted after kill -9 accepts connections while it waits
+    /// for its previous ZooKeeper session to expire, and until it has
+    /// registered again its Metadata has no brokers, so clients find no
+    /// leader (librdkafka: "Local: Unknown partition").
+    pub fn wait_until_registered(&self, timeout: Duration) -> Result<()> {
+        let what = format!("broker {} to list itself in Metadata", self.broker.id());
+        wait_until(&what, timeout, || {
+            let mut client = WireClient::connect(&self.bootstrap())?;
+            let request = MetadataRequest {
+                topics: Some(Vec::new()),
+                ..Default::default()
+            };
+            let response = client.request(9, &request)?;
+            Ok(response
+                .brokers
+                .iter()
+                .any(|b| b.node_id == self.broker.id() as i32)
+                .then_some(()))
+        })
     }
 }
 

@@ -208,6 +208,14 @@ fn header(api_key: i16, version: i16) -> Vec<u8> {
     out
 }
 
+/// Request header v2 (flexible versions): v1 and an empty tagged-field
+/// section, as clients send it for versions newer than the broker knows.
+fn flexible_header(api_key: i16, version: i16) -> Vec<u8> {
+    let mut out = header(api_key, version);
+    out.push(0);
+    out
+}
+
 #[test]
 fn malformed_input_does_not_take_the_broker_down() -> Result<()> {
     let cluster = gregor_broker_with_zk_configured(|c| c)?;
@@ -228,7 +236,7 @@ fn malformed_input_does_not_take_the_broker_down() -> Result<()> {
         assert_eq!(answer, Answer::Closed, "api key {key}");
     }
     // Unsupported Metadata version: closed, as Kafka does.
-    let answer = send_and_close(&bootstrap, &frame(&header(3, 99)))?;
+    let answer = send_and_close(&bootstrap, &frame(&flexible_header(3, 99)))?;
     assert_eq!(answer, Answer::Closed, "Metadata v99");
     // A known request with a garbage body.
     let mut garbage = header(3, 1);
@@ -241,7 +249,7 @@ fn malformed_input_does_not_take_the_broker_down() -> Result<()> {
     // An ApiVersions version the broker does not know: KIP-511 says it
     // answers in v0 with UNSUPPORTED_VERSION and its own version range.
     let mut client = WireClient::connect(&bootstrap)?;
-    client.send_frame(&header(18, 99))?;
+    client.send_frame(&flexible_header(18, 99))?;
     let Answer::Frame(response) = client.read_answer()? else {
         panic!("ApiVersions v99 was not answered");
     };
@@ -270,7 +278,11 @@ fn malformed_input_does_not_take_the_broker_down() -> Result<()> {
 
     // The broker still serves requests on new connections...
     let mut client = WireClient::connect(&bootstrap)?;
-    let versions = client.request(3, &ApiVersionsRequest::default())?;
+    let request = ApiVersionsRequest {
+        client_software_name: "gregor-tests".into(),
+        client_software_version: "1.0".into(),
+    };
+    let versions = client.request(3, &request)?;
     assert_eq!(code(versions.error_code), ErrorCode::NONE);
     // ...and real clients.
     let topic = unique_topic("after-garbage");

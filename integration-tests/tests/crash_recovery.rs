@@ -11,12 +11,28 @@ use anyhow::{ensure, Context, Result};
 use integration_tests::client_matrix::{
     assert_exactly_produced, expected_value, Produce, CONFLUENT_KAFKA,
 };
-use integration_tests::{gregor_broker_with_zk, json_lines, unique_topic, wait_until};
+use integration_tests::{
+    gregor_broker_with_zk_configured, json_lines, unique_topic, wait_until, SingleBroker,
+};
+
+/// How long a restarted broker may take to register again: its previous
+/// ZooKeeper session (timeout below) must expire first.
+const REGISTRATION_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn cluster() -> Result<SingleBroker> {
+    // A short session, so that the killed broker's registration expires soon.
+    gregor_broker_with_zk_configured(|c| c.property("zookeeper.session.timeout.ms", 6000))
+}
+
+fn restart(cluster: &mut SingleBroker) -> Result<()> {
+    cluster.broker.restart()?;
+    cluster.wait_until_registered(REGISTRATION_TIMEOUT)
+}
 
 #[test]
 fn acknowledged_records_survive_kill_9() -> Result<()> {
     const COUNT: i64 = 5000;
-    let mut cluster = gregor_broker_with_zk()?;
+    let mut cluster = cluster()?;
     let bootstrap = cluster.bootstrap();
     let topic = unique_topic("crash");
     let offsets = CONFLUENT_KAFKA.produce(&bootstrap, &topic, Produce::new(1, COUNT))?;
@@ -26,7 +42,7 @@ fn acknowledged_records_survive_kill_9() -> Result<()> {
     );
 
     cluster.broker.kill9()?;
-    cluster.broker.restart()?;
+    restart(&mut cluster)?;
     let records = CONFLUENT_KAFKA.consume(&bootstrap, &topic, None)?;
     assert_exactly_produced(&records, COUNT)
 }
@@ -36,7 +52,7 @@ fn records_acknowledged_before_a_kill_9_mid_stream_survive() -> Result<()> {
     // More than the producer can send before the kill below.
     const COUNT: i64 = 300_000;
     const KILL_AFTER_BYTES: u64 = 1 << 20;
-    let mut cluster = gregor_broker_with_zk()?;
+    let mut cluster = cluster()?;
     let bootstrap = cluster.bootstrap();
     let topic = unique_topic("crash-mid-stream");
     let segment = cluster
@@ -96,7 +112,7 @@ fn records_acknowledged_before_a_kill_9_mid_stream_survive() -> Result<()> {
         output.status
     );
 
-    cluster.broker.restart()?;
+    restart(&mut cluster)?;
     let records = CONFLUENT_KAFKA.consume(&bootstrap, &topic, None)?;
     for (position, record) in (0..).zip(&records) {
         ensure!(

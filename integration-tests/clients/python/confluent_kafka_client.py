@@ -28,7 +28,9 @@ def produce(args):
                 errors.append(f"record {i}: {err}")
                 return
             acked += 1
-            offset = msg.offset() if msg.offset() >= 0 else -1
+            # None or negative when the broker does not say (acks=0).
+            offset = msg.offset()
+            offset = offset if offset is not None and offset >= 0 else -1
             emit({"i": i, "partition": msg.partition(), "offset": offset})
         return on_delivery
 
@@ -98,7 +100,10 @@ def admin(args):
 
 
 def create_topic(args):
-    futures = admin(args).create_topics(
+    # The client must outlive its futures: a collected AdminClient fails
+    # them with _DESTROY.
+    client = admin(args)
+    futures = client.create_topics(
         [NewTopic(args.topic, num_partitions=args.partitions, replication_factor=1)],
         operation_timeout=TIMEOUT_S, request_timeout=TIMEOUT_S)
     futures[args.topic].result(timeout=TIMEOUT_S)
@@ -106,7 +111,8 @@ def create_topic(args):
 
 
 def delete_topic(args):
-    futures = admin(args).delete_topics(
+    client = admin(args)
+    futures = client.delete_topics(
         [args.topic], operation_timeout=TIMEOUT_S, request_timeout=TIMEOUT_S)
     futures[args.topic].result(timeout=TIMEOUT_S)
     emit({"deleted": args.topic})
