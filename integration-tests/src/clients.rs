@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, ExitStatus, Output};
 use std::time::Duration;
 
-use anyhow::{ensure, Result};
+use anyhow::{ensure, Context, Result};
 
 use crate::process::run_with_timeout;
 use crate::{clients_dir, repo_root};
@@ -112,4 +112,67 @@ where
     ensure!(path.is_file(), "no client script {}", path.display());
     interpreter.arg(&path).args(args).current_dir(clients_dir());
     Ok(run_with_timeout(interpreter, timeout)?.into())
+}
+
+/// Produces the lines of `file` to partition `partition` of `topic` with
+/// kcat (`-P -l`), one record per line, plus `extra` arguments (`-K:` for
+/// keys, `-z gzip`, `-X acks=1`, …). Fails with kcat's output unless every
+/// record was delivered (kcat exits non-zero on delivery failures).
+pub fn kcat_produce_file(
+    bootstrap: &str,
+    topic: &str,
+    partition: i32,
+    file: &Path,
+    extra: &[&str],
+    timeout: Duration,
+) -> Result<ClientOutput> {
+    let partition = partition.to_string();
+    let mut args: Vec<&OsStr> = ["-b", bootstrap, "-P", "-t", topic, "-p", &partition, "-l"]
+        .into_iter()
+        .map(OsStr::new)
+        .collect();
+    args.extend(extra.iter().map(OsStr::new));
+    args.push(file.as_os_str());
+    kcat(args, timeout)
+}
+
+/// Consumes partition `partition` of `topic` from the beginning to its end
+/// (`-C -o beginning -e`, no consumer group), printing each record with
+/// kcat's `-f` `format`.
+pub fn kcat_consume(
+    bootstrap: &str,
+    topic: &str,
+    partition: i32,
+    format: &str,
+    timeout: Duration,
+) -> Result<ClientOutput> {
+    let partition = partition.to_string();
+    kcat(
+        [
+            "-b",
+            bootstrap,
+            "-C",
+            "-t",
+            topic,
+            "-p",
+            &partition,
+            "-o",
+            "beginning",
+            "-e",
+            "-f",
+            format,
+        ],
+        timeout,
+    )
+}
+
+/// Parses a client script's stdout: one JSON value per non-empty line.
+pub fn json_lines(stdout: &str) -> Result<Vec<serde_json::Value>> {
+    stdout
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            serde_json::from_str(line).with_context(|| format!("not a JSON line: {line:?}"))
+        })
+        .collect()
 }

@@ -17,15 +17,21 @@
 //! that says so, never a silently skipped test.
 
 mod broker;
+pub mod client_matrix;
 mod clients;
+mod fixture;
 mod ports;
 mod process;
+pub mod wire;
 mod zookeeper;
 
 use std::path::{Path, PathBuf};
 
 pub use broker::{Broker, BrokerConfig};
-pub use clients::{kcat, node, python, ClientOutput};
+pub use clients::{json_lines, kcat, kcat_consume, kcat_produce_file, node, python, ClientOutput};
+pub use fixture::{
+    gregor_broker_with_zk, gregor_broker_with_zk_configured, unique_topic, SingleBroker,
+};
 pub use ports::free_port;
 pub use process::{run_with_timeout, wait_until};
 pub use zookeeper::{four_letter_word, zk_cli, ZkEnsemble, ZooKeeper};

@@ -1,0 +1,90 @@
+"""What the per-library client scripts share: the command line, the
+records they produce and the JSON lines they print.
+
+Every script is called as
+
+    <script> <bootstrap> <topic> <mode> [options]
+
+and prints one JSON object per line on stdout. Modes:
+
+  produce  --acks A --count N [--start S] [--timestamp-base T] [--linger-ms L]
+           produces records i = S..S+N-1 to partition --partition with key
+           "key-<i>", value "value-<i>" and, with --timestamp-base, the
+           CreateTime T+i; prints {"i", "partition", "offset"} per delivery
+           report (offset -1 when the broker does not tell, acks=0), then
+           {"acked": n, "failed": n, "errors": [...]}; exits 1 if any failed.
+  consume  --partition P [--offset earliest|<n>]
+           assigns the partition (no consumer group), reads the high
+           watermark, then reads from the offset to it; prints
+           {"offset", "key", "value", "timestamp"} per record, then
+           {"end": <high watermark>}.
+  offsets-for-times --partition P --timestamp T
+           prints {"offset", "timestamp"} (ListOffsets by timestamp).
+  create-topic --partitions N    prints {"created": topic}
+  delete-topic                   prints {"deleted": topic}
+  metadata  prints {"brokers": [{"id", "host", "port"}],
+                    "topics": {name: partition count}}
+"""
+import argparse
+import json
+import sys
+
+# Every client call is bounded by this, so that a broker that never answers
+# makes a script fail with the client's error rather than hang.
+TIMEOUT_S = 30
+
+
+def parse_args():
+    p = argparse.ArgumentParser()
+    p.add_argument("bootstrap")
+    p.add_argument("topic")
+    p.add_argument("mode", choices=[
+        "produce", "consume", "offsets-for-times", "create-topic",
+        "delete-topic", "metadata"])
+    p.add_argument("--acks", type=int, default=-1)
+    p.add_argument("--count", type=int, default=0)
+    p.add_argument("--start", type=int, default=0)
+    p.add_argument("--timestamp-base", type=int)
+    p.add_argument("--linger-ms", type=int, default=5)
+    p.add_argument("--message-timeout-ms", type=int, default=TIMEOUT_S * 1000)
+    p.add_argument("--partition", type=int, default=0)
+    p.add_argument("--offset", default="earliest")
+    p.add_argument("--timestamp", type=int)
+    p.add_argument("--partitions", type=int, default=1)
+    return p.parse_args()
+
+
+def key(i):
+    return f"key-{i}".encode()
+
+
+def value(i):
+    return f"value-{i}".encode()
+
+
+def timestamp(args, i):
+    return None if args.timestamp_base is None else args.timestamp_base + i
+
+
+def emit(obj):
+    print(json.dumps(obj), flush=True)
+
+
+def emit_record(offset, k, v, ts):
+    emit({
+        "offset": offset,
+        "key": None if k is None else k.decode(),
+        "value": None if v is None else v.decode(),
+        "timestamp": ts,
+    })
+
+
+def finish_produce(acked, errors):
+    emit({"acked": acked, "failed": len(errors), "errors": errors[:20]})
+    sys.exit(1 if errors else 0)
+
+
+def fail(message):
+    emit({"error": message})
+    print(message, file=sys.stderr)
+    sys.exit(1)

@@ -1,0 +1,143 @@
+"""confluent-kafka (librdkafka) as a gregor client; see common.py for the
+command line and output."""
+import time
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+import common
+from common import TIMEOUT_S, emit, emit_record, fail
+
+
+def produce(args):
+    producer = Producer({
+        "bootstrap.servers": args.bootstrap,
+        "acks": str(args.acks),
+        "linger.ms": args.linger_ms,
+        "message.timeout.ms": args.message_timeout_ms,
+        # No retries hiding a refused batch: the first error is reported.
+        "enable.idempotence": False,
+    })
+    acked = 0
+    errors = []
+
+    def report(i):
+        def on_delivery(err, msg):
+            nonlocal acked
+            if err is not None:
+                errors.append(f"record {i}: {err}")
+                return
+            acked += 1
+            # None or negative when the broker does not say (acks=0).
+            offset = msg.offset()
+            offset = offset if offset is not None and offset >= 0 else -1
+            emit({"i": i, "partition": msg.partition(), "offset": offset})
+        return on_delivery
+
+    for i in range(args.start, args.start + args.count):
+        kwargs = {}
+        ts = common.timestamp(args, i)
+        if ts is not None:
+            kwargs["timestamp"] = ts
+        while True:
+            try:
+                producer.produce(args.topic, common.value(i), common.key(i),
+                                 partition=args.partition, on_delivery=report(i), **kwargs)
+                break
+            except BufferError:
+                producer.poll(0.1)  # local queue full: serve delivery reports
+        producer.poll(0)
+    remaining = producer.flush(args.message_timeout_ms / 1000 + TIMEOUT_S)
+    if remaining:
+        errors.append(f"{remaining} records still undelivered after flush")
+    common.finish_produce(acked, errors)
+
+
+def consumer(args):
+    return Consumer({
+        "bootstrap.servers": args.bootstrap,
+        # Required by the API, never used: no subscribe, no commits.
+        "group.id": "unused",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+    })
+
+
+def consume(args):
+    c = consumer(args)
+    tp = TopicPartition(args.topic, args.partition)
+    low, high = c.get_watermark_offsets(tp, timeout=TIMEOUT_S)
+    start = low if args.offset == "earliest" else int(args.offset)
+    c.assign([TopicPartition(args.topic, args.partition, start)])
+    position = start
+    deadline = time.monotonic() + TIMEOUT_S
+    while position < high:
+        if time.monotonic() > deadline:
+            fail(f"only reached offset {position} of {high} in {TIMEOUT_S}s")
+        msg = c.poll(1.0)
+        if msg is None:
+            continue
+        if msg.error():
+            fail(f"consume error: {msg.error()}")
+        emit_record(msg.offset(), msg.key(), msg.value(), msg.timestamp()[1])
+        position = msg.offset() + 1
+    c.close()
+    emit({"end": high})
+
+
+def offsets_for_times(args):
+    c = consumer(args)
+    [result] = c.offsets_for_times(
+        [TopicPartition(args.topic, args.partition, args.timestamp)], timeout=TIMEOUT_S)
+    if result.error:
+        fail(f"offsets_for_times: {result.error}")
+    emit({"offset": result.offset, "timestamp": args.timestamp})
+    c.close()
+
+
+def admin(args):
+    return AdminClient({"bootstrap.servers": args.bootstrap})
+
+
+def create_topic(args):
+    # The client must outlive its futures: a collected AdminClient fails
+    # them with _DESTROY.
+    client = admin(args)
+    futures = client.create_topics(
+        [NewTopic(args.topic, num_partitions=args.partitions, replication_factor=1)],
+        operation_timeout=TIMEOUT_S, request_timeout=TIMEOUT_S)
+    futures[args.topic].result(timeout=TIMEOUT_S)
+    emit({"created": args.topic})
+
+
+def delete_topic(args):
+    client = admin(args)
+    futures = client.delete_topics(
+        [args.topic], operation_timeout=TIMEOUT_S, request_timeout=TIMEOUT_S)
+    futures[args.topic].result(timeout=TIMEOUT_S)
+    emit({"deleted": args.topic})
+
+
+def metadata(args):
+    md = admin(args).list_topics(timeout=TIMEOUT_S)
+    emit({
+        "brokers": [{"id": b.id, "host": b.host, "port": b.port} for b in md.brokers.values()],
+        "topics": {name: len(t.partitions) for name, t in md.topics.items()},
+    })
+
+
+MODES = {
+    "produce": produce,
+    "consume": consume,
+    "offsets-for-times": offsets_for_times,
+    "create-topic": create_topic,
+    "delete-topic": delete_topic,
+    "metadata": metadata,
+}
+
+if __name__ == "__main__":
+    args = common.parse_args()
+    try:
+        MODES[args.mode](args)
+    except KafkaException as e:
+        fail(f"{type(e).__name__}: {e}")
