@@ -3,7 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::record::BatchError;
+use crate::record::{BatchError, RecordError};
 
 /// What can go wrong in a partition log or the log manager.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +16,10 @@ pub enum LogError {
     },
     #[error("invalid record batch: {0}")]
     InvalidBatch(#[from] BatchError),
+    /// A stored batch whose records cannot be decoded (bad compressed data,
+    /// malformed records) although its header and CRC were valid.
+    #[error("invalid records in a stored batch: {0}")]
+    InvalidRecords(#[from] RecordError),
     #[error("offset {offset} is out of range [{log_start}, {log_end}]")]
     OffsetOutOfRange {
         offset: i64,

@@ -352,15 +352,14 @@ impl PartitionLog {
         Ok(None)
     }
 
-    /// The first batch with a timestamp `>= timestamp`: its base offset (but
-    /// not below the log start) and max timestamp (ListOffsets by time).
+    /// The (offset, timestamp) of the first record whose timestamp is
+    /// `>= timestamp`, at or after the log start (ListOffsets by time).
+    /// Exact to the record even inside a compressed batch, as Kafka's
+    /// `fetchOffsetByTimestamp`.
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>> {
         for segment in self.segments.values() {
-            if let Some(h) = segment.find_by_timestamp(timestamp)? {
-                return Ok(Some((
-                    h.base_offset.max(self.log_start_offset),
-                    h.max_timestamp,
-                )));
+            if let Some(found) = segment.find_by_timestamp(timestamp, self.log_start_offset)? {
+                return Ok(Some(found));
             }
         }
         Ok(None)

@@ -8,7 +8,9 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::record::{parse_batch, BatchHeader, HEADER_LEN, LOG_OVERHEAD};
+use bytes::Bytes;
+
+use crate::record::{parse_batch, BatchHeader, Records, HEADER_LEN, LOG_OVERHEAD};
 
 use super::config::LogConfig;
 use super::error::{LogError, Result};
@@ -263,16 +265,42 @@ impl Segment {
     /// header) for which `stop` holds.
     fn scan_from(
         &self,
-        mut position: u64,
+        position: u64,
         mut stop: impl FnMut(u64, &BatchHeader) -> bool,
     ) -> Result<Option<(u64, BatchHeader)>> {
+        self.find_map_from(position, |p, h| Ok(stop(p, h).then_some((p, *h))))
+    }
+
+    /// Walks batch headers from `position` and returns the first `Some`
+    /// that `f` gives (which may read the batch itself).
+    fn find_map_from<T>(
+        &self,
+        mut position: u64,
+        mut f: impl FnMut(u64, &BatchHeader) -> Result<Option<T>>,
+    ) -> Result<Option<T>> {
         while let Some(h) = self.header_at(position)? {
-            if stop(position, &h) {
-                return Ok(Some((position, h)));
+            if let Some(found) = f(position, &h)? {
+                return Ok(Some(found));
             }
             position += h.total_size() as u64;
         }
         Ok(None)
+    }
+
+    /// Reads the whole batch at `position` whose header is `h`.
+    fn batch_at(&self, position: u64, h: &BatchHeader) -> Result<Bytes> {
+        let size = h.total_size() as u64;
+        if position + size > self.size {
+            return Err(LogError::Corrupt {
+                path: self.log_path.clone(),
+                reason: format!("batch at {position} runs past the end of the segment"),
+            });
+        }
+        let mut buf = vec![0u8; size as usize];
+        self.file
+            .read_exact_at(&mut buf, position)
+            .map_err(LogError::io(&self.log_path))?;
+        Ok(Bytes::from(buf))
     }
 
     /// Position of the index entry at or before `offset`: where a scan for the
@@ -338,18 +366,39 @@ impl Segment {
         }))
     }
 
-    /// The first batch whose max timestamp is `>= timestamp`: time index
-    /// lookup, offset index lookup, then a short scan.
-    pub fn find_by_timestamp(&self, timestamp: i64) -> Result<Option<BatchHeader>> {
+    /// The (offset, timestamp) of the first record with a timestamp
+    /// `>= timestamp` and an offset `>= starting_offset` (the log start):
+    /// Kafka's `findOffsetByTimestamp`. The time index and offset index give
+    /// where to start; batch headers (max timestamp) say which batch to
+    /// open; the batch's records, decompressed if need be, give the record.
+    pub fn find_by_timestamp(
+        &self,
+        timestamp: i64,
+        starting_offset: i64,
+    ) -> Result<Option<(i64, i64)>> {
         if self.max_timestamp() < timestamp {
             return Ok(None);
         }
-        let from = self.time_index.floor(timestamp).map_or(0, |e| {
-            self.scan_start(self.base_offset + i64::from(e.relative_offset))
-        });
-        Ok(self
-            .scan_from(from, |_, h| h.max_timestamp >= timestamp)?
-            .map(|(_, h)| h))
+        let from_index = self
+            .time_index
+            .floor(timestamp)
+            .map_or(self.base_offset, |e| {
+                self.base_offset + i64::from(e.relative_offset)
+            });
+        let from = self.scan_start(from_index.max(starting_offset));
+        self.find_map_from(from, |position, h| {
+            if h.max_timestamp < timestamp || h.last_offset() < starting_offset {
+                return Ok(None);
+            }
+            let batch = self.batch_at(position, h)?;
+            for record in Records::new(&batch)? {
+                let record = record?;
+                if record.timestamp >= timestamp && record.offset >= starting_offset {
+                    return Ok(Some((record.offset, record.timestamp)));
+                }
+            }
+            Ok(None)
+        })
     }
 
     /// The offset after the last batch (the segment's base offset when empty).

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use super::segment::{segment_file, LOG_SUFFIX};
 use super::*;
-use crate::record::{BatchError, Batches, Record, RecordBatchBuilder};
+use crate::record::{BatchError, Batches, Compression, Record, RecordBatchBuilder};
 
 const T0: i64 = 1_700_000_000_000;
 
@@ -498,4 +498,81 @@ fn offset_for_timestamp_uses_the_time_index() {
         Some((78, T0 + 390))
     );
     assert_eq!(log.offset_for_timestamp(T0 + 391).unwrap(), None);
+}
+
+/// A batch of records at `T0 + t` for each `t`, in that order.
+fn timed_batch(times: &[i64], compression: Compression) -> Vec<u8> {
+    let mut b = RecordBatchBuilder::new(T0 + times[0]).compression(compression);
+    for (i, t) in times.iter().enumerate() {
+        b.append(Record::new(T0 + t, None, Some(&[i as u8; 30])));
+    }
+    b.build().to_vec()
+}
+
+#[test]
+fn offset_for_timestamp_finds_the_record_inside_a_batch_for_every_codec() {
+    for codec in Compression::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(dir.path(), small_config(), LoadState::default());
+        // Offsets 0-3, then 4-7 with timestamps out of order, as producers
+        // with several threads may send them.
+        log.append_as_leader(&timed_batch(&[0, 10, 20, 30], codec), 0, T0)
+            .unwrap();
+        log.append_as_leader(&timed_batch(&[40, 70, 50, 60], codec), 0, T0)
+            .unwrap();
+        let find = |t: i64| log.offset_for_timestamp(T0 + t).unwrap();
+        assert_eq!(find(-5), Some((0, T0)), "{codec}");
+        assert_eq!(find(0), Some((0, T0)), "{codec}");
+        assert_eq!(find(15), Some((2, T0 + 20)), "{codec}");
+        assert_eq!(find(30), Some((3, T0 + 30)), "{codec}");
+        assert_eq!(find(31), Some((4, T0 + 40)), "{codec}");
+        // The first record (by offset) at or after the time, not the closest.
+        assert_eq!(find(45), Some((5, T0 + 70)), "{codec}");
+        assert_eq!(find(70), Some((5, T0 + 70)), "{codec}");
+        assert_eq!(find(71), None, "{codec}");
+    }
+}
+
+#[test]
+fn offset_for_timestamp_skips_records_below_the_log_start() {
+    let dir = tempfile::tempdir().unwrap();
+    // No retention.ms: DeleteRecords applies retention on the wall clock,
+    // which would find T0 long past.
+    let config = LogConfig {
+        retention_ms: None,
+        ..small_config()
+    };
+    let mut log = open(dir.path(), config, LoadState::default());
+    log.append_as_leader(&timed_batch(&[0, 10, 20, 30], Compression::Zstd), 0, T0)
+        .unwrap();
+    log.set_high_watermark(4);
+    log.delete_records_before(2).unwrap();
+    assert_eq!(log.offset_for_timestamp(T0).unwrap(), Some((2, T0 + 20)));
+    assert_eq!(
+        log.offset_for_timestamp(T0 + 25).unwrap(),
+        Some((3, T0 + 30))
+    );
+}
+
+#[test]
+fn offset_for_timestamp_across_segments_and_index_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    for i in 0..30 {
+        let base = 100 * i;
+        log.append_as_leader(
+            &timed_batch(&[base, base + 25, base + 50], Compression::Lz4),
+            0,
+            T0,
+        )
+        .unwrap();
+    }
+    assert!(log.segment_count() > 2);
+    for i in 0..30 {
+        let (base, first) = (100 * i, 3 * i);
+        let find = |t: i64| log.offset_for_timestamp(T0 + t).unwrap();
+        assert_eq!(find(base), Some((first, T0 + base)));
+        assert_eq!(find(base + 1), Some((first + 1, T0 + base + 25)));
+        assert_eq!(find(base + 26), Some((first + 2, T0 + base + 50)));
+    }
 }

@@ -27,11 +27,16 @@ pub const HEADER_LEN: usize = 61;
 /// The only record format gregor accepts (Kafka 0.11+ clients all send it).
 pub const MAGIC_V2: i8 = 2;
 /// Where the CRC-covered region starts (the attributes field).
-const CRC_START: usize = 21;
+pub(crate) const CRC_START: usize = 21;
+/// Offset of the CRC field.
+pub(crate) const CRC_AT: usize = 17;
 /// Offset of the partitionLeaderEpoch field.
 pub const LEADER_EPOCH_AT: usize = 12;
 /// Low three bits of attributes: the compression codec.
 const COMPRESSION_MASK: i16 = 0x07;
+/// Attribute bit 3: the timestamps are the broker's append time
+/// (LogAppendTime) rather than the producer's create time.
+pub(crate) const LOG_APPEND_TIME_FLAG: i16 = 0x08;
 /// Attribute bit 5: a control batch (transaction markers).
 const CONTROL_FLAG: i16 = 0x20;
 
@@ -136,6 +141,12 @@ impl BatchHeader {
     /// Compression codec id (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd).
     pub fn compression(&self) -> i16 {
         self.attributes & COMPRESSION_MASK
+    }
+
+    /// Whether every record's timestamp is the batch's max timestamp
+    /// (`message.timestamp.type=LogAppendTime`).
+    pub fn is_log_append_time(&self) -> bool {
+        self.attributes & LOG_APPEND_TIME_FLAG != 0
     }
 
     pub fn is_control(&self) -> bool {

@@ -1,9 +1,12 @@
-//! Builds uncompressed v2 record batches: used by gregor's own producer,
-//! the benchmarks and tests.
+//! Builds v2 record batches, optionally compressed: used by gregor's own
+//! producer, the benchmarks and tests.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::batch::{HEADER_LEN, LOG_OVERHEAD, MAGIC_V2};
+use crate::protocol::primitives::{put_varint, put_varlong};
+
+use super::batch::{CRC_AT, CRC_START, HEADER_LEN, LOG_OVERHEAD, MAGIC_V2};
+use super::compression::Compression;
 
 /// One record to put in a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,10 +30,13 @@ impl<'a> Record<'a> {
 
 /// Accumulates records and writes them as one batch with base offset 0 (the
 /// broker assigns the real one) and no producer id (-1: not idempotent).
+/// Records are kept uncompressed until [`build`](Self::build), which
+/// compresses the whole records section at once, as Kafka producers do.
 pub struct RecordBatchBuilder {
     base_timestamp: i64,
     max_timestamp: i64,
     count: i32,
+    compression: Compression,
     records: BytesMut,
 }
 
@@ -40,8 +46,15 @@ impl RecordBatchBuilder {
             base_timestamp,
             max_timestamp: base_timestamp,
             count: 0,
+            compression: Compression::None,
             records: BytesMut::new(),
         }
+    }
+
+    /// Compresses the records section with `compression` when built.
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
     }
 
     pub fn len(&self) -> usize {
@@ -52,38 +65,61 @@ impl RecordBatchBuilder {
         self.count == 0
     }
 
-    /// Bytes the batch will take once built.
+    /// Bytes the batch takes uncompressed: exact without compression, an
+    /// estimate (usually an upper bound) with it, which is what a producer
+    /// filling batches up to `batch.size` wants.
     pub fn size_in_bytes(&self) -> usize {
         HEADER_LEN + self.records.len()
     }
 
+    /// Adds a record with the next offset delta.
+    ///
+    /// # Panics
+    /// If a key, value or header is longer than `i32::MAX` bytes, which no
+    /// batch can hold.
     pub fn append(&mut self, record: Record<'_>) {
         let mut body = BytesMut::new();
         body.put_i8(0); // record attributes: unused in v2
-        put_varlong(&mut body, record.timestamp - self.base_timestamp);
-        put_varlong(&mut body, i64::from(self.count));
+        put_varlong(
+            &mut body,
+            record.timestamp.wrapping_sub(self.base_timestamp),
+        );
+        put_varint(&mut body, self.count);
         put_nullable(&mut body, record.key);
         put_nullable(&mut body, record.value);
-        put_varlong(&mut body, record.headers.len() as i64);
+        put_length(&mut body, record.headers.len());
         for (name, value) in &record.headers {
             put_nullable(&mut body, Some(name.as_bytes()));
             put_nullable(&mut body, *value);
         }
-        put_varlong(&mut self.records, body.len() as i64);
+        put_length(&mut self.records, body.len());
         self.records.extend_from_slice(&body);
         self.max_timestamp = self.max_timestamp.max(record.timestamp);
         self.count += 1;
     }
 
+    /// Writes the batch. If the codec fails (libzstd out of memory, say),
+    /// the batch goes out uncompressed, as librdkafka does: it is still a
+    /// valid batch with the same records.
     pub fn build(self) -> Bytes {
-        let mut out = BytesMut::with_capacity(self.size_in_bytes());
-        let batch_length = (HEADER_LEN - LOG_OVERHEAD + self.records.len()) as i32;
+        let (compression, records) = match self.compression {
+            Compression::None => (Compression::None, self.records.freeze()),
+            c => match c.compress(&self.records) {
+                Ok(packed) => (c, Bytes::from(packed)),
+                Err(e) => {
+                    ::log::warn!("sending a batch uncompressed: {e}");
+                    (Compression::None, self.records.freeze())
+                }
+            },
+        };
+        let mut out = BytesMut::with_capacity(HEADER_LEN + records.len());
+        let batch_length = (HEADER_LEN - LOG_OVERHEAD + records.len()) as i32;
         out.put_i64(0); // base offset: assigned by the log
         out.put_i32(batch_length);
         out.put_i32(-1); // partition leader epoch: assigned by the leader
         out.put_i8(MAGIC_V2);
         out.put_u32(0); // CRC placeholder
-        out.put_i16(0); // attributes: no compression, create time
+        out.put_i16(compression.id()); // attributes: codec, create time
         out.put_i32(self.count.max(1) - 1);
         out.put_i64(self.base_timestamp);
         out.put_i64(self.max_timestamp);
@@ -91,53 +127,36 @@ impl RecordBatchBuilder {
         out.put_i16(-1); // producer epoch
         out.put_i32(-1); // base sequence
         out.put_i32(self.count);
-        out.extend_from_slice(&self.records);
-        let crc = crc32c::crc32c(&out[21..]);
-        out[17..21].copy_from_slice(&crc.to_be_bytes());
+        out.extend_from_slice(&records);
+        let crc = crc32c::crc32c(&out[CRC_START..]);
+        out[CRC_AT..CRC_START].copy_from_slice(&crc.to_be_bytes());
         out.freeze()
     }
 }
 
-/// Zig-zag varint, as in protobuf and Kafka's `ByteUtils.writeVarlong`.
-fn put_varlong(buf: &mut BytesMut, value: i64) {
-    let mut v = ((value << 1) ^ (value >> 63)) as u64;
-    while v >= 0x80 {
-        buf.put_u8((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.put_u8(v as u8);
+/// A varint length. Lengths past i32::MAX cannot be framed in a batch at
+/// all (its own length is an int32), so they are a caller bug.
+fn put_length(buf: &mut BytesMut, len: usize) {
+    put_varint(
+        buf,
+        i32::try_from(len).expect("record field longer than i32::MAX"),
+    );
 }
 
 /// Length-prefixed bytes where length -1 means null.
 fn put_nullable(buf: &mut BytesMut, bytes: Option<&[u8]>) {
     match bytes {
         Some(b) => {
-            put_varlong(buf, b.len() as i64);
+            put_length(buf, b.len());
             buf.extend_from_slice(b);
         }
-        None => put_varlong(buf, -1),
+        None => put_varint(buf, -1),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn varlong_matches_kafka_examples() {
-        let enc = |v: i64| {
-            let mut b = BytesMut::new();
-            put_varlong(&mut b, v);
-            b.to_vec()
-        };
-        assert_eq!(enc(0), vec![0x00]);
-        assert_eq!(enc(-1), vec![0x01]);
-        assert_eq!(enc(1), vec![0x02]);
-        assert_eq!(enc(63), vec![0x7e]);
-        assert_eq!(enc(-64), vec![0x7f]);
-        assert_eq!(enc(64), vec![0x80, 0x01]);
-        assert_eq!(enc(300), vec![0xd8, 0x04]);
-    }
 
     #[test]
     fn single_record_layout() {

@@ -27,6 +27,9 @@ impl ReplicaError {
                 | BatchError::Truncated { .. }
                 | BatchError::InvalidLength(_) => ErrorCode::CORRUPT_MESSAGE,
             },
+            // A stored batch whose records do not decode: Kafka's
+            // CorruptRecordException.
+            ReplicaError::Log(LogError::InvalidRecords(_)) => ErrorCode::CORRUPT_MESSAGE,
             ReplicaError::Log(LogError::OffsetOutOfRange { .. }) => ErrorCode::OFFSET_OUT_OF_RANGE,
             ReplicaError::Log(_) => ErrorCode::KAFKA_STORAGE_ERROR,
         }
