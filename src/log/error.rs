@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use crate::record::BatchError;
 
+use super::producer_state::ProducerStateError;
+
 /// What can go wrong in a partition log or the log manager.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
@@ -16,6 +18,9 @@ pub enum LogError {
     },
     #[error("invalid record batch: {0}")]
     InvalidBatch(#[from] BatchError),
+    /// An idempotent producer's batch out of sequence or from a fenced epoch.
+    #[error(transparent)]
+    ProducerState(#[from] ProducerStateError),
     #[error("offset {offset} is out of range [{log_start}, {log_end}]")]
     OffsetOutOfRange {
         offset: i64,
