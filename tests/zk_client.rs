@@ -469,7 +469,9 @@ async fn producer_id_blocks_are_claimed_in_order_and_never_overlap() {
 
     // The persistent paths leave the znode empty, as Kafka does: first block.
     assert_eq!(
-        one.allocate_producer_id_block(1, 1000).await.expect("first"),
+        one.allocate_producer_id_block(1, 1000)
+            .await
+            .expect("first"),
         (0, 999)
     );
     assert_eq!(
@@ -477,7 +479,9 @@ async fn producer_id_blocks_are_claimed_in_order_and_never_overlap() {
         json!({"version": 1, "broker": 1, "block_start": "0", "block_end": "999"})
     );
     assert_eq!(
-        two.allocate_producer_id_block(2, 1000).await.expect("second"),
+        two.allocate_producer_id_block(2, 1000)
+            .await
+            .expect("second"),
         (1000, 1999)
     );
 
@@ -505,7 +509,9 @@ async fn producer_id_blocks_are_claimed_in_order_and_never_overlap() {
         .await
         .expect("delete");
     assert_eq!(
-        one.allocate_producer_id_block(1, 10).await.expect("recreated"),
+        one.allocate_producer_id_block(1, 10)
+            .await
+            .expect("recreated"),
         (0, 9)
     );
 }

@@ -46,6 +46,11 @@ pub struct LogAppendInfo {
     pub duplicate: bool,
 }
 
+/// A batch of an append being prepared: its new base offset, its bytes,
+/// what the segment needs to know, and the producer fields of an idempotent
+/// batch.
+type PendingBatch<'a> = ([u8; 8], &'a [u8], BatchMeta, Option<ProducerBatch>);
+
 /// Segments renamed to `.deleted`, to unlink once their delay has passed.
 struct PendingDelete {
     due_ms: i64,
@@ -249,10 +254,7 @@ impl PartitionLog {
         now_ms: i64,
     ) -> Result<LogAppendInfo> {
         let max = self.config.max_message_bytes as usize;
-        // (new base offset, batch bytes, what the segment needs to know,
-        // the producer fields of an idempotent batch)
-        let mut batches: Vec<([u8; 8], &[u8], BatchMeta, Option<ProducerBatch>)> =
-            Vec::with_capacity(1);
+        let mut batches: Vec<PendingBatch<'_>> = Vec::with_capacity(1);
         let mut offset = self.log_end_offset;
         let mut max_ts = (i64::MIN, offset);
         for batch in Batches::new(records) {
@@ -283,8 +285,7 @@ impl PartitionLog {
                     p.filter(|p| p.producer_id == batch.producer_id)
                         .map(|p| (p.epoch, p.last_seq))
                 });
-                self.producers
-                    .validate(batch, header.attributes, pending)?;
+                self.producers.validate(batch, header.attributes, pending)?;
             }
             let last_offset = offset + i64::from(header.last_offset_delta);
             if header.max_timestamp > max_ts.0 {
