@@ -459,3 +459,59 @@ async fn expired_session_is_replaced_and_broker_reregistered() {
     assert_eq!(stat.ephemeral_owner, second.session_id());
     maintainer.abort();
 }
+
+#[tokio::test]
+async fn producer_id_blocks_are_claimed_in_order_and_never_overlap() {
+    let zookeeper = ZooKeeper::start();
+    let one = zookeeper.client().await;
+    let two = zookeeper.client().await;
+    let root = zookeeper.root_client().await;
+
+    // The persistent paths leave the znode empty, as Kafka does: first block.
+    assert_eq!(
+        one.allocate_producer_id_block(1, 1000)
+            .await
+            .expect("first"),
+        (0, 999)
+    );
+    assert_eq!(
+        json_at(&root, "/gregor/latest_producer_id_block").await,
+        json!({"version": 1, "broker": 1, "block_start": "0", "block_end": "999"})
+    );
+    assert_eq!(
+        two.allocate_producer_id_block(2, 1000)
+            .await
+            .expect("second"),
+        (1000, 1999)
+    );
+
+    // Brokers racing for blocks each get their own: the conditional write
+    // makes the losers re-read and take the next one.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let client = if i % 2 == 0 { one.clone() } else { two.clone() };
+        tasks.push(tokio::spawn(async move {
+            client.allocate_producer_id_block(1 + i % 2, 1000).await
+        }));
+    }
+    let mut blocks = Vec::new();
+    for task in tasks {
+        blocks.push(task.await.expect("task").expect("allocate"));
+    }
+    blocks.sort_unstable();
+    let expected: Vec<(i64, i64)> = (2..10).map(|b| (b * 1000, b * 1000 + 999)).collect();
+    assert_eq!(blocks, expected);
+    let latest = json_at(&root, "/gregor/latest_producer_id_block").await;
+    assert_eq!(latest["block_end"], json!("9999"));
+
+    // A missing znode is created.
+    root.delete("/gregor/latest_producer_id_block", None)
+        .await
+        .expect("delete");
+    assert_eq!(
+        one.allocate_producer_id_block(1, 10)
+            .await
+            .expect("recreated"),
+        (0, 9)
+    );
+}

@@ -5,6 +5,7 @@ use crate::protocol::api::create_topics::{CreateTopicsRequest, CreateTopicsRespo
 use crate::protocol::api::delete_topics::{DeleteTopicsRequest, DeleteTopicsResponse};
 use crate::protocol::api::describe_configs::{DescribeConfigsRequest, DescribeConfigsResponse};
 use crate::protocol::api::fetch::{FetchRequest, FetchResponse};
+use crate::protocol::api::init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
 use crate::protocol::api::list_offsets::{ListOffsetsRequest, ListOffsetsResponse};
 use crate::protocol::api::metadata::{MetadataRequest, MetadataResponse};
 use crate::protocol::api::produce::{ProduceRequest, ProduceResponse};
@@ -70,6 +71,14 @@ impl RequestHandler for Broker {
         request: DeleteTopicsRequest,
     ) -> Reply<DeleteTopicsResponse> {
         Reply::Respond(Broker::delete_topics(self, request).await)
+    }
+
+    async fn init_producer_id(
+        &self,
+        _ctx: &RequestContext<'_>,
+        request: InitProducerIdRequest,
+    ) -> Reply<InitProducerIdResponse> {
+        Reply::Respond(Broker::init_producer_id(self, request).await)
     }
 
     async fn describe_configs(

@@ -5,6 +5,7 @@
 
 mod apis;
 mod handler;
+mod producer_ids;
 mod startup;
 mod topics;
 

@@ -15,6 +15,8 @@ use crate::replica::{ReplicaError, ReplicaManager};
 use crate::zk::client::{KafkaZkClient, ZkError};
 use crate::zk::data::{BrokerId, BrokerInfo, EndPoint, SecurityProtocol};
 use crate::zk::session::ZkSession;
+
+use super::producer_ids::ProducerIdManager;
 use crate::TopicPartition;
 
 /// Pause between attempts to register over a crashed predecessor's node.
@@ -47,6 +49,8 @@ pub struct Broker {
     pub(crate) metadata: Arc<MetadataCache>,
     pub(crate) replicas: Arc<ReplicaManager>,
     pub(crate) logs: Arc<LogManager>,
+    /// Hands out producer ids (InitProducerId).
+    pub(crate) producer_ids: ProducerIdManager,
     background: std::sync::Mutex<Option<BackgroundTasks>>,
     /// Keeps the registration alive across session expiry; stopped at
     /// shutdown.
@@ -90,6 +94,7 @@ impl Broker {
             metadata,
             replicas,
             logs,
+            producer_ids: ProducerIdManager::new(id),
             background: std::sync::Mutex::new(Some(background)),
             session_keeper: std::sync::Mutex::new(None),
         });

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use crate::record::{BatchError, RecordError};
 
+use super::producer_state::ProducerStateError;
+
 /// What can go wrong in a partition log or the log manager.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
@@ -20,6 +22,9 @@ pub enum LogError {
     /// malformed records) although its header and CRC were valid.
     #[error("invalid records in a stored batch: {0}")]
     InvalidRecords(#[from] RecordError),
+    /// An idempotent producer's batch out of sequence or from a fenced epoch.
+    #[error(transparent)]
+    ProducerState(#[from] ProducerStateError),
     #[error("offset {offset} is out of range [{log_start}, {log_end}]")]
     OffsetOutOfRange {
         offset: i64,

@@ -7,6 +7,7 @@ pub mod index;
 pub mod leader_epoch;
 pub mod manager;
 pub mod partition_log;
+pub mod producer_state;
 pub mod segment;
 
 pub use config::LogConfig;

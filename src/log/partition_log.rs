@@ -16,6 +16,7 @@ use crate::TopicPartition;
 use super::config::LogConfig;
 use super::error::{LogError, Result};
 use super::leader_epoch::LeaderEpochCache;
+use super::producer_state::{ProducerBatch, ProducerStateManager};
 use super::segment::{BatchMeta, FileRange, Segment, DELETED_SUFFIX, LOG_SUFFIX};
 
 /// What the log manager remembers about a log between runs.
@@ -40,7 +41,15 @@ pub struct LogAppendInfo {
     pub offset_of_max_timestamp: i64,
     pub batch_count: usize,
     pub log_start_offset: i64,
+    /// The batches repeat an idempotent producer's batch already in the
+    /// log: nothing was appended, and the offsets are the original ones.
+    pub duplicate: bool,
 }
+
+/// A batch of an append being prepared: its new base offset, its bytes,
+/// what the segment needs to know, and the producer fields of an idempotent
+/// batch.
+type PendingBatch<'a> = ([u8; 8], &'a [u8], BatchMeta, Option<ProducerBatch>);
 
 /// Segments renamed to `.deleted`, to unlink once their delay has passed.
 struct PendingDelete {
@@ -59,6 +68,9 @@ pub struct PartitionLog {
     high_watermark: i64,
     recovery_point: i64,
     leader_epochs: LeaderEpochCache,
+    /// Idempotent producers' epochs and last batches, rebuilt from the
+    /// batch headers whenever the log is opened or truncated.
+    producers: ProducerStateManager,
     unflushed_records: u64,
     last_flush_ms: i64,
     pending_deletes: Vec<PendingDelete>,
@@ -108,6 +120,7 @@ impl PartitionLog {
             high_watermark: 0,
             recovery_point: 0,
             leader_epochs: LeaderEpochCache::load(dir)?,
+            producers: ProducerStateManager::new(),
             unflushed_records: 0,
             last_flush_ms: now_ms,
             pending_deletes: Vec::new(),
@@ -121,6 +134,7 @@ impl PartitionLog {
         log.leader_epochs.truncate_from_end(log.log_end_offset)?;
         log.leader_epochs
             .truncate_from_start(log.log_start_offset)?;
+        log.rebuild_producer_state()?;
         if recovered {
             // Everything now in the log has been validated: make it durable
             // so the next recovery can start from here.
@@ -174,6 +188,22 @@ impl PartitionLog {
         &self.leader_epochs
     }
 
+    pub fn producer_state(&self) -> &ProducerStateManager {
+        &self.producers
+    }
+
+    /// Re-reads the producer state from every batch header in the log
+    /// (Kafka reads its `.snapshot` files and the log after the latest;
+    /// gregor keeps no snapshots yet, so it reads all headers).
+    fn rebuild_producer_state(&mut self) -> Result<()> {
+        self.producers.clear();
+        for segment in self.segments.values() {
+            segment.for_each_header(|h| self.producers.load_batch(h))?;
+        }
+        self.producers.truncate_head(self.log_start_offset);
+        Ok(())
+    }
+
     pub fn segment_count(&self) -> usize {
         self.segments.len()
     }
@@ -212,6 +242,11 @@ impl PartitionLog {
     /// Validates the batches a producer sent, gives them offsets from the log
     /// end and stamps them with `leader_epoch`, and appends them byte for
     /// byte otherwise. Either every batch is appended or none is.
+    ///
+    /// Batches of an idempotent producer are checked against its state (see
+    /// [`producer_state`](super::producer_state)); a retry of one of its
+    /// last batches appends nothing and answers with the original offsets
+    /// (`duplicate` set), as Kafka does.
     pub fn append_as_leader(
         &mut self,
         records: &[u8],
@@ -219,8 +254,7 @@ impl PartitionLog {
         now_ms: i64,
     ) -> Result<LogAppendInfo> {
         let max = self.config.max_message_bytes as usize;
-        // (new base offset, batch bytes, what the segment needs to know)
-        let mut batches: Vec<([u8; 8], &[u8], BatchMeta)> = Vec::with_capacity(1);
+        let mut batches: Vec<PendingBatch<'_>> = Vec::with_capacity(1);
         let mut offset = self.log_end_offset;
         let mut max_ts = (i64::MIN, offset);
         for batch in Batches::new(records) {
@@ -233,6 +267,26 @@ impl PartitionLog {
                 }
                 .into());
             }
+            let producer = ProducerBatch::of(&header);
+            if let Some(batch) = &producer {
+                if let Some(dup) = self.producers.find_duplicate(batch) {
+                    return Ok(LogAppendInfo {
+                        first_offset: dup.first_offset,
+                        last_offset: dup.last_offset,
+                        max_timestamp: dup.max_timestamp,
+                        offset_of_max_timestamp: dup.last_offset,
+                        batch_count: 0,
+                        log_start_offset: self.log_start_offset,
+                        duplicate: true,
+                    });
+                }
+                // Earlier batches of this request from the same producer.
+                let pending = batches.iter().rev().find_map(|(_, _, _, p)| {
+                    p.filter(|p| p.producer_id == batch.producer_id)
+                        .map(|p| (p.epoch, p.last_seq))
+                });
+                self.producers.validate(batch, header.attributes, pending)?;
+            }
             let last_offset = offset + i64::from(header.last_offset_delta);
             if header.max_timestamp > max_ts.0 {
                 max_ts = (header.max_timestamp, last_offset);
@@ -242,7 +296,7 @@ impl PartitionLog {
                 max_timestamp: header.max_timestamp,
                 size: bytes.len() as u64,
             };
-            batches.push((offset.to_be_bytes(), bytes, meta));
+            batches.push((offset.to_be_bytes(), bytes, meta, producer));
             offset = last_offset + 1;
         }
         if batches.is_empty() {
@@ -253,7 +307,7 @@ impl PartitionLog {
             .into());
         }
         let first_offset = self.log_end_offset;
-        let total: u64 = batches.iter().map(|(_, _, m)| m.size).sum();
+        let total: u64 = batches.iter().map(|(_, _, m, _)| m.size).sum();
         self.maybe_roll(total, offset - 1, now_ms)?;
 
         // Rewrite only the two fields the CRC does not cover: base offset and
@@ -261,15 +315,23 @@ impl PartitionLog {
         // the file untouched, in one writev.
         let epoch = leader_epoch.to_be_bytes();
         let mut bufs = Vec::with_capacity(batches.len() * 4);
-        for (base, bytes, _) in &batches {
+        for (base, bytes, _, _) in &batches {
             bufs.push(IoSlice::new(base));
             bufs.push(IoSlice::new(&bytes[8..LEADER_EPOCH_AT]));
             bufs.push(IoSlice::new(&epoch));
             bufs.push(IoSlice::new(&bytes[LEADER_EPOCH_AT + 4..]));
         }
         let batch_count = batches.len();
-        let metas = batches.iter().map(|(_, _, m)| *m);
+        let metas = batches.iter().map(|(_, _, m, _)| *m);
         self.active_mut().append(&mut bufs, metas, now_ms)?;
+        drop(bufs);
+        for (base, _, meta, producer) in &batches {
+            if let Some(p) = producer {
+                let first = i64::from_be_bytes(*base);
+                self.producers
+                    .update(p, first, meta.last_offset, meta.max_timestamp);
+            }
+        }
         self.leader_epochs.assign(leader_epoch, first_offset)?;
         self.log_end_offset = offset;
         self.unflushed_records += (offset - first_offset) as u64;
@@ -287,6 +349,7 @@ impl PartitionLog {
             offset_of_max_timestamp: max_ts.1,
             batch_count,
             log_start_offset: self.log_start_offset,
+            duplicate: false,
         })
     }
 
@@ -421,6 +484,7 @@ impl PartitionLog {
             self.log_start_offset = self.log_start_offset.max(first);
             self.leader_epochs
                 .truncate_from_start(self.log_start_offset)?;
+            self.producers.truncate_head(self.log_start_offset);
         }
         Ok(doomed.len())
     }
@@ -468,6 +532,7 @@ impl PartitionLog {
         if offset > self.log_start_offset {
             self.log_start_offset = offset;
             self.leader_epochs.truncate_from_start(offset)?;
+            self.producers.truncate_head(offset);
             self.delete_old_segments(now_ms())?;
         }
         Ok(self.log_start_offset)
@@ -498,6 +563,8 @@ impl PartitionLog {
         self.recovery_point = self.recovery_point.min(end);
         self.high_watermark = self.high_watermark.min(end);
         self.leader_epochs.truncate_from_end(end)?;
+        // Batches of the removed tail may be among a producer's cached ones.
+        self.rebuild_producer_state()?;
         Ok(end)
     }
 
@@ -513,6 +580,7 @@ impl PartitionLog {
         self.log_end_offset = offset;
         self.high_watermark = offset;
         self.recovery_point = offset;
+        self.producers.clear();
         self.leader_epochs.clear()
     }
 

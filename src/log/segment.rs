@@ -303,6 +303,16 @@ impl Segment {
         Ok(Bytes::from(buf))
     }
 
+    /// Calls `f` with every batch header in the segment, in order (headers
+    /// only: the records are not read).
+    pub fn for_each_header(&self, mut f: impl FnMut(&BatchHeader)) -> Result<()> {
+        self.scan_from(0, |_, h| {
+            f(h);
+            false
+        })?;
+        Ok(())
+    }
+
     /// Position of the index entry at or before `offset`: where a scan for the
     /// batch holding `offset` starts.
     fn scan_start(&self, offset: i64) -> u64 {

@@ -576,3 +576,141 @@ fn offset_for_timestamp_across_segments_and_index_entries() {
         assert_eq!(find(base + 26), Some((first + 2, T0 + base + 50)));
     }
 }
+
+/// A batch of `records` records from idempotent producer `pid`.
+fn idempotent(pid: i64, epoch: i16, seq: i32, records: usize, tag: u8) -> Vec<u8> {
+    let mut b = RecordBatchBuilder::new(T0).producer(pid, epoch, seq);
+    for i in 0..records {
+        b.append(Record::new(T0, None, Some(&[tag, i as u8])));
+    }
+    b.build().to_vec()
+}
+
+fn producer_error(result: Result<LogAppendInfo>) -> producer_state::ProducerStateError {
+    match result {
+        Err(LogError::ProducerState(e)) => e,
+        other => panic!("expected a producer state error, got {other:?}"),
+    }
+}
+
+#[test]
+fn duplicate_batch_returns_original_offsets_and_appends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    log.append_as_leader(&batch(2, T0, 0), 0, T0).unwrap();
+    let first = log
+        .append_as_leader(&idempotent(5, 0, 0, 3, 1), 0, T0)
+        .unwrap();
+    assert_eq!((first.first_offset, first.last_offset), (2, 4));
+    assert!(!first.duplicate);
+    log.append_as_leader(&idempotent(5, 0, 3, 2, 2), 0, T0)
+        .unwrap();
+    let size = log.size();
+    let end = log.log_end_offset();
+
+    // A retry of the first batch (its response was lost).
+    let retry = log
+        .append_as_leader(&idempotent(5, 0, 0, 3, 1), 0, T0)
+        .unwrap();
+    assert!(retry.duplicate);
+    assert_eq!((retry.first_offset, retry.last_offset), (2, 4));
+    assert_eq!(log.size(), size);
+    assert_eq!(log.log_end_offset(), end);
+    // The next batch in sequence still goes on.
+    let next = log
+        .append_as_leader(&idempotent(5, 0, 5, 1, 3), 0, T0)
+        .unwrap();
+    assert_eq!(next.first_offset, end);
+}
+
+#[test]
+fn out_of_order_and_fenced_batches_are_refused_and_append_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    log.append_as_leader(&idempotent(9, 1, 0, 2, 0), 0, T0)
+        .unwrap();
+    let size = log.size();
+    // A gap: sequence 3 after 1.
+    assert!(matches!(
+        producer_error(log.append_as_leader(&idempotent(9, 1, 3, 1, 0), 0, T0)),
+        producer_state::ProducerStateError::OutOfOrderSequence { last_seq: 1, .. }
+    ));
+    // An older epoch.
+    assert!(matches!(
+        producer_error(log.append_as_leader(&idempotent(9, 0, 2, 1, 0), 0, T0)),
+        producer_state::ProducerStateError::InvalidProducerEpoch { current: 1, .. }
+    ));
+    // A new epoch not starting at 0.
+    assert!(matches!(
+        producer_error(log.append_as_leader(&idempotent(9, 2, 2, 1, 0), 0, T0)),
+        producer_state::ProducerStateError::OutOfOrderSequence { .. }
+    ));
+    // All or nothing: a good batch followed by a bad one in one request.
+    let mut both = idempotent(9, 1, 2, 1, 0);
+    both.extend(idempotent(9, 1, 7, 1, 0));
+    assert!(log.append_as_leader(&both, 0, T0).is_err());
+    assert_eq!(log.size(), size);
+    assert_eq!(log.log_end_offset(), 2);
+    // Two in-sequence batches in one request are fine.
+    let mut both = idempotent(9, 1, 2, 1, 0);
+    both.extend(idempotent(9, 1, 3, 2, 0));
+    let info = log.append_as_leader(&both, 0, T0).unwrap();
+    assert_eq!((info.first_offset, info.last_offset), (2, 4));
+    assert_eq!(log.producer_state().last_sequence(9), Some((1, 4)));
+    // The new epoch from 0 is accepted and fences the old one.
+    log.append_as_leader(&idempotent(9, 2, 0, 1, 0), 0, T0)
+        .unwrap();
+    assert!(log
+        .append_as_leader(&idempotent(9, 1, 5, 1, 0), 0, T0)
+        .is_err());
+}
+
+#[test]
+fn producer_state_is_rebuilt_on_reopen_and_after_truncation() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    // Enough batches to span several 1000-byte segments.
+    for i in 0..12 {
+        log.append_as_leader(&idempotent(4, 0, i * 4, 4, i as u8), 0, T0)
+            .unwrap();
+    }
+    assert!(log.segment_count() > 1);
+    let end = log.log_end_offset();
+    drop(log); // a crash: no clean shutdown
+
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    assert_eq!(log.producer_state().last_sequence(4), Some((0, 47)));
+    let retry = log
+        .append_as_leader(&idempotent(4, 0, 40, 4, 10), 0, T0)
+        .unwrap();
+    assert!(retry.duplicate);
+    assert_eq!((retry.first_offset, retry.last_offset), (40, 43));
+    assert_eq!(log.log_end_offset(), end);
+    // Out of order after the restart too.
+    assert!(log
+        .append_as_leader(&idempotent(4, 0, 49, 1, 0), 0, T0)
+        .is_err());
+
+    // Truncating the last two batches away: their retry is new data again,
+    // and the producer continues from what is left.
+    log.truncate_to(40).unwrap();
+    assert_eq!(log.producer_state().last_sequence(4), Some((0, 39)));
+    let again = log
+        .append_as_leader(&idempotent(4, 0, 40, 4, 10), 0, T0)
+        .unwrap();
+    assert!(!again.duplicate);
+    assert_eq!(again.first_offset, 40);
+}
+
+#[test]
+fn non_idempotent_batches_leave_no_producer_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    let b = batch(2, T0, 1);
+    log.append_as_leader(&b, 0, T0).unwrap();
+    // The same bytes twice are two appends: without a producer id there is
+    // no deduplication.
+    let info = log.append_as_leader(&b, 0, T0).unwrap();
+    assert_eq!(info.first_offset, 2);
+    assert_eq!(log.producer_state().producer_count(), 0);
+}

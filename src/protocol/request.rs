@@ -111,6 +111,7 @@ requests! {
     ApiVersions => api::api_versions::ApiVersionsRequest,
     CreateTopics => api::create_topics::CreateTopicsRequest,
     DeleteTopics => api::delete_topics::DeleteTopicsRequest,
+    InitProducerId => api::init_producer_id::InitProducerIdRequest,
     DescribeConfigs => api::describe_configs::DescribeConfigsRequest,
 }
 

@@ -29,11 +29,15 @@ impl<'a> Record<'a> {
 }
 
 /// Accumulates records and writes them as one batch with base offset 0 (the
-/// broker assigns the real one) and no producer id (-1: not idempotent).
+/// broker assigns the real one) and, unless [`producer`](Self::producer) is
+/// called, no producer id (-1: not idempotent).
 /// Records are kept uncompressed until [`build`](Self::build), which
 /// compresses the whole records section at once, as Kafka producers do.
 pub struct RecordBatchBuilder {
     base_timestamp: i64,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
     max_timestamp: i64,
     count: i32,
     compression: Compression,
@@ -44,11 +48,23 @@ impl RecordBatchBuilder {
     pub fn new(base_timestamp: i64) -> Self {
         RecordBatchBuilder {
             base_timestamp,
+            producer_id: -1,
+            producer_epoch: -1,
+            base_sequence: -1,
             max_timestamp: base_timestamp,
             count: 0,
             compression: Compression::None,
             records: BytesMut::new(),
         }
+    }
+
+    /// Marks the batch as an idempotent producer's: its id, epoch and the
+    /// sequence number of the first record.
+    pub fn producer(mut self, producer_id: i64, epoch: i16, base_sequence: i32) -> Self {
+        self.producer_id = producer_id;
+        self.producer_epoch = epoch;
+        self.base_sequence = base_sequence;
+        self
     }
 
     /// Compresses the records section with `compression` when built.
@@ -123,9 +139,9 @@ impl RecordBatchBuilder {
         out.put_i32(self.count.max(1) - 1);
         out.put_i64(self.base_timestamp);
         out.put_i64(self.max_timestamp);
-        out.put_i64(-1); // producer id
-        out.put_i16(-1); // producer epoch
-        out.put_i32(-1); // base sequence
+        out.put_i64(self.producer_id);
+        out.put_i16(self.producer_epoch);
+        out.put_i32(self.base_sequence);
         out.put_i32(self.count);
         out.extend_from_slice(&records);
         let crc = crc32c::crc32c(&out[CRC_START..]);

@@ -1,6 +1,7 @@
 //! Errors of produce/fetch/list-offsets, and the Kafka error code each one
 //! is answered with on the wire.
 
+use crate::log::producer_state::ProducerStateError;
 use crate::log::LogError;
 use crate::protocol::ErrorCode;
 use crate::record::BatchError;
@@ -30,6 +31,15 @@ impl ReplicaError {
             // A stored batch whose records do not decode: Kafka's
             // CorruptRecordException.
             ReplicaError::Log(LogError::InvalidRecords(_)) => ErrorCode::CORRUPT_MESSAGE,
+            ReplicaError::Log(LogError::ProducerState(e)) => match e {
+                ProducerStateError::InvalidProducerEpoch { .. } => {
+                    ErrorCode::INVALID_PRODUCER_EPOCH
+                }
+                ProducerStateError::OutOfOrderSequence { .. } => {
+                    ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
+                }
+                ProducerStateError::InvalidBatch { .. } => ErrorCode::INVALID_RECORD,
+            },
             ReplicaError::Log(LogError::OffsetOutOfRange { .. }) => ErrorCode::OFFSET_OUT_OF_RANGE,
             ReplicaError::Log(_) => ErrorCode::KAFKA_STORAGE_ERROR,
         }

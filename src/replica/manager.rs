@@ -132,7 +132,9 @@ impl ReplicaManager {
             log.set_high_watermark(end);
             info
         };
-        self.appended.send_modify(|n| *n = n.wrapping_add(1));
+        if !info.duplicate {
+            self.appended.send_modify(|n| *n = n.wrapping_add(1));
+        }
         Ok(info)
     }
 

@@ -42,6 +42,7 @@ use crate::protocol::api::create_topics::{CreateTopicsRequest, CreateTopicsRespo
 use crate::protocol::api::delete_topics::{DeleteTopicsRequest, DeleteTopicsResponse};
 use crate::protocol::api::describe_configs::{DescribeConfigsRequest, DescribeConfigsResponse};
 use crate::protocol::api::fetch::{FetchRequest, FetchResponse};
+use crate::protocol::api::init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
 use crate::protocol::api::list_offsets::{ListOffsetsRequest, ListOffsetsResponse};
 use crate::protocol::api::metadata::{MetadataRequest, MetadataResponse};
 use crate::protocol::api::produce::{ProduceRequest, ProduceResponse};
@@ -160,6 +161,16 @@ pub trait RequestHandler: Send + Sync + 'static {
         std::future::ready(Reply::CloseConnection)
     }
 
+    /// InitProducerId (key 22), versions 0-4.
+    fn init_producer_id(
+        &self,
+        ctx: &RequestContext<'_>,
+        request: InitProducerIdRequest,
+    ) -> impl Future<Output = Reply<InitProducerIdResponse>> + Send {
+        let _ = (ctx, request);
+        std::future::ready(Reply::CloseConnection)
+    }
+
     /// DescribeConfigs (key 32), versions 0-4.
     fn describe_configs(
         &self,
@@ -265,6 +276,7 @@ dispatch_table! {
     Metadata => metadata(MetadataRequest),
     CreateTopics => create_topics(CreateTopicsRequest),
     DeleteTopics => delete_topics(DeleteTopicsRequest),
+    InitProducerId => init_producer_id(InitProducerIdRequest),
     DescribeConfigs => describe_configs(DescribeConfigsRequest),
 }
 

@@ -10,7 +10,7 @@ use zookeeper_client::{Acls, CreateMode, CreateOptions, Stat};
 
 use super::data::{
     BrokerId, BrokerInfo, ClusterIdZNode, DecodeError, EntityConfig, LeaderIsrAndControllerEpoch,
-    PartitionReplicas, TopicAssignment, ZNodeData,
+    PartitionReplicas, ProducerIdBlock, TopicAssignment, ZNodeData,
 };
 use super::id::{generate_cluster_id, Uuid};
 use super::paths;
@@ -47,6 +47,9 @@ pub enum ZkError {
     UnknownTopic(String),
     #[error("topic {0} is already marked for deletion")]
     TopicAlreadyMarkedForDeletion(String),
+    /// Every producer id up to `i64::MAX` has been handed out.
+    #[error("producer ids are exhausted (the last block ends at {last_block_end})")]
+    ProducerIdsExhausted { last_block_end: i64 },
     #[error("znode {path}: {source}")]
     Decode {
         path: String,
@@ -403,6 +406,58 @@ impl KafkaZkClient {
                 expected_version,
             }),
             Err(other) => Err(other).at("set", &path),
+        }
+    }
+
+    /// Claims the next `block_size` producer ids for `broker_id` and returns
+    /// the block's first and last id (inclusive), as Kafka's
+    /// `ProducerIdManager.getNewProducerIdBlock`: read
+    /// `/latest_producer_id_block` with its zkVersion, write the block after
+    /// it (the first block is `0..=block_size-1`) with a conditional write,
+    /// and start over if another broker got there first. The znode is
+    /// created if missing; an empty one (Kafka creates it empty at start-up)
+    /// counts as no block yet.
+    pub async fn allocate_producer_id_block(
+        &self,
+        broker_id: BrokerId,
+        block_size: i64,
+    ) -> Result<(i64, i64), ZkError> {
+        let path = paths::LATEST_PRODUCER_ID_BLOCK;
+        loop {
+            let current = self.get_raw(path).await?;
+            let start = match &current {
+                Some((data, _)) if !data.is_empty() => {
+                    let last = ProducerIdBlock::decode(data).map_err(|source| ZkError::Decode {
+                        path: path.to_owned(),
+                        source,
+                    })?;
+                    if last.block_end > i64::MAX - block_size {
+                        return Err(ZkError::ProducerIdsExhausted {
+                            last_block_end: last.block_end,
+                        });
+                    }
+                    last.block_end + 1
+                }
+                _ => 0,
+            };
+            let end = start + block_size - 1;
+            let data = ProducerIdBlock::new(broker_id, start, end).encode();
+            let written = match current {
+                Some((_, stat)) => match self.zk.set_data(path, &data, Some(stat.version)).await {
+                    Ok(_) => true,
+                    // Another broker took a block (or removed the node) in between.
+                    Err(zkc::Error::BadVersion | zkc::Error::NoNode) => false,
+                    Err(other) => return Err(other).at("set", path),
+                },
+                None => match self.create_recursive(path, &data, &PERSISTENT).await {
+                    Ok(_) => true,
+                    Err(ZkError::NodeExists { .. }) => false,
+                    Err(other) => return Err(other),
+                },
+            };
+            if written {
+                return Ok((start, end));
+            }
         }
     }
 

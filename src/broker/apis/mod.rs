@@ -5,6 +5,7 @@
 mod create_topics;
 mod describe_configs;
 mod fetch;
+mod init_producer_id;
 mod list_offsets;
 mod metadata;
 mod produce;

@@ -1,4 +1,10 @@
 //! Produce (API key 0): append each partition's batches to its log.
+//!
+//! An idempotent producer's retry of a batch already in the log is answered
+//! with NONE and the batch's original base offset (the log appends nothing),
+//! as Kafka answers it. Transactional produce requests are refused with
+//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED: gregor does not implement
+//! transactions (see InitProducerId).
 
 use crate::protocol::api::produce::{
     PartitionProduceResponse, ProduceRequest, ProduceResponse, TopicProduceResponse,
@@ -21,6 +27,7 @@ pub(crate) struct ProduceOutcome {
 impl Broker {
     pub(crate) fn produce(&self, request: ProduceRequest) -> ProduceOutcome {
         let acks_ok = VALID_ACKS.contains(&request.acks);
+        let transactional = request.transactional_id.is_some();
         let mut any_error = false;
         let responses = request
             .topic_data
@@ -31,7 +38,9 @@ impl Broker {
                     .into_iter()
                     .map(|p| {
                         let tp = TopicPartition::new(topic.name.as_str(), p.index);
-                        let result = if !acks_ok {
+                        let result = if transactional {
+                            Err((ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED, None))
+                        } else if !acks_ok {
                             Err((ErrorCode::INVALID_REQUIRED_ACKS, None))
                         } else {
                             let records = p.records.unwrap_or_default();
