@@ -18,11 +18,10 @@ use integration_tests::{kcat, BrokerConfig, ZooKeeper};
 
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 const RECORDS: usize = 20;
+/// The codec librdkafka 2.0 cannot use against gregor yet (see below).
+const LZ4_NEEDS_FIND_COORDINATOR: &str = "lz4";
 
 #[test]
-#[ignore = "librdkafka 2.0 logs 'Broker does not support compression type' and sends \
-            uncompressed until gregor's ApiVersions passes its codec feature gates; \
-            the rest of this test passes against gregor today"]
 fn librdkafka_compressed_batches_decode_and_list_offsets_finds_records_inside() -> Result<()> {
     let zk = ZooKeeper::start_standalone()?;
     let broker = BrokerConfig::new(1, &zk.connect_string()).start()?;
@@ -81,11 +80,16 @@ fn librdkafka_compressed_batches_decode_and_list_offsets_finds_records_inside() 
             }
             at += bytes.len();
         }
-        let expected_codec = codec.parse::<Compression>()?.id();
-        ensure!(
-            codecs.contains(&expected_codec),
-            "{codec}: batches {codecs:?}\n{log}"
-        );
+        // librdkafka 2.0 (kcat) compresses with lz4 only once the broker
+        // advertises FindCoordinator (its 0.9 "LZ4" feature marker), which
+        // arrives with consumer groups; until then it sends lz4 uncompressed.
+        if codec != LZ4_NEEDS_FIND_COORDINATOR {
+            let expected_codec = codec.parse::<Compression>()?.id();
+            ensure!(
+                codecs.contains(&expected_codec),
+                "{codec}: batches {codecs:?}\n{log}"
+            );
+        }
         ensure!(values == lines, "{codec}: decoded {values:?}");
 
         // ListOffsets by the timestamp of a record in the middle of the batch.
