@@ -1,25 +1,45 @@
 //! Feeds arbitrary request frames (without the length prefix) to the
-//! broker's request decoder. Any input must give a request or a typed error;
-//! a panic, abort, hang or runaway allocation is a bug.
+//! server's own dispatch path: header decoding, the dispatch table, and the
+//! body decoder of whichever API the header names. A handler that answers
+//! Metadata with an empty response (and, by default, closes the connection
+//! for every other API) stands in for the broker. Any input must give a
+//! response, no response, or a typed error; a panic, abort, hang or runaway
+//! allocation is a bug.
 
 #![no_main]
 
-use bytes::Bytes;
-use gregor::protocol::{decode_request, RequestBody, RequestError};
+use std::sync::OnceLock;
+
+use bytes::{Bytes, BytesMut};
+use gregor::protocol::api::metadata::{MetadataRequest, MetadataResponse};
+use gregor::server::dispatch::dispatch;
+use gregor::server::{ConnectionInfo, Reply, RequestContext, RequestHandler};
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let frame = Bytes::copy_from_slice(data);
-    match decode_request(&frame) {
-        Ok((header, body)) => {
-            // What decoded must be the API the header named.
-            assert_eq!(header.api_key, body.api_key());
-            let _: RequestBody = body;
-        }
-        Err(
-            RequestError::UnknownApiKey(_)
-            | RequestError::UnsupportedVersion { .. }
-            | RequestError::Decode(_),
-        ) => {}
+struct NullBroker;
+
+impl RequestHandler for NullBroker {
+    async fn metadata(&self, _: &RequestContext<'_>, _: MetadataRequest) -> Reply<MetadataResponse> {
+        Reply::Respond(MetadataResponse::default())
     }
+}
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a current-thread runtime")
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let connection = ConnectionInfo {
+        id: 0,
+        listener: "PLAINTEXT".into(),
+        peer: ([127, 0, 0, 1], 9092).into(),
+    };
+    let frame = Bytes::copy_from_slice(data);
+    let mut out = BytesMut::new();
+    let _ = runtime().block_on(dispatch(&NullBroker, &connection, frame, &mut out));
 });

@@ -55,8 +55,8 @@
 //! Adding a version is then one line: widen `versions:`, and give any new
 //! field its `[N..]` range. Pair a request with its response with
 //! `impl Request for FooRequest { type Response = FooResponse; }`, add the
-//! module to `api/mod.rs` and its request to the `requests!` list in
-//! [`request`](super::request), and extend the round-trip and differential
+//! module to `api/mod.rs`, add the API to the server's dispatch table
+//! (`crate::server::dispatch`), and extend the round-trip and differential
 //! tests.
 
 use std::ops::{RangeBounds, RangeInclusive};

@@ -2,10 +2,10 @@
 //! per API, so unmodified Kafka clients can talk to gregor.
 //!
 //! The flow for a request: [`frame::FrameDecoder`] splits a frame off the
-//! connection's buffer, and [`request::decode_request`] reads the header
-//! ([`header::RequestHeader::decode`]), checks that the API and version are
-//! implemented, and decodes the body with the API's [`Message::decode`] into a
-//! [`request::RequestBody`]. Every byte field (records above all) stays a
+//! connection's buffer, [`header::RequestHeader::decode`] reads the header,
+//! and the server's dispatch table (`crate::server::dispatch`, the one list
+//! of implemented APIs) decodes the body with the API's
+//! [`Message::decode_prefix`]. Every byte field (records above all) stays a
 //! slice of the frame's `Bytes`: nothing from the socket is copied.
 //!
 //! To add an API or a version, see [`codec`].
@@ -18,7 +18,6 @@ pub mod error_code;
 pub mod frame;
 pub mod header;
 pub mod primitives;
-pub mod request;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -28,4 +27,3 @@ pub use error::{DecodeError, EncodeError, PResult};
 pub use error_code::ErrorCode;
 pub use frame::{FrameDecoder, FrameError};
 pub use header::{RequestHeader, ResponseHeader};
-pub use request::{decode_request, RequestBody, RequestError};

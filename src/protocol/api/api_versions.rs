@@ -116,23 +116,13 @@ mod tests {
             .with_zk_migration_ready(r.zk_migration_ready)
     }
 
-    #[test]
-    fn round_trip() {
-        testing::check_round_trip::<ApiVersionsRequest>();
-        testing::check_round_trip::<ApiVersionsResponse>();
-    }
-
-    #[test]
-    fn decode_never_panics() {
-        testing::check_decode_never_panics::<ApiVersionsRequest>();
-        testing::check_decode_never_panics::<ApiVersionsResponse>();
-    }
-
-    #[test]
-    fn matches_kafka_protocol() {
-        testing::check_against_kafka_protocol(their_request);
-        testing::check_against_kafka_protocol(their_response);
-    }
+    testing::codec_tests!(
+        ApiVersionsRequest,
+        ApiVersionsResponse,
+        their_request,
+        their_response,
+        ApiVersionsRequest::VERSIONS
+    );
 
     #[test]
     fn known_bytes() {

@@ -176,24 +176,13 @@ mod tests {
             )
     }
 
-    #[test]
-    fn round_trip() {
-        testing::check_round_trip::<CreateTopicsRequest>();
-        testing::check_round_trip::<CreateTopicsResponse>();
-    }
-
-    #[test]
-    fn decode_never_panics() {
-        testing::check_decode_never_panics::<CreateTopicsRequest>();
-        testing::check_decode_never_panics::<CreateTopicsResponse>();
-    }
-
-    #[test]
-    fn matches_kafka_protocol() {
-        // The versions below these are pinned by known-bytes tests.
-        assert_eq!(testing::check_against_kafka_protocol(their_request), 2..=5);
-        assert_eq!(testing::check_against_kafka_protocol(their_response), 2..=5);
-    }
+    testing::codec_tests!(
+        CreateTopicsRequest,
+        CreateTopicsResponse,
+        their_request,
+        their_response,
+        2..=5
+    );
 
     /// kafka-protocol 0.18 follows Kafka 4.0, which dropped v0 and v1
     /// (KIP-896), so those are pinned here byte for byte from the spec.

@@ -74,24 +74,13 @@ mod tests {
             )
     }
 
-    #[test]
-    fn round_trip() {
-        testing::check_round_trip::<DeleteTopicsRequest>();
-        testing::check_round_trip::<DeleteTopicsResponse>();
-    }
-
-    #[test]
-    fn decode_never_panics() {
-        testing::check_decode_never_panics::<DeleteTopicsRequest>();
-        testing::check_decode_never_panics::<DeleteTopicsResponse>();
-    }
-
-    #[test]
-    fn matches_kafka_protocol() {
-        // The versions below these are pinned by known-bytes tests.
-        assert_eq!(testing::check_against_kafka_protocol(their_request), 1..=5);
-        assert_eq!(testing::check_against_kafka_protocol(their_response), 1..=5);
-    }
+    testing::codec_tests!(
+        DeleteTopicsRequest,
+        DeleteTopicsResponse,
+        their_request,
+        their_response,
+        1..=5
+    );
 
     /// kafka-protocol 0.18 follows Kafka 4.0, which dropped v0 (KIP-896), so
     /// it is pinned here byte for byte from the spec.

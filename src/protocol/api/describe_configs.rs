@@ -147,24 +147,13 @@ mod tests {
             .with_documentation(c.documentation.as_deref().map(str_bytes))
     }
 
-    #[test]
-    fn round_trip() {
-        testing::check_round_trip::<DescribeConfigsRequest>();
-        testing::check_round_trip::<DescribeConfigsResponse>();
-    }
-
-    #[test]
-    fn decode_never_panics() {
-        testing::check_decode_never_panics::<DescribeConfigsRequest>();
-        testing::check_decode_never_panics::<DescribeConfigsResponse>();
-    }
-
-    #[test]
-    fn matches_kafka_protocol() {
-        // The versions below these are pinned by known-bytes tests.
-        assert_eq!(testing::check_against_kafka_protocol(their_request), 1..=4);
-        assert_eq!(testing::check_against_kafka_protocol(their_response), 1..=4);
-    }
+    testing::codec_tests!(
+        DescribeConfigsRequest,
+        DescribeConfigsResponse,
+        their_request,
+        their_response,
+        1..=4
+    );
 
     /// kafka-protocol 0.18 follows Kafka 4.0, which dropped v0 (KIP-896), so
     /// it is pinned here byte for byte from the spec.

@@ -268,23 +268,13 @@ mod tests {
             )
     }
 
-    #[test]
-    fn round_trip() {
-        testing::check_round_trip::<FetchRequest>();
-        testing::check_round_trip::<FetchResponse>();
-    }
-
-    #[test]
-    fn decode_never_panics() {
-        testing::check_decode_never_panics::<FetchRequest>();
-        testing::check_decode_never_panics::<FetchResponse>();
-    }
-
-    #[test]
-    fn matches_kafka_protocol() {
-        testing::check_against_kafka_protocol(their_request);
-        testing::check_against_kafka_protocol(their_response);
-    }
+    testing::codec_tests!(
+        FetchRequest,
+        FetchResponse,
+        their_request,
+        their_response,
+        FetchRequest::VERSIONS
+    );
 
     fn one_partition(records: Option<Bytes>) -> FetchResponse {
         FetchResponse {

@@ -71,23 +71,13 @@ mod tests {
             .with_producer_epoch(r.producer_epoch)
     }
 
-    #[test]
-    fn round_trip() {
-        testing::check_round_trip::<InitProducerIdRequest>();
-        testing::check_round_trip::<InitProducerIdResponse>();
-    }
-
-    #[test]
-    fn decode_never_panics() {
-        testing::check_decode_never_panics::<InitProducerIdRequest>();
-        testing::check_decode_never_panics::<InitProducerIdResponse>();
-    }
-
-    #[test]
-    fn matches_kafka_protocol() {
-        assert_eq!(testing::check_against_kafka_protocol(their_request), 0..=4);
-        assert_eq!(testing::check_against_kafka_protocol(their_response), 0..=4);
-    }
+    testing::codec_tests!(
+        InitProducerIdRequest,
+        InitProducerIdResponse,
+        their_request,
+        their_response,
+        0..=4
+    );
 
     #[test]
     fn known_bytes() {

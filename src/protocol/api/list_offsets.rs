@@ -140,23 +140,13 @@ mod tests {
             )
     }
 
-    #[test]
-    fn round_trip() {
-        testing::check_round_trip::<ListOffsetsRequest>();
-        testing::check_round_trip::<ListOffsetsResponse>();
-    }
-
-    #[test]
-    fn decode_never_panics() {
-        testing::check_decode_never_panics::<ListOffsetsRequest>();
-        testing::check_decode_never_panics::<ListOffsetsResponse>();
-    }
-
-    #[test]
-    fn matches_kafka_protocol() {
-        testing::check_against_kafka_protocol(their_request);
-        testing::check_against_kafka_protocol(their_response);
-    }
+    testing::codec_tests!(
+        ListOffsetsRequest,
+        ListOffsetsResponse,
+        their_request,
+        their_response,
+        ListOffsetsRequest::VERSIONS
+    );
 
     #[test]
     fn known_bytes() {

@@ -160,23 +160,13 @@ mod tests {
             .with_cluster_authorized_operations(r.cluster_authorized_operations)
     }
 
-    #[test]
-    fn round_trip() {
-        testing::check_round_trip::<MetadataRequest>();
-        testing::check_round_trip::<MetadataResponse>();
-    }
-
-    #[test]
-    fn decode_never_panics() {
-        testing::check_decode_never_panics::<MetadataRequest>();
-        testing::check_decode_never_panics::<MetadataResponse>();
-    }
-
-    #[test]
-    fn matches_kafka_protocol() {
-        testing::check_against_kafka_protocol(their_request);
-        testing::check_against_kafka_protocol(their_response);
-    }
+    testing::codec_tests!(
+        MetadataRequest,
+        MetadataResponse,
+        their_request,
+        their_response,
+        MetadataRequest::VERSIONS
+    );
 
     #[test]
     fn null_topics_only_from_v1() {

@@ -179,26 +179,16 @@ mod tests {
             .with_throttle_time_ms(r.throttle_time_ms)
     }
 
-    #[test]
-    fn round_trip() {
-        testing::check_round_trip::<ProduceRequest>();
-        testing::check_round_trip::<ProduceResponse>();
-    }
-
-    #[test]
-    fn decode_never_panics() {
-        testing::check_decode_never_panics::<ProduceRequest>();
-        testing::check_decode_never_panics::<ProduceResponse>();
-    }
-
-    #[test]
-    fn matches_kafka_protocol() {
-        // kafka-protocol 0.18 starts at v3 (Kafka 4 dropped v0-v2); the
-        // older versions differ from v3 only by fields the round-trip and
-        // known-bytes tests pin down.
-        assert_eq!(testing::check_against_kafka_protocol(their_request), 3..=9);
-        assert_eq!(testing::check_against_kafka_protocol(their_response), 3..=9);
-    }
+    // kafka-protocol 0.18 starts at v3 (Kafka 4 dropped v0-v2); the older
+    // versions differ from v3 only by fields the round trip and the
+    // known-bytes tests pin down.
+    testing::codec_tests!(
+        ProduceRequest,
+        ProduceResponse,
+        their_request,
+        their_response,
+        3..=9
+    );
 
     fn one_partition(records: Option<Bytes>) -> ProduceRequest {
         ProduceRequest {
