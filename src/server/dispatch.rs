@@ -38,14 +38,14 @@ use bytes::{Bytes, BytesMut};
 use log::{debug, warn};
 
 use crate::protocol::api::api_versions::{ApiVersion, ApiVersionsRequest, ApiVersionsResponse};
-use crate::protocol::api::create_topics::{CreateTopicsRequest, CreateTopicsResponse};
-use crate::protocol::api::delete_topics::{DeleteTopicsRequest, DeleteTopicsResponse};
-use crate::protocol::api::describe_configs::{DescribeConfigsRequest, DescribeConfigsResponse};
-use crate::protocol::api::fetch::{FetchRequest, FetchResponse};
-use crate::protocol::api::init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
-use crate::protocol::api::list_offsets::{ListOffsetsRequest, ListOffsetsResponse};
-use crate::protocol::api::metadata::{MetadataRequest, MetadataResponse};
-use crate::protocol::api::produce::{ProduceRequest, ProduceResponse};
+use crate::protocol::api::create_topics::CreateTopicsRequest;
+use crate::protocol::api::delete_topics::DeleteTopicsRequest;
+use crate::protocol::api::describe_configs::DescribeConfigsRequest;
+use crate::protocol::api::fetch::FetchRequest;
+use crate::protocol::api::init_producer_id::InitProducerIdRequest;
+use crate::protocol::api::list_offsets::ListOffsetsRequest;
+use crate::protocol::api::metadata::MetadataRequest;
+use crate::protocol::api::produce::ProduceRequest;
 use crate::protocol::frame::write_frame;
 use crate::protocol::header::response_header_version;
 use crate::protocol::{
@@ -92,103 +92,6 @@ pub struct RequestContext<'a> {
     pub connection: &'a ConnectionInfo,
 }
 
-/// The broker side of request handling: one method per API. Methods return
-/// futures that must be `Send`; implement them with `async fn`. A handler
-/// must not block a runtime thread on disk or ZooKeeper (ARCHITECTURE,
-/// "Runtime"); use `spawn_blocking` where a syscall can stall.
-///
-/// Requests of one connection are handled one at a time, in order (Kafka's
-/// per-connection ordering): the next request's handler starts only after
-/// this one's future completed. Side effects such as log appends therefore
-/// happen in request order.
-///
-/// A handler future is not cancelled once started, except when the runtime
-/// itself shuts down; the response is dropped if the connection is gone.
-///
-/// ApiVersions is not here: the server answers it from the dispatch table.
-///
-/// Every API but Metadata has a default that closes the connection, which is
-/// what Kafka does with a request it cannot serve; the broker overrides them
-/// all, and test handlers implement only what they exercise.
-pub trait RequestHandler: Send + Sync + 'static {
-    /// Produce (key 0), versions 3-9.
-    fn produce(
-        &self,
-        ctx: &RequestContext<'_>,
-        request: ProduceRequest,
-    ) -> impl Future<Output = Reply<ProduceResponse>> + Send {
-        let _ = (ctx, request);
-        std::future::ready(Reply::CloseConnection)
-    }
-
-    /// Fetch (key 1), versions 4-12.
-    fn fetch(
-        &self,
-        ctx: &RequestContext<'_>,
-        request: FetchRequest,
-    ) -> impl Future<Output = Reply<FetchResponse>> + Send {
-        let _ = (ctx, request);
-        std::future::ready(Reply::CloseConnection)
-    }
-
-    /// ListOffsets (key 2), versions 1-6.
-    fn list_offsets(
-        &self,
-        ctx: &RequestContext<'_>,
-        request: ListOffsetsRequest,
-    ) -> impl Future<Output = Reply<ListOffsetsResponse>> + Send {
-        let _ = (ctx, request);
-        std::future::ready(Reply::CloseConnection)
-    }
-
-    /// CreateTopics (key 19), versions 0-5.
-    fn create_topics(
-        &self,
-        ctx: &RequestContext<'_>,
-        request: CreateTopicsRequest,
-    ) -> impl Future<Output = Reply<CreateTopicsResponse>> + Send {
-        let _ = (ctx, request);
-        std::future::ready(Reply::CloseConnection)
-    }
-
-    /// DeleteTopics (key 20), versions 0-5.
-    fn delete_topics(
-        &self,
-        ctx: &RequestContext<'_>,
-        request: DeleteTopicsRequest,
-    ) -> impl Future<Output = Reply<DeleteTopicsResponse>> + Send {
-        let _ = (ctx, request);
-        std::future::ready(Reply::CloseConnection)
-    }
-
-    /// InitProducerId (key 22), versions 0-4.
-    fn init_producer_id(
-        &self,
-        ctx: &RequestContext<'_>,
-        request: InitProducerIdRequest,
-    ) -> impl Future<Output = Reply<InitProducerIdResponse>> + Send {
-        let _ = (ctx, request);
-        std::future::ready(Reply::CloseConnection)
-    }
-
-    /// DescribeConfigs (key 32), versions 0-4.
-    fn describe_configs(
-        &self,
-        ctx: &RequestContext<'_>,
-        request: DescribeConfigsRequest,
-    ) -> impl Future<Output = Reply<DescribeConfigsResponse>> + Send {
-        let _ = (ctx, request);
-        std::future::ready(Reply::CloseConnection)
-    }
-
-    /// Metadata (key 3), versions 0-9.
-    fn metadata(
-        &self,
-        ctx: &RequestContext<'_>,
-        request: MetadataRequest,
-    ) -> impl Future<Output = Reply<MetadataResponse>> + Send;
-}
-
 /// What the connection should do after a request was dispatched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -227,6 +130,40 @@ pub enum DispatchError {
 
 macro_rules! dispatch_table {
     ($($key:ident => $method:ident($request:ty),)*) => {
+        /// The broker side of request handling: one method per API in the
+        /// dispatch table. Methods return futures that must be `Send`;
+        /// implement them with `async fn`. A handler must not block a
+        /// runtime thread on disk or ZooKeeper (ARCHITECTURE, "Runtime");
+        /// use `spawn_blocking` where a syscall can stall.
+        ///
+        /// Requests of one connection are handled one at a time, in order
+        /// (Kafka's per-connection ordering): the next request's handler
+        /// starts only after this one's future completed. Side effects such
+        /// as log appends therefore happen in request order.
+        ///
+        /// A handler future is not cancelled once started, except when the
+        /// runtime itself shuts down; the response is dropped if the
+        /// connection is gone.
+        ///
+        /// ApiVersions is not here: the server answers it from the dispatch
+        /// table. Every method defaults to closing the connection, which is
+        /// what Kafka does with a request it cannot serve; the broker
+        /// overrides them all, and test handlers implement only what they
+        /// exercise.
+        pub trait RequestHandler: Send + Sync + 'static {
+            $(
+                #[doc = concat!("Serves ", stringify!($key), " requests, in the versions [`supported_apis`] lists.")]
+                fn $method(
+                    &self,
+                    ctx: &RequestContext<'_>,
+                    request: $request,
+                ) -> impl Future<Output = Reply<<$request as Request>::Response>> + Send {
+                    let _ = (ctx, request);
+                    std::future::ready(Reply::CloseConnection)
+                }
+            )*
+        }
+
         /// Every API this broker serves and its version range, in key order
         /// as listed in the table, ApiVersions first. This is exactly what
         /// ApiVersions advertises.
@@ -451,7 +388,7 @@ fn valid_client_software(request: &ApiVersionsRequest) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::api::metadata::MetadataResponseTopic;
+    use crate::protocol::api::metadata::{MetadataResponse, MetadataResponseTopic};
     use crate::protocol::RequestHeader;
     use bytes::BufMut;
 
