@@ -218,7 +218,6 @@ mod tests {
                 topic_name: "t".into(),
                 topic_id: id,
                 partition_states: vec![LeaderAndIsrPartitionState {
-                    topic_name: String::new(),
                     adding_replicas: vec![2],
                     ..state("")
                 }],
