@@ -259,6 +259,20 @@ pub fn check_bytes_zero_copy<M: Message + std::fmt::Debug + PartialEq>(
     assert_eq!(again.freeze(), frame, "v{version}: re-encoding differs");
 }
 
+/// Checks that `value` encodes in `version` to exactly `bytes` (built by
+/// hand from the spec) and that `bytes` decode back to `value`.
+pub fn check_known_bytes<M: Message + std::fmt::Debug + PartialEq>(
+    value: &M,
+    version: i16,
+    bytes: &[u8],
+) {
+    let mut buf = BytesMut::new();
+    value.encode(&mut buf, version).expect("encode");
+    assert_eq!(&buf[..], bytes, "{} v{version}: encoding", M::NAME);
+    let decoded = M::decode(&Bytes::copy_from_slice(bytes), version).expect("decode");
+    assert_eq!(&decoded, value, "{} v{version}: decoding", M::NAME);
+}
+
 /// A `kafka-protocol` string.
 pub fn str_bytes(s: &str) -> kafka_protocol::protocol::StrBytes {
     kafka_protocol::protocol::StrBytes::from_string(s.to_owned())

@@ -2,11 +2,15 @@
 //! `codec::message!`, transcribed from Kafka's JSON specs.
 
 pub mod api_versions;
+pub mod controlled_shutdown;
 pub mod create_topics;
 pub mod delete_topics;
 pub mod describe_configs;
 pub mod fetch;
 pub mod init_producer_id;
+pub mod leader_and_isr;
 pub mod list_offsets;
 pub mod metadata;
 pub mod produce;
+pub mod stop_replica;
+pub mod update_metadata;
