@@ -180,12 +180,17 @@ async function main() {
   await MODES[mode](client(bootstrap), topic, opts);
 }
 
+// process.exit() drops stdout writes still queued on a pipe (a reader slower
+// than us, e.g. on a loaded machine, would see the output cut short): exit
+// only once everything written so far has been handed to the OS.
+const exitAfterFlush = (code) => process.stdout.write('', () => process.exit(code));
+
 main().then(
-  () => process.exit(0),
+  () => exitAfterFlush(0),
   (e) => {
     const message = `${e.name}: ${e.message}${e.type ? ` (${e.type})` : ''}`;
     emit({ error: message });
     console.error(e);
-    process.exit(1);
+    exitAfterFlush(1);
   },
 );
