@@ -36,6 +36,8 @@ pub fn segment_file(dir: &Path, base_offset: i64, suffix: &str) -> PathBuf {
 #[derive(Debug, Clone)]
 pub struct FileRange {
     pub file: Arc<File>,
+    /// The segment file, for error messages.
+    pub path: Arc<Path>,
     pub position: u64,
     pub len: u64,
 }
@@ -61,7 +63,7 @@ pub struct BatchMeta {
 pub struct Segment {
     base_offset: i64,
     dir: PathBuf,
-    log_path: PathBuf,
+    log_path: Arc<Path>,
     file: Arc<File>,
     size: u64,
     offset_index: OffsetIndex,
@@ -118,7 +120,7 @@ impl Segment {
         Ok(Segment {
             base_offset,
             dir: dir.to_path_buf(),
-            log_path,
+            log_path: log_path.into(),
             file: Arc::new(file),
             size,
             offset_index,
@@ -292,7 +294,7 @@ impl Segment {
         let size = h.total_size() as u64;
         if position + size > self.size {
             return Err(LogError::Corrupt {
-                path: self.log_path.clone(),
+                path: self.log_path.to_path_buf(),
                 reason: format!("batch at {position} runs past the end of the segment"),
             });
         }
@@ -371,6 +373,7 @@ impl Segment {
         };
         Ok(Some(FileRange {
             file: Arc::clone(&self.file),
+            path: Arc::clone(&self.log_path),
             position: start,
             len: end - start,
         }))

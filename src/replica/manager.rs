@@ -9,7 +9,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::log::{LogAppendInfo, LogConfig, LogManager};
+use crate::log::{FileRange, LogAppendInfo, LogConfig, LogError, LogManager};
 use crate::TopicPartition;
 
 use super::error::ReplicaError;
@@ -35,6 +35,63 @@ pub struct PartitionData {
     pub last_stable_offset: i64,
     pub log_start_offset: i64,
     pub records: Option<Bytes>,
+}
+
+/// Fetches reading more than this many bytes read them on a blocking-pool
+/// thread; smaller ones (almost always page-cache hits) read in place,
+/// sparing the thread hop.
+const INLINE_READ_MAX_BYTES: u64 = 64 * 1024;
+
+/// Where a partition's fetched records lie, before they are read.
+struct PartitionSlice {
+    high_watermark: i64,
+    log_start_offset: i64,
+    range: Option<FileRange>,
+}
+
+impl PartitionSlice {
+    fn read(self) -> Result<PartitionData, ReplicaError> {
+        let records = match &self.range {
+            Some(range) => Some(Bytes::from(range.read_to_vec().map_err(|source| {
+                ReplicaError::Log(LogError::Io {
+                    path: range.path.to_path_buf(),
+                    source,
+                })
+            })?)),
+            None => None,
+        };
+        Ok(PartitionData {
+            high_watermark: self.high_watermark,
+            last_stable_offset: self.high_watermark,
+            log_start_offset: self.log_start_offset,
+            records,
+        })
+    }
+}
+
+type Slices = Vec<Result<PartitionSlice, ReplicaError>>;
+
+/// Reads every located slice, on a blocking-pool thread if they add up to
+/// more than [`INLINE_READ_MAX_BYTES`].
+async fn read_slices(slices: Slices, bytes: u64) -> Vec<Result<PartitionData, ReplicaError>> {
+    let read_all = |slices: Slices| -> Vec<Result<PartitionData, ReplicaError>> {
+        slices.into_iter().map(|s| s?.read()).collect()
+    };
+    if bytes <= INLINE_READ_MAX_BYTES {
+        return read_all(slices);
+    }
+    let count = slices.len();
+    match tokio::task::spawn_blocking(move || read_all(slices)).await {
+        Ok(read) => read,
+        Err(e) => (0..count)
+            .map(|_| {
+                Err(ReplicaError::Log(LogError::Io {
+                    path: Default::default(),
+                    source: std::io::Error::other(format!("fetch read task failed: {e}")),
+                }))
+            })
+            .collect(),
+    }
 }
 
 pub struct ReplicaManager {
@@ -138,7 +195,28 @@ impl ReplicaManager {
         Ok(info)
     }
 
-    /// Reads committed records (below the high watermark) for a consumer.
+    /// Finds the committed records (below the high watermark) a consumer
+    /// asked for, without reading them: the bytes stay in the segment file.
+    fn locate(
+        &self,
+        tp: &TopicPartition,
+        offset: i64,
+        max_bytes: u64,
+        min_one: bool,
+    ) -> Result<PartitionSlice, ReplicaError> {
+        let partition = self.leader(tp)?;
+        let log = partition.log();
+        let high_watermark = log.high_watermark();
+        Ok(PartitionSlice {
+            high_watermark,
+            log_start_offset: log.log_start_offset(),
+            range: log
+                .read(offset, max_bytes, Some(high_watermark), min_one)?
+                .filter(|r| r.len > 0),
+        })
+    }
+
+    /// Reads committed records for a consumer, on the calling thread.
     pub fn read(
         &self,
         tp: &TopicPartition,
@@ -146,34 +224,15 @@ impl ReplicaManager {
         max_bytes: u64,
         min_one: bool,
     ) -> Result<PartitionData, ReplicaError> {
-        let partition = self.leader(tp)?;
-        let (range, hw, start) = {
-            let log = partition.log();
-            let hw = log.high_watermark();
-            let range = log.read(offset, max_bytes, Some(hw), min_one)?;
-            (range, hw, log.log_start_offset())
-        };
-        let records = match range {
-            Some(r) if r.len > 0 => Some(Bytes::from(r.read_to_vec().map_err(|e| {
-                ReplicaError::Log(crate::log::LogError::Io {
-                    path: partition.log().dir().to_path_buf(),
-                    source: e,
-                })
-            })?)),
-            _ => None,
-        };
-        Ok(PartitionData {
-            high_watermark: hw,
-            last_stable_offset: hw,
-            log_start_offset: start,
-            records,
-        })
+        self.locate(tp, offset, max_bytes, min_one)?.read()
     }
 
-    /// A consumer fetch: reads every partition (the response's `max_bytes`
-    /// shared among them; the first partition with data returns at least one
-    /// batch, KIP-74) and, while fewer than `min_bytes` are available and
-    /// `max_wait` has not passed, waits for appends and reads again.
+    /// A consumer fetch: locates every partition's records (the response's
+    /// `max_bytes` shared among them; the first partition with data returns
+    /// at least one batch, KIP-74) and, while fewer than `min_bytes` are
+    /// available and `max_wait` has not passed, waits for appends and looks
+    /// again. Only the final answer's bytes are read, off the runtime's
+    /// threads when they are many (a large read may stall on the disk).
     pub async fn fetch(
         &self,
         partitions: &[FetchPartition],
@@ -183,38 +242,40 @@ impl ReplicaManager {
     ) -> Vec<Result<PartitionData, ReplicaError>> {
         let deadline = Instant::now() + max_wait;
         let mut appended = self.appended.subscribe();
-        loop {
+        let slices = loop {
             appended.borrow_and_update();
-            let results = self.read_all(partitions, max_bytes);
-            let bytes: usize = results
+            let slices = self.locate_all(partitions, max_bytes);
+            let bytes: u64 = slices
                 .iter()
-                .filter_map(|r| r.as_ref().ok()?.records.as_ref().map(Bytes::len))
+                .filter_map(|r| r.as_ref().ok()?.range.as_ref().map(|r| r.len))
                 .sum();
-            let failed = results.iter().any(Result::is_err);
-            if bytes as u64 >= min_bytes || failed || Instant::now() >= deadline {
-                return results;
+            let failed = slices.iter().any(Result::is_err);
+            if bytes >= min_bytes || failed || Instant::now() >= deadline {
+                break (slices, bytes);
             }
             let _ = tokio::time::timeout_at(deadline, appended.changed()).await;
-        }
+        };
+        read_slices(slices.0, slices.1).await
     }
 
-    fn read_all(
+    fn locate_all(
         &self,
         partitions: &[FetchPartition],
         max_bytes: u64,
-    ) -> Vec<Result<PartitionData, ReplicaError>> {
+    ) -> Vec<Result<PartitionSlice, ReplicaError>> {
         let mut remaining = max_bytes;
         let mut first_with_data = true;
         partitions
             .iter()
             .map(|p| {
                 let limit = p.max_bytes.min(remaining);
-                let data = self.read(&p.topic_partition, p.fetch_offset, limit, first_with_data)?;
-                if let Some(records) = &data.records {
-                    remaining = remaining.saturating_sub(records.len() as u64);
+                let slice =
+                    self.locate(&p.topic_partition, p.fetch_offset, limit, first_with_data)?;
+                if let Some(range) = &slice.range {
+                    remaining = remaining.saturating_sub(range.len);
                     first_with_data = false;
                 }
-                Ok(data)
+                Ok(slice)
             })
             .collect()
     }
@@ -321,6 +382,33 @@ mod tests {
         let rm = manager(dir.path());
         rm.become_leader(&tp, LogConfig::default(), 0).unwrap();
         assert_eq!(rm.read(&tp, 0, 1 << 20, true).unwrap().high_watermark, 2);
+    }
+
+    #[tokio::test]
+    async fn large_fetches_read_off_the_runtime_and_return_every_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let rm = manager(dir.path());
+        let tp = TopicPartition::new("t", 0);
+        rm.become_leader(&tp, LogConfig::default(), 0).unwrap();
+        let mut b = RecordBatchBuilder::new(1);
+        let value = vec![7u8; 1024];
+        for _ in 0..200 {
+            b.append(Record::new(1, None, Some(&value)));
+        }
+        let batch = b.build();
+        for _ in 0..3 {
+            rm.append(&tp, &batch).unwrap();
+        }
+        let req = vec![FetchPartition {
+            topic_partition: tp,
+            fetch_offset: 0,
+            max_bytes: 1 << 22,
+        }];
+        let r = rm.fetch(&req, 1, 1 << 22, Duration::ZERO).await;
+        let records = r[0].as_ref().unwrap().records.clone().unwrap();
+        assert!(records.len() as u64 > INLINE_READ_MAX_BYTES);
+        assert_eq!(records.len(), 3 * batch.len());
+        assert_eq!(&records[batch.len() * 2 + 16..], &batch[16..]);
     }
 
     #[tokio::test]
