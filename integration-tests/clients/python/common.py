@@ -88,3 +88,14 @@ def fail(message):
     emit({"error": message})
     print(message, file=sys.stderr)
     sys.exit(1)
+
+
+def main(modes, client_error):
+    """Runs the mode named on the command line; a client library error
+    (`client_error`, the library's exception base class) becomes a JSON
+    error line and exit code 1."""
+    args = parse_args()
+    try:
+        modes[args.mode](args)
+    except client_error as e:
+        fail(f"{type(e).__name__}: {e}")

@@ -109,18 +109,15 @@ def metadata(args):
     a.close()
 
 
-MODES = {
-    "produce": produce,
-    "consume": consume,
-    "offsets-for-times": offsets_for_times,
-    "create-topic": create_topic,
-    "delete-topic": delete_topic,
-    "metadata": metadata,
-}
-
 if __name__ == "__main__":
-    args = common.parse_args()
-    try:
-        MODES[args.mode](args)
-    except KafkaError as e:
-        fail(f"{type(e).__name__}: {e}")
+    common.main(
+        {
+            "produce": produce,
+            "consume": consume,
+            "offsets-for-times": offsets_for_times,
+            "create-topic": create_topic,
+            "delete-topic": delete_topic,
+            "metadata": metadata,
+        },
+        KafkaError,
+    )
