@@ -90,12 +90,13 @@ def fail(message):
     sys.exit(1)
 
 
-def main(modes, client_error):
-    """Runs the mode named on the command line; a client library error
+def main(client, client_error):
+    """Runs the mode named on the command line: the function of that name
+    (dashes as underscores) in the `client` module. A client library error
     (`client_error`, the library's exception base class) becomes a JSON
     error line and exit code 1."""
     args = parse_args()
     try:
-        modes[args.mode](args)
+        getattr(client, args.mode.replace("-", "_"))(args)
     except client_error as e:
         fail(f"{type(e).__name__}: {e}")

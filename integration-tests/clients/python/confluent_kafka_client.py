@@ -1,5 +1,6 @@
 """confluent-kafka (librdkafka) as a gregor client; see common.py for the
 command line and output."""
+import sys
 import time
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
@@ -127,14 +128,4 @@ def metadata(args):
 
 
 if __name__ == "__main__":
-    common.main(
-        {
-            "produce": produce,
-            "consume": consume,
-            "offsets-for-times": offsets_for_times,
-            "create-topic": create_topic,
-            "delete-topic": delete_topic,
-            "metadata": metadata,
-        },
-        KafkaException,
-    )
+    common.main(sys.modules[__name__], KafkaException)

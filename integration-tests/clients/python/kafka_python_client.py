@@ -1,5 +1,6 @@
 """kafka-python as a gregor client; see common.py for the command line and
 output."""
+import sys
 import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -110,14 +111,4 @@ def metadata(args):
 
 
 if __name__ == "__main__":
-    common.main(
-        {
-            "produce": produce,
-            "consume": consume,
-            "offsets-for-times": offsets_for_times,
-            "create-topic": create_topic,
-            "delete-topic": delete_topic,
-            "metadata": metadata,
-        },
-        KafkaError,
-    )
+    common.main(sys.modules[__name__], KafkaError)
