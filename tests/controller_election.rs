@@ -182,3 +182,73 @@ async fn resigning_hands_the_controller_over() {
     // The resigned broker took no further part.
     assert!(!resigned.state().i_am_controller);
 }
+
+#[tokio::test]
+async fn the_epoch_continues_from_what_zookeeper_holds() {
+    let zookeeper = ZooKeeper::start();
+    let client = zookeeper.client().await;
+    client
+        .zookeeper()
+        .create(
+            "/controller_epoch",
+            b"7",
+            &zookeeper_client::CreateMode::Persistent
+                .with_acls(zookeeper_client::Acls::anyone_all()),
+        )
+        .await
+        .expect("create /controller_epoch");
+    let outcome = elect(&client, 4).await.expect("elect");
+    assert!(
+        matches!(
+            outcome,
+            Election::Won {
+                epoch: 8,
+                epoch_zk_version: 1
+            }
+        ),
+        "{outcome:?}"
+    );
+    let root = zookeeper.root_client().await;
+    assert_eq!(controller_epoch(&root).await, "8");
+}
+
+#[tokio::test]
+async fn an_expired_controller_session_stops_the_elector_and_frees_the_controller() {
+    let zookeeper = ZooKeeper::start();
+    let short = KafkaZkClient::connect(&zookeeper.connect_string(), Duration::from_secs(2))
+        .await
+        .expect("connect");
+    let elector = ControllerElector::start(short.clone(), 1);
+    let mut state = elector.subscribe();
+    tokio::time::timeout(DEADLINE, state.wait_for(|state| state.i_am_controller))
+        .await
+        .expect("elected in time")
+        .expect("elector alive");
+
+    // Freeze ZooKeeper past the session timeout: the client gives the
+    // session up, and the server expires it once it runs again.
+    zookeeper.signal("STOP");
+    eventually("the client declares its session expired", || async {
+        short.state() == zookeeper_client::SessionState::Expired
+    })
+    .await;
+    zookeeper.signal("CONT");
+
+    tokio::time::timeout(DEADLINE, state.wait_for(|state| !state.i_am_controller))
+        .await
+        .expect("steps down in time")
+        .expect("state kept");
+    let ended = tokio::time::timeout(DEADLINE, elector.resign())
+        .await
+        .expect("task ends in time");
+    assert!(
+        matches!(ended, Err(gregor::zk::ZkError::SessionEnded(_))),
+        "{ended:?}"
+    );
+
+    let other = zookeeper.client().await;
+    let successor = ControllerElector::start(other, 2);
+    let electors = [Some(successor)];
+    wait_for_single_controller(&electors).await;
+    wait_until_all_agree(&electors, 2, 2).await;
+}

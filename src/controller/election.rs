@@ -10,6 +10,7 @@
 //! `Reelect`). [`elect`] is one round; [`ControllerElector`] is the loop.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -391,36 +392,78 @@ async fn elect_until_stopped(
         if *stop.borrow() {
             return Ok(());
         }
-        let next = match elect(client, broker_id).await? {
-            Election::Won {
-                epoch,
-                epoch_zk_version,
-            } => ControllerState {
-                controller: Some(broker_id),
-                epoch: Some(epoch),
-                epoch_zk_version: Some(epoch_zk_version),
-                i_am_controller: true,
-            },
-            Election::Lost { controller } => ControllerState {
-                controller: Some(controller),
-                epoch: read_epoch(client).await?.map(|(epoch, _)| epoch),
-                epoch_zk_version: None,
-                i_am_controller: false,
-            },
-        };
-        state.send_replace(next);
-        tokio::select! {
-            biased;
-            _ = stop.wait_for(|stop| *stop) => return Ok(()),
-            changed = wait_for_controller_change(client) => changed?,
+        match election_round(client, broker_id, state, stop).await {
+            Ok(()) => {}
+            // Kafka's `retryRequestUntilConnected`: while the session lives,
+            // a lost connection only delays the round. A create whose answer
+            // was lost is recognised as ours by the next round.
+            Err(error) if is_transient(&error) && !client.state().is_terminated() => {
+                log::warn!(
+                    "controller election for broker {broker_id} interrupted: {error}; retrying"
+                );
+                tokio::select! {
+                    biased;
+                    _ = stop.wait_for(|stop| *stop) => return Ok(()),
+                    () = tokio::time::sleep(RETRY_BACKOFF) => {}
+                }
+            }
+            Err(error) => return Err(error),
         }
-        if next.i_am_controller {
-            log::warn!("broker {broker_id} is no longer the controller");
-        }
-        state.send_modify(|state| {
-            state.controller = None;
-            state.epoch_zk_version = None;
-            state.i_am_controller = false;
-        });
     }
+}
+
+/// Pause before retrying a round that failed on a lost connection.
+const RETRY_BACKOFF: Duration = Duration::from_millis(200);
+
+/// Errors after which the same session can simply try again.
+fn is_transient(error: &ZkError) -> bool {
+    matches!(
+        error,
+        ZkError::ZooKeeper {
+            source: zkc::Error::ConnectionLoss | zkc::Error::Timeout | zkc::Error::Throttled,
+            ..
+        }
+    )
+}
+
+/// Elects, publishes the outcome and waits until `/controller` changes or
+/// the elector is stopped.
+async fn election_round(
+    client: &KafkaZkClient,
+    broker_id: BrokerId,
+    state: &watch::Sender<ControllerState>,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<(), ZkError> {
+    let next = match elect(client, broker_id).await? {
+        Election::Won {
+            epoch,
+            epoch_zk_version,
+        } => ControllerState {
+            controller: Some(broker_id),
+            epoch: Some(epoch),
+            epoch_zk_version: Some(epoch_zk_version),
+            i_am_controller: true,
+        },
+        Election::Lost { controller } => ControllerState {
+            controller: Some(controller),
+            epoch: read_epoch(client).await?.map(|(epoch, _)| epoch),
+            epoch_zk_version: None,
+            i_am_controller: false,
+        },
+    };
+    state.send_replace(next);
+    tokio::select! {
+        biased;
+        _ = stop.wait_for(|stop| *stop) => return Ok(()),
+        changed = wait_for_controller_change(client) => changed?,
+    }
+    if next.i_am_controller {
+        log::warn!("broker {broker_id} is no longer the controller");
+    }
+    state.send_modify(|state| {
+        state.controller = None;
+        state.epoch_zk_version = None;
+        state.i_am_controller = false;
+    });
+    Ok(())
 }
