@@ -366,10 +366,17 @@ async fn run(
 ) -> Result<(), ZkError> {
     let result = elect_until_stopped(&client, broker_id, &state, &mut stop).await;
     let last = *state.borrow();
+    // Stopped, or failed while the session lives: step down so another
+    // broker takes over (Kafka's `maybeResign`).
     if let (Some(epoch_zk_version), true) = (last.epoch_zk_version, last.i_am_controller) {
-        if result.is_ok() {
+        if !client.state().is_terminated() {
             log::info!("broker {broker_id} resigns as controller");
-            delete_own_controller(&client, epoch_zk_version).await?;
+            let resigned = delete_own_controller(&client, epoch_zk_version).await;
+            if result.is_ok() {
+                resigned?;
+            } else if let Err(error) = resigned {
+                log::warn!("broker {broker_id} could not delete /controller: {error}");
+            }
         }
     }
     state.send_modify(|state| {
@@ -394,10 +401,18 @@ async fn elect_until_stopped(
         }
         match election_round(client, broker_id, state, stop).await {
             Ok(()) => {}
-            // Kafka's `retryRequestUntilConnected`: while the session lives,
-            // a lost connection only delays the round. A create whose answer
-            // was lost is recognised as ours by the next round.
-            Err(error) if is_transient(&error) && !client.state().is_terminated() => {
+            Err(error) => {
+                let session = client.state();
+                if session.is_terminated() {
+                    log::warn!("controller election for broker {broker_id} ends: {error}");
+                    return Err(ZkError::SessionEnded(session));
+                }
+                if !is_transient(&error) {
+                    return Err(error);
+                }
+                // Kafka's `retryRequestUntilConnected`: while the session
+                // lives, a lost connection only delays the round. A create
+                // whose answer was lost is recognised as ours next round.
                 log::warn!(
                     "controller election for broker {broker_id} interrupted: {error}; retrying"
                 );
@@ -407,7 +422,6 @@ async fn elect_until_stopped(
                     () = tokio::time::sleep(RETRY_BACKOFF) => {}
                 }
             }
-            Err(error) => return Err(error),
         }
     }
 }
@@ -415,15 +429,23 @@ async fn elect_until_stopped(
 /// Pause before retrying a round that failed on a lost connection.
 const RETRY_BACKOFF: Duration = Duration::from_millis(200);
 
-/// Errors after which the same session can simply try again.
+/// Errors after which the same session can try again: everything the
+/// connection rather than the request caused (the client reports a silent
+/// server as a custom error). Bad data, ACL and argument errors are not.
 fn is_transient(error: &ZkError) -> bool {
-    matches!(
-        error,
-        ZkError::ZooKeeper {
-            source: zkc::Error::ConnectionLoss | zkc::Error::Timeout | zkc::Error::Throttled,
-            ..
-        }
-    )
+    match error {
+        ZkError::ZooKeeper { source, .. } => !matches!(
+            source,
+            zkc::Error::NoAuth
+                | zkc::Error::InvalidAcl
+                | zkc::Error::AuthFailed
+                | zkc::Error::BadArguments(_)
+                | zkc::Error::Unimplemented
+                | zkc::Error::MarshallingError
+                | zkc::Error::SessionExpired
+        ),
+        _ => false,
+    }
 }
 
 /// Elects, publishes the outcome and waits until `/controller` changes or
