@@ -252,3 +252,36 @@ async fn an_expired_controller_session_stops_the_elector_and_frees_the_controlle
     wait_for_single_controller(&electors).await;
     wait_until_all_agree(&electors, 2, 2).await;
 }
+
+#[tokio::test]
+async fn a_brief_disconnection_keeps_the_controller() {
+    let zookeeper = ZooKeeper::start();
+    let client = KafkaZkClient::connect(&zookeeper.connect_string(), Duration::from_secs(4))
+        .await
+        .expect("connect");
+    let elector = ControllerElector::start(client.clone(), 1);
+    let mut state = elector.subscribe();
+    tokio::time::timeout(DEADLINE, state.wait_for(|state| state.i_am_controller))
+        .await
+        .expect("elected in time")
+        .expect("elector alive");
+
+    // Long enough for the client to see the connection as lost, short
+    // enough for the session to survive.
+    zookeeper.signal("STOP");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    zookeeper.signal("CONT");
+
+    let other = zookeeper.client().await;
+    let electors = [Some(elector), Some(ControllerElector::start(other, 2))];
+    wait_until_all_agree(&electors, 1, 1).await;
+    assert!(electors[0]
+        .as_ref()
+        .is_some_and(|e| e.state().i_am_controller));
+    assert_eq!(
+        client.state(),
+        zookeeper_client::SessionState::SyncConnected
+    );
+    let root = zookeeper.root_client().await;
+    assert_eq!(controller_epoch(&root).await, "1");
+}

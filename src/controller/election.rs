@@ -287,11 +287,14 @@ fn zk_error(op: &'static str, path: &str, source: zkc::Error) -> ZkError {
 ///
 /// elect; publish the outcome as a [`ControllerState`]; wait until
 /// `/controller` changes (the controller's session ended or it resigned);
-/// elect again. The task ends when [`resign`](Self::resign) is called or the
-/// session ends for good (then `i_am_controller` is published false and the
-/// broker must start a new elector on its new session, as Kafka re-runs
-/// `elect()` from its session-expiry handler). Dropping the elector stops
-/// the task without touching ZooKeeper.
+/// elect again. Errors the connection caused are retried while the session
+/// lives. The task ends when [`resign`](Self::resign) is called, when the
+/// session ends for good (then the broker must start a new elector on its
+/// new session, as Kafka re-runs `elect()` from its session-expiry handler),
+/// or on any other error (unreadable znode data, ACLs), after resigning if
+/// it was the controller (Kafka's `maybeResign`). Whenever it ends,
+/// `i_am_controller` is published false. Dropping the elector stops the
+/// task without touching ZooKeeper.
 #[derive(Debug)]
 pub struct ControllerElector {
     state: watch::Receiver<ControllerState>,
