@@ -256,7 +256,7 @@ async fn an_expired_controller_session_stops_the_elector_and_frees_the_controlle
 #[tokio::test]
 async fn a_brief_disconnection_keeps_the_controller() {
     let zookeeper = ZooKeeper::start();
-    let client = KafkaZkClient::connect(&zookeeper.connect_string(), Duration::from_secs(4))
+    let client = KafkaZkClient::connect(&zookeeper.connect_string(), Duration::from_secs(10))
         .await
         .expect("connect");
     let elector = ControllerElector::start(client.clone(), 1);
@@ -266,10 +266,11 @@ async fn a_brief_disconnection_keeps_the_controller() {
         .expect("elected in time")
         .expect("elector alive");
 
-    // Long enough for the client to see the connection as lost, short
-    // enough for the session to survive.
+    // Long enough for the client to see the connection as lost (it allows
+    // 2/5 of the session timeout) and re-set its watch in vain, short enough
+    // for the session to survive.
     zookeeper.signal("STOP");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_millis(5500)).await;
     zookeeper.signal("CONT");
 
     let other = zookeeper.client().await;
