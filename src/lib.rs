@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod broker;
 pub mod config;
+pub mod controller;
 pub mod log;
 pub mod metadata;
 pub mod protocol;

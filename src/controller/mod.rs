@@ -1,0 +1,9 @@
+//! The controller: one broker, elected through ZooKeeper, that owns every
+//! partition leadership decision (Kafka's `kafka.controller` package).
+//!
+//! So far only [`election`]: winning `/controller` and bumping
+//! `/controller_epoch`, as Kafka's `KafkaController.elect()`.
+
+pub mod election;
+
+pub use election::{elect, ControllerElector, ControllerState, Election};
