@@ -1,6 +1,7 @@
 //! SIGTERM: the broker finishes, closes its logs cleanly (flushed, indexes
 //! trimmed, clean-shutdown marker written so the next start skips recovery)
-//! and leaves ZooKeeper at once instead of when its session times out.
+//! and leaves ZooKeeper at once (registration and controllership) instead of
+//! when its session times out.
 
 use std::fs;
 use std::time::Duration;
@@ -31,6 +32,12 @@ fn sigterm_closes_logs_cleanly_and_deregisters() -> Result<()> {
     let zk = cluster.zookeeper.connect_string();
     let ids = zk_cli(&zk, &["ls", "/gregor/brokers/ids"])?;
     ensure!(ids.contains("[1]"), "registered brokers: {ids}");
+    // The only broker wins the controller election.
+    let controller = zk_cli(&zk, &["get", "/gregor/controller"])?;
+    ensure!(
+        controller.contains(r#""version":1"#) && controller.contains(r#""brokerid":1"#),
+        "/controller: {controller}"
+    );
 
     let status = cluster.broker.terminate()?;
     ensure!(status.success(), "broker exited with {status}");

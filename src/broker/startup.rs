@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use ::log::{info, warn};
 
 use crate::config::{topic_log_config, ConfigError, KafkaConfig};
+use crate::controller::ControllerElector;
 use crate::log::checkpoint::MetaProperties;
 use crate::log::manager::BackgroundTasks;
 use crate::log::{LogConfig, LogError, LogManager, LogManagerConfig};
@@ -55,6 +56,8 @@ pub struct Broker {
     /// Keeps the registration alive across session expiry; stopped at
     /// shutdown.
     session_keeper: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// This broker's part in the controller election, in the current session.
+    elector: std::sync::Mutex<Option<ControllerElector>>,
 }
 
 impl Broker {
@@ -97,6 +100,7 @@ impl Broker {
             producer_ids: ProducerIdManager::new(id),
             background: std::sync::Mutex::new(Some(background)),
             session_keeper: std::sync::Mutex::new(None),
+            elector: std::sync::Mutex::new(None),
         });
         broker.load_topics(&client).await?;
         info!(
@@ -202,18 +206,20 @@ impl Broker {
             }
         }
         self.metadata.set_brokers(vec![endpoint_of(&info)]);
-        // Until the controller election exists, each broker answers admin
-        // requests (which clients send to the controller) itself.
-        self.metadata.set_controller(Some(self.id));
+        self.run_for_controller(client);
         let broker = Arc::clone(self);
         let keeper = tokio::spawn(async move {
             let result = broker
                 .zk
                 .maintain(|client| {
                     let info = info.clone();
+                    let broker = Arc::clone(&broker);
                     async move {
                         client.ensure_persistent_paths().await?;
-                        client.register_broker(&info).await.map(|_| ())
+                        client.register_broker(&info).await?;
+                        // Kafka re-runs the election in every new session.
+                        broker.run_for_controller(client);
+                        Ok(())
                     }
                 })
                 .await;
@@ -226,6 +232,25 @@ impl Broker {
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(keeper);
         Ok(())
+    }
+
+    /// Takes part in the controller election on `client`'s session (a new
+    /// elector replaces, and so stops, the previous session's) and keeps the
+    /// metadata cache's controller id current, which Metadata answers carry.
+    fn run_for_controller(&self, client: KafkaZkClient) {
+        let elector = ControllerElector::start(client, self.id);
+        let mut states = elector.subscribe();
+        let metadata = Arc::clone(&self.metadata);
+        tokio::spawn(async move {
+            loop {
+                let state = *states.borrow_and_update();
+                metadata.set_controller(state.controller);
+                if states.changed().await.is_err() {
+                    break;
+                }
+            }
+        });
+        *self.elector.lock().unwrap_or_else(|p| p.into_inner()) = Some(elector);
     }
 
     /// The registration: advertised listeners, with a port of 0 replaced by
@@ -266,6 +291,16 @@ impl Broker {
             .take();
         if let Some(keeper) = keeper {
             keeper.abort();
+        }
+        let elector = self
+            .elector
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(elector) = elector {
+            if let Err(e) = elector.resign().await {
+                warn!("could not resign as controller: {e}");
+            }
         }
         if let Err(e) = self.zk.client().deregister_broker(self.id).await {
             warn!("could not deregister broker {}: {e}", self.id);
