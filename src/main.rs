@@ -55,7 +55,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("gregor: {e:#}");
+            eprintln!("gregor: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
@@ -82,4 +82,20 @@ async fn run_broker(path: PathBuf, overrides: Vec<String>) -> anyhow::Result<()>
     server.shutdown().await;
     broker.shutdown().await?;
     Ok(())
+}
+
+/// The error and its causes on one line, each cause once: several of our
+/// error types already include their cause's text in their own message.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
 }
