@@ -51,6 +51,8 @@ def parse_args():
     p.add_argument("--offset", default="earliest")
     p.add_argument("--timestamp", type=int)
     p.add_argument("--partitions", type=int, default=1)
+    p.add_argument("--compression", default="none",
+                   choices=["none", "gzip", "snappy", "lz4", "zstd"])
     return p.parse_args()
 
 

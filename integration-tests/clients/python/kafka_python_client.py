@@ -17,6 +17,7 @@ def produce(args):
         linger_ms=args.linger_ms,
         request_timeout_ms=TIMEOUT_S * 1000,
         retries=0,
+        compression_type=None if args.compression == "none" else args.compression,
     )
     futures = []
     for i in range(args.start, args.start + args.count):
