@@ -16,11 +16,10 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use gregor::config::Listener;
-use gregor::protocol::api::metadata::{
-    MetadataRequest, MetadataRequestTopic, MetadataResponse, MetadataResponseTopic,
-};
+use gregor::protocol::api::metadata::{MetadataRequest, MetadataRequestTopic, MetadataResponse};
 use gregor::protocol::frame::write_frame;
 use gregor::protocol::{Message, RequestHeader};
+use gregor::server::testing::echo_topics;
 use gregor::server::{Reply, RequestContext, RequestHandler, Server, ServerConfig};
 
 struct Echo;
@@ -31,19 +30,7 @@ impl RequestHandler for Echo {
         _ctx: &RequestContext<'_>,
         request: MetadataRequest,
     ) -> Reply<MetadataResponse> {
-        MetadataResponse {
-            topics: request
-                .topics
-                .unwrap_or_default()
-                .into_iter()
-                .map(|t| MetadataResponseTopic {
-                    name: t.name,
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        }
-        .into()
+        echo_topics(request).into()
     }
 }
 

@@ -10,12 +10,11 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use gregor::config::Listener;
 use gregor::protocol::api::api_versions::{ApiVersionsRequest, ApiVersionsResponse};
-use gregor::protocol::api::metadata::{
-    MetadataRequest, MetadataRequestTopic, MetadataResponse, MetadataResponseTopic,
-};
+use gregor::protocol::api::metadata::{MetadataRequest, MetadataRequestTopic, MetadataResponse};
 use gregor::protocol::frame::write_frame;
 use gregor::protocol::header::response_header_version;
 use gregor::protocol::{ApiKey, Message, RequestHeader, ResponseHeader};
+use gregor::server::testing::echo_topics;
 use gregor::server::{Reply, RequestContext, RequestHandler, Server, ServerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -66,19 +65,7 @@ impl RequestHandler for TestBroker {
             let delay = self.random() % (self.max_delay_ms + 1);
             tokio::time::sleep(Duration::from_millis(delay)).await;
         }
-        MetadataResponse {
-            topics: request
-                .topics
-                .unwrap_or_default()
-                .into_iter()
-                .map(|t| MetadataResponseTopic {
-                    name: t.name,
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        }
-        .into()
+        echo_topics(request).into()
     }
 }
 

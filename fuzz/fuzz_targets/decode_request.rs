@@ -1,7 +1,7 @@
 //! Feeds arbitrary request frames (without the length prefix) to the
 //! server's own dispatch path: header decoding, the dispatch table, and the
 //! body decoder of whichever API the header names. A handler that answers
-//! Metadata with an empty response (and, by default, closes the connection
+//! Metadata with the stand-in answer naming the requested topics (and, by default, closes the connection
 //! for every other API) stands in for the broker. Any input must give a
 //! response, no response, or a typed error; a panic, abort, hang or runaway
 //! allocation is a bug.
@@ -13,14 +13,15 @@ use std::sync::OnceLock;
 use bytes::{Bytes, BytesMut};
 use gregor::protocol::api::metadata::{MetadataRequest, MetadataResponse};
 use gregor::server::dispatch::dispatch;
+use gregor::server::testing::echo_topics;
 use gregor::server::{ConnectionInfo, Reply, RequestContext, RequestHandler};
 use libfuzzer_sys::fuzz_target;
 
 struct NullBroker;
 
 impl RequestHandler for NullBroker {
-    async fn metadata(&self, _: &RequestContext<'_>, _: MetadataRequest) -> Reply<MetadataResponse> {
-        Reply::Respond(MetadataResponse::default())
+    async fn metadata(&self, _: &RequestContext<'_>, request: MetadataRequest) -> Reply<MetadataResponse> {
+        Reply::Respond(echo_topics(request))
     }
 }
 

@@ -388,7 +388,7 @@ fn valid_client_software(request: &ApiVersionsRequest) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::api::metadata::{MetadataResponse, MetadataResponseTopic};
+    use crate::protocol::api::metadata::MetadataResponse;
     use crate::protocol::RequestHeader;
     use bytes::BufMut;
 
@@ -403,19 +403,7 @@ mod tests {
             if ctx.header.client_id.as_deref() == Some("silent") {
                 return Reply::NoResponse;
             }
-            MetadataResponse {
-                topics: request
-                    .topics
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|t| MetadataResponseTopic {
-                        name: t.name,
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }
-            .into()
+            crate::server::testing::echo_topics(request).into()
         }
     }
 

@@ -17,6 +17,7 @@
 pub mod connection;
 pub mod dispatch;
 pub mod listener;
+pub mod testing;
 
 pub use connection::ConnectionLimits;
 pub use dispatch::{ConnectionInfo, Reply, RequestContext, RequestHandler};
