@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use gregor::controller::{elect, ControllerElector, ControllerState, Election};
 use gregor::zk::KafkaZkClient;
-use support::zookeeper::{eventually, json_at, ZooKeeper, DEADLINE};
+use nix::sys::signal::Signal;
+use support::zk::{eventually, json_at, Zk, DEADLINE};
 
 async fn controller_epoch(root: &zookeeper_client::Client) -> String {
     let (data, _) = root
@@ -41,7 +42,7 @@ async fn wait_for_single_controller(electors: &[Option<ControllerElector>]) -> u
 
 /// Starts electors for brokers 1, 2, 3, each on its own session.
 async fn start_electors(
-    zookeeper: &ZooKeeper,
+    zookeeper: &Zk,
 ) -> (Vec<Option<KafkaZkClient>>, Vec<Option<ControllerElector>>) {
     let mut clients = Vec::new();
     for _ in 0..3 {
@@ -72,7 +73,7 @@ async fn wait_until_all_agree(electors: &[Option<ControllerElector>], controller
 
 #[tokio::test]
 async fn concurrent_elections_have_exactly_one_winner() {
-    let zookeeper = ZooKeeper::start();
+    let zookeeper = Zk::start();
     let clients = [
         zookeeper.client().await,
         zookeeper.client().await,
@@ -129,7 +130,7 @@ async fn concurrent_elections_have_exactly_one_winner() {
 
 #[tokio::test]
 async fn a_loser_takes_over_when_the_controller_session_closes() {
-    let zookeeper = ZooKeeper::start();
+    let zookeeper = Zk::start();
     let root = zookeeper.root_client().await;
     let (mut clients, mut electors) = start_electors(&zookeeper).await;
 
@@ -156,7 +157,7 @@ async fn a_loser_takes_over_when_the_controller_session_closes() {
 
 #[tokio::test]
 async fn resigning_hands_the_controller_over() {
-    let zookeeper = ZooKeeper::start();
+    let zookeeper = Zk::start();
     let root = zookeeper.root_client().await;
     let (_clients, mut electors) = start_electors(&zookeeper).await;
 
@@ -185,7 +186,7 @@ async fn resigning_hands_the_controller_over() {
 
 #[tokio::test]
 async fn the_epoch_continues_from_what_zookeeper_holds() {
-    let zookeeper = ZooKeeper::start();
+    let zookeeper = Zk::start();
     let client = zookeeper.client().await;
     client
         .zookeeper()
@@ -214,7 +215,7 @@ async fn the_epoch_continues_from_what_zookeeper_holds() {
 
 #[tokio::test]
 async fn an_expired_controller_session_stops_the_elector_and_frees_the_controller() {
-    let zookeeper = ZooKeeper::start();
+    let zookeeper = Zk::start();
     let short = KafkaZkClient::connect(&zookeeper.connect_string(), Duration::from_secs(2))
         .await
         .expect("connect");
@@ -227,12 +228,12 @@ async fn an_expired_controller_session_stops_the_elector_and_frees_the_controlle
 
     // Freeze ZooKeeper past the session timeout: the client gives the
     // session up, and the server expires it once it runs again.
-    zookeeper.signal("STOP");
+    zookeeper.signal(Signal::SIGSTOP);
     eventually("the client declares its session expired", || async {
         short.state() == zookeeper_client::SessionState::Expired
     })
     .await;
-    zookeeper.signal("CONT");
+    zookeeper.signal(Signal::SIGCONT);
 
     tokio::time::timeout(DEADLINE, state.wait_for(|state| !state.i_am_controller))
         .await
@@ -255,7 +256,7 @@ async fn an_expired_controller_session_stops_the_elector_and_frees_the_controlle
 
 #[tokio::test]
 async fn a_brief_disconnection_keeps_the_controller() {
-    let zookeeper = ZooKeeper::start();
+    let zookeeper = Zk::start();
     let client = KafkaZkClient::connect(&zookeeper.connect_string(), Duration::from_secs(10))
         .await
         .expect("connect");
@@ -269,9 +270,9 @@ async fn a_brief_disconnection_keeps_the_controller() {
     // Long enough for the client to see the connection as lost (it allows
     // 2/5 of the session timeout) and re-set its watch in vain, short enough
     // for the session to survive.
-    zookeeper.signal("STOP");
+    zookeeper.signal(Signal::SIGSTOP);
     tokio::time::sleep(Duration::from_millis(5500)).await;
-    zookeeper.signal("CONT");
+    zookeeper.signal(Signal::SIGCONT);
 
     let other = zookeeper.client().await;
     let electors = [Some(elector), Some(ControllerElector::start(other, 2))];

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use gregor::zk::data::{BrokerInfo, EndPoint, LeaderIsrAndControllerEpoch, SecurityProtocol};
 use gregor::zk::{KafkaZkClient, Uuid, ZkError, ZkSession};
+use nix::sys::signal::Signal;
 use serde_json::json;
-use support::zookeeper::{eventually, json_at, ZooKeeper, DEADLINE, SESSION_TIMEOUT};
+use support::zk::{eventually, json_at, Zk, DEADLINE, SESSION_TIMEOUT};
 
 fn broker(id: i32, port: i32) -> BrokerInfo {
     BrokerInfo {
@@ -29,7 +30,7 @@ fn broker(id: i32, port: i32) -> BrokerInfo {
 
 #[tokio::test]
 async fn chroot_is_created_and_holds_kafkas_tree() {
-    let zookeeper = ZooKeeper::start();
+    let zookeeper = Zk::start();
     let client = KafkaZkClient::connect(
         &format!("{}/gregor/nested", zookeeper.hosts()),
         SESSION_TIMEOUT,
@@ -70,7 +71,7 @@ async fn chroot_is_created_and_holds_kafkas_tree() {
 
 #[tokio::test]
 async fn cluster_id_is_created_once_and_stable() {
-    let zookeeper = ZooKeeper::start();
+    let zookeeper = Zk::start();
     let first = zookeeper.client().await;
     let id = first.get_or_create_cluster_id().await.expect("cluster id");
     assert_eq!(id.len(), 22);
@@ -93,7 +94,7 @@ async fn cluster_id_is_created_once_and_stable() {
 
 #[tokio::test]
 async fn broker_registration_is_ephemeral_and_exclusive() {
-    let zookeeper = ZooKeeper::start();
+    let zookeeper = Zk::start();
     let owner = zookeeper.client().await;
     let observer = zookeeper.client().await;
     let info = broker(1, 9092);
@@ -132,7 +133,7 @@ async fn broker_registration_is_ephemeral_and_exclusive() {
 
 #[tokio::test]
 async fn generated_broker_ids_start_above_the_reserved_range() {
-    let zookeeper = ZooKeeper::start();
+    let zookeeper = Zk::start();
     let client = zookeeper.client().await;
     assert_eq!(client.generate_broker_id(1000).await.expect("id"), 1001);
     assert_eq!(client.generate_broker_id(1000).await.expect("id"), 1002);
@@ -140,7 +141,7 @@ async fn generated_broker_ids_start_above_the_reserved_range() {
 
 #[tokio::test]
 async fn topic_assignment_round_trip() {
-    let zookeeper = ZooKeeper::start();
+    let zookeeper = Zk::start();
     let client = zookeeper.client().await;
     let topic_id = Uuid::random();
     let assignment = BTreeMap::from([(0, vec![1, 2]), (1, vec![2, 1])]);
@@ -211,7 +212,7 @@ async fn topic_assignment_round_trip() {
 
 #[tokio::test]
 async fn partition_state_updates_are_conditional_on_zk_version() {
-    let zookeeper = ZooKeeper::start();
+    let zookeeper = Zk::start();
     let client = zookeeper.client().await;
     let initial = LeaderIsrAndControllerEpoch::new(1, 0, vec![1, 2], 1);
     assert_eq!(client.get_partition_state("t", 0).await.expect("get"), None);
@@ -253,7 +254,7 @@ async fn partition_state_updates_are_conditional_on_zk_version() {
 
 #[tokio::test]
 async fn expired_session_is_replaced_and_broker_reregistered() {
-    let zookeeper = ZooKeeper::start();
+    let zookeeper = Zk::start();
     let session_timeout = Duration::from_secs(2);
     let session = Arc::new(
         ZkSession::connect(&zookeeper.connect_string(), session_timeout)
@@ -284,12 +285,12 @@ async fn expired_session_is_replaced_and_broker_reregistered() {
 
     // Freeze ZooKeeper past the session timeout: the client gives the
     // session up, and the server expires it once it runs again.
-    zookeeper.signal("STOP");
+    zookeeper.signal(Signal::SIGSTOP);
     eventually("the client declares its session expired", || async {
         first.state() == zookeeper_client::SessionState::Expired
     })
     .await;
-    zookeeper.signal("CONT");
+    zookeeper.signal(Signal::SIGCONT);
 
     tokio::select! {
         changed = sessions.changed() => changed.expect("session still maintained"),
@@ -310,7 +311,7 @@ async fn expired_session_is_replaced_and_broker_reregistered() {
 
 #[tokio::test]
 async fn producer_id_blocks_are_claimed_in_order_and_never_overlap() {
-    let zookeeper = ZooKeeper::start();
+    let zookeeper = Zk::start();
     let one = zookeeper.client().await;
     let two = zookeeper.client().await;
     let root = zookeeper.root_client().await;
