@@ -402,15 +402,19 @@ impl PartitionLog {
                 log_end: self.log_end_offset,
             });
         }
-        for segment in self
+        let first = self.segments.range(..=offset).next_back().map(|(b, _)| *b);
+        let mut bases = self
             .segments
-            .range(..=offset)
-            .next_back()
-            .into_iter()
-            .map(|(_, s)| s)
-            .chain(self.segments.range(offset + 1..).map(|(_, s)| s))
-        {
-            if let Some(range) = segment.read(offset, max_bytes, max_offset, min_one)? {
+            .range(first.unwrap_or(offset)..)
+            .map(|(b, s)| (*b, s))
+            .peekable();
+        while let Some((_, segment)) = bases.next() {
+            // A bound at or past the segment's end bounds nothing: skip the
+            // segment's scan for it (with one replica the high watermark is
+            // the log end, so consumers' fetches always take this path).
+            let end = bases.peek().map_or(self.log_end_offset, |(b, _)| *b);
+            let bound = max_offset.filter(|m| *m < end);
+            if let Some(range) = segment.read(offset, max_bytes, bound, min_one)? {
                 return Ok(Some(range));
             }
         }
