@@ -402,15 +402,19 @@ impl PartitionLog {
                 log_end: self.log_end_offset,
             });
         }
-        for segment in self
+        let first = self.segments.range(..=offset).next_back().map(|(b, _)| *b);
+        let mut bases = self
             .segments
-            .range(..=offset)
-            .next_back()
-            .into_iter()
-            .map(|(_, s)| s)
-            .chain(self.segments.range(offset + 1..).map(|(_, s)| s))
-        {
-            if let Some(range) = segment.read(offset, max_bytes, max_offset, min_one)? {
+            .range(first.unwrap_or(offset)..)
+            .map(|(b, s)| (*b, s))
+            .peekable();
+        while let Some((_, segment)) = bases.next() {
+            // A bound at or past the segment's end bounds nothing: skip the
+            // segment's scan for it (with one replica the high watermark is
+            // the log end, so consumers' fetches always take this path).
+            let end = bases.peek().map_or(self.log_end_offset, |(b, _)| *b);
+            let bound = max_offset.filter(|m| *m < end);
+            if let Some(range) = segment.read(offset, max_bytes, bound, min_one)? {
                 return Ok(Some(range));
             }
         }
@@ -439,8 +443,9 @@ impl PartitionLog {
             next_base.is_some_and(|b| b <= log_start) && seg.base_offset() < log_start
         })?;
         if let Some(ms) = self.config.retention_ms {
-            deleted +=
-                self.delete_segments_while(|seg, _| now_ms - seg.max_timestamp() > ms as i64)?;
+            let ms = i64::try_from(ms).unwrap_or(i64::MAX);
+            deleted += self
+                .delete_segments_while(|seg, _| now_ms.saturating_sub(seg.max_timestamp()) > ms)?;
         }
         if let Some(limit) = self.config.retention_bytes {
             let mut excess = self.size() as i64 - limit as i64;
@@ -499,7 +504,9 @@ impl PartitionLog {
         );
         let paths = segment.rename_for_delete()?;
         self.pending_deletes.push(PendingDelete {
-            due_ms: now_ms() + self.config.file_delete_delay_ms as i64,
+            due_ms: now_ms().saturating_add(
+                i64::try_from(self.config.file_delete_delay_ms).unwrap_or(i64::MAX),
+            ),
             paths,
         });
         Ok(())
@@ -571,13 +578,32 @@ impl PartitionLog {
     }
 
     /// Deletes every segment and restarts the log, empty, at `offset`.
+    ///
+    /// The new segment is in place before any old one goes, so a failed
+    /// delete leaves the log with its segments (never none).
     pub fn truncate_fully_and_start_at(&mut self, offset: i64) -> Result<()> {
-        let all = std::mem::take(&mut self.segments);
-        for (_, segment) in all {
-            self.schedule_delete(segment)?;
+        match self.segments.get_mut(&offset) {
+            // Same file names: empty the segment in place.
+            Some(segment) => {
+                segment.truncate_to(offset)?;
+                segment.make_active()?;
+            }
+            None => {
+                let segment = Segment::create(&self.dir, offset, &self.config)?;
+                self.segments.insert(offset, segment);
+            }
         }
-        self.segments
-            .insert(offset, Segment::create(&self.dir, offset, &self.config)?);
+        let doomed: Vec<i64> = self
+            .segments
+            .keys()
+            .copied()
+            .filter(|b| *b != offset)
+            .collect();
+        for base in doomed {
+            if let Some(segment) = self.segments.remove(&base) {
+                self.schedule_delete(segment)?;
+            }
+        }
         self.log_start_offset = offset;
         self.log_end_offset = offset;
         self.high_watermark = offset;
@@ -607,10 +633,9 @@ impl PartitionLog {
     /// Flushes if `flush.ms` has passed since the last flush with data
     /// waiting (the background flusher's check).
     pub fn flush_if_due(&mut self, now_ms: i64) -> Result<bool> {
-        let due = self
-            .config
-            .flush_ms
-            .is_some_and(|ms| now_ms - self.last_flush_ms >= ms as i64);
+        let due = self.config.flush_ms.is_some_and(|ms| {
+            now_ms.saturating_sub(self.last_flush_ms) >= i64::try_from(ms).unwrap_or(i64::MAX)
+        });
         if due && self.recovery_point < self.log_end_offset {
             self.flush()?;
             return Ok(true);
@@ -680,6 +705,12 @@ fn scan_segment_files(dir: &Path) -> Result<Vec<i64>> {
             fs::remove_file(&path).map_err(LogError::io(&path))?;
         } else if let Some(stem) = name.strip_suffix(LOG_SUFFIX) {
             if let Ok(base) = stem.parse::<i64>() {
+                if base < 0 {
+                    return Err(LogError::Corrupt {
+                        path,
+                        reason: "negative segment base offset".into(),
+                    });
+                }
                 bases.push(base);
             }
         } else if let Some((stem, _)) = name

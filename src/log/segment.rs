@@ -242,9 +242,10 @@ impl Segment {
         config: &LogConfig,
     ) -> bool {
         let full = self.size > 0 && self.size + batch_size > config.segment_bytes;
-        let old = self
-            .first_append_ms
-            .is_some_and(|t| self.size > 0 && (now_ms - t) as u64 >= config.segment_ms);
+        let old = self.first_append_ms.is_some_and(|t| {
+            self.size > 0
+                && now_ms.saturating_sub(t) >= i64::try_from(config.segment_ms).unwrap_or(i64::MAX)
+        });
         let index_full = self.offset_index.is_full() || self.time_index.is_full();
         let offset_overflow = last_offset - self.base_offset > i64::from(i32::MAX);
         full || old || index_full || offset_overflow
@@ -260,7 +261,14 @@ impl Segment {
         self.file
             .read_exact_at(&mut buf, position)
             .map_err(LogError::io(&self.log_path))?;
-        Ok(Some(BatchHeader::parse(&buf)?))
+        let h = BatchHeader::parse(&buf)?;
+        if !offsets_fit(&h) {
+            return Err(LogError::Corrupt {
+                path: self.log_path.to_path_buf(),
+                reason: format!("batch at {position} has offsets past the largest offset"),
+            });
+        }
+        Ok(Some(h))
     }
 
     /// Walks batch headers from `position` and returns the first (position,
@@ -468,7 +476,11 @@ impl Segment {
             let Ok((h, _)) = parse_batch(&batch) else {
                 break;
             };
-            if h.base_offset < next_offset || h.last_offset_delta < 0 {
+            if h.base_offset < next_offset
+                || h.last_offset_delta < 0
+                || !offsets_fit(&h)
+                || h.last_offset() - self.base_offset > i64::from(i32::MAX)
+            {
                 break;
             }
             let meta = BatchMeta {
@@ -567,6 +579,14 @@ impl Segment {
         }
         Ok(renamed)
     }
+}
+
+/// Whether the batch's last offset, and the offset after it, are `i64`s
+/// (the base offset is not covered by the CRC: a damaged one may be huge).
+fn offsets_fit(h: &BatchHeader) -> bool {
+    h.base_offset
+        .checked_add(i64::from(h.last_offset_delta) + 1)
+        .is_some()
 }
 
 /// `write_all` for a list of buffers: one `writev` in the common case.

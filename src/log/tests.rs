@@ -714,3 +714,79 @@ fn non_idempotent_batches_leave_no_producer_state() {
     assert_eq!(info.first_offset, 2);
     assert_eq!(log.producer_state().producer_count(), 0);
 }
+
+#[test]
+fn failed_delete_in_truncate_fully_keeps_a_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    log.append_as_leader(&batch(2, T0, 1), 0, T0).unwrap();
+    // Renaming segment 0's index onto a non-empty directory fails.
+    let blocker = partition_dir(dir.path()).join("00000000000000000000.index.deleted");
+    fs::create_dir_all(blocker.join("x")).unwrap();
+    assert!(log.truncate_fully_and_start_at(100).is_err());
+    assert!(log.segment_count() >= 1);
+    log.roll_if_due(T0).unwrap();
+    log.append_as_leader(&batch(1, T0, 2), 0, T0).unwrap();
+}
+
+#[test]
+fn truncate_fully_at_an_existing_segment_base_empties_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    log.append_as_leader(&batch(2, T0, 1), 0, T0).unwrap();
+    log.truncate_fully_and_start_at(0).unwrap();
+    assert_eq!(log.segment_base_offsets(), vec![0]);
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 0));
+    log.append_as_leader(&batch(1, T0, 2), 0, T0).unwrap();
+    assert_eq!(read_all(&log, 0).len(), 1);
+}
+
+#[test]
+fn negative_segment_base_in_a_file_name_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let part = partition_dir(dir.path());
+    fs::create_dir_all(&part).unwrap();
+    fs::write(part.join("-0000000000000000005.log"), b"").unwrap();
+    let state = LoadState {
+        clean_shutdown: true,
+        ..LoadState::default()
+    };
+    assert!(matches!(
+        PartitionLog::open(&part, small_config(), state, T0),
+        Err(LogError::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn retention_with_a_minimal_timestamp_does_not_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    log.append_as_leader(&batch(1, i64::MIN, 1), 0, T0).unwrap();
+    log.set_high_watermark(log.log_end_offset());
+    assert_eq!(log.delete_old_segments(T0).unwrap(), 1);
+}
+
+#[test]
+fn stored_base_offset_near_the_largest_offset_is_corrupt_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    log.append_as_leader(&batch(2, T0, 1), 0, T0).unwrap();
+    log.close().unwrap();
+    drop(log);
+    // The base offset is not covered by the CRC.
+    let path = segment_file(&partition_dir(dir.path()), 0, LOG_SUFFIX);
+    let mut bytes = fs::read(&path).unwrap();
+    bytes[..8].copy_from_slice(&(i64::MAX - 1).to_be_bytes());
+    fs::write(&path, &bytes).unwrap();
+    let clean = LoadState {
+        clean_shutdown: true,
+        ..LoadState::default()
+    };
+    assert!(matches!(
+        PartitionLog::open(&partition_dir(dir.path()), small_config(), clean, T0),
+        Err(LogError::Corrupt { .. })
+    ));
+    // Recovery cuts the batch off instead.
+    let log = open(dir.path(), small_config(), LoadState::default());
+    assert_eq!(log.log_end_offset(), 0);
+}
