@@ -290,18 +290,13 @@ impl Codec for Bytes {
     }
 }
 
-/// Memory an array may reserve up front; past it the vector grows as
-/// elements actually decode, so a length prefix alone never allocates much.
-const MAX_PREALLOC_BYTES: usize = 64 * 1024;
-
 impl<T: Codec> Codec for Option<Vec<T>> {
     fn read<'a>(input: &'a [u8], cx: &DecodeCx<'_>) -> PResult<'a, Self> {
         let (mut rest, len) = p::array_len(input, cx.flexible)?;
         let Some(len) = len else {
             return Ok((rest, None));
         };
-        let cap = len.min(MAX_PREALLOC_BYTES / std::mem::size_of::<T>().max(1));
-        let mut out = Vec::with_capacity(cap);
+        let mut out = Vec::with_capacity(p::prealloc_len::<T>(len));
         for _ in 0..len {
             let (r, item) = T::read(rest, cx)?;
             if r.len() == rest.len() {

@@ -133,9 +133,11 @@ impl BatchHeader {
         LOG_OVERHEAD + self.batch_length as usize
     }
 
-    /// Offset of the last record, as assigned in this batch.
+    /// Offset of the last record, as assigned in this batch. Wrapping, like
+    /// Java's long arithmetic: a hostile base offset must not panic.
     pub fn last_offset(&self) -> i64 {
-        self.base_offset + i64::from(self.last_offset_delta)
+        self.base_offset
+            .wrapping_add(i64::from(self.last_offset_delta))
     }
 
     /// Compression codec id (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd).
@@ -260,6 +262,14 @@ mod tests {
         bytes[LEADER_EPOCH_AT..LEADER_EPOCH_AT + 4].copy_from_slice(&5i32.to_be_bytes());
         let (h, _) = parse_batch(&bytes).unwrap();
         assert_eq!((h.base_offset, h.partition_leader_epoch), (77, 5));
+    }
+
+    #[test]
+    fn last_offset_of_a_hostile_base_offset_does_not_panic() {
+        let mut bytes = sample();
+        bytes[..8].copy_from_slice(&i64::MAX.to_be_bytes());
+        let (h, _) = parse_batch(&bytes).unwrap();
+        assert_eq!(h.last_offset(), i64::MIN);
     }
 
     #[test]
