@@ -193,16 +193,13 @@ pub fn parse_batch(bytes: &[u8]) -> Result<(BatchHeader, &[u8]), BatchError> {
 /// (length, magic, CRC). Stops with an error at the first bad one and yields
 /// nothing after it.
 pub struct Batches<'a> {
+    /// What is left to parse; emptied at the first error.
     rest: &'a [u8],
-    failed: bool,
 }
 
 impl<'a> Batches<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
-        Batches {
-            rest: bytes,
-            failed: false,
-        }
+        Batches { rest: bytes }
     }
 }
 
@@ -210,19 +207,15 @@ impl<'a> Iterator for Batches<'a> {
     type Item = Result<(BatchHeader, &'a [u8]), BatchError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.rest.is_empty() || self.failed {
+        if self.rest.is_empty() {
             return None;
         }
-        match parse_batch(self.rest) {
-            Ok((h, batch)) => {
-                self.rest = &self.rest[batch.len()..];
-                Some(Ok((h, batch)))
-            }
-            Err(e) => {
-                self.failed = true;
-                Some(Err(e))
-            }
-        }
+        let result = parse_batch(self.rest);
+        self.rest = match result {
+            Ok((_, batch)) => &self.rest[batch.len()..],
+            Err(_) => &[],
+        };
+        Some(result)
     }
 }
 
