@@ -242,6 +242,28 @@ impl Codec for Uuid {
     }
 }
 
+/// The non-nullable form of a nullable type: the same bytes, with null
+/// refused.
+fn non_null<T>(read: PResult<'_, Option<T>>) -> PResult<'_, T> {
+    match read? {
+        (rest, Some(v)) => Ok((rest, v)),
+        (_, None) => fail(DecodeError::InvalidLength(-1)),
+    }
+}
+
+/// An array's count (`None` for null), then its elements.
+fn write_array<T: Codec>(
+    buf: &mut BytesMut,
+    items: Option<&[T]>,
+    cx: &EncodeCx,
+) -> Result<(), EncodeError> {
+    p::put_array_len(buf, items.map(<[T]>::len), cx.flexible)?;
+    for item in items.into_iter().flatten() {
+        item.write(buf, cx)?;
+    }
+    Ok(())
+}
+
 impl Codec for Option<String> {
     fn read<'a>(input: &'a [u8], cx: &DecodeCx<'_>) -> PResult<'a, Self> {
         p::nullable_string(input, cx.flexible)
@@ -256,10 +278,7 @@ impl Codec for Option<String> {
 
 impl Codec for String {
     fn read<'a>(input: &'a [u8], cx: &DecodeCx<'_>) -> PResult<'a, Self> {
-        match p::nullable_string(input, cx.flexible)? {
-            (rest, Some(s)) => Ok((rest, s)),
-            (_, None) => fail(DecodeError::InvalidLength(-1)),
-        }
+        non_null(Option::<String>::read(input, cx))
     }
     fn write(&self, buf: &mut BytesMut, cx: &EncodeCx) -> Result<(), EncodeError> {
         p::put_nullable_string(buf, Some(self), cx.flexible)
@@ -280,19 +299,12 @@ impl Codec for Option<Bytes> {
 
 impl Codec for Bytes {
     fn read<'a>(input: &'a [u8], cx: &DecodeCx<'_>) -> PResult<'a, Self> {
-        match p::nullable_bytes(input, cx.flexible, cx.source)? {
-            (rest, Some(b)) => Ok((rest, b)),
-            (_, None) => fail(DecodeError::InvalidLength(-1)),
-        }
+        non_null(Option::<Bytes>::read(input, cx))
     }
     fn write(&self, buf: &mut BytesMut, cx: &EncodeCx) -> Result<(), EncodeError> {
         p::put_nullable_bytes(buf, Some(self), cx.flexible)
     }
 }
-
-/// Memory an array may reserve up front; past it the vector grows as
-/// elements actually decode, so a length prefix alone never allocates much.
-const MAX_PREALLOC_BYTES: usize = 64 * 1024;
 
 impl<T: Codec> Codec for Option<Vec<T>> {
     fn read<'a>(input: &'a [u8], cx: &DecodeCx<'_>) -> PResult<'a, Self> {
@@ -300,8 +312,7 @@ impl<T: Codec> Codec for Option<Vec<T>> {
         let Some(len) = len else {
             return Ok((rest, None));
         };
-        let cap = len.min(MAX_PREALLOC_BYTES / std::mem::size_of::<T>().max(1));
-        let mut out = Vec::with_capacity(cap);
+        let mut out = Vec::with_capacity(p::prealloc_len::<T>(len));
         for _ in 0..len {
             let (r, item) = T::read(rest, cx)?;
             if r.len() == rest.len() {
@@ -315,11 +326,7 @@ impl<T: Codec> Codec for Option<Vec<T>> {
         Ok((rest, Some(out)))
     }
     fn write(&self, buf: &mut BytesMut, cx: &EncodeCx) -> Result<(), EncodeError> {
-        p::put_array_len(buf, self.as_ref().map(Vec::len), cx.flexible)?;
-        for item in self.iter().flatten() {
-            item.write(buf, cx)?;
-        }
-        Ok(())
+        write_array(buf, self.as_deref(), cx)
     }
     fn is_null(&self) -> bool {
         self.is_none()
@@ -328,17 +335,10 @@ impl<T: Codec> Codec for Option<Vec<T>> {
 
 impl<T: Codec> Codec for Vec<T> {
     fn read<'a>(input: &'a [u8], cx: &DecodeCx<'_>) -> PResult<'a, Self> {
-        match Option::<Vec<T>>::read(input, cx)? {
-            (rest, Some(v)) => Ok((rest, v)),
-            (_, None) => fail(DecodeError::InvalidLength(-1)),
-        }
+        non_null(Option::<Vec<T>>::read(input, cx))
     }
     fn write(&self, buf: &mut BytesMut, cx: &EncodeCx) -> Result<(), EncodeError> {
-        p::put_array_len(buf, Some(self.len()), cx.flexible)?;
-        for item in self {
-            item.write(buf, cx)?;
-        }
-        Ok(())
+        write_array(buf, Some(self), cx)
     }
 }
 

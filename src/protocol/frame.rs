@@ -9,6 +9,9 @@ use thiserror::Error;
 /// Kafka's default `socket.request.max.bytes` (100 MiB).
 pub const DEFAULT_MAX_FRAME_SIZE: usize = 104_857_600;
 
+/// Least room [`FrameDecoder::decode`] makes for a frame still arriving.
+const MIN_RESERVE: usize = 64 * 1024;
+
 /// Why a frame was refused. Either way the connection cannot continue.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum FrameError {
@@ -48,7 +51,11 @@ impl FrameDecoder {
             });
         }
         if buf.len() < 4 + size {
-            buf.reserve(4 + size - buf.len());
+            // Grow toward the frame geometrically rather than reserving what
+            // the prefix claims: four bytes must not make us allocate up to
+            // `max_size` for a frame that may never arrive.
+            let missing = 4 + size - buf.len();
+            buf.reserve(missing.min(buf.len().max(MIN_RESERVE)));
             return Ok(None);
         }
         buf.advance(4);
@@ -102,6 +109,19 @@ mod tests {
         );
         let mut buf = BytesMut::from(&[0xff, 0xff, 0xff, 0xfe][..]);
         assert_eq!(d.decode(&mut buf), Err(FrameError::NegativeSize(-2)));
+    }
+
+    #[test]
+    fn size_prefix_alone_does_not_reserve_the_frame() {
+        let d = FrameDecoder::new(DEFAULT_MAX_FRAME_SIZE);
+        let mut buf = BytesMut::from(&(100_000_000i32).to_be_bytes()[..]);
+        assert_eq!(d.decode(&mut buf), Ok(None));
+        assert!(buf.capacity() <= 4 * MIN_RESERVE, "{}", buf.capacity());
+        // A frame that does arrive still decodes.
+        let mut buf = BytesMut::from(&(200_000i32).to_be_bytes()[..]);
+        assert_eq!(d.decode(&mut buf), Ok(None));
+        buf.extend_from_slice(&[7u8; 200_000]);
+        assert_eq!(d.decode(&mut buf).unwrap().unwrap().len(), 200_000);
     }
 
     #[test]

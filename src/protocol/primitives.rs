@@ -183,6 +183,16 @@ pub fn nullable_bytes<'a>(
     Ok((rest, Some(share(source, raw))))
 }
 
+/// Memory a decoder may reserve up front for a count read from the input;
+/// past it the vector grows as elements actually decode, so a count alone
+/// never allocates much.
+const MAX_PREALLOC_BYTES: usize = 64 * 1024;
+
+/// How many `T`s to reserve for a count of `len` read from the input.
+pub fn prealloc_len<T>(len: usize) -> usize {
+    len.min(MAX_PREALLOC_BYTES / std::mem::size_of::<T>().max(1))
+}
+
 /// An array's element count (`None` for null), classic int32 or compact.
 /// The count is bounded by the bytes left, as Kafka's reader does, so a
 /// hostile count cannot make us allocate or loop beyond the input.
@@ -447,6 +457,16 @@ mod tests {
                 .1,
             None
         );
+    }
+
+    #[test]
+    fn prealloc_len_is_bounded_in_bytes() {
+        assert_eq!(prealloc_len::<u8>(10), 10);
+        assert_eq!(
+            prealloc_len::<[u8; 56]>(1 << 24) * 56,
+            MAX_PREALLOC_BYTES / 56 * 56
+        );
+        assert_eq!(prealloc_len::<()>(1 << 24), MAX_PREALLOC_BYTES);
     }
 
     #[test]

@@ -133,9 +133,11 @@ impl BatchHeader {
         LOG_OVERHEAD + self.batch_length as usize
     }
 
-    /// Offset of the last record, as assigned in this batch.
+    /// Offset of the last record, as assigned in this batch. Wrapping, like
+    /// Java's long arithmetic: a hostile base offset must not panic.
     pub fn last_offset(&self) -> i64 {
-        self.base_offset + i64::from(self.last_offset_delta)
+        self.base_offset
+            .wrapping_add(i64::from(self.last_offset_delta))
     }
 
     /// Compression codec id (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd).
@@ -191,16 +193,13 @@ pub fn parse_batch(bytes: &[u8]) -> Result<(BatchHeader, &[u8]), BatchError> {
 /// (length, magic, CRC). Stops with an error at the first bad one and yields
 /// nothing after it.
 pub struct Batches<'a> {
+    /// What is left to parse; emptied at the first error.
     rest: &'a [u8],
-    failed: bool,
 }
 
 impl<'a> Batches<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
-        Batches {
-            rest: bytes,
-            failed: false,
-        }
+        Batches { rest: bytes }
     }
 }
 
@@ -208,19 +207,15 @@ impl<'a> Iterator for Batches<'a> {
     type Item = Result<(BatchHeader, &'a [u8]), BatchError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.rest.is_empty() || self.failed {
+        if self.rest.is_empty() {
             return None;
         }
-        match parse_batch(self.rest) {
-            Ok((h, batch)) => {
-                self.rest = &self.rest[batch.len()..];
-                Some(Ok((h, batch)))
-            }
-            Err(e) => {
-                self.failed = true;
-                Some(Err(e))
-            }
-        }
+        let result = parse_batch(self.rest);
+        self.rest = match result {
+            Ok((_, batch)) => &self.rest[batch.len()..],
+            Err(_) => &[],
+        };
+        Some(result)
     }
 }
 
@@ -260,6 +255,14 @@ mod tests {
         bytes[LEADER_EPOCH_AT..LEADER_EPOCH_AT + 4].copy_from_slice(&5i32.to_be_bytes());
         let (h, _) = parse_batch(&bytes).unwrap();
         assert_eq!((h.base_offset, h.partition_leader_epoch), (77, 5));
+    }
+
+    #[test]
+    fn last_offset_of_a_hostile_base_offset_does_not_panic() {
+        let mut bytes = sample();
+        bytes[..8].copy_from_slice(&i64::MAX.to_be_bytes());
+        let (h, _) = parse_batch(&bytes).unwrap();
+        assert_eq!(h.last_offset(), i64::MIN);
     }
 
     #[test]

@@ -41,7 +41,12 @@ pub struct RecordBatchBuilder {
     max_timestamp: i64,
     count: i32,
     compression: Compression,
-    records: BytesMut,
+    /// The batch so far: [`HEADER_LEN`] bytes kept for the header, then the
+    /// uncompressed records section, so an uncompressed batch is built in
+    /// place.
+    buf: BytesMut,
+    /// One record's body, reused by every [`append`](Self::append).
+    scratch: BytesMut,
 }
 
 impl RecordBatchBuilder {
@@ -54,7 +59,8 @@ impl RecordBatchBuilder {
             max_timestamp: base_timestamp,
             count: 0,
             compression: Compression::None,
-            records: BytesMut::new(),
+            buf: BytesMut::zeroed(HEADER_LEN),
+            scratch: BytesMut::new(),
         }
     }
 
@@ -85,7 +91,7 @@ impl RecordBatchBuilder {
     /// estimate (usually an upper bound) with it, which is what a producer
     /// filling batches up to `batch.size` wants.
     pub fn size_in_bytes(&self) -> usize {
-        HEADER_LEN + self.records.len()
+        self.buf.len()
     }
 
     /// Adds a record with the next offset delta.
@@ -94,22 +100,20 @@ impl RecordBatchBuilder {
     /// If a key, value or header is longer than `i32::MAX` bytes, which no
     /// batch can hold.
     pub fn append(&mut self, record: Record<'_>) {
-        let mut body = BytesMut::new();
+        let body = &mut self.scratch;
+        body.clear();
         body.put_i8(0); // record attributes: unused in v2
-        put_varlong(
-            &mut body,
-            record.timestamp.wrapping_sub(self.base_timestamp),
-        );
-        put_varint(&mut body, self.count);
-        put_nullable(&mut body, record.key);
-        put_nullable(&mut body, record.value);
-        put_length(&mut body, record.headers.len());
+        put_varlong(body, record.timestamp.wrapping_sub(self.base_timestamp));
+        put_varint(body, self.count);
+        put_nullable(body, record.key);
+        put_nullable(body, record.value);
+        put_length(body, record.headers.len());
         for (name, value) in &record.headers {
-            put_nullable(&mut body, Some(name.as_bytes()));
-            put_nullable(&mut body, *value);
+            put_nullable(body, Some(name.as_bytes()));
+            put_nullable(body, *value);
         }
-        put_length(&mut self.records, body.len());
-        self.records.extend_from_slice(&body);
+        put_length(&mut self.buf, body.len());
+        self.buf.extend_from_slice(body);
         self.max_timestamp = self.max_timestamp.max(record.timestamp);
         self.count += 1;
     }
@@ -118,32 +122,36 @@ impl RecordBatchBuilder {
     /// the batch goes out uncompressed, as librdkafka does: it is still a
     /// valid batch with the same records.
     pub fn build(self) -> Bytes {
-        let (compression, records) = match self.compression {
-            Compression::None => (Compression::None, self.records.freeze()),
-            c => match c.compress(&self.records) {
-                Ok(packed) => (c, Bytes::from(packed)),
+        let (compression, mut out) = match self.compression {
+            Compression::None => (Compression::None, self.buf),
+            c => match c.compress(&self.buf[HEADER_LEN..]) {
+                Ok(packed) => {
+                    let mut out = BytesMut::with_capacity(HEADER_LEN + packed.len());
+                    out.put_bytes(0, HEADER_LEN);
+                    out.extend_from_slice(&packed);
+                    (c, out)
+                }
                 Err(e) => {
                     ::log::warn!("sending a batch uncompressed: {e}");
-                    (Compression::None, self.records.freeze())
+                    (Compression::None, self.buf)
                 }
             },
         };
-        let mut out = BytesMut::with_capacity(HEADER_LEN + records.len());
-        let batch_length = (HEADER_LEN - LOG_OVERHEAD + records.len()) as i32;
-        out.put_i64(0); // base offset: assigned by the log
-        out.put_i32(batch_length);
-        out.put_i32(-1); // partition leader epoch: assigned by the leader
-        out.put_i8(MAGIC_V2);
-        out.put_u32(0); // CRC placeholder
-        out.put_i16(compression.id()); // attributes: codec, create time
-        out.put_i32(self.count.max(1) - 1);
-        out.put_i64(self.base_timestamp);
-        out.put_i64(self.max_timestamp);
-        out.put_i64(self.producer_id);
-        out.put_i16(self.producer_epoch);
-        out.put_i32(self.base_sequence);
-        out.put_i32(self.count);
-        out.extend_from_slice(&records);
+        let batch_length = (out.len() - LOG_OVERHEAD) as i32;
+        let mut header = &mut out[..HEADER_LEN];
+        header.put_i64(0); // base offset: assigned by the log
+        header.put_i32(batch_length);
+        header.put_i32(-1); // partition leader epoch: assigned by the leader
+        header.put_i8(MAGIC_V2);
+        header.put_u32(0); // CRC placeholder
+        header.put_i16(compression.id()); // attributes: codec, create time
+        header.put_i32(self.count.max(1) - 1);
+        header.put_i64(self.base_timestamp);
+        header.put_i64(self.max_timestamp);
+        header.put_i64(self.producer_id);
+        header.put_i16(self.producer_epoch);
+        header.put_i32(self.base_sequence);
+        header.put_i32(self.count);
         let crc = crc32c::crc32c(&out[CRC_START..]);
         out[CRC_AT..CRC_START].copy_from_slice(&crc.to_be_bytes());
         out.freeze()

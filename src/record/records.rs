@@ -26,7 +26,7 @@ use bytes::Bytes;
 use nom::bytes::complete::take;
 
 use crate::protocol::error::fail;
-use crate::protocol::primitives::{int8, share, varint, varlong};
+use crate::protocol::primitives::{int8, prealloc_len, share, varint, varlong};
 use crate::protocol::{DecodeError, PResult};
 
 use super::batch::{parse_batch, BatchError, BatchHeader, HEADER_LEN};
@@ -122,7 +122,9 @@ fn headers<'a>(input: &'a [u8], source: &Bytes) -> PResult<'a, Vec<RecordHeader>
         Ok(n) if n <= input.len() / 2 => n,
         _ => return fail(DecodeError::InvalidLength(i64::from(count))),
     };
-    let mut out = Vec::with_capacity(count);
+    // A header decodes to far more than its two bytes, so the count is
+    // not trusted for the allocation either.
+    let mut out = Vec::with_capacity(prealloc_len::<RecordHeader>(count));
     for _ in 0..count {
         let (rest, h) = header(input, source)?;
         out.push(h);
