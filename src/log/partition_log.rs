@@ -46,10 +46,16 @@ pub struct LogAppendInfo {
     pub duplicate: bool,
 }
 
-/// A batch of an append being prepared: its new base offset, its bytes,
-/// what the segment needs to know, and the producer fields of an idempotent
-/// batch.
-type PendingBatch<'a> = ([u8; 8], &'a [u8], BatchMeta, Option<ProducerBatch>);
+/// A batch of an append being prepared: its first offset, its first
+/// `HEAD_LEN` bytes as they will be stored, its bytes as sent, what the
+/// segment needs to know, and the producer fields of an idempotent batch.
+type PendingBatch<'a> = (
+    i64,
+    [u8; HEAD_LEN],
+    &'a [u8],
+    BatchMeta,
+    Option<ProducerBatch>,
+);
 
 /// Segments renamed to `.deleted`, to unlink once their delay has passed.
 struct PendingDelete {
@@ -281,7 +287,7 @@ impl PartitionLog {
                     });
                 }
                 // Earlier batches of this request from the same producer.
-                let pending = batches.iter().rev().find_map(|(_, _, _, p)| {
+                let pending = batches.iter().rev().find_map(|(_, _, _, _, p)| {
                     p.filter(|p| p.producer_id == batch.producer_id)
                         .map(|p| (p.epoch, p.last_seq))
                 });
@@ -296,7 +302,10 @@ impl PartitionLog {
                 max_timestamp: header.max_timestamp,
                 size: bytes.len() as u64,
             };
-            batches.push((offset.to_be_bytes(), bytes, meta, producer));
+            // Rewrite only the two fields the CRC does not cover: base offset
+            // and partition leader epoch, both in the first 16 bytes.
+            let head = batch_head(offset, bytes, leader_epoch);
+            batches.push((offset, head, bytes, meta, producer));
             offset = last_offset + 1;
         }
         if batches.is_empty() {
@@ -307,31 +316,24 @@ impl PartitionLog {
             .into());
         }
         let first_offset = self.log_end_offset;
-        let total: u64 = batches.iter().map(|(_, _, m, _)| m.size).sum();
+        let total: u64 = batches.iter().map(|(_, _, _, m, _)| m.size).sum();
         self.maybe_roll(total, offset - 1, now_ms)?;
 
-        // Rewrite only the two fields the CRC does not cover: base offset and
-        // partition leader epoch, both in the first 16 bytes. Those go from a
-        // small array, the rest from the request's buffer untouched, all in
-        // one writev (two slices a batch).
-        let heads: Vec<[u8; HEAD_LEN]> = batches
-            .iter()
-            .map(|(base, bytes, _, _)| batch_head(base, bytes, leader_epoch))
-            .collect();
+        // The rewritten heads go from their small arrays, the rest from the
+        // request's buffer untouched, all in one writev (two slices a batch).
         let mut bufs = Vec::with_capacity(batches.len() * 2);
-        for (head, (_, bytes, _, _)) in heads.iter().zip(&batches) {
+        for (_, head, bytes, _, _) in &batches {
             bufs.push(IoSlice::new(head));
             bufs.push(IoSlice::new(&bytes[HEAD_LEN..]));
         }
         let batch_count = batches.len();
-        let metas = batches.iter().map(|(_, _, m, _)| *m);
+        let metas = batches.iter().map(|(_, _, _, m, _)| *m);
         self.active_mut().append(&mut bufs, metas, now_ms)?;
         drop(bufs);
-        for (base, _, meta, producer) in &batches {
+        for (first, _, _, meta, producer) in &batches {
             if let Some(p) = producer {
-                let first = i64::from_be_bytes(*base);
                 self.producers
-                    .update(p, first, meta.last_offset, meta.max_timestamp);
+                    .update(p, *first, meta.last_offset, meta.max_timestamp);
             }
         }
         self.leader_epochs.assign(leader_epoch, first_offset)?;
@@ -675,9 +677,9 @@ const HEAD_LEN: usize = LEADER_EPOCH_AT + 4;
 
 /// A batch's first `HEAD_LEN` bytes as the log stores them: the assigned base
 /// offset, the batch length as sent, and the leader's epoch.
-fn batch_head(base: &[u8; 8], batch: &[u8], leader_epoch: i32) -> [u8; HEAD_LEN] {
+fn batch_head(base_offset: i64, batch: &[u8], leader_epoch: i32) -> [u8; HEAD_LEN] {
     let mut head = [0u8; HEAD_LEN];
-    head[..8].copy_from_slice(base);
+    head[..8].copy_from_slice(&base_offset.to_be_bytes());
     head[8..LEADER_EPOCH_AT].copy_from_slice(&batch[8..LEADER_EPOCH_AT]);
     head[LEADER_EPOCH_AT..].copy_from_slice(&leader_epoch.to_be_bytes());
     head
