@@ -15,14 +15,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use zookeeper_client as zkc;
-use zookeeper_client::{Acls, CreateMode, CreateOptions, EventType, MultiWriteError, Stat};
+use zookeeper_client::{EventType, MultiWriteError, Stat};
 
-use crate::zk::client::now_ms;
+use crate::zk::client::{now_ms, zk_error, EPHEMERAL, PERSISTENT};
 use crate::zk::data::{BrokerId, ControllerEpoch, ControllerZNode, DecodeError, ZNodeData};
 use crate::zk::{paths, KafkaZkClient, ZkError};
-
-const PERSISTENT: CreateOptions<'static> = CreateMode::Persistent.with_acls(Acls::anyone_all());
-const EPHEMERAL: CreateOptions<'static> = CreateMode::Ephemeral.with_acls(Acls::anyone_all());
 
 /// Kafka's `KafkaController.InitialControllerEpoch`: the value
 /// `/controller_epoch` is created with, so the first controller has epoch 1.
@@ -171,18 +168,10 @@ async fn existing_controller(
 
 /// `/controller_epoch` and its zkVersion, `None` if missing.
 pub async fn read_epoch(client: &KafkaZkClient) -> Result<Option<(i32, i32)>, ZkError> {
-    match client.zookeeper().get_data(paths::CONTROLLER_EPOCH).await {
-        Ok((data, stat)) => {
-            let ControllerEpoch(epoch) =
-                ControllerEpoch::decode(&data).map_err(|source| ZkError::Decode {
-                    path: paths::CONTROLLER_EPOCH.to_owned(),
-                    source,
-                })?;
-            Ok(Some((epoch, stat.version)))
-        }
-        Err(zkc::Error::NoNode) => Ok(None),
-        Err(source) => Err(zk_error("get", paths::CONTROLLER_EPOCH, source)),
-    }
+    Ok(client
+        .get::<ControllerEpoch>(paths::CONTROLLER_EPOCH)
+        .await?
+        .map(|versioned| (versioned.value.0, versioned.zk_version)))
 }
 
 /// Kafka's `getControllerEpoch` falling back to
@@ -269,15 +258,6 @@ async fn delete_own_controller(
             paths::CONTROLLER,
             zkc::Error::from(other),
         )),
-    }
-}
-
-fn zk_error(op: &'static str, path: &str, source: zkc::Error) -> ZkError {
-    let path = path.to_owned();
-    match source {
-        zkc::Error::NodeExists => ZkError::NodeExists { path },
-        zkc::Error::NoNode => ZkError::NoNode { path },
-        source => ZkError::ZooKeeper { op, path, source },
     }
 }
 
