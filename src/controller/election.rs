@@ -104,7 +104,8 @@ pub async fn elect(client: &KafkaZkClient, broker_id: BrokerId) -> Result<Electi
                     })
                     // The server answered a committed multi without the
                     // set's result; the bump itself is what we asked for.
-                    .unwrap_or(epoch_zk_version + 1);
+                    // (ZooKeeper's version counter wraps like Java's int.)
+                    .unwrap_or(epoch_zk_version.wrapping_add(1));
                 log::info!("broker {broker_id} elected controller with epoch {new_epoch}");
                 return Ok(Election::Won {
                     epoch: new_epoch,

@@ -241,7 +241,19 @@ impl KafkaZkClient {
             }
             result => result.at("set", path)?,
         };
-        Ok(reserved_max + stat.version)
+        // The version is ZooKeeper's; near i32::MAX it cannot make an id.
+        reserved_max
+            .checked_add(stat.version)
+            .ok_or_else(|| ZkError::Decode {
+                path: path.to_owned(),
+                source: DecodeError::Invalid {
+                    znode: "/brokers/seqid",
+                    reason: format!(
+                        "zkVersion {} plus reserved.broker.max.id {reserved_max} overflows a broker id",
+                        stat.version
+                    ),
+                },
+            })
     }
 
     /// The ids of the live brokers, ascending.
