@@ -133,17 +133,14 @@ pub async fn elect(client: &KafkaZkClient, broker_id: BrokerId) -> Result<Electi
 
 /// The broker named in `/controller` with the node's stat, `None` if vacant.
 async fn read_controller(client: &KafkaZkClient) -> Result<Option<(BrokerId, Stat)>, ZkError> {
-    match client.zookeeper().get_data(paths::CONTROLLER).await {
-        Ok((data, stat)) => {
-            let node = ControllerZNode::decode(&data).map_err(|source| ZkError::Decode {
-                path: paths::CONTROLLER.to_owned(),
-                source,
-            })?;
-            Ok(Some((node.brokerid, stat)))
-        }
-        Err(zkc::Error::NoNode) => Ok(None),
-        Err(source) => Err(zk_error("get", paths::CONTROLLER, source)),
-    }
+    let Some((data, stat)) = client.get_raw(paths::CONTROLLER).await? else {
+        return Ok(None);
+    };
+    let node = ControllerZNode::decode(&data).map_err(|source| ZkError::Decode {
+        path: paths::CONTROLLER.to_owned(),
+        source,
+    })?;
+    Ok(Some((node.brokerid, stat)))
 }
 
 /// The outcome decided by an existing `/controller`, if there is one.

@@ -484,7 +484,7 @@ impl KafkaZkClient {
     }
 
     /// Data and stat of `path`, `None` if it does not exist.
-    async fn get_raw(&self, path: &str) -> Result<Option<(Vec<u8>, Stat)>, ZkError> {
+    pub(crate) async fn get_raw(&self, path: &str) -> Result<Option<(Vec<u8>, Stat)>, ZkError> {
         match self.zk.get_data(path).await {
             Err(zkc::Error::NoNode) => Ok(None),
             result => result.at("get", path).map(Some),
