@@ -71,6 +71,28 @@ async fn wait_until_all_agree(electors: &[Option<ControllerElector>], controller
     .await;
 }
 
+/// Connects with `session_timeout`, starts broker 1's elector on that
+/// session and waits until it is the controller.
+async fn elected_broker_one(
+    zookeeper: &Zk,
+    session_timeout: Duration,
+) -> (
+    KafkaZkClient,
+    ControllerElector,
+    tokio::sync::watch::Receiver<ControllerState>,
+) {
+    let client = KafkaZkClient::connect(&zookeeper.connect_string(), session_timeout)
+        .await
+        .expect("connect");
+    let elector = ControllerElector::start(client.clone(), 1);
+    let mut state = elector.subscribe();
+    tokio::time::timeout(DEADLINE, state.wait_for(|state| state.i_am_controller))
+        .await
+        .expect("elected in time")
+        .expect("elector alive");
+    (client, elector, state)
+}
+
 #[tokio::test]
 async fn concurrent_elections_have_exactly_one_winner() {
     let zookeeper = Zk::start();
@@ -216,15 +238,7 @@ async fn the_epoch_continues_from_what_zookeeper_holds() {
 #[tokio::test]
 async fn an_expired_controller_session_stops_the_elector_and_frees_the_controller() {
     let zookeeper = Zk::start();
-    let short = KafkaZkClient::connect(&zookeeper.connect_string(), Duration::from_secs(2))
-        .await
-        .expect("connect");
-    let elector = ControllerElector::start(short.clone(), 1);
-    let mut state = elector.subscribe();
-    tokio::time::timeout(DEADLINE, state.wait_for(|state| state.i_am_controller))
-        .await
-        .expect("elected in time")
-        .expect("elector alive");
+    let (short, elector, mut state) = elected_broker_one(&zookeeper, Duration::from_secs(2)).await;
 
     // Freeze ZooKeeper past the session timeout: the client gives the
     // session up, and the server expires it once it runs again.
@@ -257,15 +271,7 @@ async fn an_expired_controller_session_stops_the_elector_and_frees_the_controlle
 #[tokio::test]
 async fn a_brief_disconnection_keeps_the_controller() {
     let zookeeper = Zk::start();
-    let client = KafkaZkClient::connect(&zookeeper.connect_string(), Duration::from_secs(10))
-        .await
-        .expect("connect");
-    let elector = ControllerElector::start(client.clone(), 1);
-    let mut state = elector.subscribe();
-    tokio::time::timeout(DEADLINE, state.wait_for(|state| state.i_am_controller))
-        .await
-        .expect("elected in time")
-        .expect("elector alive");
+    let (client, elector, _state) = elected_broker_one(&zookeeper, Duration::from_secs(10)).await;
 
     // Long enough for the client to see the connection as lost (it allows
     // 2/5 of the session timeout) and re-set its watch in vain, short enough

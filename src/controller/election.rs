@@ -15,14 +15,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use zookeeper_client as zkc;
-use zookeeper_client::{Acls, CreateMode, CreateOptions, EventType, MultiWriteError, Stat};
+use zookeeper_client::{EventType, MultiWriteError, Stat};
 
-use crate::zk::client::now_ms;
+use crate::zk::client::{now_ms, zk_error, EPHEMERAL, PERSISTENT};
 use crate::zk::data::{BrokerId, ControllerEpoch, ControllerZNode, DecodeError, ZNodeData};
 use crate::zk::{paths, KafkaZkClient, ZkError};
-
-const PERSISTENT: CreateOptions<'static> = CreateMode::Persistent.with_acls(Acls::anyone_all());
-const EPHEMERAL: CreateOptions<'static> = CreateMode::Ephemeral.with_acls(Acls::anyone_all());
 
 /// Kafka's `KafkaController.InitialControllerEpoch`: the value
 /// `/controller_epoch` is created with, so the first controller has epoch 1.
@@ -107,7 +104,8 @@ pub async fn elect(client: &KafkaZkClient, broker_id: BrokerId) -> Result<Electi
                     })
                     // The server answered a committed multi without the
                     // set's result; the bump itself is what we asked for.
-                    .unwrap_or(epoch_zk_version + 1);
+                    // (ZooKeeper's version counter wraps like Java's int.)
+                    .unwrap_or(epoch_zk_version.wrapping_add(1));
                 log::info!("broker {broker_id} elected controller with epoch {new_epoch}");
                 return Ok(Election::Won {
                     epoch: new_epoch,
@@ -135,17 +133,14 @@ pub async fn elect(client: &KafkaZkClient, broker_id: BrokerId) -> Result<Electi
 
 /// The broker named in `/controller` with the node's stat, `None` if vacant.
 async fn read_controller(client: &KafkaZkClient) -> Result<Option<(BrokerId, Stat)>, ZkError> {
-    match client.zookeeper().get_data(paths::CONTROLLER).await {
-        Ok((data, stat)) => {
-            let node = ControllerZNode::decode(&data).map_err(|source| ZkError::Decode {
-                path: paths::CONTROLLER.to_owned(),
-                source,
-            })?;
-            Ok(Some((node.brokerid, stat)))
-        }
-        Err(zkc::Error::NoNode) => Ok(None),
-        Err(source) => Err(zk_error("get", paths::CONTROLLER, source)),
-    }
+    let Some((data, stat)) = client.get_raw(paths::CONTROLLER).await? else {
+        return Ok(None);
+    };
+    let node = ControllerZNode::decode(&data).map_err(|source| ZkError::Decode {
+        path: paths::CONTROLLER.to_owned(),
+        source,
+    })?;
+    Ok(Some((node.brokerid, stat)))
 }
 
 /// The outcome decided by an existing `/controller`, if there is one.
@@ -171,18 +166,10 @@ async fn existing_controller(
 
 /// `/controller_epoch` and its zkVersion, `None` if missing.
 pub async fn read_epoch(client: &KafkaZkClient) -> Result<Option<(i32, i32)>, ZkError> {
-    match client.zookeeper().get_data(paths::CONTROLLER_EPOCH).await {
-        Ok((data, stat)) => {
-            let ControllerEpoch(epoch) =
-                ControllerEpoch::decode(&data).map_err(|source| ZkError::Decode {
-                    path: paths::CONTROLLER_EPOCH.to_owned(),
-                    source,
-                })?;
-            Ok(Some((epoch, stat.version)))
-        }
-        Err(zkc::Error::NoNode) => Ok(None),
-        Err(source) => Err(zk_error("get", paths::CONTROLLER_EPOCH, source)),
-    }
+    Ok(client
+        .get::<ControllerEpoch>(paths::CONTROLLER_EPOCH)
+        .await?
+        .map(|versioned| (versioned.value.0, versioned.zk_version)))
 }
 
 /// Kafka's `getControllerEpoch` falling back to
@@ -269,15 +256,6 @@ async fn delete_own_controller(
             paths::CONTROLLER,
             zkc::Error::from(other),
         )),
-    }
-}
-
-fn zk_error(op: &'static str, path: &str, source: zkc::Error) -> ZkError {
-    let path = path.to_owned();
-    match source {
-        zkc::Error::NodeExists => ZkError::NodeExists { path },
-        zkc::Error::NoNode => ZkError::NoNode { path },
-        source => ZkError::ZooKeeper { op, path, source },
     }
 }
 

@@ -16,8 +16,10 @@ use super::id::{generate_cluster_id, Uuid};
 use super::paths;
 
 /// Every znode is world-accessible, as Kafka's with `zookeeper.set.acl=false`.
-const PERSISTENT: CreateOptions<'static> = CreateMode::Persistent.with_acls(Acls::anyone_all());
-const EPHEMERAL: CreateOptions<'static> = CreateMode::Ephemeral.with_acls(Acls::anyone_all());
+pub(crate) const PERSISTENT: CreateOptions<'static> =
+    CreateMode::Persistent.with_acls(Acls::anyone_all());
+pub(crate) const EPHEMERAL: CreateOptions<'static> =
+    CreateMode::Ephemeral.with_acls(Acls::anyone_all());
 
 /// What can go wrong talking to ZooKeeper, with the Kafka-level meaning
 /// pulled out where a caller acts on it.
@@ -73,14 +75,18 @@ trait At<T> {
 
 impl<T> At<T> for Result<T, zkc::Error> {
     fn at(self, op: &'static str, path: &str) -> Result<T, ZkError> {
-        self.map_err(|source| {
-            let path = path.to_owned();
-            match source {
-                zkc::Error::NodeExists => ZkError::NodeExists { path },
-                zkc::Error::NoNode => ZkError::NoNode { path },
-                source => ZkError::ZooKeeper { op, path, source },
-            }
-        })
+        self.map_err(|source| zk_error(op, path, source))
+    }
+}
+
+/// A ZooKeeper error with its operation and path, the outcomes callers
+/// branch on turned into their own variants.
+pub(crate) fn zk_error(op: &'static str, path: &str, source: zkc::Error) -> ZkError {
+    let path = path.to_owned();
+    match source {
+        zkc::Error::NodeExists => ZkError::NodeExists { path },
+        zkc::Error::NoNode => ZkError::NoNode { path },
+        source => ZkError::ZooKeeper { op, path, source },
     }
 }
 
@@ -235,7 +241,19 @@ impl KafkaZkClient {
             }
             result => result.at("set", path)?,
         };
-        Ok(reserved_max + stat.version)
+        // The version is ZooKeeper's; near i32::MAX it cannot make an id.
+        reserved_max
+            .checked_add(stat.version)
+            .ok_or_else(|| ZkError::Decode {
+                path: path.to_owned(),
+                source: DecodeError::Invalid {
+                    znode: "/brokers/seqid",
+                    reason: format!(
+                        "zkVersion {} plus reserved.broker.max.id {reserved_max} overflows a broker id",
+                        stat.version
+                    ),
+                },
+            })
     }
 
     /// The ids of the live brokers, ascending.
@@ -282,13 +300,7 @@ impl KafkaZkClient {
         configs: &BTreeMap<String, String>,
     ) -> Result<(), ZkError> {
         let topic_path = paths::topic(topic);
-        if self
-            .zk
-            .check_stat(&topic_path)
-            .await
-            .at("stat", &topic_path)?
-            .is_some()
-        {
+        if self.exists(&topic_path).await? {
             return Err(ZkError::TopicExists(topic.to_owned()));
         }
         let config = EntityConfig::new(configs.clone()).encode();
@@ -326,14 +338,7 @@ impl KafkaZkClient {
     /// Asks the controller to delete `topic` by creating
     /// `/admin/delete_topics/<t>`, as Kafka's `AdminZkClient.deleteTopic`.
     pub async fn delete_topic_marker(&self, topic: &str) -> Result<(), ZkError> {
-        let topic_path = paths::topic(topic);
-        if self
-            .zk
-            .check_stat(&topic_path)
-            .await
-            .at("stat", &topic_path)?
-            .is_none()
-        {
+        if !self.exists(&paths::topic(topic)).await? {
             return Err(ZkError::UnknownTopic(topic.to_owned()));
         }
         match self
@@ -473,15 +478,24 @@ impl KafkaZkClient {
         }
     }
 
+    /// Whether `path` exists.
+    async fn exists(&self, path: &str) -> Result<bool, ZkError> {
+        Ok(self.zk.check_stat(path).await.at("stat", path)?.is_some())
+    }
+
     /// Data and stat of `path`, `None` if it does not exist.
-    async fn get_raw(&self, path: &str) -> Result<Option<(Vec<u8>, Stat)>, ZkError> {
+    pub(crate) async fn get_raw(&self, path: &str) -> Result<Option<(Vec<u8>, Stat)>, ZkError> {
         match self.zk.get_data(path).await {
             Err(zkc::Error::NoNode) => Ok(None),
             result => result.at("get", path).map(Some),
         }
     }
 
-    async fn get<T: ZNodeData>(&self, path: &str) -> Result<Option<Versioned<T>>, ZkError> {
+    /// The decoded data of `path` with its zkVersion, `None` if it does not exist.
+    pub(crate) async fn get<T: ZNodeData>(
+        &self,
+        path: &str,
+    ) -> Result<Option<Versioned<T>>, ZkError> {
         let Some((data, stat)) = self.get_raw(path).await? else {
             return Ok(None);
         };
