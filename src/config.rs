@@ -428,9 +428,10 @@ impl FromStr for KafkaConfig {
     }
 }
 
-/// Splits `hosts[/chroot]` at the first `/`. A bare `/` is no chroot, as in
-/// ZooKeeper's own connect-string parser.
-fn split_chroot(connect: &str) -> (&str, Option<&str>) {
+/// Splits `zookeeper.connect` (`hosts[/chroot]`) at the first `/`. A bare
+/// `/` is no chroot, as in ZooKeeper's own connect-string parser. The
+/// ZooKeeper client connects with the same split.
+pub(crate) fn split_chroot(connect: &str) -> (&str, Option<&str>) {
     match connect.find('/') {
         Some(at) if &connect[at..] != "/" => (&connect[..at], Some(&connect[at..])),
         Some(at) => (&connect[..at], None),
@@ -1180,6 +1181,10 @@ mod tests {
         assert_eq!(split_chroot("h:1/a/b"), ("h:1", Some("/a/b")));
         assert_eq!(split_chroot("h:1/"), ("h:1", None));
         assert_eq!(split_chroot("h:1"), ("h:1", None));
+        assert_eq!(
+            split_chroot("h1:2181,h2:2181/gregor"),
+            ("h1:2181,h2:2181", Some("/gregor"))
+        );
     }
 
     #[test]

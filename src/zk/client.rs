@@ -112,7 +112,7 @@ impl KafkaZkClient {
     /// needs no preparation; unlike Kafka (whose Java client cannot change
     /// root), this happens on the same session, saving a second handshake.
     pub async fn connect(connect_string: &str, session_timeout: Duration) -> Result<Self, ZkError> {
-        let (hosts, chroot) = split_chroot(connect_string);
+        let (hosts, chroot) = crate::config::split_chroot(connect_string);
         if hosts.is_empty() {
             return Err(ZkError::InvalidConnectString(connect_string.to_owned()));
         }
@@ -121,9 +121,9 @@ impl KafkaZkClient {
             .connect(hosts)
             .await
             .at("connect", connect_string)?;
-        if chroot.len() <= 1 {
+        let Some(chroot) = chroot else {
             return Ok(KafkaZkClient { zk });
-        }
+        };
         zk.mkdir(chroot, &PERSISTENT)
             .await
             .at("create chroot", chroot)?;
@@ -577,15 +577,6 @@ impl KafkaZkClient {
     }
 }
 
-/// Splits `zookeeper.connect` at its first `/` into hosts and chroot, as
-/// Kafka does; the chroot is empty when absent.
-fn split_chroot(connect_string: &str) -> (&str, &str) {
-    match connect_string.find('/') {
-        Some(index) => connect_string.split_at(index),
-        None => (connect_string, ""),
-    }
-}
-
 /// The parent of an absolute, non-root path.
 fn parent(path: &str) -> &str {
     match path.rfind('/') {
@@ -605,17 +596,6 @@ pub(crate) fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn splits_chroot_like_kafka() {
-        assert_eq!(
-            split_chroot("h1:2181,h2:2181/gregor"),
-            ("h1:2181,h2:2181", "/gregor")
-        );
-        assert_eq!(split_chroot("h1:2181/a/b"), ("h1:2181", "/a/b"));
-        assert_eq!(split_chroot("h1:2181"), ("h1:2181", ""));
-        assert_eq!(split_chroot("h1:2181/"), ("h1:2181", "/"));
-    }
 
     #[test]
     fn parent_of_paths() {
