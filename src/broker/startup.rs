@@ -1,6 +1,7 @@
 //! Broker start-up and shutdown.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,11 @@ pub struct Broker {
     pub(crate) logs: Arc<LogManager>,
     /// Hands out producer ids (InitProducerId).
     pub(crate) producer_ids: ProducerIdManager,
+    /// The czxid of this broker's current `/brokers/ids/<id>` registration,
+    /// Kafka's broker epoch: controller requests naming an older one were
+    /// meant for a previous registration (STALE_BROKER_EPOCH). -1 until
+    /// registered.
+    pub(crate) broker_epoch: AtomicI64,
     background: std::sync::Mutex<Option<BackgroundTasks>>,
     /// Keeps the registration alive across session expiry; stopped at
     /// shutdown.
@@ -98,6 +104,7 @@ impl Broker {
             replicas,
             logs,
             producer_ids: ProducerIdManager::new(id),
+            broker_epoch: AtomicI64::new(-1),
             background: std::sync::Mutex::new(Some(background)),
             session_keeper: std::sync::Mutex::new(None),
             elector: std::sync::Mutex::new(None),
@@ -112,6 +119,11 @@ impl Broker {
 
     pub fn id(&self) -> BrokerId {
         self.id
+    }
+
+    /// This broker's epoch: the czxid of its current registration.
+    pub fn broker_epoch(&self) -> i64 {
+        self.broker_epoch.load(Ordering::SeqCst)
     }
 
     /// The topic's effective log config: broker defaults plus its overrides
@@ -200,7 +212,7 @@ impl Broker {
                     tokio::time::sleep(REGISTRATION_RETRY).await;
                 }
                 result => {
-                    result?;
+                    self.broker_epoch.store(result?, Ordering::SeqCst);
                     break;
                 }
             }
@@ -216,7 +228,8 @@ impl Broker {
                     let broker = Arc::clone(&broker);
                     async move {
                         client.ensure_persistent_paths().await?;
-                        client.register_broker(&info).await?;
+                        let epoch = client.register_broker(&info).await?;
+                        broker.broker_epoch.store(epoch, Ordering::SeqCst);
                         // Kafka re-runs the election in every new session.
                         broker.run_for_controller(client);
                         Ok(())
