@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod broker;
+pub mod client;
 pub mod config;
 pub mod controller;
 pub mod log;
