@@ -3,7 +3,9 @@
 //!
 //! So far only [`election`]: winning `/controller` and bumping
 //! `/controller_epoch`, as Kafka's `KafkaController.elect()`.
+//! Also [`channel`]: the per-broker request queues (`ControllerChannelManager`).
 
+pub mod channel;
 pub mod election;
 
 pub use election::{elect, ControllerElector, ControllerState, Election};
