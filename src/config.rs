@@ -192,6 +192,21 @@ pub struct KafkaConfig {
     /// `auto.leader.rebalance.enable`, default true: the controller
     /// periodically moves leadership back to preferred replicas.
     pub auto_leader_rebalance_enable: bool,
+    /// `controlled.shutdown.max.retries`, default 3: how often a stopping
+    /// broker asks the controller again while it still leads partitions.
+    pub controlled_shutdown_max_retries: u32,
+    /// `controlled.shutdown.retry.backoff.ms`, default 5000: pause between
+    /// those attempts.
+    pub controlled_shutdown_retry_backoff_ms: u64,
+    /// `leader.imbalance.check.interval.seconds`, default 300: how often the
+    /// controller checks for leaders away from their preferred replica.
+    pub leader_imbalance_check_interval_seconds: u64,
+    /// `leader.imbalance.per.broker.percentage`, default 10: the share of a
+    /// broker's preferred partitions led elsewhere that triggers a rebalance.
+    pub leader_imbalance_per_broker_percentage: u32,
+    /// `controller.socket.timeout.ms`, default 30000: timeout of the
+    /// controller's requests to brokers.
+    pub controller_socket_timeout_ms: u64,
     /// `unclean.leader.election.enable`, default false: whether a replica
     /// outside the ISR may become leader (and lose committed records).
     pub unclean_leader_election_enable: bool,
@@ -365,6 +380,21 @@ impl KafkaConfig {
             auto_leader_rebalance_enable: p
                 .boolean("auto.leader.rebalance.enable")?
                 .unwrap_or(true),
+            controlled_shutdown_max_retries: p
+                .int("controlled.shutdown.max.retries", 0)?
+                .unwrap_or(3),
+            controlled_shutdown_retry_backoff_ms: p
+                .long("controlled.shutdown.retry.backoff.ms", 0)?
+                .unwrap_or(5000),
+            leader_imbalance_check_interval_seconds: p
+                .long("leader.imbalance.check.interval.seconds", 1)?
+                .unwrap_or(300),
+            leader_imbalance_per_broker_percentage: p
+                .number("leader.imbalance.per.broker.percentage", 0, 100)?
+                .unwrap_or(10),
+            controller_socket_timeout_ms: p
+                .int("controller.socket.timeout.ms", 1)?
+                .map_or(30_000, u64::from),
             unclean_leader_election_enable: p
                 .boolean("unclean.leader.election.enable")?
                 .unwrap_or(false),

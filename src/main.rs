@@ -79,6 +79,8 @@ async fn run_broker(path: PathBuf, overrides: Vec<String>) -> anyhow::Result<()>
     wait_for_shutdown_signal()
         .await
         .context("waiting for signals")?;
+    // While still serving: this broker may be the controller itself.
+    broker.controlled_shutdown().await;
     server.shutdown().await;
     broker.shutdown().await?;
     Ok(())

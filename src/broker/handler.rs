@@ -1,6 +1,9 @@
 //! The broker as the server's request handler: each API method forwards to
 //! its handler in `apis/`.
 
+use crate::protocol::api::controlled_shutdown::{
+    ControlledShutdownRequest, ControlledShutdownResponse,
+};
 use crate::protocol::api::create_topics::{CreateTopicsRequest, CreateTopicsResponse};
 use crate::protocol::api::delete_topics::{DeleteTopicsRequest, DeleteTopicsResponse};
 use crate::protocol::api::describe_configs::{DescribeConfigsRequest, DescribeConfigsResponse};
@@ -79,6 +82,14 @@ impl RequestHandler for Broker {
         request: InitProducerIdRequest,
     ) -> Reply<InitProducerIdResponse> {
         Reply::Respond(Broker::init_producer_id(self, request).await)
+    }
+
+    async fn controlled_shutdown(
+        &self,
+        _ctx: &RequestContext<'_>,
+        request: ControlledShutdownRequest,
+    ) -> Reply<ControlledShutdownResponse> {
+        Reply::Respond(self.controlled_shutdown_request(request).await)
     }
 
     async fn describe_configs(

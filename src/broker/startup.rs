@@ -8,17 +8,20 @@ use std::time::{Duration, Instant};
 use ::log::{info, warn};
 
 use crate::config::{topic_log_config, ConfigError, KafkaConfig};
-use crate::controller::ControllerElector;
+use crate::controller::{ActiveController, ControllerConfig, ControllerElector};
 use crate::log::checkpoint::MetaProperties;
 use crate::log::manager::BackgroundTasks;
 use crate::log::{LogConfig, LogError, LogManager, LogManagerConfig};
-use crate::metadata::{BrokerEndpoint, MetadataCache, PartitionMetadata, TopicMetadata};
+use crate::metadata::{BrokerEndpoint, MetadataCache};
 use crate::replica::{ReplicaError, ReplicaManager};
 use crate::zk::client::{KafkaZkClient, ZkError};
 use crate::zk::data::{BrokerId, BrokerInfo, EndPoint, SecurityProtocol};
 use crate::zk::session::ZkSession;
 
 use super::producer_ids::ProducerIdManager;
+use crate::client::BrokerConnection;
+use crate::protocol::api::controlled_shutdown::ControlledShutdownRequest;
+use crate::protocol::{ErrorCode, Message};
 use crate::TopicPartition;
 
 /// Pause between attempts to register over a crashed predecessor's node.
@@ -64,6 +67,8 @@ pub struct Broker {
     session_keeper: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// This broker's part in the controller election, in the current session.
     elector: std::sync::Mutex<Option<ControllerElector>>,
+    /// The controller, while this broker is elected.
+    pub(crate) controller: Arc<std::sync::Mutex<Option<ActiveController>>>,
 }
 
 impl Broker {
@@ -108,8 +113,8 @@ impl Broker {
             background: std::sync::Mutex::new(Some(background)),
             session_keeper: std::sync::Mutex::new(None),
             elector: std::sync::Mutex::new(None),
+            controller: Arc::new(std::sync::Mutex::new(None)),
         });
-        broker.load_topics(&client).await?;
         info!(
             "broker {id} started in {:?} (before listeners)",
             started.elapsed()
@@ -133,64 +138,6 @@ impl Broker {
         overrides: &BTreeMap<String, String>,
     ) -> Result<LogConfig, ConfigError> {
         topic_log_config(self.logs.default_log_config(), overrides)
-    }
-
-    /// Hosts the partitions ZooKeeper assigns to this broker and fills the
-    /// metadata cache. (The controller takes this over with LeaderAndIsr.)
-    async fn load_topics(&self, client: &KafkaZkClient) -> Result<(), BrokerError> {
-        for topic in client.get_all_topics().await? {
-            let Some(assignment) = client.get_topic_assignment(&topic).await? else {
-                continue;
-            };
-            let overrides = client.get_topic_config(&topic).await?;
-            let config = match self.log_config_for(&overrides) {
-                Ok(c) => c,
-                Err(e) => {
-                    warn!("topic {topic}: ignoring bad config override: {e}");
-                    self.logs.default_log_config().clone()
-                }
-            };
-            // Topics written by pre-2.8 tools have no id: Kafka shows the zero id.
-            let topic_id = assignment.topic_id.unwrap_or(crate::zk::id::Uuid::ZERO);
-            self.host_topic(&topic, topic_id, &assignment.partitions, config)?;
-        }
-        Ok(())
-    }
-
-    /// Leads the partitions of `topic` assigned to this broker and records
-    /// the topic in the metadata cache.
-    pub(crate) fn host_topic(
-        &self,
-        topic: &str,
-        topic_id: crate::zk::id::Uuid,
-        assignment: &BTreeMap<i32, Vec<BrokerId>>,
-        config: LogConfig,
-    ) -> Result<(), ReplicaError> {
-        let mut partitions = BTreeMap::new();
-        for (partition, replicas) in assignment {
-            let hosted = replicas.contains(&self.id);
-            if hosted {
-                let tp = TopicPartition::new(topic, *partition);
-                self.replicas.become_leader(&tp, config.clone(), 0)?;
-            }
-            partitions.insert(
-                *partition,
-                PartitionMetadata {
-                    leader: hosted.then_some(self.id),
-                    leader_epoch: 0,
-                    replicas: replicas.clone(),
-                    isr: if hosted { vec![self.id] } else { Vec::new() },
-                },
-            );
-        }
-        self.metadata.put_topic(
-            topic.to_owned(),
-            TopicMetadata {
-                topic_id,
-                partitions,
-            },
-        );
-        Ok(())
     }
 
     /// Registers `/brokers/ids/<id>` (after the listeners are bound, as in
@@ -248,20 +195,43 @@ impl Broker {
     }
 
     /// Takes part in the controller election on `client`'s session (a new
-    /// elector replaces, and so stops, the previous session's) and keeps the
-    /// metadata cache's controller id current, which Metadata answers carry.
+    /// elector replaces, and so stops, the previous session's), acts as the
+    /// controller while elected, and keeps the metadata cache's controller
+    /// id current, which Metadata answers carry.
     fn run_for_controller(&self, client: KafkaZkClient) {
-        let elector = ControllerElector::start(client, self.id);
+        let elector = ControllerElector::start(client.clone(), self.id);
         let mut states = elector.subscribe();
         let metadata = Arc::clone(&self.metadata);
+        let controller = Arc::clone(&self.controller);
+        let config = ControllerConfig::from_broker(&self.config);
+        let id = self.id;
         tokio::spawn(async move {
             loop {
                 let state = *states.borrow_and_update();
                 metadata.set_controller(state.controller);
+                {
+                    let mut active = controller.lock().unwrap_or_else(|p| p.into_inner());
+                    match (state.i_am_controller, state.epoch, state.epoch_zk_version) {
+                        (true, Some(epoch), Some(epoch_zk_version)) => {
+                            if active.as_ref().map(ActiveController::epoch) != Some(epoch) {
+                                *active = Some(ActiveController::start(
+                                    client.clone(),
+                                    id,
+                                    epoch,
+                                    epoch_zk_version,
+                                    config.clone(),
+                                ));
+                            }
+                        }
+                        // Dropping it stops it: Kafka's onControllerResignation.
+                        _ => *active = None,
+                    }
+                }
                 if states.changed().await.is_err() {
                     break;
                 }
             }
+            *controller.lock().unwrap_or_else(|p| p.into_inner()) = None;
         });
         *self.elector.lock().unwrap_or_else(|p| p.into_inner()) = Some(elector);
     }
@@ -291,6 +261,80 @@ impl Broker {
             jmx_port: -1,
             features: BTreeMap::new(),
         }
+    }
+
+    /// Kafka's controlled shutdown: asks the controller to move this
+    /// broker's leaderships to other in-sync replicas before it stops, so
+    /// clients fail over without waiting for a session timeout. Tries up to
+    /// `controlled.shutdown.max.retries` + 1 times while partitions remain,
+    /// `controlled.shutdown.retry.backoff.ms` apart; the listeners must still
+    /// be serving (this broker may be the controller itself).
+    pub async fn controlled_shutdown(&self) {
+        if !self.config.controlled_shutdown_enable {
+            return;
+        }
+        let backoff = Duration::from_millis(self.config.controlled_shutdown_retry_backoff_ms);
+        for attempt in 0..=self.config.controlled_shutdown_max_retries {
+            if attempt > 0 {
+                tokio::time::sleep(backoff).await;
+            }
+            match self.request_controlled_shutdown().await {
+                Ok(remaining) if remaining.is_empty() => {
+                    info!("controlled shutdown of broker {} succeeded", self.id);
+                    return;
+                }
+                Ok(remaining) => info!(
+                    "controlled shutdown: broker {} still leads {} partitions",
+                    self.id,
+                    remaining.len()
+                ),
+                Err(e) => warn!("controlled shutdown attempt failed: {e}"),
+            }
+        }
+        warn!("controlled shutdown incomplete; shutting down anyway");
+    }
+
+    /// One ControlledShutdown round trip to the current controller.
+    async fn request_controlled_shutdown(&self) -> Result<Vec<TopicPartition>, String> {
+        let controller = self.metadata.controller().ok_or("no controller is known")?;
+        if let (true, Some(local)) = (controller == self.id, self.active_controller()) {
+            return local
+                .controlled_shutdown(self.id, self.broker_epoch())
+                .await
+                .map_err(|e| e.to_string());
+        }
+        let endpoint = self
+            .metadata
+            .brokers()
+            .into_iter()
+            .find(|b| b.id == controller)
+            .ok_or_else(|| format!("controller {controller} has no known endpoint"))?;
+        let timeout = Duration::from_millis(self.config.controller_socket_timeout_ms);
+        let address = format!("{}:{}", endpoint.host, endpoint.port);
+        let mut connection =
+            BrokerConnection::connect(&address, &format!("broker-{}", self.id), timeout)
+                .await
+                .map_err(|e| e.to_string())?;
+        let request = ControlledShutdownRequest {
+            broker_id: self.id,
+            broker_epoch: self.broker_epoch(),
+        };
+        let version = *ControlledShutdownRequest::VERSIONS.end();
+        let response = connection
+            .send(version, &request)
+            .await
+            .map_err(|e| e.to_string())?;
+        if response.error_code != ErrorCode::NONE.code() {
+            return Err(format!(
+                "controller {controller} answered error {}",
+                response.error_code
+            ));
+        }
+        Ok(response
+            .remaining_partitions
+            .into_iter()
+            .map(|p| TopicPartition::new(p.topic_name, p.partition_index))
+            .collect())
     }
 
     /// Leaves the cluster (deregisters from ZooKeeper) and closes the logs

@@ -2,22 +2,30 @@
 //! auto-creation, through ZooKeeper as Kafka's admin path does.
 //!
 //! The assignment (and config) is written to `/brokers/topics/<t>` and
-//! `/config/topics/<t>`; until the controller exists this broker then hosts
-//! its own partitions directly instead of waiting for LeaderAndIsr.
+//! `/config/topics/<t>`, a deletion is requested with
+//! `/admin/delete_topics/<t>`; the controller, watching those, does the rest
+//! and tells every broker with UpdateMetadata. Like Kafka's
+//! `DelayedCreatePartitions`/`DelayedDeleteTopics`, the request handlers
+//! then wait (up to the request's timeout) until this broker's metadata
+//! cache shows the outcome.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::admin::{assign_replicas, validate_topic_name, AssignmentError, TopicNameError};
 use crate::config::ConfigError;
-use crate::metadata::TopicMetadata;
+use crate::metadata::{MetadataCache, TopicMetadata};
 use crate::protocol::ErrorCode;
 use crate::replica::ReplicaError;
 use crate::zk::client::ZkError;
 use crate::zk::data::BrokerId;
 use crate::zk::id::Uuid;
-use crate::TopicPartition;
 
 use super::Broker;
+
+/// How often a CreateTopics or DeleteTopics waiting for the controller's
+/// outcome looks at the metadata cache again.
+const METADATA_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 /// Why a topic could not be created or deleted.
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +97,8 @@ impl Broker {
         if self.metadata.contains_topic(&topic.name) {
             return Err(TopicError::Exists(topic.name));
         }
-        let config = self.log_config_for(&topic.configs)?;
+        // Refuse bad config overrides before anything is written.
+        self.log_config_for(&topic.configs)?;
         let assignment = self.assignment_for(&topic)?;
         let topic_id = Uuid::random();
         if !validate_only {
@@ -97,26 +106,44 @@ impl Broker {
                 .client()
                 .create_topic_assignment(&topic.name, topic_id, &assignment, &topic.configs)
                 .await?;
-            self.host_topic(&topic.name, topic_id, &assignment, config)?;
         }
+        // No leader yet: the controller has not elected one.
         Ok(TopicMetadata {
             topic_id,
             partitions: assignment
                 .into_iter()
                 .map(|(p, replicas)| {
-                    let leader = replicas.first().copied();
                     (
                         p,
                         crate::metadata::PartitionMetadata {
-                            leader,
+                            leader: None,
                             leader_epoch: 0,
-                            isr: replicas.clone(),
+                            isr: Vec::new(),
                             replicas,
                         },
                     )
                 })
                 .collect(),
         })
+    }
+
+    /// Waits until this broker's metadata cache satisfies `done` (fed by
+    /// the controller's UpdateMetadata), or `timeout` passes; `false` then.
+    pub(crate) async fn wait_for_metadata(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&MetadataCache) -> bool,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if done(&self.metadata) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(METADATA_POLL_INTERVAL).await;
+        }
     }
 
     /// The explicit assignment, checked; or Kafka's rack-unaware one over
@@ -174,19 +201,20 @@ impl Broker {
         )?)
     }
 
-    /// Deletes a topic: its logs on this broker and its znodes.
+    /// Asks the controller to delete a topic (`/admin/delete_topics/<t>`).
+    /// A topic already marked counts as success, as in Kafka, so several
+    /// admins may delete the same topic.
     pub(crate) async fn delete_topic(&self, name: &str) -> Result<(), TopicError> {
         if !self.config.delete_topic_enable {
             return Err(TopicError::DeletionDisabled);
         }
-        let Some(topic) = self.metadata.remove_topic(name) else {
+        if !self.metadata.contains_topic(name) {
             return Err(TopicError::Unknown(name.to_owned()));
-        };
-        for partition in topic.partitions.keys() {
-            self.replicas
-                .stop_replica(&TopicPartition::new(name, *partition), true)?;
         }
-        self.zk.client().delete_topic_znodes(name).await?;
-        Ok(())
+        match self.zk.client().delete_topic_marker(name).await {
+            Ok(()) | Err(ZkError::TopicAlreadyMarkedForDeletion(_)) => Ok(()),
+            Err(ZkError::UnknownTopic(_)) => Err(TopicError::Unknown(name.to_owned())),
+            Err(e) => Err(e.into()),
+        }
     }
 }

@@ -1,11 +1,26 @@
 //! The controller: one broker, elected through ZooKeeper, that owns every
 //! partition leadership decision (Kafka's `kafka.controller` package).
 //!
-//! So far only [`election`]: winning `/controller` and bumping
-//! `/controller_epoch`, as Kafka's `KafkaController.elect()`.
-//! Also [`channel`]: the per-broker request queues (`ControllerChannelManager`).
+//! - [`election`]: winning `/controller` and bumping `/controller_epoch`;
+//! - [`kafka_controller`]: the elected controller's event loop — broker
+//!   failures and arrivals, topic creation and deletion, preferred leader
+//!   election, ISR change notifications, controlled shutdown;
+//! - [`context`], [`leader_election`], `partition_state_machine`,
+//!   `replica_state_machine`, `topic_deletion`: its state and decisions;
+//! - [`request_batch`] and [`channel`]: LeaderAndIsr, UpdateMetadata and
+//!   StopReplica to every broker.
 
 pub mod channel;
+pub mod context;
 pub mod election;
+pub mod kafka_controller;
+pub mod leader_election;
+mod partition_state_machine;
+mod replica_state_machine;
+pub mod request_batch;
+mod topic_deletion;
 
 pub use election::{elect, ControllerElector, ControllerState, Election};
+pub use kafka_controller::{
+    ActiveController, ControlledShutdownError, ControllerConfig, ControllerHandle,
+};

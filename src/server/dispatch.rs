@@ -38,6 +38,7 @@ use bytes::{Bytes, BytesMut};
 use log::{debug, warn};
 
 use crate::protocol::api::api_versions::{ApiVersion, ApiVersionsRequest, ApiVersionsResponse};
+use crate::protocol::api::controlled_shutdown::ControlledShutdownRequest;
 use crate::protocol::api::create_topics::CreateTopicsRequest;
 use crate::protocol::api::delete_topics::DeleteTopicsRequest;
 use crate::protocol::api::describe_configs::DescribeConfigsRequest;
@@ -215,6 +216,7 @@ dispatch_table! {
     DeleteTopics => delete_topics(DeleteTopicsRequest),
     InitProducerId => init_producer_id(InitProducerIdRequest),
     DescribeConfigs => describe_configs(DescribeConfigsRequest),
+    ControlledShutdown => controlled_shutdown(ControlledShutdownRequest),
 }
 
 /// The intersection of two version ranges (request and response codecs).

@@ -43,6 +43,10 @@ pub enum ZkError {
     /// authentication failed); [`ZkSession`](super::ZkSession) gives up.
     #[error("ZooKeeper session ended: {0:?}")]
     SessionEnded(zkc::SessionState),
+    /// A fenced controller write found `/controller_epoch` moved on: another
+    /// broker was elected, and this one must stop acting as controller.
+    #[error("the controller epoch moved on: another broker is the controller")]
+    ControllerMoved,
     #[error("topic {0} already exists")]
     TopicExists(String),
     #[error("topic {0} does not exist")]
@@ -510,7 +514,7 @@ impl KafkaZkClient {
     }
 
     /// Children of `path`; none if it does not exist.
-    async fn children(&self, path: &str) -> Result<Vec<String>, ZkError> {
+    pub(crate) async fn children(&self, path: &str) -> Result<Vec<String>, ZkError> {
         match self.zk.list_children(path).await {
             Err(zkc::Error::NoNode) => Ok(Vec::new()),
             result => result.at("list", path),

@@ -7,6 +7,7 @@
 //! a broker's ephemeral state alive across ZooKeeper session expiry.
 
 pub mod client;
+mod controller_zk;
 pub mod data;
 pub mod id;
 pub mod paths;

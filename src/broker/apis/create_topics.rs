@@ -1,8 +1,10 @@
 //! CreateTopics (API key 19) and DeleteTopics (API key 20).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use crate::config::describe;
+use crate::metadata::MetadataCache;
 use crate::protocol::api::create_topics::{
     CreatableTopic, CreatableTopicConfigs, CreatableTopicResult, CreateTopicsRequest,
     CreateTopicsResponse,
@@ -39,9 +41,21 @@ impl Broker {
                     format!("topic '{name}' appears more than once"),
                 ))
             } else {
-                self.create_one(topic, request.validate_only)
-                    .await
-                    .map_err(|e| (e.error_code(), e.to_string()))
+                match self.create_one(topic, request.validate_only).await {
+                    Ok(created) if request.validate_only => Ok(created),
+                    Ok(created) => {
+                        let ready = |m: &MetadataCache| {
+                            m.topic(&name).is_some_and(|t| {
+                                t.partitions.len() as i32 == created.num_partitions
+                                    && t.partitions.values().all(|p| p.leader.is_some())
+                            })
+                        };
+                        self.await_controller(request.timeout_ms, ready)
+                            .await
+                            .map(|()| created)
+                    }
+                    Err(e) => Err((e.error_code(), e.to_string())),
+                }
             };
             topics.push(match result {
                 Ok(created) => created,
@@ -57,6 +71,31 @@ impl Broker {
             throttle_time_ms: 0,
             topics,
         }
+    }
+
+    /// Waits up to the request's `timeout_ms` for the controller's outcome
+    /// to reach this broker's metadata; a timeout of 0 or less answers at
+    /// once, as in Kafka. On timeout the request was accepted but is not
+    /// done: REQUEST_TIMED_OUT, and the controller still finishes it.
+    async fn await_controller(
+        &self,
+        timeout_ms: i32,
+        done: impl Fn(&MetadataCache) -> bool,
+    ) -> Result<(), (ErrorCode, String)> {
+        let Ok(timeout_ms) = u64::try_from(timeout_ms) else {
+            return Ok(());
+        };
+        if timeout_ms == 0
+            || self
+                .wait_for_metadata(Duration::from_millis(timeout_ms), done)
+                .await
+        {
+            return Ok(());
+        }
+        Err((
+            ErrorCode::REQUEST_TIMED_OUT,
+            format!("the controller did not finish within {timeout_ms} ms"),
+        ))
     }
 
     async fn create_one(
@@ -121,9 +160,16 @@ impl Broker {
     pub(crate) async fn delete_topics(&self, request: DeleteTopicsRequest) -> DeleteTopicsResponse {
         let mut responses = Vec::with_capacity(request.topic_names.len());
         for name in request.topic_names {
-            let (error_code, error_message) = match self.delete_topic(&name).await {
+            let outcome = match self.delete_topic(&name).await {
+                Ok(()) => {
+                    let gone = |m: &MetadataCache| !m.contains_topic(&name);
+                    self.await_controller(request.timeout_ms, gone).await
+                }
+                Err(e) => Err((e.error_code(), e.to_string())),
+            };
+            let (error_code, error_message) = match outcome {
                 Ok(()) => (ErrorCode::NONE, None),
-                Err(e) => (e.error_code(), Some(e.to_string())),
+                Err((code, message)) => (code, Some(message)),
             };
             responses.push(DeletableTopicResult {
                 name,
