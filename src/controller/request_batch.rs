@@ -288,3 +288,122 @@ fn stop_replica_request(
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::context::{Leadership, LiveBroker};
+    use crate::zk::data::{BrokerInfo, EndPoint, LeaderIsrAndControllerEpoch, SecurityProtocol};
+    use crate::zk::id::Uuid;
+
+    fn broker(id: BrokerId, epoch: i64) -> LiveBroker {
+        LiveBroker {
+            info: BrokerInfo {
+                id,
+                endpoints: vec![EndPoint {
+                    listener_name: "PLAINTEXT".into(),
+                    security_protocol: SecurityProtocol::Plaintext,
+                    host: "127.0.0.1".into(),
+                    port: 9090 + id,
+                }],
+                rack: None,
+                jmx_port: -1,
+                features: Default::default(),
+            },
+            epoch,
+        }
+    }
+
+    /// Brokers 1 and 2 live (3 dead); topic t with partitions 0 (leader 1)
+    /// and 1 (leader 2), replicas [1, 2, 3] and [2, 3, 1].
+    fn context() -> ControllerContext {
+        let mut ctx = ControllerContext {
+            controller_id: 1,
+            epoch: 7,
+            ..Default::default()
+        };
+        ctx.live_brokers.insert(1, broker(1, 100));
+        ctx.live_brokers.insert(2, broker(2, 200));
+        ctx.topic_ids.insert("t".into(), Uuid::from_bytes([9; 16]));
+        for (p, replicas, leader) in [(0, vec![1, 2, 3], 1), (1, vec![2, 3, 1], 2)] {
+            let tp = TopicPartition::new("t", p);
+            ctx.assignments.insert(tp.clone(), replicas.clone());
+            ctx.leaderships.insert(
+                tp,
+                Leadership {
+                    state: LeaderIsrAndControllerEpoch::new(leader, 4, vec![leader], 6),
+                    zk_version: 3,
+                },
+            );
+        }
+        ctx
+    }
+
+    #[test]
+    fn leader_and_isr_carries_leadership_topic_id_and_live_leaders() {
+        let ctx = context();
+        let partitions = [
+            (TopicPartition::new("t", 0), true),
+            (TopicPartition::new("t", 1), false),
+        ]
+        .into_iter()
+        .collect();
+        let request = leader_and_isr_request(&ctx, 2, &partitions).expect("partitions are known");
+        assert_eq!(
+            (
+                request.controller_id,
+                request.controller_epoch,
+                request.broker_epoch
+            ),
+            (1, 7, 200)
+        );
+        assert_eq!(request.topic_states.len(), 1);
+        let topic = &request.topic_states[0];
+        assert_eq!(topic.topic_id, WireUuid([9; 16]));
+        let p0 = &topic.partition_states[0];
+        assert_eq!(
+            (
+                p0.leader,
+                p0.leader_epoch,
+                p0.zk_version,
+                p0.controller_epoch,
+                p0.is_new
+            ),
+            (1, 4, 3, 6, true)
+        );
+        assert_eq!(p0.replicas, vec![1, 2, 3]);
+        let leaders: Vec<_> = request
+            .live_leaders
+            .iter()
+            .map(|l| (l.broker_id, l.port))
+            .collect();
+        assert_eq!(leaders, vec![(1, 9091), (2, 9092)]);
+    }
+
+    #[test]
+    fn update_metadata_marks_deleted_topics_and_offline_replicas() {
+        let mut ctx = context();
+        ctx.topics_to_delete.insert("t".into());
+        let partitions = [TopicPartition::new("t", 0)].into_iter().collect();
+        let request = update_metadata_request(&ctx, 1, &partitions);
+        let p0 = &request.topic_states[0].partition_states[0];
+        assert_eq!(p0.leader, LEADER_DURING_DELETE);
+        assert_eq!(p0.offline_replicas, vec![3]);
+        let ids: Vec<_> = request.live_brokers.iter().map(|b| b.id).collect();
+        assert_eq!(ids, vec![1, 2]);
+    }
+
+    #[test]
+    fn stop_replica_with_delete_uses_the_deletion_epoch() {
+        let ctx = context();
+        let mut batch = RequestBatch::default();
+        let tp = TopicPartition::new("t", 1);
+        batch.stop_replica(2, &tp, true);
+        // A later stop without delete does not undo the delete.
+        batch.stop_replica(2, &tp, false);
+        let request = stop_replica_request(&ctx, 2, &batch.stop_replica[&2]);
+        let state = &request.topic_states[0].partition_states[0];
+        assert!(state.delete_partition);
+        assert_eq!(state.leader_epoch, EPOCH_DURING_DELETE);
+    }
+}
