@@ -7,6 +7,7 @@ mod apis;
 mod handler;
 mod producer_ids;
 mod startup;
+mod topic_configs;
 mod topics;
 
 pub use startup::{Broker, BrokerError};

@@ -19,6 +19,7 @@ use crate::zk::data::{BrokerId, BrokerInfo, EndPoint, SecurityProtocol};
 use crate::zk::session::ZkSession;
 
 use super::producer_ids::ProducerIdManager;
+use super::topic_configs::TopicConfigs;
 use crate::client::BrokerConnection;
 use crate::protocol::api::controlled_shutdown::ControlledShutdownRequest;
 use crate::protocol::{ErrorCode, Message};
@@ -67,6 +68,8 @@ pub struct Broker {
     session_keeper: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// This broker's part in the controller election, in the current session.
     elector: std::sync::Mutex<Option<ControllerElector>>,
+    /// Topic configs as last read from ZooKeeper.
+    pub(crate) topic_configs: TopicConfigs,
     /// The controller, while this broker is elected.
     pub(crate) controller: Arc<std::sync::Mutex<Option<ActiveController>>>,
 }
@@ -114,6 +117,7 @@ impl Broker {
             session_keeper: std::sync::Mutex::new(None),
             elector: std::sync::Mutex::new(None),
             controller: Arc::new(std::sync::Mutex::new(None)),
+            topic_configs: TopicConfigs::default(),
         });
         info!(
             "broker {id} started in {:?} (before listeners)",
@@ -166,6 +170,7 @@ impl Broker {
         }
         self.metadata.set_brokers(vec![endpoint_of(&info)]);
         self.run_for_controller(client);
+        self.watch_config_changes();
         let broker = Arc::clone(self);
         let keeper = tokio::spawn(async move {
             let result = broker

@@ -1,0 +1,134 @@
+//! Topic configs on a broker: read from `/config/topics/<t>` when a
+//! partition of the topic is first hosted, and re-read whenever an admin
+//! announces a change under `/config/changes` (Kafka's `ZkConfigManager`
+//! with its `TopicConfigHandler`), so every broker applies a new
+//! `retention.ms` without a restart.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use log::{info, warn};
+
+use crate::log::LogConfig;
+use crate::zk::data::{ConfigChangeNotification, ZNodeData};
+use crate::zk::{paths, KafkaZkClient, ZkError};
+
+use super::Broker;
+
+/// Pause before watching `/config/changes` again after ZooKeeper failed.
+const WATCH_RETRY_BACKOFF: Duration = Duration::from_millis(500);
+/// The entity path prefix of a topic's config change notification.
+const TOPIC_ENTITY_PREFIX: &str = "topics/";
+
+/// Each topic's effective log config, as last read from ZooKeeper.
+#[derive(Default)]
+pub(crate) struct TopicConfigs {
+    by_topic: Mutex<HashMap<String, LogConfig>>,
+}
+
+impl TopicConfigs {
+    fn get(&self, topic: &str) -> Option<LogConfig> {
+        self.lock().get(topic).cloned()
+    }
+
+    fn put(&self, topic: &str, config: LogConfig) {
+        self.lock().insert(topic.to_owned(), config);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, LogConfig>> {
+        self.by_topic.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Broker {
+    /// The topic's log config: broker defaults plus its overrides. A
+    /// ZooKeeper failure or a bad override falls back to the defaults (the
+    /// partition must be hosted either way), with a warning.
+    pub(crate) async fn topic_log_config(&self, topic: &str) -> LogConfig {
+        if let Some(config) = self.topic_configs.get(topic) {
+            return config;
+        }
+        self.load_topic_config(&self.zk.client(), topic).await
+    }
+
+    async fn load_topic_config(&self, client: &KafkaZkClient, topic: &str) -> LogConfig {
+        let config = match client.get_topic_config(topic).await {
+            Ok(overrides) => self.log_config_for(&overrides).unwrap_or_else(|e| {
+                warn!("topic {topic}: ignoring bad config override: {e}");
+                self.logs.default_log_config().clone()
+            }),
+            Err(e) => {
+                warn!("topic {topic}: cannot read its config ({e}); using the defaults");
+                return self.logs.default_log_config().clone();
+            }
+        };
+        self.topic_configs.put(topic, config.clone());
+        config
+    }
+
+    /// Follows `/config/changes` for the broker's lifetime: each new
+    /// notification for a topic makes every hosted partition of it take
+    /// the topic's current config.
+    pub(crate) fn watch_config_changes(self: &Arc<Self>) {
+        let broker = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut last_seen: Option<String> = None;
+            loop {
+                let client = broker.zk.client();
+                match broker.process_config_changes(&client, &mut last_seen).await {
+                    Ok(watcher) => {
+                        watcher.changed().await;
+                    }
+                    Err(e) => {
+                        warn!("cannot follow {}: {e}", paths::CONFIG_CHANGES);
+                        tokio::time::sleep(WATCH_RETRY_BACKOFF).await;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Re-arms the watch, then applies the notifications after `last_seen`
+    /// (their names carry ZooKeeper's zero-padded sequence, so they sort).
+    async fn process_config_changes(
+        &self,
+        client: &KafkaZkClient,
+        last_seen: &mut Option<String>,
+    ) -> Result<zookeeper_client::OneshotWatcher, ZkError> {
+        let watcher = client.watch_children(paths::CONFIG_CHANGES).await?;
+        let mut children = client.children(paths::CONFIG_CHANGES).await?;
+        children.sort_unstable();
+        for child in children {
+            if last_seen.as_ref().is_some_and(|seen| child <= *seen) {
+                continue;
+            }
+            let path = format!("{}/{child}", paths::CONFIG_CHANGES);
+            if let Some((data, _)) = client.get_raw(&path).await? {
+                match ConfigChangeNotification::decode(&data) {
+                    Ok(change) => self.apply_config_change(client, &change.entity_path).await,
+                    Err(e) => warn!("ignoring unreadable {path}: {e}"),
+                }
+            }
+            *last_seen = Some(child);
+        }
+        Ok(watcher)
+    }
+
+    async fn apply_config_change(&self, client: &KafkaZkClient, entity_path: &str) {
+        let Some(topic) = entity_path.strip_prefix(TOPIC_ENTITY_PREFIX) else {
+            return;
+        };
+        let config = self.load_topic_config(client, topic).await;
+        let mut applied = 0;
+        for (tp, log) in self.logs.all() {
+            if tp.topic == topic {
+                crate::log::manager::lock(&log).set_config(config.clone());
+                applied += 1;
+            }
+        }
+        if applied > 0 {
+            info!("topic {topic}: new config applied to {applied} partitions");
+        }
+    }
+}
