@@ -2,6 +2,7 @@
 //! them; each turns a decoded request into a response body, mapping every
 //! failure to the Kafka error code a client expects.
 
+mod client_partitions;
 mod create_topics;
 mod describe_configs;
 mod fetch;
