@@ -3,10 +3,14 @@
 //! failure to the Kafka error code a client expects.
 
 mod client_partitions;
+mod controller_requests;
 mod create_topics;
 mod describe_configs;
 mod fetch;
 mod init_producer_id;
+mod leader_and_isr;
 mod list_offsets;
 mod metadata;
 mod produce;
+mod stop_replica;
+mod update_metadata;
