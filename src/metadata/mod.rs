@@ -218,10 +218,6 @@ impl MetadataCache {
         self.modify(|s| s.apply(update));
     }
 
-    pub fn brokers(&self) -> Vec<BrokerEndpoint> {
-        self.snapshot().brokers().cloned().collect()
-    }
-
     pub fn broker_ids(&self) -> Vec<BrokerId> {
         self.snapshot().brokers.keys().copied().collect()
     }
@@ -230,16 +226,8 @@ impl MetadataCache {
         self.modify(|s| s.brokers = brokers.into_iter().map(|b| (b.id, b)).collect());
     }
 
-    pub fn controller(&self) -> Option<BrokerId> {
-        self.snapshot().controller
-    }
-
     pub fn set_controller(&self, id: Option<BrokerId>) {
         self.modify(|s| s.controller = id);
-    }
-
-    pub fn topic(&self, name: &str) -> Option<TopicState> {
-        self.snapshot().topic(name).cloned()
     }
 
     pub fn contains_topic(&self, name: &str) -> bool {
@@ -305,6 +293,10 @@ mod tests {
         )
     }
 
+    fn topic(cache: &MetadataCache, name: &str) -> TopicState {
+        cache.snapshot().topic(name).cloned().unwrap()
+    }
+
     fn id(byte: u8) -> Uuid {
         Uuid::from_bytes([byte; 16])
     }
@@ -318,14 +310,15 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(cache.broker_ids(), [1, 2, 3]);
-        assert_eq!(cache.controller(), Some(1));
+        assert_eq!(cache.snapshot().controller(), Some(1));
         cache.update(MetadataUpdate {
             controller: None,
             brokers: vec![broker(3), broker(4)],
             ..Default::default()
         });
-        assert_eq!(cache.brokers(), [broker(3), broker(4)]);
-        assert_eq!(cache.controller(), None);
+        let brokers: Vec<_> = cache.snapshot().brokers().cloned().collect();
+        assert_eq!(brokers, [broker(3), broker(4)]);
+        assert_eq!(cache.snapshot().controller(), None);
         assert!(!cache.snapshot().is_alive(1));
     }
 
@@ -344,10 +337,10 @@ mod tests {
             partitions: vec![upsert("t", 0, newer.clone())],
             ..Default::default()
         });
-        let topic = cache.topic("t").unwrap();
-        assert_eq!(topic.topic_id, id(7), "an update without ids keeps the id");
-        assert_eq!(topic.partitions[&0], newer);
-        assert_eq!(topic.partitions[&1], state(2, 0));
+        let t = topic(&cache, "t");
+        assert_eq!(t.topic_id, id(7), "an update without ids keeps the id");
+        assert_eq!(t.partitions[&0], newer);
+        assert_eq!(t.partitions[&1], state(2, 0));
         assert!(cache.contains_partition(&TopicPartition::new("t", 1)));
         assert!(!cache.contains_partition(&TopicPartition::new("t", 2)));
     }
@@ -370,12 +363,7 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(
-            cache
-                .topic("t")
-                .unwrap()
-                .partitions
-                .keys()
-                .collect::<Vec<_>>(),
+            topic(&cache, "t").partitions.keys().collect::<Vec<_>>(),
             [&1]
         );
         cache.update(MetadataUpdate {
@@ -383,13 +371,13 @@ mod tests {
             ..Default::default()
         });
         assert!(!cache.contains_topic("t"));
-        assert_eq!(cache.topic("u").unwrap().topic_id, id(8));
+        assert_eq!(topic(&cache, "u").topic_id, id(8));
         // Created again, it does not inherit the deleted topic's id.
         cache.update(MetadataUpdate {
             partitions: vec![upsert("t", 0, state(1, 0))],
             ..Default::default()
         });
-        assert_eq!(cache.topic("t").unwrap().topic_id, Uuid::ZERO);
+        assert_eq!(topic(&cache, "t").topic_id, Uuid::ZERO);
     }
 
     #[test]
@@ -430,7 +418,7 @@ mod tests {
         let mut expected = state(1, 0);
         expected.replicas = vec![1];
         expected.isr = vec![1];
-        assert_eq!(cache.topic("t").unwrap().partitions[&0], expected);
+        assert_eq!(topic(&cache, "t").partitions[&0], expected);
         assert_eq!(cache.remove_topic("t").unwrap().topic_id, id(1));
         assert!(cache.remove_topic("t").is_none());
     }
