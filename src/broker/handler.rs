@@ -9,9 +9,12 @@ use crate::protocol::api::delete_topics::{DeleteTopicsRequest, DeleteTopicsRespo
 use crate::protocol::api::describe_configs::{DescribeConfigsRequest, DescribeConfigsResponse};
 use crate::protocol::api::fetch::{FetchRequest, FetchResponse};
 use crate::protocol::api::init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
+use crate::protocol::api::leader_and_isr::{LeaderAndIsrRequest, LeaderAndIsrResponse};
 use crate::protocol::api::list_offsets::{ListOffsetsRequest, ListOffsetsResponse};
 use crate::protocol::api::metadata::{MetadataRequest, MetadataResponse};
 use crate::protocol::api::produce::{ProduceRequest, ProduceResponse};
+use crate::protocol::api::stop_replica::{StopReplicaRequest, StopReplicaResponse};
+use crate::protocol::api::update_metadata::{UpdateMetadataRequest, UpdateMetadataResponse};
 use crate::server::{Reply, RequestContext, RequestHandler};
 
 use super::Broker;
@@ -60,6 +63,30 @@ impl RequestHandler for Broker {
         Reply::Respond(Broker::metadata(self, request, ctx.header.api_version).await)
     }
 
+    async fn leader_and_isr(
+        &self,
+        ctx: &RequestContext<'_>,
+        request: LeaderAndIsrRequest,
+    ) -> Reply<LeaderAndIsrResponse> {
+        Reply::Respond(Broker::leader_and_isr(self, request, ctx.header.api_version).await)
+    }
+
+    async fn stop_replica(
+        &self,
+        _ctx: &RequestContext<'_>,
+        request: StopReplicaRequest,
+    ) -> Reply<StopReplicaResponse> {
+        Reply::Respond(Broker::stop_replica(self, request).await)
+    }
+
+    async fn update_metadata(
+        &self,
+        ctx: &RequestContext<'_>,
+        request: UpdateMetadataRequest,
+    ) -> Reply<UpdateMetadataResponse> {
+        Reply::Respond(Broker::update_metadata(self, request, ctx.header.api_version).await)
+    }
+
     async fn create_topics(
         &self,
         _ctx: &RequestContext<'_>,
@@ -98,5 +125,19 @@ impl RequestHandler for Broker {
         request: DescribeConfigsRequest,
     ) -> Reply<DescribeConfigsResponse> {
         Reply::Respond(Broker::describe_configs(self, request).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::protocol::ApiKey;
+    use crate::server::dispatch::supported_apis;
+
+    #[test]
+    fn controller_requests_are_served_in_every_version_the_codecs_know() {
+        let apis = supported_apis();
+        assert!(apis.contains(&(ApiKey::LeaderAndIsr, 0..=5)));
+        assert!(apis.contains(&(ApiKey::StopReplica, 0..=3)));
+        assert!(apis.contains(&(ApiKey::UpdateMetadata, 0..=7)));
     }
 }

@@ -301,17 +301,16 @@ impl Broker {
 
     /// One ControlledShutdown round trip to the current controller.
     async fn request_controlled_shutdown(&self) -> Result<Vec<TopicPartition>, String> {
-        let controller = self.metadata.controller().ok_or("no controller is known")?;
+        let metadata = self.metadata.snapshot();
+        let controller = metadata.controller().ok_or("no controller is known")?;
         if let (true, Some(local)) = (controller == self.id, self.active_controller()) {
             return local
                 .controlled_shutdown(self.id, self.broker_epoch())
                 .await
                 .map_err(|e| e.to_string());
         }
-        let endpoint = self
-            .metadata
+        let endpoint = metadata
             .brokers()
-            .into_iter()
             .find(|b| b.id == controller)
             .ok_or_else(|| format!("controller {controller} has no known endpoint"))?;
         let timeout = Duration::from_millis(self.config.controller_socket_timeout_ms);

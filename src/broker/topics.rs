@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use crate::admin::{assign_replicas, validate_topic_name, AssignmentError, TopicNameError};
 use crate::config::ConfigError;
-use crate::metadata::{MetadataCache, TopicMetadata};
+use crate::metadata::MetadataCache;
 use crate::protocol::ErrorCode;
 use crate::replica::ReplicaError;
 use crate::zk::client::ZkError;
-use crate::zk::data::BrokerId;
+use crate::zk::data::{BrokerId, PartitionReplicas};
 use crate::zk::id::Uuid;
 
 use super::Broker;
@@ -87,12 +87,12 @@ pub struct NewTopic {
 
 impl Broker {
     /// Validates and (unless `validate_only`) creates a topic. Returns its
-    /// metadata as it will be once created.
+    /// replica assignment; the controller elects the leaders.
     pub(crate) async fn create_topic(
         &self,
         topic: NewTopic,
         validate_only: bool,
-    ) -> Result<TopicMetadata, TopicError> {
+    ) -> Result<PartitionReplicas, TopicError> {
         validate_topic_name(&topic.name)?;
         if self.metadata.contains_topic(&topic.name) {
             return Err(TopicError::Exists(topic.name));
@@ -107,24 +107,7 @@ impl Broker {
                 .create_topic_assignment(&topic.name, topic_id, &assignment, &topic.configs)
                 .await?;
         }
-        // No leader yet: the controller has not elected one.
-        Ok(TopicMetadata {
-            topic_id,
-            partitions: assignment
-                .into_iter()
-                .map(|(p, replicas)| {
-                    (
-                        p,
-                        crate::metadata::PartitionMetadata {
-                            leader: None,
-                            leader_epoch: 0,
-                            isr: Vec::new(),
-                            replicas,
-                        },
-                    )
-                })
-                .collect(),
-        })
+        Ok(assignment)
     }
 
     /// Waits until this broker's metadata cache satisfies `done` (fed by

@@ -739,7 +739,7 @@ impl Controller {
 
     /// One watcher task per znode the controller follows.
     fn start_watchers(&mut self, events: &mpsc::UnboundedSender<ControllerEvent>) {
-        let watches: [(&'static str, fn() -> ControllerEvent, Watch); 5] = [
+        let watches: [WatchSpec; 5] = [
             (
                 paths::BROKER_IDS,
                 || ControllerEvent::BrokerChange,
@@ -774,6 +774,9 @@ impl Controller {
         }
     }
 }
+
+/// A znode to follow, the event its changes raise, and how to watch it.
+type WatchSpec = (&'static str, fn() -> ControllerEvent, Watch);
 
 #[derive(Debug, Clone, Copy)]
 enum Watch {

@@ -1,15 +1,24 @@
-//! The broker's metadata cache (Kafka's `MetadataCache`): the live brokers
-//! and, per topic, its id and each partition's replicas and leader. Metadata
-//! requests are answered from here, never from ZooKeeper directly.
+//! The broker's metadata cache (Kafka's `MetadataCache`): the live brokers,
+//! the controller, and per topic its id and each partition's leader, leader
+//! epoch, replicas, ISR and offline replicas. Metadata requests are answered
+//! from here, never from ZooKeeper directly.
 //!
-//! Until the controller exists this broker fills the cache itself, from
-//! ZooKeeper at start-up and as it creates and deletes topics.
+//! The controller feeds the cache with UpdateMetadata ([`MetadataCache::update`]).
+//! Before its first one arrives a broker knows only itself
+//! ([`MetadataCache::set_brokers`]) and the controller its election saw
+//! ([`MetadataCache::set_controller`]).
+//!
+//! Readers take a [`MetadataSnapshot`]: one consistent view (a partition's
+//! leader and the live brokers it is checked against come from the same
+//! update), as Kafka's `metadataSnapshot`. Writers build the next snapshot
+//! and swap it in.
 
 use std::collections::BTreeMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use crate::zk::data::BrokerId;
 use crate::zk::id::Uuid;
+use crate::TopicPartition;
 
 /// Where clients reach a broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,35 +29,136 @@ pub struct BrokerEndpoint {
     pub rack: Option<String>,
 }
 
-/// One partition's placement.
+/// One partition as the controller last announced it (the parts of Kafka's
+/// `UpdateMetadataPartitionState` that Metadata answers carry).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartitionMetadata {
+pub struct PartitionState {
+    /// The leader, `None` if the partition has none (Kafka's -1).
     pub leader: Option<BrokerId>,
     pub leader_epoch: i32,
+    /// All replicas, preferred leader first.
     pub replicas: Vec<BrokerId>,
     pub isr: Vec<BrokerId>,
+    /// Replicas the controller considers offline (their broker is down or
+    /// their log dir failed).
+    pub offline_replicas: Vec<BrokerId>,
 }
 
+/// One topic in the cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopicMetadata {
+pub struct TopicState {
+    /// The topic's id, [`Uuid::ZERO`] when unknown (topics written by
+    /// pre-2.8 tools, controllers sending UpdateMetadata before v7).
     pub topic_id: Uuid,
-    pub partitions: BTreeMap<i32, PartitionMetadata>,
+    pub partitions: BTreeMap<i32, PartitionState>,
+}
+
+/// What one UpdateMetadata request tells the cache.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetadataUpdate {
+    /// The controller, `None` if the request names none (a negative id).
+    pub controller: Option<BrokerId>,
+    /// Every live broker: replaces the cached list.
+    pub brokers: Vec<BrokerEndpoint>,
+    /// Topic ids the controller sent (v7+); a topic not listed, or listed
+    /// with [`Uuid::ZERO`], keeps the id it has.
+    pub topic_ids: Vec<(String, Uuid)>,
+    /// Changed partitions; partitions not listed keep their state (the
+    /// controller sends only what changed).
+    pub partitions: Vec<(TopicPartition, PartitionUpdate)>,
+}
+
+/// The new state of one partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartitionUpdate {
+    /// The partition's current state, replacing the cached one.
+    State(PartitionState),
+    /// The topic is being deleted (Kafka's leader -2,
+    /// `LeaderAndIsr.LeaderDuringDelete`): forget the partition, and the
+    /// topic with its last partition.
+    Deleted,
+}
+
+/// One consistent view of the cache.
+#[derive(Debug, Clone, Default)]
+pub struct MetadataSnapshot {
+    brokers: BTreeMap<BrokerId, BrokerEndpoint>,
+    controller: Option<BrokerId>,
+    topics: BTreeMap<String, TopicState>,
+}
+
+impl MetadataSnapshot {
+    /// The live brokers, by id.
+    pub fn brokers(&self) -> impl Iterator<Item = &BrokerEndpoint> {
+        self.brokers.values()
+    }
+
+    pub fn is_alive(&self, broker: BrokerId) -> bool {
+        self.brokers.contains_key(&broker)
+    }
+
+    pub fn controller(&self) -> Option<BrokerId> {
+        self.controller
+    }
+
+    /// Every topic, by name.
+    pub fn topics(&self) -> impl Iterator<Item = (&String, &TopicState)> {
+        self.topics.iter()
+    }
+
+    pub fn topic(&self, name: &str) -> Option<&TopicState> {
+        self.topics.get(name)
+    }
+
+    pub fn partition(&self, tp: &TopicPartition) -> Option<&PartitionState> {
+        self.topics.get(&tp.topic)?.partitions.get(&tp.partition)
+    }
+
+    fn apply(&mut self, update: MetadataUpdate) {
+        self.controller = update.controller;
+        self.brokers = update.brokers.into_iter().map(|b| (b.id, b)).collect();
+        for (tp, change) in update.partitions {
+            match change {
+                PartitionUpdate::State(state) => {
+                    self.topics
+                        .entry(tp.topic)
+                        .or_insert_with(|| TopicState {
+                            topic_id: Uuid::ZERO,
+                            partitions: BTreeMap::new(),
+                        })
+                        .partitions
+                        .insert(tp.partition, state);
+                }
+                PartitionUpdate::Deleted => {
+                    if let Some(topic) = self.topics.get_mut(&tp.topic) {
+                        topic.partitions.remove(&tp.partition);
+                        if topic.partitions.is_empty() {
+                            self.topics.remove(&tp.topic);
+                        }
+                    }
+                }
+            }
+        }
+        // After the partitions: an id names a topic the cache holds, so it
+        // goes with the topic when its last partition is deleted.
+        for (name, id) in update.topic_ids {
+            if let Some(topic) = self.topics.get_mut(&name).filter(|_| id != Uuid::ZERO) {
+                topic.topic_id = id;
+            }
+        }
+    }
 }
 
 pub struct MetadataCache {
     cluster_id: String,
-    brokers: RwLock<BTreeMap<BrokerId, BrokerEndpoint>>,
-    topics: RwLock<BTreeMap<String, TopicMetadata>>,
-    controller: RwLock<Option<BrokerId>>,
+    snapshot: RwLock<Arc<MetadataSnapshot>>,
 }
 
 impl MetadataCache {
     pub fn new(cluster_id: String) -> Self {
         MetadataCache {
             cluster_id,
-            brokers: RwLock::new(BTreeMap::new()),
-            topics: RwLock::new(BTreeMap::new()),
-            controller: RwLock::new(None),
+            snapshot: RwLock::new(Arc::default()),
         }
     }
 
@@ -56,53 +166,184 @@ impl MetadataCache {
         &self.cluster_id
     }
 
-    pub fn brokers(&self) -> Vec<BrokerEndpoint> {
-        read(&self.brokers).values().cloned().collect()
+    /// The current view; later updates do not change it.
+    pub fn snapshot(&self) -> Arc<MetadataSnapshot> {
+        Arc::clone(&self.snapshot.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Applies a controller's UpdateMetadata (Kafka's
+    /// `MetadataCache.updateMetadata`). Fencing stale controllers is the
+    /// caller's job (the replica manager knows the newest controller epoch).
+    pub fn update(&self, update: MetadataUpdate) {
+        self.modify(|s| s.apply(update));
     }
 
     pub fn broker_ids(&self) -> Vec<BrokerId> {
-        read(&self.brokers).keys().copied().collect()
+        self.snapshot().brokers.keys().copied().collect()
     }
 
     pub fn set_brokers(&self, brokers: Vec<BrokerEndpoint>) {
-        *write(&self.brokers) = brokers.into_iter().map(|b| (b.id, b)).collect();
-    }
-
-    pub fn controller(&self) -> Option<BrokerId> {
-        *read(&self.controller)
+        self.modify(|s| s.brokers = brokers.into_iter().map(|b| (b.id, b)).collect());
     }
 
     pub fn set_controller(&self, id: Option<BrokerId>) {
-        *write(&self.controller) = id;
-    }
-
-    pub fn topic(&self, name: &str) -> Option<TopicMetadata> {
-        read(&self.topics).get(name).cloned()
-    }
-
-    pub fn topic_names(&self) -> Vec<String> {
-        read(&self.topics).keys().cloned().collect()
+        self.modify(|s| s.controller = id);
     }
 
     pub fn contains_topic(&self, name: &str) -> bool {
-        read(&self.topics).contains_key(name)
+        self.snapshot().topics.contains_key(name)
     }
 
-    pub fn put_topic(&self, name: String, topic: TopicMetadata) {
-        write(&self.topics).insert(name, topic);
+    /// Whether the cluster has this partition (Kafka's
+    /// `MetadataCache.contains(tp)`).
+    pub fn contains_partition(&self, tp: &TopicPartition) -> bool {
+        self.snapshot().partition(tp).is_some()
     }
 
-    pub fn remove_topic(&self, name: &str) -> Option<TopicMetadata> {
-        write(&self.topics).remove(name)
+    /// Changes the snapshot in place when no reader holds it, else a copy
+    /// (Kafka copies on every update too).
+    fn modify(&self, change: impl FnOnce(&mut MetadataSnapshot)) {
+        // Every change is map inserts and removals, which cannot panic short
+        // of running out of memory: a poisoned lock still guards a whole
+        // snapshot.
+        let mut current = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
+        change(Arc::make_mut(&mut current));
     }
 }
 
-// A panic while holding the lock leaves the maps consistent (every update is
-// a single insert or replace), so a poisoned lock is still safe to use.
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|p| p.into_inner())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|p| p.into_inner())
+    fn broker(id: BrokerId) -> BrokerEndpoint {
+        BrokerEndpoint {
+            id,
+            host: format!("host{id}"),
+            port: 9090 + id,
+            rack: None,
+        }
+    }
+
+    fn state(leader: BrokerId, epoch: i32) -> PartitionState {
+        PartitionState {
+            leader: Some(leader),
+            leader_epoch: epoch,
+            replicas: vec![1, 2],
+            isr: vec![1, 2],
+            offline_replicas: Vec::new(),
+        }
+    }
+
+    fn upsert(topic: &str, partition: i32, s: PartitionState) -> (TopicPartition, PartitionUpdate) {
+        (
+            TopicPartition::new(topic, partition),
+            PartitionUpdate::State(s),
+        )
+    }
+
+    fn topic(cache: &MetadataCache, name: &str) -> TopicState {
+        cache.snapshot().topic(name).cloned().unwrap()
+    }
+
+    fn id(byte: u8) -> Uuid {
+        Uuid::from_bytes([byte; 16])
+    }
+
+    #[test]
+    fn update_replaces_brokers_and_controller() {
+        let cache = MetadataCache::new("c".into());
+        cache.update(MetadataUpdate {
+            controller: Some(1),
+            brokers: vec![broker(1), broker(2), broker(3)],
+            ..Default::default()
+        });
+        assert_eq!(cache.broker_ids(), [1, 2, 3]);
+        assert_eq!(cache.snapshot().controller(), Some(1));
+        cache.update(MetadataUpdate {
+            controller: None,
+            brokers: vec![broker(3), broker(4)],
+            ..Default::default()
+        });
+        let brokers: Vec<_> = cache.snapshot().brokers().cloned().collect();
+        assert_eq!(brokers, [broker(3), broker(4)]);
+        assert_eq!(cache.snapshot().controller(), None);
+        assert!(!cache.snapshot().is_alive(1));
+    }
+
+    #[test]
+    fn partition_states_are_upserted_and_untouched_ones_kept() {
+        let cache = MetadataCache::new("c".into());
+        cache.update(MetadataUpdate {
+            topic_ids: vec![("t".into(), id(7))],
+            partitions: vec![upsert("t", 0, state(1, 0)), upsert("t", 1, state(2, 0))],
+            ..Default::default()
+        });
+        let mut newer = state(2, 1);
+        newer.isr = vec![2];
+        newer.offline_replicas = vec![1];
+        cache.update(MetadataUpdate {
+            partitions: vec![upsert("t", 0, newer.clone())],
+            ..Default::default()
+        });
+        let t = topic(&cache, "t");
+        assert_eq!(t.topic_id, id(7), "an update without ids keeps the id");
+        assert_eq!(t.partitions[&0], newer);
+        assert_eq!(t.partitions[&1], state(2, 0));
+        assert!(cache.contains_partition(&TopicPartition::new("t", 1)));
+        assert!(!cache.contains_partition(&TopicPartition::new("t", 2)));
+    }
+
+    #[test]
+    fn delete_marker_removes_partitions_then_the_topic() {
+        let cache = MetadataCache::new("c".into());
+        cache.update(MetadataUpdate {
+            topic_ids: vec![("t".into(), id(7)), ("u".into(), id(8))],
+            partitions: vec![
+                upsert("t", 0, state(1, 0)),
+                upsert("t", 1, state(1, 0)),
+                upsert("u", 0, state(1, 0)),
+            ],
+            ..Default::default()
+        });
+        let deleted = |p| (TopicPartition::new("t", p), PartitionUpdate::Deleted);
+        cache.update(MetadataUpdate {
+            partitions: vec![deleted(0)],
+            ..Default::default()
+        });
+        assert_eq!(
+            topic(&cache, "t").partitions.keys().collect::<Vec<_>>(),
+            [&1]
+        );
+        cache.update(MetadataUpdate {
+            partitions: vec![deleted(1), deleted(5)],
+            ..Default::default()
+        });
+        assert!(!cache.contains_topic("t"));
+        assert_eq!(topic(&cache, "u").topic_id, id(8));
+        // Created again, it does not inherit the deleted topic's id.
+        cache.update(MetadataUpdate {
+            partitions: vec![upsert("t", 0, state(1, 0))],
+            ..Default::default()
+        });
+        assert_eq!(topic(&cache, "t").topic_id, Uuid::ZERO);
+    }
+
+    #[test]
+    fn a_snapshot_does_not_change_under_its_reader() {
+        let cache = MetadataCache::new("c".into());
+        cache.set_brokers(vec![broker(1)]);
+        let before = cache.snapshot();
+        cache.update(MetadataUpdate {
+            brokers: vec![broker(2)],
+            partitions: vec![upsert("t", 0, state(2, 0))],
+            ..Default::default()
+        });
+        assert!(before.is_alive(1) && before.topic("t").is_none());
+        let after = cache.snapshot();
+        assert!(!after.is_alive(1) && after.is_alive(2));
+        assert_eq!(
+            after.partition(&TopicPartition::new("t", 0)),
+            Some(&state(2, 0))
+        );
+    }
 }

@@ -1,16 +1,59 @@
-//! Errors of produce/fetch/list-offsets, and the Kafka error code each one
-//! is answered with on the wire.
+//! Errors of produce/fetch/list-offsets and of the controller's requests,
+//! and the Kafka error code each one is answered with on the wire.
 
 use crate::log::producer_state::ProducerStateError;
 use crate::log::LogError;
 use crate::protocol::ErrorCode;
 use crate::record::BatchError;
+use crate::zk::data::BrokerId;
 use crate::TopicPartition;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplicaError {
+    /// Clients get NOT_LEADER_OR_FOLLOWER instead when the cluster has the
+    /// partition: only the broker's metadata cache knows (its
+    /// `partition_error_code`).
     #[error("this broker hosts no partition {0}")]
     UnknownTopicOrPartition(TopicPartition),
+    #[error("this broker follows {tp} (leader: {leader:?}), it does not lead it")]
+    NotLeader {
+        tp: TopicPartition,
+        leader: Option<BrokerId>,
+    },
+    /// The client's (or StopReplica's) leader epoch is older than this
+    /// broker's.
+    #[error("{tp}: leader epoch {request} is fenced, this broker is at epoch {current}")]
+    FencedLeaderEpoch {
+        tp: TopicPartition,
+        request: i32,
+        current: i32,
+    },
+    /// The client knows a newer leader epoch than this broker (which has not
+    /// heard of it from the controller yet).
+    #[error("{tp}: leader epoch {request} is newer than this broker's {current}")]
+    UnknownLeaderEpoch {
+        tp: TopicPartition,
+        request: i32,
+        current: i32,
+    },
+    /// A request from a controller older than one already heard from.
+    #[error("controller epoch {request} is older than the newest seen, {newest}")]
+    StaleControllerEpoch { request: i32, newest: i32 },
+    /// LeaderAndIsr for a partition in a leader epoch this broker already
+    /// has, or an older one.
+    #[error("{tp}: leader epoch {request} is not newer than this broker's {current}")]
+    StaleLeaderEpoch {
+        tp: TopicPartition,
+        request: i32,
+        current: i32,
+    },
+    /// LeaderAndIsr for a partition whose replicas do not include this
+    /// broker.
+    #[error("{tp}: broker {broker} is not one of its replicas")]
+    NotAssigned {
+        tp: TopicPartition,
+        broker: BrokerId,
+    },
     #[error(transparent)]
     Log(#[from] LogError),
 }
@@ -19,7 +62,18 @@ impl ReplicaError {
     /// The code a client gets for this error, as Kafka maps its exceptions.
     pub fn error_code(&self) -> ErrorCode {
         match self {
-            ReplicaError::UnknownTopicOrPartition(_) => ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+            ReplicaError::UnknownTopicOrPartition(_) | ReplicaError::NotAssigned { .. } => {
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+            }
+            ReplicaError::NotLeader { .. } => ErrorCode::NOT_LEADER_OR_FOLLOWER,
+            ReplicaError::FencedLeaderEpoch { .. } => ErrorCode::FENCED_LEADER_EPOCH,
+            ReplicaError::UnknownLeaderEpoch { .. } => ErrorCode::UNKNOWN_LEADER_EPOCH,
+            // Kafka answers a stale leader epoch in LeaderAndIsr with the
+            // controller's error too: the request comes from a controller
+            // that missed a newer decision.
+            ReplicaError::StaleControllerEpoch { .. } | ReplicaError::StaleLeaderEpoch { .. } => {
+                ErrorCode::STALE_CONTROLLER_EPOCH
+            }
             ReplicaError::Log(LogError::InvalidBatch(e)) => match e {
                 BatchError::TooLarge { .. } => ErrorCode::MESSAGE_TOO_LARGE,
                 BatchError::UnsupportedMagic(_) => ErrorCode::UNSUPPORTED_FOR_MESSAGE_FORMAT,

@@ -1,15 +1,16 @@
 //! Produce, fetch (with long polling) and list-offsets over the hosted
-//! partitions.
+//! partitions, served by their leader. How partitions become hosted, led or
+//! followed is in [`state_change`](super::state_change).
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::log::{FileRange, LogAppendInfo, LogConfig, LogError, LogManager};
+use crate::log::{FileRange, LogAppendInfo, LogError, LogManager};
 use crate::TopicPartition;
 
 use super::error::ReplicaError;
@@ -23,6 +24,9 @@ pub const EARLIEST_TIMESTAMP: i64 = -2;
 #[derive(Debug, Clone)]
 pub struct FetchPartition {
     pub topic_partition: TopicPartition,
+    /// The leader epoch the client believes current (Fetch v9+), `None` to
+    /// skip the check.
+    pub current_leader_epoch: Option<i32>,
     pub fetch_offset: i64,
     /// `partition_max_bytes` of the request.
     pub max_bytes: u64,
@@ -35,6 +39,18 @@ pub struct PartitionData {
     pub last_stable_offset: i64,
     pub log_start_offset: i64,
     pub records: Option<Bytes>,
+}
+
+/// ListOffsets' answer for one partition (Kafka's `TimestampAndOffset`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimestampAndOffset {
+    /// The found record's timestamp, -1 for the special timestamps or when
+    /// nothing was found.
+    pub timestamp: i64,
+    /// -1 when nothing was found.
+    pub offset: i64,
+    /// The partition's current leader epoch.
+    pub leader_epoch: i32,
 }
 
 /// Fetches reading more than this many bytes read them on a blocking-pool
@@ -97,62 +113,31 @@ async fn read_slices(slices: Slices, bytes: u64) -> Vec<Result<PartitionData, Re
 pub struct ReplicaManager {
     logs: Arc<LogManager>,
     partitions: RwLock<HashMap<TopicPartition, Arc<Partition>>>,
-    /// Bumped after every append: waiting fetches re-check when it moves.
-    appended: watch::Sender<u64>,
+    /// Bumped whenever what a waiting fetch would find may have changed (an
+    /// append, a leadership change, a stopped replica): waiting fetches
+    /// look again when it moves.
+    changes: watch::Sender<u64>,
+    /// The newest controller epoch seen (Kafka's `controllerEpoch`); its lock
+    /// applies the controller's requests one at a time (Kafka's
+    /// `replicaStateChangeLock`).
+    pub(super) controller_epoch: Mutex<i32>,
 }
+
+/// Kafka's `KafkaController.InitialControllerEpoch`.
+const INITIAL_CONTROLLER_EPOCH: i32 = 0;
 
 impl ReplicaManager {
     pub fn new(logs: Arc<LogManager>) -> Self {
         ReplicaManager {
             logs,
             partitions: RwLock::new(HashMap::new()),
-            appended: watch::Sender::new(0),
+            changes: watch::Sender::new(0),
+            controller_epoch: Mutex::new(INITIAL_CONTROLLER_EPOCH),
         }
     }
 
     pub fn log_manager(&self) -> &Arc<LogManager> {
         &self.logs
-    }
-
-    /// Hosts `tp` as its leader in `leader_epoch`, creating its log if new.
-    pub fn become_leader(
-        &self,
-        tp: &TopicPartition,
-        config: LogConfig,
-        leader_epoch: i32,
-    ) -> Result<Arc<Partition>, ReplicaError> {
-        let partition = match self.partition(tp) {
-            Some(p) => {
-                p.set_leader_epoch(leader_epoch);
-                p
-            }
-            None => {
-                let log = self.logs.get_or_create(tp, config)?;
-                let partition = Arc::new(Partition::new(tp.clone(), log, leader_epoch));
-                self.write_partitions()
-                    .insert(tp.clone(), Arc::clone(&partition));
-                partition
-            }
-        };
-        // The high watermark is the smallest log end offset in the ISR. As
-        // the only replica, the leader's own log end is it: everything in
-        // the log (also what survived a crash) is committed at once, as when
-        // a Kafka leader with ISR = {itself} takes over.
-        {
-            let mut log = partition.log();
-            let end = log.log_end_offset();
-            log.set_high_watermark(end);
-        }
-        Ok(partition)
-    }
-
-    /// Stops hosting `tp`, deleting its log if `delete` (StopReplica).
-    pub fn stop_replica(&self, tp: &TopicPartition, delete: bool) -> Result<(), ReplicaError> {
-        self.write_partitions().remove(tp);
-        if delete {
-            self.logs.delete(tp)?;
-        }
-        Ok(())
     }
 
     pub fn partition(&self, tp: &TopicPartition) -> Option<Arc<Partition>> {
@@ -163,56 +148,64 @@ impl ReplicaManager {
             .cloned()
     }
 
-    fn write_partitions(
+    pub(super) fn write_partitions(
         &self,
     ) -> std::sync::RwLockWriteGuard<'_, HashMap<TopicPartition, Arc<Partition>>> {
         self.partitions.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn leader(&self, tp: &TopicPartition) -> Result<Arc<Partition>, ReplicaError> {
+    fn hosted(&self, tp: &TopicPartition) -> Result<Arc<Partition>, ReplicaError> {
         self.partition(tp)
             .ok_or_else(|| ReplicaError::UnknownTopicOrPartition(tp.clone()))
     }
 
-    /// Appends a producer's batches as leader. With a single replica the
-    /// records are committed at once: the high watermark moves to the end.
+    /// Wakes waiting fetches to look at their partitions again.
+    pub(super) fn wake_fetches(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Appends a producer's batches as leader. Until followers replicate,
+    /// the leader is the only replica that counts, so the records are
+    /// committed at once: the high watermark moves to the end.
     pub fn append(
         &self,
         tp: &TopicPartition,
         records: &[u8],
     ) -> Result<LogAppendInfo, ReplicaError> {
-        let partition = self.leader(tp)?;
-        let info = {
-            let mut log = partition.log();
-            let info = log.append_as_leader(records, partition.leader_epoch(), now_ms())?;
+        let info = self.hosted(tp)?.with_leader_log(None, |log, epoch| {
+            let info = log.append_as_leader(records, epoch, now_ms())?;
             let end = log.log_end_offset();
             log.set_high_watermark(end);
-            info
-        };
+            Ok(info)
+        })?;
         if !info.duplicate {
-            self.appended.send_modify(|n| *n = n.wrapping_add(1));
+            self.wake_fetches();
         }
         Ok(info)
     }
 
     /// Finds the committed records (below the high watermark) a consumer
     /// asked for, without reading them: the bytes stay in the segment file.
+    ///
+    /// Every fetch is served by the leader only, followers' too (Kafka reads
+    /// from followers only for rack-aware consumers, KIP-392, which gregor
+    /// does not offer).
     fn locate(
         &self,
-        tp: &TopicPartition,
-        offset: i64,
+        want: &FetchPartition,
         max_bytes: u64,
         min_one: bool,
     ) -> Result<PartitionSlice, ReplicaError> {
-        let partition = self.leader(tp)?;
-        let log = partition.log();
-        let high_watermark = log.high_watermark();
-        Ok(PartitionSlice {
-            high_watermark,
-            log_start_offset: log.log_start_offset(),
-            range: log
-                .read(offset, max_bytes, Some(high_watermark), min_one)?
-                .filter(|r| r.len > 0),
+        let partition = self.hosted(&want.topic_partition)?;
+        partition.with_leader_log(want.current_leader_epoch, |log, _| {
+            let high_watermark = log.high_watermark();
+            Ok(PartitionSlice {
+                high_watermark,
+                log_start_offset: log.log_start_offset(),
+                range: log
+                    .read(want.fetch_offset, max_bytes, Some(high_watermark), min_one)?
+                    .filter(|r| r.len > 0),
+            })
         })
     }
 
@@ -224,7 +217,13 @@ impl ReplicaManager {
         max_bytes: u64,
         min_one: bool,
     ) -> Result<PartitionData, ReplicaError> {
-        self.locate(tp, offset, max_bytes, min_one)?.read()
+        let want = FetchPartition {
+            topic_partition: tp.clone(),
+            current_leader_epoch: None,
+            fetch_offset: offset,
+            max_bytes,
+        };
+        self.locate(&want, max_bytes, min_one)?.read()
     }
 
     /// A consumer fetch: locates every partition's records (the response's
@@ -241,9 +240,9 @@ impl ReplicaManager {
         max_wait: Duration,
     ) -> Vec<Result<PartitionData, ReplicaError>> {
         let deadline = Instant::now() + max_wait;
-        let mut appended = self.appended.subscribe();
+        let mut changes = self.changes.subscribe();
         let slices = loop {
-            appended.borrow_and_update();
+            changes.borrow_and_update();
             let slices = self.locate_all(partitions, max_bytes);
             let bytes: u64 = slices
                 .iter()
@@ -253,7 +252,7 @@ impl ReplicaManager {
             if bytes >= min_bytes || failed || Instant::now() >= deadline {
                 break (slices, bytes);
             }
-            let _ = tokio::time::timeout_at(deadline, appended.changed()).await;
+            let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
         };
         read_slices(slices.0, slices.1).await
     }
@@ -269,8 +268,7 @@ impl ReplicaManager {
             .iter()
             .map(|p| {
                 let limit = p.max_bytes.min(remaining);
-                let slice =
-                    self.locate(&p.topic_partition, p.fetch_offset, limit, first_with_data)?;
+                let slice = self.locate(p, limit, first_with_data)?;
                 if let Some(range) = &slice.range {
                     remaining = remaining.saturating_sub(range.len);
                     first_with_data = false;
@@ -280,24 +278,33 @@ impl ReplicaManager {
             .collect()
     }
 
-    /// ListOffsets: (timestamp, offset) for LATEST (-1: the high watermark),
-    /// EARLIEST (-2: the log start) or the first committed record at or after
-    /// a timestamp ((-1, -1) when there is none).
+    /// ListOffsets, on the leader: LATEST (-1: the high watermark), EARLIEST
+    /// (-2: the log start) or the first committed record at or after a
+    /// timestamp. `current_leader_epoch` as in [`FetchPartition`].
     pub fn offset_for_timestamp(
         &self,
         tp: &TopicPartition,
+        current_leader_epoch: Option<i32>,
         timestamp: i64,
-    ) -> Result<(i64, i64), ReplicaError> {
-        let partition = self.leader(tp)?;
-        let log = partition.log();
-        Ok(match timestamp {
-            LATEST_TIMESTAMP => (-1, log.high_watermark()),
-            EARLIEST_TIMESTAMP => (-1, log.log_start_offset()),
-            ts => match log.offset_for_timestamp(ts)? {
-                Some((offset, found_ts)) if offset < log.high_watermark() => (found_ts, offset),
-                _ => (-1, -1),
-            },
-        })
+    ) -> Result<TimestampAndOffset, ReplicaError> {
+        self.hosted(tp)?
+            .with_leader_log(current_leader_epoch, |log, leader_epoch| {
+                let (timestamp, offset) = match timestamp {
+                    LATEST_TIMESTAMP => (-1, log.high_watermark()),
+                    EARLIEST_TIMESTAMP => (-1, log.log_start_offset()),
+                    ts => match log.offset_for_timestamp(ts)? {
+                        Some((offset, found_ts)) if offset < log.high_watermark() => {
+                            (found_ts, offset)
+                        }
+                        _ => (-1, -1),
+                    },
+                };
+                Ok(TimestampAndOffset {
+                    timestamp,
+                    offset,
+                    leader_epoch,
+                })
+            })
     }
 }
 
@@ -308,32 +315,10 @@ fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::log::LogManagerConfig;
+    use crate::log::LogConfig;
     use crate::protocol::ErrorCode;
     use crate::record::{Record, RecordBatchBuilder};
-
-    fn manager(dir: &std::path::Path) -> Arc<ReplicaManager> {
-        let logs = LogManager::startup(LogManagerConfig {
-            log_dirs: vec![dir.to_path_buf()],
-            default_log_config: LogConfig::default(),
-            retention_check_interval: Duration::from_secs(300),
-            flush_check_interval: None,
-            checkpoint_interval: Duration::from_secs(60),
-            broker_id: 0,
-        })
-        .unwrap();
-        Arc::new(ReplicaManager::new(Arc::new(logs)))
-    }
-
-    fn batch(ts: i64) -> Bytes {
-        let mut b = RecordBatchBuilder::new(ts);
-        b.append(Record::new(
-            ts,
-            Some(b"k".as_slice()),
-            Some(b"v".as_slice()),
-        ));
-        b.build()
-    }
+    use crate::replica::testing::{batch, manager};
 
     #[tokio::test]
     async fn fetch_waits_for_min_bytes_and_wakes_on_append() {
@@ -343,6 +328,7 @@ mod tests {
         rm.become_leader(&tp, LogConfig::default(), 0).unwrap();
         let req = vec![FetchPartition {
             topic_partition: tp.clone(),
+            current_leader_epoch: None,
             fetch_offset: 0,
             max_bytes: 1 << 20,
         }];
@@ -401,6 +387,7 @@ mod tests {
         }
         let req = vec![FetchPartition {
             topic_partition: tp,
+            current_leader_epoch: None,
             fetch_offset: 0,
             max_bytes: 1 << 22,
         }];
@@ -448,19 +435,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let rm = manager(dir.path());
         let tp = TopicPartition::new("t", 0);
-        rm.become_leader(&tp, LogConfig::default(), 0).unwrap();
+        rm.become_leader(&tp, LogConfig::default(), 4).unwrap();
         for ts in [100, 200, 300] {
             rm.append(&tp, &batch(ts)).unwrap();
         }
-        assert_eq!(
-            rm.offset_for_timestamp(&tp, LATEST_TIMESTAMP).unwrap(),
-            (-1, 3)
-        );
-        assert_eq!(
-            rm.offset_for_timestamp(&tp, EARLIEST_TIMESTAMP).unwrap(),
-            (-1, 0)
-        );
-        assert_eq!(rm.offset_for_timestamp(&tp, 150).unwrap(), (200, 1));
-        assert_eq!(rm.offset_for_timestamp(&tp, 301).unwrap(), (-1, -1));
+        let listed = |ts| {
+            let found = rm.offset_for_timestamp(&tp, None, ts).unwrap();
+            assert_eq!(found.leader_epoch, 4);
+            (found.timestamp, found.offset)
+        };
+        assert_eq!(listed(LATEST_TIMESTAMP), (-1, 3));
+        assert_eq!(listed(EARLIEST_TIMESTAMP), (-1, 0));
+        assert_eq!(listed(150), (200, 1));
+        assert_eq!(listed(301), (-1, -1));
     }
 }

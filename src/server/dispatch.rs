@@ -44,9 +44,12 @@ use crate::protocol::api::delete_topics::DeleteTopicsRequest;
 use crate::protocol::api::describe_configs::DescribeConfigsRequest;
 use crate::protocol::api::fetch::FetchRequest;
 use crate::protocol::api::init_producer_id::InitProducerIdRequest;
+use crate::protocol::api::leader_and_isr::LeaderAndIsrRequest;
 use crate::protocol::api::list_offsets::ListOffsetsRequest;
 use crate::protocol::api::metadata::MetadataRequest;
 use crate::protocol::api::produce::ProduceRequest;
+use crate::protocol::api::stop_replica::StopReplicaRequest;
+use crate::protocol::api::update_metadata::UpdateMetadataRequest;
 use crate::protocol::frame::write_frame;
 use crate::protocol::header::response_header_version;
 use crate::protocol::{
@@ -212,6 +215,9 @@ dispatch_table! {
     Fetch => fetch(FetchRequest),
     ListOffsets => list_offsets(ListOffsetsRequest),
     Metadata => metadata(MetadataRequest),
+    LeaderAndIsr => leader_and_isr(LeaderAndIsrRequest),
+    StopReplica => stop_replica(StopReplicaRequest),
+    UpdateMetadata => update_metadata(UpdateMetadataRequest),
     CreateTopics => create_topics(CreateTopicsRequest),
     DeleteTopics => delete_topics(DeleteTopicsRequest),
     InitProducerId => init_producer_id(InitProducerIdRequest),

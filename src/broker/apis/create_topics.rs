@@ -45,7 +45,7 @@ impl Broker {
                     Ok(created) if request.validate_only => Ok(created),
                     Ok(created) => {
                         let ready = |m: &MetadataCache| {
-                            m.topic(&name).is_some_and(|t| {
+                            m.snapshot().topic(&name).is_some_and(|t| {
                                 t.partitions.len() as i32 == created.num_partitions
                                     && t.partitions.values().all(|p| p.leader.is_some())
                             })
@@ -126,16 +126,12 @@ impl Broker {
         };
         let created = self.create_topic(new, validate_only).await?;
         let log_config = self.log_config_for(&configs)?;
-        let replication_factor = created
-            .partitions
-            .values()
-            .next()
-            .map_or(0, |p| p.replicas.len() as i16);
+        let replication_factor = created.values().next().map_or(0, |r| r.len() as i16);
         Ok(CreatableTopicResult {
             name: topic.name,
             error_code: ErrorCode::NONE.code(),
             error_message: None,
-            num_partitions: created.partitions.len() as i32,
+            num_partitions: created.len() as i32,
             replication_factor,
             configs: Some(
                 describe(&log_config)

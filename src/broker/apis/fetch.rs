@@ -22,6 +22,8 @@ use crate::TopicPartition;
 
 use crate::broker::Broker;
 
+use super::client_partitions::{client_leader_epoch, partition_error_code};
+
 impl Broker {
     pub(crate) async fn fetch(&self, request: FetchRequest) -> FetchResponse {
         if request.session_id != 0 {
@@ -36,6 +38,7 @@ impl Broker {
             .flat_map(|t| {
                 t.partitions.iter().map(|p| FetchPartition {
                     topic_partition: TopicPartition::new(t.topic.as_str(), p.partition),
+                    current_leader_epoch: client_leader_epoch(p.current_leader_epoch),
                     fetch_offset: p.fetch_offset,
                     max_bytes: p.partition_max_bytes.max(0) as u64,
                 })
@@ -71,7 +74,7 @@ impl Broker {
                         },
                         Err(e) => PartitionData {
                             partition_index: want.topic_partition.partition,
-                            error_code: e.error_code().code(),
+                            error_code: partition_error_code(&self.metadata, &e).code(),
                             high_watermark: -1,
                             last_stable_offset: -1,
                             log_start_offset: -1,

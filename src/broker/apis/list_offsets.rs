@@ -9,6 +9,8 @@ use crate::TopicPartition;
 
 use crate::broker::Broker;
 
+use super::client_partitions::{client_leader_epoch, partition_error_code};
+
 impl Broker {
     pub(crate) fn list_offsets(&self, request: ListOffsetsRequest) -> ListOffsetsResponse {
         let topics = request
@@ -20,21 +22,18 @@ impl Broker {
                     .iter()
                     .map(|p| {
                         let tp = TopicPartition::new(t.name.as_str(), p.partition_index);
-                        let epoch = self
-                            .replicas
-                            .partition(&tp)
-                            .map_or(-1, |p| p.leader_epoch());
-                        match self.replicas.offset_for_timestamp(&tp, p.timestamp) {
-                            Ok((timestamp, offset)) => ListOffsetsPartitionResponse {
+                        let epoch = client_leader_epoch(p.current_leader_epoch);
+                        match self.replicas.offset_for_timestamp(&tp, epoch, p.timestamp) {
+                            Ok(found) => ListOffsetsPartitionResponse {
                                 partition_index: p.partition_index,
                                 error_code: ErrorCode::NONE.code(),
-                                timestamp,
-                                offset,
-                                leader_epoch: epoch,
+                                timestamp: found.timestamp,
+                                offset: found.offset,
+                                leader_epoch: found.leader_epoch,
                             },
                             Err(e) => ListOffsetsPartitionResponse {
                                 partition_index: p.partition_index,
-                                error_code: e.error_code().code(),
+                                error_code: partition_error_code(&self.metadata, &e).code(),
                                 ..Default::default()
                             },
                         }

@@ -5,18 +5,25 @@
 use ::log::warn;
 
 use crate::admin::validate_topic_name;
-use crate::metadata::TopicMetadata;
+use crate::metadata::{MetadataSnapshot, TopicState};
 use crate::protocol::api::metadata::{
     MetadataRequest, MetadataResponse, MetadataResponseBroker, MetadataResponsePartition,
     MetadataResponseTopic,
 };
 use crate::protocol::ErrorCode;
+use crate::zk::data::BrokerId;
 
 use crate::broker::topics::NewTopic;
 use crate::broker::Broker;
 
 /// Topics whose names start with this are Kafka-internal (`__consumer_offsets`).
 const INTERNAL_TOPIC_PREFIX: &str = "__";
+
+/// The leader id of a partition without a live leader.
+const NO_LEADER_ID: BrokerId = -1;
+
+/// The controller id when there is none.
+const NO_CONTROLLER_ID: BrokerId = -1;
 
 impl Broker {
     pub(crate) async fn metadata(
@@ -32,39 +39,40 @@ impl Broker {
             _ => None,
         };
         let topics = match names {
-            None => self
-                .metadata
-                .topic_names()
-                .into_iter()
-                .filter_map(|name| self.metadata.topic(&name).map(|t| topic_response(name, &t)))
-                .collect(),
+            None => {
+                let snapshot = self.metadata.snapshot();
+                snapshot
+                    .topics()
+                    .map(|(name, topic)| topic_response(name, topic, &snapshot, version))
+                    .collect()
+            }
             Some(names) => {
                 let mut out = Vec::with_capacity(names.len());
                 for name in names {
                     out.push(
-                        self.requested_topic(name, request.allow_auto_topic_creation)
+                        self.requested_topic(name, request.allow_auto_topic_creation, version)
                             .await,
                     );
                 }
                 out
             }
         };
-        let brokers = self
-            .metadata
-            .brokers()
-            .into_iter()
-            .map(|b| MetadataResponseBroker {
-                node_id: b.id,
-                host: b.host,
-                port: b.port,
-                rack: b.rack,
-            })
-            .collect();
+        // Brokers and controller as of the end: a topic just created may
+        // have brought news.
+        let snapshot = self.metadata.snapshot();
         MetadataResponse {
             throttle_time_ms: 0,
-            brokers,
+            brokers: snapshot
+                .brokers()
+                .map(|b| MetadataResponseBroker {
+                    node_id: b.id,
+                    host: b.host.clone(),
+                    port: b.port,
+                    rack: b.rack.clone(),
+                })
+                .collect(),
             cluster_id: Some(self.metadata.cluster_id().to_owned()),
-            controller_id: self.metadata.controller().unwrap_or(-1),
+            controller_id: snapshot.controller().unwrap_or(NO_CONTROLLER_ID),
             topics,
             ..Default::default()
         }
@@ -75,9 +83,16 @@ impl Broker {
         &self,
         name: String,
         allow_auto_create: bool,
+        version: i16,
     ) -> MetadataResponseTopic {
-        if let Some(topic) = self.metadata.topic(&name) {
-            return topic_response(name, &topic);
+        let cached = |name: &str| {
+            let snapshot = self.metadata.snapshot();
+            snapshot
+                .topic(name)
+                .map(|topic| topic_response(name, topic, &snapshot, version))
+        };
+        if let Some(known) = cached(&name) {
+            return known;
         }
         if validate_topic_name(&name).is_err() {
             return error_topic(name, ErrorCode::INVALID_TOPIC_EXCEPTION);
@@ -91,13 +106,19 @@ impl Broker {
             replication_factor: -1,
             ..Default::default()
         };
-        match self.create_topic(new, false).await {
-            Ok(topic) => topic_response(name, &topic),
+        let created = self.create_topic(new, false).await;
+        if let Some(known) = cached(&name) {
+            return known;
+        }
+        match created {
+            // Created (by this request or another one), but the controller
+            // has not announced it yet: the client asks again, as from
+            // Kafka's auto-creation.
+            Ok(_) => error_topic(name, ErrorCode::LEADER_NOT_AVAILABLE),
+            Err(e) if e.error_code() == ErrorCode::TOPIC_ALREADY_EXISTS => {
+                error_topic(name, ErrorCode::LEADER_NOT_AVAILABLE)
+            }
             Err(e) => {
-                // Another request may have created it meanwhile.
-                if let Some(topic) = self.metadata.topic(&name) {
-                    return topic_response(name, &topic);
-                }
                 warn!("auto-creating topic {name} failed: {e}");
                 error_topic(name, e.error_code())
             }
@@ -105,26 +126,53 @@ impl Broker {
     }
 }
 
-fn topic_response(name: String, topic: &TopicMetadata) -> MetadataResponseTopic {
+/// A cached topic as Kafka's `MetadataCache.getTopicMetadata` answers it:
+/// a partition whose leader is not a live broker has leader -1 and
+/// LEADER_NOT_AVAILABLE. In v0 only, replicas and ISR list live brokers only
+/// and a partition missing some says REPLICA_NOT_AVAILABLE.
+fn topic_response(
+    name: &str,
+    topic: &TopicState,
+    snapshot: &MetadataSnapshot,
+    version: i16,
+) -> MetadataResponseTopic {
+    let only_live = |ids: &[BrokerId]| -> Vec<BrokerId> {
+        if version == 0 {
+            ids.iter()
+                .copied()
+                .filter(|b| snapshot.is_alive(*b))
+                .collect()
+        } else {
+            ids.to_vec()
+        }
+    };
     MetadataResponseTopic {
         error_code: ErrorCode::NONE.code(),
+        name: name.to_owned(),
         is_internal: name.starts_with(INTERNAL_TOPIC_PREFIX),
-        name,
         partitions: topic
             .partitions
             .iter()
-            .map(|(index, p)| MetadataResponsePartition {
-                error_code: match p.leader {
-                    Some(_) => ErrorCode::NONE,
-                    None => ErrorCode::LEADER_NOT_AVAILABLE,
+            .map(|(index, p)| {
+                let replica_nodes = only_live(&p.replicas);
+                let isr_nodes = only_live(&p.isr);
+                let leader = p.leader.filter(|l| snapshot.is_alive(*l));
+                let error = if leader.is_none() {
+                    ErrorCode::LEADER_NOT_AVAILABLE
+                } else if replica_nodes.len() < p.replicas.len() || isr_nodes.len() < p.isr.len() {
+                    ErrorCode::REPLICA_NOT_AVAILABLE
+                } else {
+                    ErrorCode::NONE
+                };
+                MetadataResponsePartition {
+                    error_code: error.code(),
+                    partition_index: *index,
+                    leader_id: leader.unwrap_or(NO_LEADER_ID),
+                    leader_epoch: p.leader_epoch,
+                    replica_nodes,
+                    isr_nodes,
+                    offline_replicas: p.offline_replicas.clone(),
                 }
-                .code(),
-                partition_index: *index,
-                leader_id: p.leader.unwrap_or(-1),
-                leader_epoch: p.leader_epoch,
-                replica_nodes: p.replicas.clone(),
-                isr_nodes: p.isr.clone(),
-                offline_replicas: Vec::new(),
             })
             .collect(),
         ..Default::default()
@@ -134,7 +182,88 @@ fn topic_response(name: String, topic: &TopicMetadata) -> MetadataResponseTopic 
 fn error_topic(name: String, code: ErrorCode) -> MetadataResponseTopic {
     MetadataResponseTopic {
         error_code: code.code(),
+        is_internal: name.starts_with(INTERNAL_TOPIC_PREFIX),
         name,
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::{
+        BrokerEndpoint, MetadataCache, MetadataUpdate, PartitionState, PartitionUpdate,
+    };
+    use crate::TopicPartition;
+
+    fn broker(id: BrokerId) -> BrokerEndpoint {
+        BrokerEndpoint {
+            id,
+            host: "h".into(),
+            port: 9092,
+            rack: None,
+        }
+    }
+
+    /// Brokers 1 and 2 live; `t` has partition 0 led by 1 (broker 3, a
+    /// replica, is down), partition 1 led by the dead 3, partition 2 with
+    /// no leader.
+    fn snapshot() -> std::sync::Arc<MetadataSnapshot> {
+        let cache = MetadataCache::new("c".into());
+        let state = |leader: Option<BrokerId>| PartitionState {
+            leader,
+            leader_epoch: 4,
+            replicas: vec![1, 2, 3],
+            isr: vec![1, 2],
+            offline_replicas: vec![3],
+        };
+        let partition = |p, leader| {
+            (
+                TopicPartition::new("t", p),
+                PartitionUpdate::State(state(leader)),
+            )
+        };
+        cache.update(MetadataUpdate {
+            controller: Some(2),
+            brokers: vec![broker(1), broker(2)],
+            topic_ids: vec![],
+            partitions: vec![
+                partition(0, Some(1)),
+                partition(1, Some(3)),
+                partition(2, None),
+            ],
+        });
+        cache.snapshot()
+    }
+
+    fn codes(topic: &MetadataResponseTopic) -> Vec<(i16, i32)> {
+        topic
+            .partitions
+            .iter()
+            .map(|p| (p.error_code, p.leader_id))
+            .collect()
+    }
+
+    #[test]
+    fn partitions_without_a_live_leader_are_not_available() {
+        let snapshot = snapshot();
+        let t = topic_response("t", snapshot.topic("t").unwrap(), &snapshot, 9);
+        let unavailable = ErrorCode::LEADER_NOT_AVAILABLE.code();
+        assert_eq!(codes(&t), [(0, 1), (unavailable, -1), (unavailable, -1)]);
+        let p = &t.partitions[0];
+        assert_eq!(p.leader_epoch, 4);
+        assert_eq!(p.replica_nodes, [1, 2, 3]);
+        assert_eq!(p.isr_nodes, [1, 2]);
+        assert_eq!(p.offline_replicas, [3]);
+        assert!(!t.is_internal);
+    }
+
+    #[test]
+    fn v0_lists_only_live_replicas() {
+        let snapshot = snapshot();
+        let t = topic_response("t", snapshot.topic("t").unwrap(), &snapshot, 0);
+        assert_eq!(codes(&t)[0], (ErrorCode::REPLICA_NOT_AVAILABLE.code(), 1));
+        assert_eq!(t.partitions[0].replica_nodes, [1, 2]);
+        assert_eq!(t.partitions[0].isr_nodes, [1, 2]);
     }
 }

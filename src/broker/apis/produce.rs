@@ -14,6 +14,8 @@ use crate::TopicPartition;
 
 use crate::broker::Broker;
 
+use super::client_partitions::partition_error_code;
+
 /// The `acks` values Kafka accepts: all in-sync replicas, none, the leader.
 const VALID_ACKS: [i16; 3] = [-1, 0, 1];
 
@@ -44,9 +46,10 @@ impl Broker {
                             Err((ErrorCode::INVALID_REQUIRED_ACKS, None))
                         } else {
                             let records = p.records.unwrap_or_default();
-                            self.replicas
-                                .append(&tp, &records)
-                                .map_err(|e| (e.error_code(), Some(e.to_string())))
+                            self.replicas.append(&tp, &records).map_err(|e| {
+                                let code = partition_error_code(&self.metadata, &e);
+                                (code, Some(e.to_string()))
+                            })
                         };
                         match result {
                             Ok(info) => PartitionProduceResponse {

@@ -1,0 +1,241 @@
+//! LeaderAndIsr (API key 4): the controller tells this broker which
+//! partitions it leads and which it follows (Kafka's
+//! `KafkaApis.handleLeaderAndIsrRequest`). The work, and its fencing, is the
+//! replica manager's ([`ReplicaManager::become_leader_or_follower`]).
+//!
+//! [`ReplicaManager::become_leader_or_follower`]: crate::replica::ReplicaManager::become_leader_or_follower
+
+use std::sync::Arc;
+
+use crate::protocol::api::leader_and_isr::{
+    LeaderAndIsrPartitionError, LeaderAndIsrPartitionState, LeaderAndIsrRequest,
+    LeaderAndIsrResponse, LeaderAndIsrTopicError,
+};
+use crate::protocol::primitives::Uuid;
+use crate::protocol::ErrorCode;
+use crate::replica::LeaderAndIsrPartition;
+use crate::TopicPartition;
+
+use crate::broker::Broker;
+
+use super::controller_requests::run_blocking;
+
+/// The first version whose response groups partitions by topic id.
+const TOPIC_ID_RESPONSE_VERSION: i16 = 5;
+
+/// The request's partitions by topic, whichever version grouped them.
+struct RequestTopic {
+    name: String,
+    /// Zero before v5.
+    id: Uuid,
+    partitions: Vec<LeaderAndIsrPartitionState>,
+}
+
+impl Broker {
+    pub(crate) async fn leader_and_isr(
+        &self,
+        request: LeaderAndIsrRequest,
+        version: i16,
+    ) -> LeaderAndIsrResponse {
+        let broker_epoch = request.broker_epoch;
+        let controller_epoch = request.controller_epoch;
+        let topics = request_topics(request);
+        if self.is_broker_epoch_stale(broker_epoch) {
+            ::log::info!(
+                "LeaderAndIsr for broker epoch {broker_epoch} ignored: this broker is at {}",
+                self.broker_epoch()
+            );
+            return error_response(&topics, version, ErrorCode::STALE_BROKER_EPOCH);
+        }
+        let mut configs = Vec::with_capacity(topics.len());
+        for t in &topics {
+            configs.push(self.topic_log_config(&t.name).await);
+        }
+        let partitions: Vec<LeaderAndIsrPartition> = topics
+            .iter()
+            .zip(configs)
+            .flat_map(|(t, log_config)| {
+                t.partitions.iter().map(move |p| LeaderAndIsrPartition {
+                    topic_partition: TopicPartition::new(t.name.as_str(), p.partition_index),
+                    leader: p.leader,
+                    leader_epoch: p.leader_epoch,
+                    replicas: p.replicas.clone(),
+                    log_config: log_config.clone(),
+                })
+            })
+            .collect();
+        let replicas = Arc::clone(&self.replicas);
+        let id = self.id;
+        let outcome = run_blocking(move || {
+            replicas.become_leader_or_follower(id, controller_epoch, &partitions)
+        })
+        .await;
+        match outcome {
+            Ok(results) => {
+                for (tp, result) in &results {
+                    if let Err(e) = result {
+                        ::log::warn!("LeaderAndIsr for {tp} not applied: {e}");
+                    }
+                }
+                let codes = results.iter().map(|(_, r)| {
+                    r.as_ref()
+                        .map_or_else(|e| e.error_code(), |()| ErrorCode::NONE)
+                });
+                response(&topics, version, ErrorCode::NONE, codes)
+            }
+            Err(code) => error_response(&topics, version, code),
+        }
+    }
+}
+
+fn request_topics(request: LeaderAndIsrRequest) -> Vec<RequestTopic> {
+    // v0-v1 name the topic in each partition state; v2+ group them.
+    let ungrouped = request
+        .ungrouped_partition_states
+        .into_iter()
+        .map(|p| RequestTopic {
+            name: p.topic_name.clone(),
+            id: Uuid::default(),
+            partitions: vec![p],
+        });
+    let grouped = request.topic_states.into_iter().map(|t| RequestTopic {
+        name: t.topic_name,
+        id: t.topic_id,
+        partitions: t.partition_states,
+    });
+    ungrouped.chain(grouped).collect()
+}
+
+/// The same `error` for the request and every partition, as Kafka answers a
+/// refused LeaderAndIsr (`getErrorResponse`).
+fn error_response(topics: &[RequestTopic], version: i16, error: ErrorCode) -> LeaderAndIsrResponse {
+    response(topics, version, error, std::iter::repeat(error))
+}
+
+/// The response: `codes` gives each partition's, in request order.
+fn response(
+    topics: &[RequestTopic],
+    version: i16,
+    error: ErrorCode,
+    mut codes: impl Iterator<Item = ErrorCode>,
+) -> LeaderAndIsrResponse {
+    let mut partition_error =
+        |topic_name: &str, p: &LeaderAndIsrPartitionState| LeaderAndIsrPartitionError {
+            topic_name: topic_name.to_owned(),
+            partition_index: p.partition_index,
+            error_code: codes.next().unwrap_or(ErrorCode::NONE).code(),
+        };
+    let mut response = LeaderAndIsrResponse {
+        error_code: error.code(),
+        ..Default::default()
+    };
+    if version < TOPIC_ID_RESPONSE_VERSION {
+        response.partition_errors = topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|p| (t.name.as_str(), p)))
+            .map(|(name, p)| partition_error(name, p))
+            .collect();
+    } else {
+        response.topics = topics
+            .iter()
+            .map(|t| LeaderAndIsrTopicError {
+                topic_id: t.id,
+                partition_errors: t
+                    .partitions
+                    .iter()
+                    .map(|p| partition_error(&t.name, p))
+                    .collect(),
+            })
+            .collect();
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::api::leader_and_isr::LeaderAndIsrTopicState;
+
+    fn state(topic: &str, partition: i32) -> LeaderAndIsrPartitionState {
+        LeaderAndIsrPartitionState {
+            topic_name: topic.into(),
+            partition_index: partition,
+            leader: 1,
+            replicas: vec![1],
+            isr: vec![1],
+            ..Default::default()
+        }
+    }
+
+    fn codes(errors: &[LeaderAndIsrPartitionError]) -> Vec<(String, i32, i16)> {
+        errors
+            .iter()
+            .map(|e| (e.topic_name.clone(), e.partition_index, e.error_code))
+            .collect()
+    }
+
+    #[test]
+    fn v1_partitions_name_their_topic_and_answer_flat() {
+        let request = LeaderAndIsrRequest {
+            ungrouped_partition_states: vec![state("a", 0), state("b", 3)],
+            ..Default::default()
+        };
+        let topics = request_topics(request);
+        let stale = ErrorCode::STALE_CONTROLLER_EPOCH;
+        let r = response(
+            &topics,
+            1,
+            ErrorCode::NONE,
+            [ErrorCode::NONE, stale].into_iter(),
+        );
+        assert_eq!(r.error_code, 0);
+        assert_eq!(
+            codes(&r.partition_errors),
+            [("a".into(), 0, 0), ("b".into(), 3, stale.code())]
+        );
+        assert!(r.topics.is_empty());
+    }
+
+    #[test]
+    fn v5_answers_by_topic_id() {
+        let request = LeaderAndIsrRequest {
+            topic_states: vec![
+                LeaderAndIsrTopicState {
+                    topic_name: "a".into(),
+                    topic_id: Uuid([1; 16]),
+                    partition_states: vec![state("", 0), state("", 1)],
+                },
+                LeaderAndIsrTopicState {
+                    topic_name: "b".into(),
+                    topic_id: Uuid([2; 16]),
+                    partition_states: vec![state("", 0)],
+                },
+            ],
+            ..Default::default()
+        };
+        let topics = request_topics(request);
+        let r = error_response(&topics, 5, ErrorCode::STALE_BROKER_EPOCH);
+        let stale = ErrorCode::STALE_BROKER_EPOCH.code();
+        assert_eq!(r.error_code, stale);
+        assert!(r.partition_errors.is_empty());
+        let by_topic: Vec<(Uuid, Vec<(i32, i16)>)> = r
+            .topics
+            .iter()
+            .map(|t| {
+                let partitions = t
+                    .partition_errors
+                    .iter()
+                    .map(|p| (p.partition_index, p.error_code))
+                    .collect();
+                (t.topic_id, partitions)
+            })
+            .collect();
+        assert_eq!(
+            by_topic,
+            [
+                (Uuid([1; 16]), vec![(0, stale), (1, stale)]),
+                (Uuid([2; 16]), vec![(0, stale)])
+            ]
+        );
+    }
+}
