@@ -423,7 +423,9 @@ fn a_stopped_broker_rejoins_without_a_restart_and_no_epoch_is_won_twice() -> Res
 
 #[test]
 fn losing_one_zookeeper_node_changes_nothing_and_losing_two_only_pauses_changes() -> Result<()> {
-    const PARTITIONS: usize = 3;
+    // This test is about ZooKeeper, not replication: small topics with one
+    // replica per partition.
+    const TOPIC_PARTITIONS: usize = 3;
     let mut cluster = Cluster::start(3)?;
     let all = cluster.broker_ids();
     // Clients bootstrap from one broker and learn the others from it.
@@ -435,7 +437,7 @@ fn losing_one_zookeeper_node_changes_nothing_and_losing_two_only_pauses_changes(
     let produce_and_check = |topic: &str, lines: &str, expected: &str| -> Result<()> {
         let file = records.path().join("records");
         fs::write(&file, lines)?;
-        for p in 0..PARTITIONS as i32 {
+        for p in 0..TOPIC_PARTITIONS as i32 {
             kcat_produce_file(
                 &bootstrap,
                 topic,
@@ -459,8 +461,7 @@ fn losing_one_zookeeper_node_changes_nothing_and_losing_two_only_pauses_changes(
     eprintln!("kill ZooKeeper node {} (the leader)", first + 1);
     cluster.ensemble_mut().kill(first)?;
     cluster.ensemble_mut().wait_for_quorum()?;
-    // The topic is about ZooKeeper, not replication: one replica each.
-    create_topic(&bootstrap, "a", PARTITIONS, 1)?;
+    create_topic(&bootstrap, "a", TOPIC_PARTITIONS, 1)?;
     produce_and_check("a", "one\n", "one\n")?;
 
     let second = (0..cluster.ensemble().size())
@@ -491,7 +492,7 @@ fn losing_one_zookeeper_node_changes_nothing_and_losing_two_only_pauses_changes(
         "brokers registered again; controller {}",
         controller.brokerid
     );
-    create_topic(&bootstrap, "b", PARTITIONS, 1)?;
+    create_topic(&bootstrap, "b", TOPIC_PARTITIONS, 1)?;
     produce_and_check("b", "three\n", "three\n")?;
     produce_and_check("a", "four\n", "one\ntwo\nfour\n")
 }
