@@ -15,7 +15,9 @@ use nix::sys::signal::Signal;
 use tempfile::TempDir;
 
 use crate::ports::free_port;
-use crate::process::{log_tail, run_with_timeout, wait_until, ManagedProcess, LOG_TAIL_LINES};
+use crate::process::{
+    log_tail, run_with_timeout, wait_until, ManagedProcess, LOG_TAIL_LINES, RUN_HEADER,
+};
 use crate::repo_root;
 
 /// ARCHITECTURE.md: a broker with an empty log dir serves within 100 ms;
@@ -224,6 +226,15 @@ impl Broker {
     /// The last lines of the broker's log.
     pub fn log_tail(&self) -> String {
         log_tail(&self.log_path(), LOG_TAIL_LINES)
+    }
+
+    /// The broker's log since it was last started (or restarted).
+    pub fn current_run_log(&self) -> Result<String> {
+        let path = self.log_path();
+        let log =
+            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let start = log.rfind(RUN_HEADER).unwrap_or(0);
+        Ok(log[start..].to_owned())
     }
 
     fn running(&mut self) -> Result<&mut ManagedProcess> {

@@ -19,6 +19,7 @@
 mod broker;
 pub mod client_matrix;
 mod clients;
+pub mod cluster;
 mod fixture;
 mod ports;
 mod process;
@@ -29,6 +30,7 @@ use std::path::{Path, PathBuf};
 
 pub use broker::{Broker, BrokerConfig};
 pub use clients::{json_lines, kcat, kcat_consume, kcat_produce_file, node, python, ClientOutput};
+pub use cluster::Cluster;
 pub use fixture::{
     gregor_broker_with_zk, gregor_broker_with_zk_configured, unique_topic, SingleBroker,
 };

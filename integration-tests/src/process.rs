@@ -19,6 +19,10 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// Lines of a server's log shown when a test fails or a server dies early.
 pub(crate) const LOG_TAIL_LINES: usize = 40;
 
+/// Starts the line [`ManagedProcess::spawn`] writes into a server's log
+/// before each run, so a log with several runs can be split into them.
+pub(crate) const RUN_HEADER: &str = "=== harness: starting ";
+
 /// Polls `probe` until it yields a value or `timeout` has passed. `Ok(None)`
 /// means "not yet"; an `Err` stops the wait at once (say, the process being
 /// waited for has died, so waiting longer cannot help).
@@ -76,7 +80,7 @@ impl ManagedProcess {
             .append(true)
             .open(log)
             .with_context(|| format!("opening {}", log.display()))?;
-        writeln!(file, "=== harness: starting {name}: {cmd:?}")?;
+        writeln!(file, "{RUN_HEADER}{name}: {cmd:?}")?;
         cmd.stdin(Stdio::null())
             .stdout(file.try_clone()?)
             .stderr(file);

@@ -20,7 +20,7 @@ function parseArgs(argv) {
   const [bootstrap, topic, mode, ...rest] = argv;
   const opts = {
     acks: -1, count: 0, start: 0, timestampBase: null, lingerMs: 5, messageTimeoutMs: 0,
-    partition: 0, offset: 'earliest', timestamp: null, partitions: 1,
+    partition: 0, offset: 'earliest', timestamp: null, partitions: 1, replicationFactor: 1,
   };
   for (let i = 0; i < rest.length; i += 2) {
     const name = rest[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase());
@@ -136,7 +136,7 @@ async function createTopic(kafka, topic, o) {
   const admin = kafka.admin();
   await admin.connect();
   const created = await admin.createTopics({
-    topics: [{ topic, numPartitions: o.partitions, replicationFactor: 1 }],
+    topics: [{ topic, numPartitions: o.partitions, replicationFactor: o.replicationFactor }],
     timeout: TIMEOUT_MS,
   });
   if (!created) throw new Error(`createTopics: ${topic} already exists`);

@@ -20,7 +20,8 @@ and prints one JSON object per line on stdout. Modes:
            {"end": <high watermark>}.
   offsets-for-times --partition P --timestamp T
            prints {"offset", "timestamp"} (ListOffsets by timestamp).
-  create-topic --partitions N    prints {"created": topic}
+  create-topic --partitions N [--replication-factor R]
+                                 prints {"created": topic}
   delete-topic                   prints {"deleted": topic}
   metadata  prints {"brokers": [{"id", "host", "port"}],
                     "topics": {name: partition count}}
@@ -51,6 +52,7 @@ def parse_args():
     p.add_argument("--offset", default="earliest")
     p.add_argument("--timestamp", type=int)
     p.add_argument("--partitions", type=int, default=1)
+    p.add_argument("--replication-factor", type=int, default=1)
     p.add_argument("--compression", default="none",
                    choices=["none", "gzip", "snappy", "lz4", "zstd"])
     return p.parse_args()

@@ -105,7 +105,8 @@ def create_topic(args):
     # them with _DESTROY.
     client = admin(args)
     futures = client.create_topics(
-        [NewTopic(args.topic, num_partitions=args.partitions, replication_factor=1)],
+        [NewTopic(args.topic, num_partitions=args.partitions,
+                  replication_factor=args.replication_factor)],
         operation_timeout=TIMEOUT_S, request_timeout=TIMEOUT_S)
     futures[args.topic].result(timeout=TIMEOUT_S)
     emit({"created": args.topic})

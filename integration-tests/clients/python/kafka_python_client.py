@@ -86,7 +86,8 @@ def admin(args):
 def create_topic(args):
     a = admin(args)
     # raise_errors (the default) turns a topic's error code into an exception.
-    a.create_topics({args.topic: {"num_partitions": args.partitions, "replication_factor": 1}},
+    a.create_topics({args.topic: {"num_partitions": args.partitions,
+                                  "replication_factor": args.replication_factor}},
                     timeout_ms=TIMEOUT_S * 1000)
     a.close()
     emit({"created": args.topic})
