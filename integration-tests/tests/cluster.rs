@@ -353,6 +353,44 @@ fn a_killed_leaders_partitions_move_to_a_live_isr_member_and_producers_recover()
 }
 
 #[test]
+fn a_broker_stopped_with_sigterm_hands_its_leaderships_over_before_it_exits() -> Result<()> {
+    let mut cluster = Cluster::start(3)?;
+    let all = cluster.broker_ids();
+    let before = create_replicated_topic(&cluster)?;
+    let leaving = leader_other_than_controller(&cluster, &before)?;
+    let moved = before.led_by(leaving);
+    eprintln!("SIGTERM broker {leaving}, leader of {moved:?}");
+    // Controlled shutdown: the controller moves the leaderships while the
+    // broker still runs, so the state znodes change before it exits and
+    // no partition goes without a leader for a session timeout.
+    let status = cluster.broker_mut(leaving)?.terminate()?;
+    ensure!(status.success(), "broker {leaving} exited with {status}");
+    let log = cluster.broker(leaving)?.current_run_log()?;
+    ensure!(
+        log.contains(&format!(
+            "controlled shutdown of broker {leaving} succeeded"
+        )),
+        "broker {leaving} did not report a completed controlled shutdown"
+    );
+    let after = cluster
+        .topic_in_zk(TOPIC)?
+        .context("the topic vanished from ZooKeeper")?;
+    for p in &moved {
+        let (old, new) = (&before.states[p], &after.states[p]);
+        ensure!(
+            new.leader >= 0 && new.leader != leaving && !new.isr.contains(&leaving),
+            "t-{p}: {old:?} became {new:?} although broker {leaving} shut down cleanly"
+        );
+        ensure!(
+            new.leader_epoch > old.leader_epoch,
+            "t-{p}: leader epoch did not grow"
+        );
+    }
+    cluster.wait_until_metadata_agrees(&all_but(&all, leaving), TOPIC, CHANGE_TIMEOUT)?;
+    Ok(())
+}
+
+#[test]
 fn a_stopped_broker_rejoins_without_a_restart_and_no_epoch_is_won_twice() -> Result<()> {
     let mut cluster = Cluster::start(3)?;
     let all = cluster.broker_ids();
