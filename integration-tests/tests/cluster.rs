@@ -65,6 +65,20 @@ fn leader_other_than_controller(cluster: &Cluster, topic: &TopicInZk) -> Result<
         .with_context(|| format!("no broker but the controller {controller} leads: {topic:?}"))
 }
 
+/// The names of [`TOPIC`]'s partition directories in `broker`'s log dir.
+fn topic_directories(cluster: &Cluster, broker: i32) -> Result<Vec<String>> {
+    let dir = cluster.broker(broker)?.log_dir();
+    let mut names = Vec::new();
+    for entry in fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&format!("{TOPIC}-")) {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
 fn all_but(ids: &[i32], excluded: i32) -> Vec<i32> {
     ids.iter().copied().filter(|&id| id != excluded).collect()
 }
@@ -542,18 +556,7 @@ fn deleting_a_topic_removes_its_znodes_and_its_directories_on_every_broker() -> 
     let cluster = Cluster::start_with(3, |c| c.property("log.segment.delete.delay.ms", 1000))?;
     let all = cluster.broker_ids();
     let topic = create_replicated_topic(&cluster)?;
-    let directories = |broker: i32| -> Result<Vec<String>> {
-        let dir = cluster.broker(broker)?.log_dir();
-        let mut names = Vec::new();
-        for entry in fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
-            let name = entry?.file_name().to_string_lossy().into_owned();
-            if name.starts_with(&format!("{TOPIC}-")) {
-                names.push(name);
-            }
-        }
-        names.sort();
-        Ok(names)
-    };
+    let directories = |broker: i32| topic_directories(&cluster, broker);
     wait_until("every replica's directory", CHANGE_TIMEOUT, || {
         for (p, replicas) in &topic.assignment {
             for &b in replicas {
@@ -612,6 +615,58 @@ fn deleting_a_topic_removes_its_znodes_and_its_directories_on_every_broker() -> 
         }
         Ok(Some(()))
     })
+}
+
+#[test]
+fn reassigning_a_partition_away_from_its_leader_moves_leadership_and_deletes_the_replica(
+) -> Result<()> {
+    let cluster = Cluster::start_with(3, |c| c.property("log.segment.delete.delay.ms", 1000))?;
+    let all = cluster.broker_ids();
+    let before = create_replicated_topic(&cluster)?;
+    // Drop partition 0's leader from its replicas: the target replicas are
+    // in the ISR already, so the reassignment completes at once.
+    let old_leader = before.states[&0].leader;
+    let target = all_but(&before.assignment[&0], old_leader);
+    let request = format!(
+        r#"{{"version":1,"partitions":[{{"topic":"{TOPIC}","partition":0,"replicas":{target:?}}}]}}"#
+    );
+    eprintln!("reassign {TOPIC}-0 to {target:?} (leader was {old_leader})");
+    cluster.zk_cli(&["create", "/admin/reassign_partitions", &request])?;
+    wait_until(
+        "the reassignment request to be done",
+        CHANGE_TIMEOUT,
+        || {
+            Ok(cluster
+                .zk_get("/admin/reassign_partitions")?
+                .is_none()
+                .then_some(()))
+        },
+    )?;
+    let after = cluster
+        .topic_in_zk(TOPIC)?
+        .context("the topic vanished from ZooKeeper")?;
+    ensure!(
+        after.assignment[&0] == target,
+        "assignment of {TOPIC}-0 is {:?}, expected {target:?}",
+        after.assignment[&0]
+    );
+    let state = &after.states[&0];
+    ensure!(
+        target.contains(&state.leader) && !state.isr.contains(&old_leader),
+        "{TOPIC}-0 state {state:?} still involves broker {old_leader}"
+    );
+    wait_until(
+        &format!("{TOPIC}-0 to leave broker {old_leader}'s disk"),
+        CHANGE_TIMEOUT,
+        || {
+            Ok(
+                (!topic_directories(&cluster, old_leader)?.contains(&format!("{TOPIC}-0")))
+                    .then_some(()),
+            )
+        },
+    )?;
+    cluster.wait_until_metadata_agrees(&all, TOPIC, CHANGE_TIMEOUT)?;
+    Ok(())
 }
 
 #[test]

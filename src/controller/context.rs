@@ -54,6 +54,36 @@ pub enum ReplicaState {
     DeletionIneligible,
 }
 
+/// A partition moving from its `original` replicas to the `target` ones;
+/// meanwhile its assignment is both (target first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reassignment {
+    pub original: Vec<BrokerId>,
+    pub target: Vec<BrokerId>,
+}
+
+impl Reassignment {
+    pub fn adding(&self) -> Vec<BrokerId> {
+        difference(&self.target, &self.original)
+    }
+
+    pub fn removing(&self) -> Vec<BrokerId> {
+        difference(&self.original, &self.target)
+    }
+
+    /// The assignment while moving: target replicas, then the original ones
+    /// that are not in the target (Kafka's order).
+    pub fn full(&self) -> Vec<BrokerId> {
+        let mut full = self.target.clone();
+        full.extend(self.removing());
+        full
+    }
+}
+
+fn difference(a: &[BrokerId], b: &[BrokerId]) -> Vec<BrokerId> {
+    a.iter().copied().filter(|x| !b.contains(x)).collect()
+}
+
 /// Everything the controller knows. Partitions of a topic share its id.
 #[derive(Debug, Default)]
 pub struct ControllerContext {
@@ -73,6 +103,8 @@ pub struct ControllerContext {
     pub leaderships: BTreeMap<TopicPartition, Leadership>,
     pub partition_states: BTreeMap<TopicPartition, PartitionState>,
     pub replica_states: BTreeMap<(TopicPartition, BrokerId), ReplicaState>,
+    /// Partitions being moved to new replicas (`/admin/reassign_partitions`).
+    pub reassignments: BTreeMap<TopicPartition, Reassignment>,
     /// Topics queued for deletion (`/admin/delete_topics`).
     pub topics_to_delete: BTreeSet<String>,
 }
@@ -146,6 +178,7 @@ impl ControllerContext {
             self.partition_states.remove(&tp);
         }
         self.replica_states.retain(|(tp, _), _| tp.topic != topic);
+        self.reassignments.retain(|tp, _| tp.topic != topic);
         self.topic_ids.remove(topic);
         self.topics_to_delete.remove(topic);
     }

@@ -120,6 +120,7 @@ enum ControllerEvent {
     TopicChange,
     TopicDeletion,
     PreferredReplicaElection,
+    PartitionReassignment,
     IsrChangeNotification,
     AutoPreferredReplicaLeaderElection,
     ControlledShutdown {
@@ -322,6 +323,7 @@ impl Controller {
                 ControllerEvent::PreferredReplicaElection => {
                     self.on_preferred_replica_election().await
                 }
+                ControllerEvent::PartitionReassignment => self.on_partition_reassignment().await,
                 ControllerEvent::IsrChangeNotification => self.on_isr_change_notification().await,
                 ControllerEvent::AutoPreferredReplicaLeaderElection => {
                     self.on_auto_rebalance().await
@@ -739,7 +741,7 @@ impl Controller {
 
     /// One watcher task per znode the controller follows.
     fn start_watchers(&mut self, events: &mpsc::UnboundedSender<ControllerEvent>) {
-        let watches: [WatchSpec; 5] = [
+        let watches: [WatchSpec; 6] = [
             (
                 paths::BROKER_IDS,
                 || ControllerEvent::BrokerChange,
@@ -763,6 +765,11 @@ impl Controller {
             (
                 paths::PREFERRED_REPLICA_ELECTION,
                 || ControllerEvent::PreferredReplicaElection,
+                Watch::Exists,
+            ),
+            (
+                paths::REASSIGN_PARTITIONS,
+                || ControllerEvent::PartitionReassignment,
                 Watch::Exists,
             ),
         ];

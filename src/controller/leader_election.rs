@@ -25,6 +25,9 @@ pub enum ElectionStrategy {
     /// The leader is shutting down cleanly: the first live ISR member that
     /// is not shutting down; the ISR loses the stopping brokers.
     ControlledShutdown,
+    /// A reassignment moved the replicas away from the leader: the first
+    /// live ISR member of the new assignment (passed as `assignment`).
+    Reassignment,
 }
 
 /// The outcome of an election: the new leader and the ISR to write with it.
@@ -65,6 +68,14 @@ pub fn elect_leader(
                     isr: vec![leader],
                 })
         }
+        ElectionStrategy::Reassignment => assignment
+            .iter()
+            .copied()
+            .find(|id| is_live(id) && in_isr(id))
+            .map(|leader| ElectedLeader {
+                leader,
+                isr: isr.to_vec(),
+            }),
         ElectionStrategy::PreferredReplica => assignment
             .first()
             .copied()
@@ -158,6 +169,30 @@ mod tests {
                 &[1, 2],
                 &[1, 2],
                 &[2],
+                &[]
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn reassignment_takes_the_first_live_in_sync_target_replica() {
+        assert_eq!(
+            elect(
+                ElectionStrategy::Reassignment,
+                &[4, 5],
+                &[1, 5, 4],
+                &[1, 4, 5],
+                &[]
+            ),
+            Some((4, vec![1, 5, 4]))
+        );
+        assert_eq!(
+            elect(
+                ElectionStrategy::Reassignment,
+                &[4, 5],
+                &[1, 5],
+                &[1, 4],
                 &[]
             ),
             None

@@ -4,9 +4,11 @@
 //! - [`election`]: winning `/controller` and bumping `/controller_epoch`;
 //! - [`kafka_controller`]: the elected controller's event loop — broker
 //!   failures and arrivals, topic creation and deletion, preferred leader
-//!   election, ISR change notifications, controlled shutdown;
+//!   election, partition reassignment, ISR change notifications,
+//!   controlled shutdown;
 //! - [`context`], [`leader_election`], `partition_state_machine`,
-//!   `replica_state_machine`, `topic_deletion`: its state and decisions;
+//!   `replica_state_machine`, `reassignment`, `topic_deletion`: its state
+//!   and decisions;
 //! - [`request_batch`] and [`channel`]: LeaderAndIsr, UpdateMetadata and
 //!   StopReplica to every broker.
 
@@ -16,6 +18,7 @@ pub mod election;
 pub mod kafka_controller;
 pub mod leader_election;
 mod partition_state_machine;
+mod reassignment;
 mod replica_state_machine;
 pub mod request_batch;
 mod topic_deletion;

@@ -9,7 +9,7 @@ use log::{info, warn};
 use super::context::{Leadership, PartitionState};
 use super::kafka_controller::{Controller, ControllerError, MAX_STALE_RETRIES};
 use super::leader_election::{elect_leader, ElectionStrategy};
-use crate::zk::data::LeaderIsrAndControllerEpoch;
+use crate::zk::data::{BrokerId, LeaderIsrAndControllerEpoch};
 use crate::zk::ZkError;
 use crate::TopicPartition;
 
@@ -107,40 +107,65 @@ impl Controller {
         Ok(())
     }
 
-    /// Online/Offline → Online by `strategy`: writes the new leader with
-    /// the next leader epoch (fenced on both the partition's and the
-    /// controller epoch's zkVersion) and tells every replica. Returns
-    /// whether a leader was elected; if none is eligible the partition
-    /// keeps its state (Offline stays Offline).
+    /// Online/Offline → Online by `strategy`. Returns whether a leader was
+    /// elected; if none is eligible the partition keeps its state (Offline
+    /// stays Offline).
     pub(super) async fn elect(
         &mut self,
         tp: &TopicPartition,
         strategy: ElectionStrategy,
     ) -> Result<bool, ControllerError> {
-        // A conditional write lost to a leader's own ISR change: re-read
-        // and decide again (bounded: the leader changes the ISR rarely).
+        let live = self.ctx.live_broker_ids();
+        let replicas = self.ctx.replicas(tp).to_vec();
+        let shutting_down = self.ctx.shutting_down.clone();
+        self.change_leadership(tp, None, |current| {
+            let elected = elect_leader(strategy, &replicas, &current.isr, &live, &shutting_down);
+            if elected.is_none() {
+                warn!(
+                    "partition {tp}: no eligible leader among {replicas:?} (isr {:?}) for {strategy:?}",
+                    current.isr
+                );
+            }
+            elected.map(|e| (e.leader, e.isr))
+        })
+        .await
+    }
+
+    /// Same leader and ISR in the next leader epoch, so that every replica
+    /// learns a changed replica list (Kafka's `updateLeaderEpochAndSendRequest`).
+    pub(super) async fn bump_leader_epoch(
+        &mut self,
+        tp: &TopicPartition,
+    ) -> Result<bool, ControllerError> {
+        self.change_leadership(tp, None, |current| {
+            Some((current.leader, current.isr.clone()))
+        })
+        .await
+    }
+
+    /// Writes the partition's next leader and ISR, as `next` derives them
+    /// from the current state (`None`: nothing to change), in the next
+    /// leader epoch, fenced on the state znode's and the controller epoch's
+    /// zkVersions; then tells every replica but `excluded`. A write that
+    /// lost to a leader's own ISR change re-reads and decides again
+    /// (bounded: leaders change the ISR rarely). Returns whether it wrote.
+    pub(super) async fn change_leadership(
+        &mut self,
+        tp: &TopicPartition,
+        excluded: Option<BrokerId>,
+        next: impl Fn(&LeaderIsrAndControllerEpoch) -> Option<(BrokerId, Vec<BrokerId>)>,
+    ) -> Result<bool, ControllerError> {
         for _ in 0..MAX_STALE_RETRIES {
             let Some(current) = self.current_leadership(tp).await? else {
                 return Ok(false);
             };
-            let Some(elected) = elect_leader(
-                strategy,
-                self.ctx.replicas(tp),
-                &current.state.isr,
-                &self.ctx.live_broker_ids(),
-                &self.ctx.shutting_down,
-            ) else {
-                warn!(
-                    "partition {tp}: no eligible leader among {:?} (isr {:?}) for {strategy:?}",
-                    self.ctx.replicas(tp),
-                    current.state.isr
-                );
+            let Some((leader, isr)) = next(&current.state) else {
                 return Ok(false);
             };
             let state = LeaderIsrAndControllerEpoch::new(
-                elected.leader,
+                leader,
                 current.state.leader_epoch.saturating_add(1),
-                elected.isr,
+                isr,
                 self.ctx.epoch,
             );
             match self
@@ -158,13 +183,19 @@ impl Controller {
                         "partition {tp}: leader {} -> {} (epoch {}), isr {:?}",
                         current.state.leader, state.leader, state.leader_epoch, state.isr
                     );
+                    if self.ctx.live_broker_ids().contains(&state.leader) {
+                        self.ctx
+                            .partition_states
+                            .insert(tp.clone(), PartitionState::Online);
+                    }
                     self.ctx
                         .leaderships
                         .insert(tp.clone(), Leadership { state, zk_version });
-                    self.ctx
-                        .partition_states
-                        .insert(tp.clone(), PartitionState::Online);
-                    let recipients = self.replicas_to_tell(tp);
+                    let recipients: Vec<_> = self
+                        .replicas_to_tell(tp)
+                        .into_iter()
+                        .filter(|r| Some(*r) != excluded)
+                        .collect();
                     self.batch.leader_and_isr(&self.ctx, recipients, tp, false);
                     return Ok(true);
                 }
@@ -174,7 +205,7 @@ impl Controller {
                 Err(e) => return Err(e.into()),
             }
         }
-        warn!("partition {tp}: state znode keeps changing; election postponed");
+        warn!("partition {tp}: state znode keeps changing; change postponed");
         Ok(false)
     }
 

@@ -3,12 +3,9 @@
 //! Offline stops it and takes it out of the ISR; the deletion states drive
 //! topic deletion (see `topic_deletion`).
 
-use log::info;
-
-use super::context::{Leadership, ReplicaState};
-use super::kafka_controller::{Controller, ControllerError, MAX_STALE_RETRIES};
-use crate::zk::data::{BrokerId, LeaderIsrAndControllerEpoch};
-use crate::zk::ZkError;
+use super::context::ReplicaState;
+use super::kafka_controller::{Controller, ControllerError};
+use crate::zk::data::BrokerId;
 use crate::TopicPartition;
 
 /// Kafka's `LeaderAndIsr.NoLeader`.
@@ -53,20 +50,15 @@ impl Controller {
     }
 
     /// Writes the partition state without `broker` (Kafka's
-    /// `removeReplicasFromIsr`), retrying if a leader changed the ISR
-    /// concurrently.
+    /// `removeReplicasFromIsr`) and tells the other replicas.
     async fn remove_from_isr(
         &mut self,
         tp: &TopicPartition,
         broker: BrokerId,
     ) -> Result<(), ControllerError> {
-        for _ in 0..MAX_STALE_RETRIES {
-            let Some(current) = self.current_leadership(tp).await? else {
-                return Ok(());
-            };
-            let old = &current.state;
+        self.change_leadership(tp, Some(broker), |old| {
             if !old.isr.contains(&broker) && old.leader != broker {
-                return Ok(());
+                return None;
             }
             let isr = if old.isr.len() == 1 {
                 old.isr.clone()
@@ -78,45 +70,10 @@ impl Controller {
             } else {
                 old.leader
             };
-            let state = LeaderIsrAndControllerEpoch::new(
-                leader,
-                old.leader_epoch.saturating_add(1),
-                isr,
-                self.ctx.epoch,
-            );
-            match self
-                .zk
-                .update_partition_state_fenced(
-                    tp,
-                    &state,
-                    current.zk_version,
-                    self.ctx.epoch_zk_version,
-                )
-                .await
-            {
-                Ok(zk_version) => {
-                    info!(
-                        "partition {tp}: replica {broker} offline, leader {} (epoch {}), isr {:?}",
-                        state.leader, state.leader_epoch, state.isr
-                    );
-                    self.ctx
-                        .leaderships
-                        .insert(tp.clone(), Leadership { state, zk_version });
-                    let recipients: Vec<_> = self
-                        .replicas_to_tell(tp)
-                        .into_iter()
-                        .filter(|r| *r != broker)
-                        .collect();
-                    self.batch.leader_and_isr(&self.ctx, recipients, tp, false);
-                    return Ok(());
-                }
-                Err(ZkError::BadVersion { .. }) => {
-                    self.ctx.leaderships.remove(tp);
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(())
+            Some((leader, isr))
+        })
+        .await
+        .map(drop)
     }
 
     /// → DeletionStarted: the broker stops the replica and deletes its log.

@@ -14,8 +14,8 @@ use zookeeper_client::{MultiWriteError, OneshotWatcher};
 
 use super::client::{zk_error, KafkaZkClient, ZkError, PERSISTENT};
 use super::data::{
-    BrokerId, BrokerInfo, LeaderIsrAndControllerEpoch, TopicPartition, TopicPartitionList,
-    ZNodeData,
+    BrokerId, BrokerInfo, LeaderIsrAndControllerEpoch, PartitionReassignment, ReassignPartitions,
+    TopicAssignment, TopicPartition, TopicPartitionList, ZNodeData,
 };
 use super::paths;
 use crate::TopicPartition as PartitionId;
@@ -195,6 +195,70 @@ impl KafkaZkClient {
             }) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Rewrites a topic's assignment (with the replicas a reassignment adds
+    /// and removes), fenced. The topic znode's version is not checked: only
+    /// the controller writes it once the topic exists.
+    pub async fn set_topic_assignment_fenced(
+        &self,
+        topic: &str,
+        assignment: &TopicAssignment,
+        epoch_zk_version: i32,
+    ) -> Result<(), ZkError> {
+        let path = paths::topic(topic);
+        let Some((_, stat)) = self.get_raw(&path).await? else {
+            return Err(ZkError::UnknownTopic(topic.to_owned()));
+        };
+        let data = assignment.encode();
+        self.fenced(
+            epoch_zk_version,
+            Op::Set {
+                path: &path,
+                data: &data,
+                version: stat.version,
+            },
+        )
+        .await
+        .map(drop)
+    }
+
+    /// The legacy reassignment request in `/admin/reassign_partitions`,
+    /// `None` if there is none.
+    pub async fn get_partition_reassignment(
+        &self,
+    ) -> Result<Option<Vec<PartitionReassignment>>, ZkError> {
+        Ok(self
+            .get::<ReassignPartitions>(paths::REASSIGN_PARTITIONS)
+            .await?
+            .map(|v| v.value.partitions))
+    }
+
+    /// Leaves only `remaining` in `/admin/reassign_partitions`, deleting it
+    /// when none remain (Kafka removes each partition as it completes).
+    pub async fn set_partition_reassignment_fenced(
+        &self,
+        remaining: Vec<PartitionReassignment>,
+        epoch_zk_version: i32,
+    ) -> Result<(), ZkError> {
+        let path = paths::REASSIGN_PARTITIONS;
+        if remaining.is_empty() {
+            return self.delete_fenced(path, epoch_zk_version).await;
+        }
+        let Some((_, stat)) = self.get_raw(path).await? else {
+            return Ok(());
+        };
+        let data = ReassignPartitions::new(remaining).encode();
+        self.fenced(
+            epoch_zk_version,
+            Op::Set {
+                path,
+                data: &data,
+                version: stat.version,
+            },
+        )
+        .await
+        .map(drop)
     }
 
     /// The children of `/admin/delete_topics`: topics queued for deletion.
