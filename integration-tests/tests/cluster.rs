@@ -745,3 +745,55 @@ fn preferred_leader_election_restores_the_original_leaders() -> Result<()> {
         },
     )
 }
+
+#[test]
+fn a_topic_config_change_announced_in_zookeeper_reaches_the_running_broker() -> Result<()> {
+    let cluster = Cluster::start(1)?;
+    let bootstrap = cluster.bootstrap();
+    create_topic(&bootstrap, TOPIC, 1, 1)?;
+    cluster.wait_for_leaders(TOPIC, 1, CHANGE_TIMEOUT)?;
+    // What an admin tool does: new overrides, then the notification.
+    // segment.bytes=1024 makes every few records roll a new segment.
+    cluster.zk_cli(&[
+        "set",
+        &format!("/config/topics/{TOPIC}"),
+        r#"{"version":1,"config":{"segment.bytes":"1024"}}"#,
+    ])?;
+    cluster.zk_cli(&[
+        "create",
+        "-s",
+        "/config/changes/config_change_",
+        &format!(r#"{{"version":2,"entity_path":"topics/{TOPIC}"}}"#),
+    ])?;
+    let broker = cluster.broker(cluster.broker_ids()[0])?;
+    wait_until("the broker to apply the new config", CHANGE_TIMEOUT, || {
+        Ok(broker
+            .current_run_log()?
+            .contains(&format!("topic {TOPIC}: new config applied"))
+            .then_some(()))
+    })?;
+    let records = tempfile::tempdir()?;
+    let file = records.path().join("records");
+    // 40 records of 100 bytes, each its own batch: far over 1024 bytes.
+    fs::write(&file, format!("{}\n", "x".repeat(100)).repeat(40))?;
+    kcat_produce_file(
+        &bootstrap,
+        TOPIC,
+        0,
+        &file,
+        &["-X", "linger.ms=0", "-X", "batch.num.messages=1"],
+        CLIENT_TIMEOUT,
+    )?
+    .success()?;
+    let dir = broker.log_dir().join(format!("{TOPIC}-0"));
+    let segments = fs::read_dir(&dir)?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+        .count();
+    ensure!(
+        segments > 1,
+        "{} holds {segments} segment(s): the 1024-byte segment.bytes was not applied",
+        dir.display()
+    );
+    Ok(())
+}
