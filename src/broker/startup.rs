@@ -211,32 +211,39 @@ impl Broker {
         let config = ControllerConfig::from_broker(&self.config);
         let id = self.id;
         tokio::spawn(async move {
+            // The epoch of the controller this session's elector started:
+            // only that one may be stopped from here, never one a newer
+            // session's elector started meanwhile.
+            let mut mine: Option<i32> = None;
             loop {
                 let state = *states.borrow_and_update();
                 metadata.set_controller(state.controller);
                 {
                     let mut active = controller.lock().unwrap_or_else(|p| p.into_inner());
                     match (state.i_am_controller, state.epoch, state.epoch_zk_version) {
-                        (true, Some(epoch), Some(epoch_zk_version)) => {
-                            if active.as_ref().map(ActiveController::epoch) != Some(epoch) {
-                                *active = Some(ActiveController::start(
-                                    client.clone(),
-                                    id,
-                                    epoch,
-                                    epoch_zk_version,
-                                    config.clone(),
-                                ));
-                            }
+                        (true, Some(epoch), Some(epoch_zk_version)) if mine != Some(epoch) => {
+                            *active = Some(ActiveController::start(
+                                client.clone(),
+                                id,
+                                epoch,
+                                epoch_zk_version,
+                                config.clone(),
+                            ));
+                            mine = Some(epoch);
                         }
+                        (true, ..) => {}
                         // Dropping it stops it: Kafka's onControllerResignation.
-                        _ => *active = None,
+                        _ => stop_if_mine(&mut active, &mut mine),
                     }
                 }
                 if states.changed().await.is_err() {
                     break;
                 }
             }
-            *controller.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            stop_if_mine(
+                &mut controller.lock().unwrap_or_else(|p| p.into_inner()),
+                &mut mine,
+            );
         });
         *self.elector.lock().unwrap_or_else(|p| p.into_inner()) = Some(elector);
     }
@@ -378,6 +385,14 @@ impl Broker {
         info!("broker {} shut down", self.id);
         Ok(())
     }
+}
+
+/// Stops the active controller if it is the one started with epoch `mine`.
+fn stop_if_mine(active: &mut Option<ActiveController>, mine: &mut Option<i32>) {
+    if mine.is_some() && active.as_ref().map(ActiveController::epoch) == *mine {
+        *active = None;
+    }
+    *mine = None;
 }
 
 fn endpoint_of(info: &BrokerInfo) -> BrokerEndpoint {
