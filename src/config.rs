@@ -221,6 +221,21 @@ pub struct KafkaConfig {
     pub replica_fetch_max_bytes: u32,
     /// `num.replica.fetchers`, default 1: fetcher tasks per source broker.
     pub num_replica_fetchers: u32,
+    /// `replica.fetch.wait.max.ms`, default 500: how long a follower's fetch
+    /// waits at the leader for `replica.fetch.min.bytes`. At most
+    /// `replica.lag.time.max.ms`, so an idle follower is not dropped from
+    /// the ISR.
+    pub replica_fetch_wait_max_ms: u64,
+    /// `replica.fetch.min.bytes`, default 1: the least data a follower's
+    /// fetch waits for.
+    pub replica_fetch_min_bytes: u32,
+    /// `replica.fetch.response.max.bytes`, default 10485760: byte budget of
+    /// a follower's whole fetch response (the first batch comes whole even
+    /// past it).
+    pub replica_fetch_response_max_bytes: u32,
+    /// `replica.fetch.backoff.ms`, default 1000: pause before a follower
+    /// fetches a partition again after an error.
+    pub replica_fetch_backoff_ms: u64,
     /// `offsets.topic.num.partitions`, default 50: partitions of
     /// `__consumer_offsets` (fixed once created: group placement hashes on it).
     pub offsets_topic_num_partitions: u32,
@@ -402,6 +417,14 @@ impl KafkaConfig {
             replica_lag_time_max_ms: p.long("replica.lag.time.max.ms", 1)?.unwrap_or(30_000),
             replica_fetch_max_bytes: p.int("replica.fetch.max.bytes", 0)?.unwrap_or(1024 * 1024),
             num_replica_fetchers: p.int("num.replica.fetchers", 1)?.unwrap_or(1),
+            replica_fetch_wait_max_ms: replica_fetch_wait_max_ms(p)?,
+            replica_fetch_min_bytes: p.int("replica.fetch.min.bytes", 0)?.unwrap_or(1),
+            replica_fetch_response_max_bytes: p
+                .int("replica.fetch.response.max.bytes", 0)?
+                .unwrap_or(10 * 1024 * 1024),
+            replica_fetch_backoff_ms: p
+                .int("replica.fetch.backoff.ms", 0)?
+                .map_or(1000, u64::from),
             offsets_topic_num_partitions: p.int("offsets.topic.num.partitions", 1)?.unwrap_or(50),
             offsets_topic_replication_factor: p
                 .number("offsets.topic.replication.factor", 1, i16::MAX as u16)?
@@ -538,6 +561,24 @@ fn validate_advertised(
         ));
     }
     Ok(())
+}
+
+/// `replica.fetch.wait.max.ms`, which Kafka requires to be at most
+/// `replica.lag.time.max.ms`: a follower waiting longer than that at an idle
+/// leader would fall out of the ISR between its fetches.
+fn replica_fetch_wait_max_ms(p: &Props<'_>) -> Result<u64, ConfigError> {
+    let lag = p.long("replica.lag.time.max.ms", 1)?.unwrap_or(30_000);
+    let wait = p
+        .int("replica.fetch.wait.max.ms", 0)?
+        .map_or(500, u64::from);
+    if wait > lag {
+        return Err(invalid(
+            "replica.fetch.wait.max.ms",
+            &wait.to_string(),
+            format!("at most replica.lag.time.max.ms ({lag})"),
+        ));
+    }
+    Ok(wait)
 }
 
 /// The broker-level `log.*` keys (and `message.max.bytes`), with Kafka's
@@ -939,6 +980,10 @@ mod tests {
         assert_eq!(c.replica_lag_time_max_ms, 30_000);
         assert_eq!(c.replica_fetch_max_bytes, 1_048_576);
         assert_eq!(c.num_replica_fetchers, 1);
+        assert_eq!(c.replica_fetch_wait_max_ms, 500);
+        assert_eq!(c.replica_fetch_min_bytes, 1);
+        assert_eq!(c.replica_fetch_response_max_bytes, 10_485_760);
+        assert_eq!(c.replica_fetch_backoff_ms, 1000);
         assert_eq!(c.offsets_topic_num_partitions, 50);
         assert_eq!(c.offsets_topic_replication_factor, 3);
         assert_eq!(c.group_initial_rebalance_delay_ms, 3000);
@@ -1102,6 +1147,10 @@ mod tests {
                 "inter.broker.listener.name=INTERNAL\n",
                 "inter.broker.listener.name",
             ),
+            (
+                "replica.lag.time.max.ms=400\nreplica.fetch.wait.max.ms=401\n",
+                "replica.fetch.wait.max.ms",
+            ),
         ];
         for (line, key) in cases {
             let err = parse(line).unwrap_err();
@@ -1139,7 +1188,9 @@ mod tests {
         queued.max.requests=1\nbroker.rack=r\ncontrolled.shutdown.enable=false\n\
         auto.leader.rebalance.enable=false\nunclean.leader.election.enable=true\n\
         min.insync.replicas=2\nreplica.lag.time.max.ms=1\nreplica.fetch.max.bytes=1\n\
-        num.replica.fetchers=2\noffsets.topic.num.partitions=1\n\
+        num.replica.fetchers=2\nreplica.fetch.wait.max.ms=1\nreplica.fetch.min.bytes=2\n\
+        replica.fetch.response.max.bytes=3\nreplica.fetch.backoff.ms=4\n\
+        offsets.topic.num.partitions=1\n\
         offsets.topic.replication.factor=1\ngroup.initial.rebalance.delay.ms=0\n\
         log.retention.check.interval.ms=1\nlog.flush.scheduler.interval.ms=1\n\
         log.flush.offset.checkpoint.interval.ms=1\n\
