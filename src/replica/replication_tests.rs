@@ -12,7 +12,7 @@ use crate::zk::data::{BrokerId, LeaderIsrAndControllerEpoch};
 use crate::TopicPartition;
 
 use super::manager::{FetchParams, FetchPartition, PartitionData};
-use super::testing::{batch, config, manager_with_zk, FakeZk, ME};
+use super::testing::{batch, config, manager_with, manager_with_zk, FakeZk, ME};
 use super::{LeaderAndIsrPartition, ReplicaManager, Role};
 
 const F2: BrokerId = 2;
@@ -334,4 +334,31 @@ fn batch_at(offset: i64, epoch: i32) -> Vec<u8> {
     bytes[..8].copy_from_slice(&offset.to_be_bytes());
     bytes[12..16].copy_from_slice(&epoch.to_be_bytes());
     bytes
+}
+
+#[tokio::test]
+async fn high_watermarks_are_checkpointed_periodically() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut fast = config();
+    fast.high_watermark_checkpoint_interval = Duration::from_millis(20);
+    let (rm, _) = manager_with(dir.path(), fast);
+    apply(&rm, state(ME, 1, &[ME], 0));
+    for ts in 0..4 {
+        rm.append(&tp(), &batch(ts)).unwrap();
+    }
+    rm.startup();
+    let checkpoint = dir.path().join("replication-offset-checkpoint");
+    let started = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&checkpoint).unwrap_or_default();
+        if text.contains("t 0 4") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "checkpoint: {text:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    rm.shutdown();
 }

@@ -86,6 +86,11 @@ pub fn manager(dir: &Path) -> Arc<ReplicaManager> {
 
 /// A manager and the fake ZooKeeper its ISR changes go to.
 pub fn manager_with_zk(dir: &Path) -> (Arc<ReplicaManager>, Arc<FakeZk>) {
+    manager_with(dir, config())
+}
+
+/// [`manager_with_zk`] with other replica settings.
+pub fn manager_with(dir: &Path, config: ReplicaConfig) -> (Arc<ReplicaManager>, Arc<FakeZk>) {
     let logs = LogManager::startup(LogManagerConfig {
         log_dirs: vec![dir.to_path_buf()],
         default_log_config: LogConfig::default(),
@@ -98,7 +103,7 @@ pub fn manager_with_zk(dir: &Path) -> (Arc<ReplicaManager>, Arc<FakeZk>) {
     let zk = Arc::new(FakeZk::default());
     let rm = ReplicaManager::new(
         Arc::new(logs),
-        config(),
+        config,
         Arc::clone(&zk) as Arc<dyn IsrStore>,
     );
     (Arc::new(rm), zk)
