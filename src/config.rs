@@ -210,9 +210,6 @@ pub struct KafkaConfig {
     /// `unclean.leader.election.enable`, default false: whether a replica
     /// outside the ISR may become leader (and lose committed records).
     pub unclean_leader_election_enable: bool,
-    /// `min.insync.replicas`, default 1: with `acks=all`, fewer ISR members
-    /// than this makes the leader refuse writes (NOT_ENOUGH_REPLICAS).
-    pub min_insync_replicas: u32,
     /// `replica.lag.time.max.ms`, default 30000: a follower that has not
     /// caught up for this long is dropped from the ISR.
     pub replica_lag_time_max_ms: u64,
@@ -413,7 +410,6 @@ impl KafkaConfig {
             unclean_leader_election_enable: p
                 .boolean("unclean.leader.election.enable")?
                 .unwrap_or(false),
-            min_insync_replicas: p.int("min.insync.replicas", 1)?.unwrap_or(1),
             replica_lag_time_max_ms: p.long("replica.lag.time.max.ms", 1)?.unwrap_or(30_000),
             replica_fetch_max_bytes: p.int("replica.fetch.max.bytes", 0)?.unwrap_or(1024 * 1024),
             num_replica_fetchers: p.int("num.replica.fetchers", 1)?.unwrap_or(1),
@@ -633,6 +629,9 @@ fn broker_log_defaults(p: &Props<'_>) -> Result<LogConfig, ConfigError> {
         file_delete_delay_ms: p
             .long("log.segment.delete.delay.ms", 0)?
             .unwrap_or(defaults.file_delete_delay_ms),
+        min_insync_replicas: p
+            .int(MIN_INSYNC_REPLICAS, 1)?
+            .unwrap_or(defaults.min_insync_replicas),
     })
 }
 
@@ -658,6 +657,8 @@ const FLUSH_MESSAGES: &str = "flush.messages";
 const FLUSH_MS: &str = "flush.ms";
 const MAX_MESSAGE_BYTES: &str = "max.message.bytes";
 const FILE_DELETE_DELAY_MS: &str = "file.delete.delay.ms";
+/// The same key at broker and topic level.
+const MIN_INSYNC_REPLICAS: &str = "min.insync.replicas";
 
 /// Layers a topic's config overrides on the broker defaults `base`.
 ///
@@ -697,6 +698,9 @@ pub fn topic_log_config(
         file_delete_delay_ms: p
             .long(FILE_DELETE_DELAY_MS, 0)?
             .unwrap_or(base.file_delete_delay_ms),
+        min_insync_replicas: p
+            .int(MIN_INSYNC_REPLICAS, 1)?
+            .unwrap_or(base.min_insync_replicas),
     };
     match p.unread().first() {
         Some(unknown) => Err(ConfigError::UnknownTopicConfig((*unknown).to_owned())),
@@ -728,6 +732,7 @@ pub fn describe(config: &LogConfig) -> Vec<(&'static str, String)> {
             FILE_DELETE_DELAY_MS,
             config.file_delete_delay_ms.to_string(),
         ),
+        (MIN_INSYNC_REPLICAS, config.min_insync_replicas.to_string()),
     ]
 }
 
@@ -976,7 +981,7 @@ mod tests {
         assert!(c.controlled_shutdown_enable);
         assert!(c.auto_leader_rebalance_enable);
         assert!(!c.unclean_leader_election_enable);
-        assert_eq!(c.min_insync_replicas, 1);
+        assert_eq!(c.log_config().min_insync_replicas, 1);
         assert_eq!(c.replica_lag_time_max_ms, 30_000);
         assert_eq!(c.replica_fetch_max_bytes, 1_048_576);
         assert_eq!(c.num_replica_fetchers, 1);
@@ -1096,10 +1101,11 @@ mod tests {
     fn broker_log_keys_map_onto_log_config() {
         let log = parse(
             "log.segment.bytes=1024\nlog.index.size.max.bytes=4096\nlog.index.interval.bytes=1\n\
-             message.max.bytes=2000\nlog.segment.delete.delay.ms=0\n",
+             message.max.bytes=2000\nlog.segment.delete.delay.ms=0\nmin.insync.replicas=2\n",
         )
         .unwrap()
         .log_config();
+        assert_eq!(log.min_insync_replicas, 2);
         assert_eq!(log.segment_bytes, 1024);
         assert_eq!(log.segment_index_bytes, 4096);
         assert_eq!(log.index_interval_bytes, 1);
@@ -1320,6 +1326,7 @@ mod tests {
                 ("retention.bytes", "5000"),
                 ("flush.messages", "1"),
                 ("max.message.bytes", "10"),
+                ("min.insync.replicas", "2"),
             ]),
         )
         .unwrap();
@@ -1331,6 +1338,7 @@ mod tests {
                 retention_bytes: Some(5000),
                 flush_messages: Some(1),
                 max_message_bytes: 10,
+                min_insync_replicas: 2,
                 ..base.clone()
             }
         );
@@ -1352,6 +1360,7 @@ mod tests {
             ("flush.ms", "-1"),
             ("max.message.bytes", "x"),
             ("file.delete.delay.ms", "-1"),
+            ("min.insync.replicas", "0"),
         ] {
             let err = topic_log_config(&base, &map(&[(key, value)])).unwrap_err();
             assert!(
@@ -1377,7 +1386,8 @@ mod tests {
                 "flush.messages",
                 "flush.ms",
                 "max.message.bytes",
-                "file.delete.delay.ms"
+                "file.delete.delay.ms",
+                "min.insync.replicas"
             ]
         );
         let value = |key: &str| {
@@ -1403,14 +1413,14 @@ mod tests {
                 proptest::option::of(1..LONG_MAX),
                 proptest::option::of(0..LONG_MAX),
             ),
-            (0..=INT_MAX, 0..=LONG_MAX),
+            (0..=INT_MAX, 0..=LONG_MAX, 1..=INT_MAX),
         )
             .prop_map(
                 |(
                     (segment_bytes, segment_ms, segment_index_bytes, index_interval_bytes),
                     (retention_ms, retention_bytes),
                     (flush_messages, flush_ms),
-                    (max_message_bytes, file_delete_delay_ms),
+                    (max_message_bytes, file_delete_delay_ms, min_insync_replicas),
                 )| LogConfig {
                     segment_bytes,
                     segment_ms,
@@ -1422,6 +1432,7 @@ mod tests {
                     flush_ms,
                     max_message_bytes,
                     file_delete_delay_ms,
+                    min_insync_replicas,
                 },
             )
     }

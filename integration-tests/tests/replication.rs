@@ -77,21 +77,15 @@ fn replica_files(partition_dir: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
     Ok(files)
 }
 
-/// Produces `lines` with acks=1 to partition 0 of [`TOPIC`] at `bootstrap`.
-fn produce(bootstrap: &str, lines: &[String]) -> Result<()> {
+/// Produces `lines` with `acks` to partition 0 of [`TOPIC`] at `bootstrap`.
+fn produce(bootstrap: &str, lines: &[String], acks: &str) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("records");
     fs::write(&file, lines.join("\n") + "\n")?;
-    kcat_produce_file(
-        bootstrap,
-        TOPIC,
-        0,
-        &file,
-        &["-X", "acks=1"],
-        CLIENT_TIMEOUT,
-    )?
-    .success()
-    .context("producing with acks=1 to the leader")?;
+    let acks = format!("acks={acks}");
+    kcat_produce_file(bootstrap, TOPIC, 0, &file, &["-X", &acks], CLIENT_TIMEOUT)?
+        .success()
+        .with_context(|| format!("producing with {acks} to the leader"))?;
     Ok(())
 }
 
@@ -191,7 +185,7 @@ fn followers_copy_the_leader_and_the_isr_follows_them() -> Result<()> {
     );
     let bootstrap = cluster.broker(leader)?.bootstrap();
     let mut sent = records(0, RECORDS);
-    produce(&bootstrap, &sent)?;
+    produce(&bootstrap, &sent, "1")?;
     wait_for_identical_replicas(&cluster, leader)?;
     let all = cluster.broker_ids();
     let epoch = wait_for_isr(&cluster, &all, leader)?;
@@ -199,7 +193,9 @@ fn followers_copy_the_leader_and_the_isr_follows_them() -> Result<()> {
     // A follower that stops fetching while records arrive leaves the ISR:
     // the leader's conditional write, announced to the controller, which
     // tells every broker. Neither leader nor controller is stopped, and
-    // the follower keeps its ZooKeeper session.
+    // the follower keeps its ZooKeeper session. An acks=all producer is
+    // answered once the records are committed: by the ISR without the
+    // stopped follower.
     let stopped = all
         .iter()
         .copied()
@@ -213,7 +209,7 @@ fn followers_copy_the_leader_and_the_isr_follows_them() -> Result<()> {
     eprintln!("SIGSTOP follower {stopped}");
     cluster.broker_mut(stopped)?.sigstop()?;
     let more = records(RECORDS, 10);
-    produce(&bootstrap, &more)?;
+    produce(&bootstrap, &more, "all")?;
     sent.extend(more);
     let without: Vec<i32> = all.iter().copied().filter(|&id| id != stopped).collect();
     let shrunk_epoch = wait_for_isr(&cluster, &without, watcher)?;

@@ -57,6 +57,17 @@ pub struct FetchParams {
     pub max_bytes: u64,
 }
 
+/// An acks=all append the producer's answer waits for (Kafka's
+/// `ProducePartitionStatus`): committed once the high watermark reaches
+/// `required_offset`, in `leader_epoch`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwaitedCommit {
+    pub topic_partition: TopicPartition,
+    /// The appended batches' last offset + 1.
+    pub required_offset: i64,
+    pub leader_epoch: i32,
+}
+
 /// What a fetch returns for one partition.
 #[derive(Debug, Clone, Default)]
 pub struct PartitionData {
@@ -269,19 +280,98 @@ impl ReplicaManager {
         self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// Appends a producer's batches as leader. They are committed once the
-    /// ISR has them; with this broker alone in the ISR, at once.
+    /// Appends a producer's batches as leader (acks=0 or 1). They are
+    /// committed once the ISR has them; with this broker alone in the ISR,
+    /// at once.
     pub fn append(
         &self,
         tp: &TopicPartition,
         records: &[u8],
     ) -> Result<LogAppendInfo, ReplicaError> {
-        let (info, _) = self.hosted(tp)?.append_as_leader(records, now_ms())?;
+        Ok(self.append_records(tp, records, false)?.0)
+    }
+
+    /// Appends a producer's batches as leader for acks=all: refused
+    /// (NOT_ENOUGH_REPLICAS) while the ISR is smaller than
+    /// `min.insync.replicas`. The producer is answered once
+    /// [`wait_for_commits`](Self::wait_for_commits) says the ISR has them.
+    pub fn append_for_all_acks(
+        &self,
+        tp: &TopicPartition,
+        records: &[u8],
+    ) -> Result<(LogAppendInfo, AwaitedCommit), ReplicaError> {
+        let (info, leader_epoch) = self.append_records(tp, records, true)?;
+        let awaited = AwaitedCommit {
+            topic_partition: tp.clone(),
+            required_offset: info.last_offset + 1,
+            leader_epoch,
+        };
+        Ok((info, awaited))
+    }
+
+    fn append_records(
+        &self,
+        tp: &TopicPartition,
+        records: &[u8],
+        acks_all: bool,
+    ) -> Result<(LogAppendInfo, i32), ReplicaError> {
+        let appended = self
+            .hosted(tp)?
+            .append_as_leader(records, acks_all, now_ms())?;
         // Followers wait for new records, consumers for committed ones.
-        if !info.duplicate {
+        if !appended.0.duplicate {
             self.wake_fetches();
         }
-        Ok(info)
+        Ok(appended)
+    }
+
+    /// Waits until the ISR has each acks=all append, or `timeout` (the
+    /// produce request's) passes: Kafka's delayed produce. Each one's
+    /// outcome, in order: committed, NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+    /// NOT_LEADER_OR_FOLLOWER if leadership moved, or REQUEST_TIMED_OUT.
+    ///
+    /// Waiters look again whenever a fetch would (the high watermark moved,
+    /// leadership changed), like Kafka's purgatory woken by a high watermark
+    /// increase.
+    pub async fn wait_for_commits(
+        &self,
+        awaited: &[AwaitedCommit],
+        timeout: Duration,
+    ) -> Vec<Result<(), ReplicaError>> {
+        let deadline = Instant::now() + timeout;
+        let mut changes = self.changes.subscribe();
+        let mut outcomes: Vec<Option<Result<(), ReplicaError>>> =
+            awaited.iter().map(|_| None).collect();
+        loop {
+            changes.borrow_and_update();
+            for (outcome, commit) in outcomes.iter_mut().zip(awaited) {
+                if outcome.is_none() {
+                    *outcome = match self.partition(&commit.topic_partition) {
+                        Some(p) => p.check_committed(commit.required_offset, commit.leader_epoch),
+                        None => Some(Err(ReplicaError::UnknownTopicOrPartition(
+                            commit.topic_partition.clone(),
+                        ))),
+                    };
+                }
+            }
+            if outcomes.iter().all(Option::is_some) || Instant::now() >= deadline {
+                break;
+            }
+            let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
+        }
+        outcomes
+            .into_iter()
+            .zip(awaited)
+            .map(|(outcome, commit)| {
+                outcome.unwrap_or_else(|| {
+                    Err(ReplicaError::CommitTimedOut {
+                        tp: commit.topic_partition.clone(),
+                        offset: commit.required_offset - 1,
+                        timeout,
+                    })
+                })
+            })
+            .collect()
     }
 
     /// Finds the records a fetch asked for, without reading them: the bytes

@@ -8,8 +8,9 @@
 //! leader learns each follower's log end offset from its fetches, keeps the
 //! ISR ([`partition`], written to ZooKeeper through [`isr`]) and commits
 //! records once every in-sync replica has them (the high watermark), and
-//! consumers see only committed records. Not yet: acks=all waiting for the
-//! high watermark, `min.insync.replicas`, and leader-epoch based truncation
+//! consumers see only committed records; an acks=all producer is answered
+//! once its records are committed, and refused while the ISR is smaller
+//! than `min.insync.replicas`. Not yet: leader-epoch based truncation
 //! (OffsetForLeaderEpoch): a follower of a new leader truncates to its high
 //! watermark, as Kafka did before KIP-101.
 
@@ -32,7 +33,9 @@ pub use config::{FetcherConfig, ReplicaConfig};
 pub use error::ReplicaError;
 pub use fetcher::{FetchTarget, ReplicaFetcherManager};
 pub use isr::{IsrStore, IsrUpdate, StoreFuture, ZkIsrStore};
-pub use manager::{FetchParams, FetchPartition, PartitionData, ReplicaManager, TimestampAndOffset};
+pub use manager::{
+    AwaitedCommit, FetchParams, FetchPartition, PartitionData, ReplicaManager, TimestampAndOffset,
+};
 pub use partition::{Partition, Role};
 pub use state_change::{
     LeaderAndIsrPartition, PartitionResults, StopReplicaPartition, EPOCH_DURING_DELETE, NO_EPOCH,

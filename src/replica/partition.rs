@@ -264,17 +264,69 @@ impl Partition {
 
     /// Appends a producer's batches as leader; the high watermark follows
     /// if the ISR allows (with this broker alone in it, to the new end).
-    /// Returns whether the high watermark moved too.
+    /// With `acks_all`, an ISR smaller than `min.insync.replicas` refuses
+    /// the batches first (Kafka checks the ISR ZooKeeper has, not one being
+    /// written). Returns the leader epoch they were appended in.
     pub fn append_as_leader(
         &self,
         records: &[u8],
+        acks_all: bool,
         now_ms: i64,
-    ) -> Result<(LogAppendInfo, bool), ReplicaError> {
+    ) -> Result<(LogAppendInfo, i32), ReplicaError> {
         self.with_leader_log(None, |log, epoch| {
+            let isr = self.lock_isr();
+            let min = log.config().min_insync_replicas;
+            if acks_all && isr.isr.len() < min as usize {
+                return Err(ReplicaError::NotEnoughReplicas {
+                    tp: self.topic_partition.clone(),
+                    isr: isr.isr.len(),
+                    min,
+                });
+            }
+            drop(isr);
             let info = log.append_as_leader(records, epoch, now_ms)?;
-            let advanced = maybe_increment_high_watermark(log, &self.lock_isr());
-            Ok((info, advanced))
+            maybe_increment_high_watermark(log, &self.lock_isr());
+            Ok((info, epoch))
         })
+    }
+
+    /// Whether the ISR has every record before `offset`, appended in
+    /// `leader_epoch` (Kafka's `checkEnoughReplicasReachOffset`): `None`
+    /// while the high watermark is below it; then `Ok`, or
+    /// NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR has meanwhile shrunk
+    /// below `min.insync.replicas`. Any leadership change since, even back
+    /// to this broker in a newer epoch, answers NOT_LEADER_OR_FOLLOWER: the
+    /// records may not have survived it.
+    pub(super) fn check_committed(
+        &self,
+        offset: i64,
+        leader_epoch: i32,
+    ) -> Option<Result<(), ReplicaError>> {
+        let leadership = self.read_leadership();
+        if leadership.role != Role::Leader || leadership.leader_epoch != leader_epoch {
+            let leader = match leadership.role {
+                Role::Leader => Some(self.local_broker_id),
+                Role::Follower { leader } => leader,
+            };
+            return Some(Err(ReplicaError::NotLeader {
+                tp: self.topic_partition.clone(),
+                leader,
+            }));
+        }
+        let log = self.log();
+        if log.high_watermark() < offset {
+            return None;
+        }
+        let min = log.config().min_insync_replicas;
+        let isr = self.lock_isr().isr.len();
+        if isr < min as usize {
+            return Some(Err(ReplicaError::NotEnoughReplicasAfterAppend {
+                tp: self.topic_partition.clone(),
+                isr,
+                min,
+            }));
+        }
+        Some(Ok(()))
     }
 
     /// Records that `follower` fetched from `fetch_offset` when the leader's

@@ -362,3 +362,114 @@ async fn high_watermarks_are_checkpointed_periodically() {
     }
     rm.shutdown();
 }
+
+/// A leader of `tp()` whose log has `min.insync.replicas` = `min_isr`.
+fn leader_with_min_isr(
+    dir: &std::path::Path,
+    isr: &[BrokerId],
+    min_isr: u32,
+) -> Arc<ReplicaManager> {
+    let (rm, _) = manager_with_zk(dir);
+    let mut state = state(ME, 1, isr, 0);
+    state.log_config.min_insync_replicas = min_isr;
+    apply(&rm, state);
+    rm
+}
+
+#[tokio::test]
+async fn acks_all_is_answered_once_the_isr_has_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let rm = leader_with_min_isr(dir.path(), &[ME, F2], 2);
+    rm.append(&tp(), &batch(0)).unwrap();
+    let (info, awaited) = rm.append_for_all_acks(&tp(), &batch(1)).unwrap();
+    assert_eq!((info.first_offset, awaited.required_offset), (1, 2));
+    let waiting = {
+        let rm = Arc::clone(&rm);
+        let awaited = awaited.clone();
+        tokio::spawn(async move {
+            rm.wait_for_commits(&[awaited], Duration::from_secs(30))
+                .await
+                .remove(0)
+                .map_err(|e| e.error_code())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished());
+    fetch(&rm, Some(F2), 1).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished(), "the follower lacks the batch yet");
+    fetch(&rm, Some(F2), 2).await.unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("answered before the produce timeout")
+        .unwrap();
+    assert_eq!(answer, Ok(()));
+    // Not committed within the timeout: REQUEST_TIMED_OUT.
+    let (_, awaited) = rm.append_for_all_acks(&tp(), &batch(2)).unwrap();
+    let outcome = rm
+        .wait_for_commits(&[awaited], Duration::from_millis(20))
+        .await
+        .remove(0);
+    assert_eq!(
+        outcome.map_err(|e| e.error_code()),
+        Err(ErrorCode::REQUEST_TIMED_OUT)
+    );
+}
+
+#[tokio::test]
+async fn acks_all_needs_min_insync_replicas_before_and_after_the_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let rm = leader_with_min_isr(dir.path(), &[ME], 2);
+    let refused = rm.append_for_all_acks(&tp(), &batch(0)).unwrap_err();
+    assert_eq!(refused.error_code(), ErrorCode::NOT_ENOUGH_REPLICAS);
+    assert_eq!(rm.partition(&tp()).unwrap().log().log_end_offset(), 0);
+    // acks=1 is not held to it.
+    rm.append(&tp(), &batch(0)).unwrap();
+
+    // Two in sync when appended; the follower drops out before it has the
+    // batch: committed by the leader alone, below min.insync.replicas.
+    let dir = tempfile::tempdir().unwrap();
+    let rm = leader_with_min_isr(dir.path(), &[ME, F2], 2);
+    fetch(&rm, Some(F2), 0).await.unwrap();
+    let (_, awaited) = rm.append_for_all_acks(&tp(), &batch(0)).unwrap();
+    let lag = config().lag_time_max.as_millis() as i64;
+    rm.maybe_shrink_isrs(crate::log::partition_log::now_ms() + lag + 1_000);
+    assert_eq!(rm.write_queued_isr_updates().await, 1);
+    let outcome = rm
+        .wait_for_commits(&[awaited], Duration::from_secs(10))
+        .await
+        .remove(0);
+    assert_eq!(
+        outcome.map_err(|e| e.error_code()),
+        Err(ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND)
+    );
+}
+
+#[tokio::test]
+async fn acks_all_fails_when_leadership_moves_before_the_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let rm = leader_with_min_isr(dir.path(), &[ME, F2], 1);
+    let (_, awaited) = rm.append_for_all_acks(&tp(), &batch(0)).unwrap();
+    let waiting = {
+        let rm = Arc::clone(&rm);
+        tokio::spawn(async move {
+            rm.wait_for_commits(&[awaited], Duration::from_secs(30))
+                .await
+                .remove(0)
+                .map_err(|e| e.error_code())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Leading again in a newer epoch is a change too: the batch may be gone.
+    tokio::task::spawn_blocking({
+        let rm = Arc::clone(&rm);
+        move || apply(&rm, state(ME, 2, &[ME], 0))
+    })
+    .await
+    .unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("answered at the leadership change")
+        .unwrap();
+    assert_eq!(answer, Err(ErrorCode::NOT_LEADER_OR_FOLLOWER));
+}

@@ -101,11 +101,7 @@ pub fn manager_with(dir: &Path, config: ReplicaConfig) -> (Arc<ReplicaManager>, 
     })
     .unwrap();
     let zk = Arc::new(FakeZk::default());
-    let rm = ReplicaManager::new(
-        Arc::new(logs),
-        config,
-        Arc::clone(&zk) as Arc<dyn IsrStore>,
-    );
+    let rm = ReplicaManager::new(Arc::new(logs), config, Arc::clone(&zk) as Arc<dyn IsrStore>);
     (Arc::new(rm), zk)
 }
 
