@@ -670,7 +670,6 @@ fn reassigning_a_partition_away_from_its_leader_moves_leadership_and_deletes_the
 }
 
 #[test]
-#[ignore = "needs follower replication: a returning broker must rejoin the ISR before it may lead again"]
 fn preferred_leader_election_restores_the_original_leaders() -> Result<()> {
     // Only the election the test asks for may move leaders back.
     let mut cluster =
