@@ -21,9 +21,10 @@ use crate::zk::data::BrokerId;
 use crate::TopicPartition;
 
 use super::fetcher::fetcher_index;
+use super::fetcher::{FetchTarget, ReplicaFetcherManager};
 use super::manager::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
 use super::testing::{batch, config, manager, ME};
-use super::{FetchTarget, LeaderAndIsrPartition, Partition, ReplicaFetcherManager};
+use super::{LeaderAndIsrPartition, Partition};
 
 const LEADER: BrokerId = 2;
 

@@ -31,8 +31,7 @@ mod testing;
 
 pub use config::{FetcherConfig, ReplicaConfig};
 pub use error::ReplicaError;
-pub use fetcher::{FetchTarget, ReplicaFetcherManager};
-pub use isr::{IsrStore, IsrUpdate, StoreFuture, ZkIsrStore};
+pub use isr::{IsrStore, StoreFuture, ZkIsrStore};
 pub use manager::{
     AwaitedCommit, FetchParams, FetchPartition, PartitionData, ReplicaManager, TimestampAndOffset,
 };

@@ -148,23 +148,15 @@ impl Partition {
         self.read_leadership().role
     }
 
-    pub fn replicas(&self) -> Vec<BrokerId> {
-        self.read_leadership().replicas.clone()
-    }
-
     /// The ISR as ZooKeeper has it (a change being written not included).
     pub fn isr(&self) -> Vec<BrokerId> {
         self.lock_isr().isr.clone()
     }
 
     /// The partition state znode's version this broker holds.
+    #[cfg(test)]
     pub fn zk_version(&self) -> i32 {
         self.lock_isr().zk_version
-    }
-
-    /// The epoch of the controller that last wrote the partition state.
-    pub fn controller_epoch(&self) -> i32 {
-        self.lock_isr().controller_epoch
     }
 
     /// Leads the partition as `state` says (Kafka's `Partition.makeLeader`):
