@@ -12,6 +12,9 @@ use crate::protocol::api::init_producer_id::{InitProducerIdRequest, InitProducer
 use crate::protocol::api::leader_and_isr::{LeaderAndIsrRequest, LeaderAndIsrResponse};
 use crate::protocol::api::list_offsets::{ListOffsetsRequest, ListOffsetsResponse};
 use crate::protocol::api::metadata::{MetadataRequest, MetadataResponse};
+use crate::protocol::api::offset_for_leader_epoch::{
+    OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
+};
 use crate::protocol::api::produce::{ProduceRequest, ProduceResponse};
 use crate::protocol::api::stop_replica::{StopReplicaRequest, StopReplicaResponse};
 use crate::protocol::api::update_metadata::{UpdateMetadataRequest, UpdateMetadataResponse};
@@ -119,6 +122,14 @@ impl RequestHandler for Broker {
         Reply::Respond(self.controlled_shutdown_request(request).await)
     }
 
+    async fn offset_for_leader_epoch(
+        &self,
+        _ctx: &RequestContext<'_>,
+        request: OffsetForLeaderEpochRequest,
+    ) -> Reply<OffsetForLeaderEpochResponse> {
+        Reply::Respond(Broker::offset_for_leader_epoch(self, request))
+    }
+
     async fn describe_configs(
         &self,
         _ctx: &RequestContext<'_>,
@@ -139,5 +150,6 @@ mod tests {
         assert!(apis.contains(&(ApiKey::LeaderAndIsr, 0..=5)));
         assert!(apis.contains(&(ApiKey::StopReplica, 0..=3)));
         assert!(apis.contains(&(ApiKey::UpdateMetadata, 0..=7)));
+        assert!(apis.contains(&(ApiKey::OffsetForLeaderEpoch, 0..=4)));
     }
 }

@@ -160,19 +160,28 @@ impl Partition {
     }
 
     /// Leads the partition as `state` says (Kafka's `Partition.makeLeader`):
-    /// its followers start unknown, those in the ISR counted as caught up
-    /// now. The high watermark stays where it was (from the checkpoint, or
-    /// as a follower learned it) until the ISR's positions move it; with an
-    /// ISR of this broker alone that is at once. Returns whether it moved.
-    pub fn make_leader(&self, state: &LeaderAndIsrPartition, now_ms: i64) -> bool {
+    /// the new epoch is recorded in the leader epoch cache as starting at
+    /// the log end, so a follower asking where an older epoch ends is told
+    /// (OffsetForLeaderEpoch); its followers start unknown, those in the ISR
+    /// counted as caught up now. The high watermark stays where it was (from
+    /// the checkpoint, or as a follower learned it) until the ISR's
+    /// positions move it; with an ISR of this broker alone that is at once.
+    /// Returns whether it moved. Writes the epoch checkpoint: touches the
+    /// disk.
+    pub fn make_leader(
+        &self,
+        state: &LeaderAndIsrPartition,
+        now_ms: i64,
+    ) -> Result<bool, ReplicaError> {
         let mut leadership = self.write_leadership();
+        let mut log = self.log();
+        let log_end = log.log_end_offset();
+        log.assign_epoch_start_offset(state.leader_epoch, log_end)?;
         *leadership = Leadership {
             role: Role::Leader,
             leader_epoch: state.leader_epoch,
             replicas: state.replicas.clone(),
         };
-        let mut log = self.log();
-        let log_end = log.log_end_offset();
         let mut isr = self.lock_isr();
         *isr = IsrState {
             leader_epoch_start_offset: log_end,
@@ -189,7 +198,7 @@ impl Partition {
                 .collect(),
             ..IsrState::from_controller(state)
         };
-        maybe_increment_high_watermark(&mut log, &isr)
+        Ok(maybe_increment_high_watermark(&mut log, &isr))
     }
 
     /// Follows `state.leader` (Kafka's `Partition.makeFollower`). Following

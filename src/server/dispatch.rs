@@ -47,6 +47,7 @@ use crate::protocol::api::init_producer_id::InitProducerIdRequest;
 use crate::protocol::api::leader_and_isr::LeaderAndIsrRequest;
 use crate::protocol::api::list_offsets::ListOffsetsRequest;
 use crate::protocol::api::metadata::MetadataRequest;
+use crate::protocol::api::offset_for_leader_epoch::OffsetForLeaderEpochRequest;
 use crate::protocol::api::produce::ProduceRequest;
 use crate::protocol::api::stop_replica::StopReplicaRequest;
 use crate::protocol::api::update_metadata::UpdateMetadataRequest;
@@ -223,6 +224,7 @@ dispatch_table! {
     InitProducerId => init_producer_id(InitProducerIdRequest),
     DescribeConfigs => describe_configs(DescribeConfigsRequest),
     ControlledShutdown => controlled_shutdown(ControlledShutdownRequest),
+    OffsetForLeaderEpoch => offset_for_leader_epoch(OffsetForLeaderEpochRequest),
 }
 
 /// The intersection of two version ranges (request and response codecs).

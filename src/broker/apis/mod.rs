@@ -12,6 +12,7 @@ mod init_producer_id;
 mod leader_and_isr;
 mod list_offsets;
 mod metadata;
+mod offset_for_leader_epoch;
 mod produce;
 mod stop_replica;
 mod update_metadata;
