@@ -23,6 +23,7 @@ use super::error::ReplicaError;
 use super::isr::IsrUpdate;
 use super::remote_replica::RemoteReplica;
 use super::state_change::{LeaderAndIsrPartition, NO_LEADER};
+use super::truncation::{truncation_point, LeaderEpochEnd, Truncation};
 
 /// This broker's part in a partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,28 +202,21 @@ impl Partition {
         Ok(maybe_increment_high_watermark(&mut log, &isr))
     }
 
-    /// Follows `state.leader` (Kafka's `Partition.makeFollower`). Following
-    /// a new leader, the log is first truncated to the high watermark: what
-    /// lies past it may not be on the leader (Kafka before KIP-101; leader
-    /// epochs will narrow this). Truncating touches the disk.
-    pub fn make_follower(&self, state: &LeaderAndIsrPartition) -> Result<(), ReplicaError> {
+    /// Follows `state.leader` (Kafka's `Partition.makeFollower`). The log is
+    /// left as it is: what lies past the point where it diverges from the
+    /// new leader's is truncated by the fetcher once the leader has said
+    /// where that is (OffsetForLeaderEpoch, see
+    /// [`truncation`](super::truncation)), before anything is fetched.
+    pub fn make_follower(&self, state: &LeaderAndIsrPartition) {
         let mut leadership = self.write_leadership();
-        let role = Role::Follower {
-            leader: (state.leader != NO_LEADER).then_some(state.leader),
-        };
-        let new_leader = role != leadership.role && state.leader != NO_LEADER;
         *leadership = Leadership {
-            role,
+            role: Role::Follower {
+                leader: (state.leader != NO_LEADER).then_some(state.leader),
+            },
             leader_epoch: state.leader_epoch,
             replicas: state.replicas.clone(),
         };
         *self.lock_isr() = IsrState::from_controller(state);
-        if new_leader {
-            let mut log = self.log();
-            let high_watermark = log.high_watermark();
-            log.truncate_to(high_watermark)?;
-        }
-        Ok(())
     }
 
     /// Runs `operation` on the log with the leader epoch, if this broker
@@ -511,6 +505,33 @@ impl Partition {
             log.delete_records_before(log_start)?;
         }
         Ok(info)
+    }
+
+    /// The latest leader epoch in a follower's log, while it follows in
+    /// `leader_epoch`: what it asks the leader about before fetching.
+    pub(super) fn follower_latest_epoch(
+        &self,
+        leader_epoch: i32,
+    ) -> Result<Option<i32>, ReplicaError> {
+        let _leadership = self.follower_in(leader_epoch)?;
+        Ok(self.log().leader_epochs().latest_epoch())
+    }
+
+    /// Truncates a follower's log where it stops being the leader's, as the
+    /// leader's OffsetForLeaderEpoch answer says (`None`: at the high
+    /// watermark), if this broker still follows in `leader_epoch`. Returns
+    /// the log end offset before, and the truncation. Touches the disk.
+    pub(super) fn truncate_follower_to_epoch_end(
+        &self,
+        leader_epoch: i32,
+        leader: Option<LeaderEpochEnd>,
+    ) -> Result<(i64, Truncation), ReplicaError> {
+        let _leadership = self.follower_in(leader_epoch)?;
+        let mut log = self.log();
+        let before = log.log_end_offset();
+        let truncation = truncation_point(leader, &log);
+        log.truncate_to(truncation.offset)?;
+        Ok((before, truncation))
     }
 
     /// Truncates a follower's log to `offset`, where the leader's log ends

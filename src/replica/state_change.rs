@@ -189,7 +189,8 @@ impl ReplicaManager {
                 .make_leader(state, crate::log::partition_log::now_ms())
                 .map(drop)
         } else {
-            partition.make_follower(state)
+            partition.make_follower(state);
+            Ok(())
         };
         // A fetch waiting on a partition that changed hands answers now
         // (NOT_LEADER_OR_FOLLOWER) instead of at its timeout; one waiting
