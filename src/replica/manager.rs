@@ -585,7 +585,7 @@ impl ReplicaManager {
         match &written {
             Ok(version) => info!("{tp}: ISR is now {:?} (zkVersion {version})", update.state.isr),
             Err(ZkError::BadVersion { .. }) => warn!(
-                "{tp}: the partition state changed since zkVersion {}: ISR {:?} not written, no ISR change until the controller's next LeaderAndIsr",
+                "{tp}: the partition state changed since zkVersion {}: ISR {:?} not written; not leading until the controller's next LeaderAndIsr",
                 update.zk_version, update.state.isr
             ),
             Err(e) => warn!("{tp}: ISR {:?} not written: {e}", update.state.isr),

@@ -63,10 +63,6 @@ struct IsrState {
     /// The epoch of the controller that last wrote the partition state,
     /// written back with the leader's ISR changes.
     controller_epoch: i32,
-    /// A write found the znode changed since this broker's version: the
-    /// controller has decided something this broker has not heard yet. No
-    /// more ISR changes until the next LeaderAndIsr.
-    fenced: bool,
     /// The leader's log end offset when its epoch began: a follower must
     /// have everything before it to join the ISR (Kafka's
     /// `leaderEpochStartOffsetOpt`).
@@ -370,7 +366,7 @@ impl Partition {
         isr: &mut IsrState,
         follower: BrokerId,
     ) -> Option<IsrUpdate> {
-        if isr.pending.is_some() || isr.fenced || isr.isr.contains(&follower) {
+        if isr.pending.is_some() || isr.isr.contains(&follower) {
             return None;
         }
         let end = isr.followers.get(&follower)?.log_end_offset();
@@ -397,7 +393,7 @@ impl Partition {
         }
         let log = self.log();
         let mut isr = self.lock_isr();
-        if isr.pending.is_some() || isr.fenced {
+        if isr.pending.is_some() {
             return None;
         }
         let log_end = log.log_end_offset();
@@ -442,17 +438,21 @@ impl Partition {
     }
 
     /// Settles an ISR change with the store's answer: written, it is the
-    /// ISR at the new zkVersion (and may let the high watermark advance:
-    /// the returned flag); refused for a stale zkVersion, the ISR stays and
-    /// stops changing until the next LeaderAndIsr; failed otherwise, the
-    /// ISR stays and the change may be tried again. Ignored if leadership
-    /// changed meanwhile: the controller's newer state replaced it.
+    /// ISR at the new zkVersion (and may let the high watermark advance);
+    /// failed, the ISR stays and the change may be tried again. Refused for
+    /// a stale zkVersion, the controller has written the partition state
+    /// since: it has decided something this broker has not heard yet (a
+    /// new leader, a replica out of the ISR), so this broker stops leading,
+    /// and refuses produce and fetch (NOT_LEADER_OR_FOLLOWER), until the
+    /// controller's next LeaderAndIsr says what it is. Ignored if
+    /// leadership changed meanwhile: the controller's newer state replaced
+    /// it. Returns whether waiting fetches and produces should look again.
     pub(super) fn complete_isr_update(
         &self,
         update: &IsrUpdate,
         written: &Result<i32, ZkError>,
     ) -> bool {
-        let leadership = self.read_leadership();
+        let mut leadership = self.write_leadership();
         if leadership.role != Role::Leader || leadership.leader_epoch != update.leader_epoch {
             return false;
         }
@@ -469,8 +469,8 @@ impl Partition {
                 maybe_increment_high_watermark(&mut log, &isr)
             }
             Err(ZkError::BadVersion { .. }) => {
-                isr.fenced = true;
-                false
+                leadership.role = Role::Follower { leader: None };
+                true
             }
             Err(_) => false,
         }
