@@ -1,0 +1,424 @@
+//! The replication fault test of issue 5: idempotent acks=all producers
+//! with `min.insync.replicas=2` write numbered records to every partition of
+//! a replication-factor-3 topic while the test repeatedly `kill -9`s the
+//! leader of some partition (once the controller), waits for a new leader,
+//! restarts the killed broker and waits until it is back in every ISR.
+//! Afterwards a consumer reads every partition from the start: every
+//! acknowledged record is there exactly once, in send order, and nothing
+//! that was never sent; and the three replicas of each partition are the
+//! same bytes on disk.
+//!
+//! Bounded (every wait has a timeout; the whole run takes about a minute on
+//! an idle 2-core machine), loopback only.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, ensure, Context, Result};
+use gregor::protocol::api::create_topics::{CreatableTopic, CreateTopicsRequest};
+use gregor::protocol::api::metadata::MetadataResponseTopic;
+use integration_tests::cluster::{CHANGE_TIMEOUT, SESSION_TIMEOUT};
+use integration_tests::wire::WireClient;
+use integration_tests::{json_lines, python, wait_until, Cluster};
+use serde::Deserialize;
+
+const TOPIC: &str = "faults";
+const PARTITIONS: i32 = 3;
+/// How many brokers are killed and restarted, one after the other.
+const KILLS: usize = 4;
+/// The kill that takes the controller.
+const CONTROLLER_KILL: usize = 2;
+/// `replica.lag.time.max.ms` of the cluster: short enough that a replica
+/// lagging under load leaves the ISR (and rejoins) within the test, as a
+/// real fault would make it.
+const LAG_TIME_MAX: Duration = Duration::from_secs(5);
+/// One record to each partition every this many ms.
+const INTERVAL_MS: u32 = 10;
+/// Bound on the producer's run: the faults, then its last deliveries (its
+/// delivery timeout is 90 s).
+const PRODUCER_TIMEOUT: Duration = Duration::from_secs(300);
+/// Bound on a consumer run.
+const CONSUMER_TIMEOUT: Duration = Duration::from_secs(60);
+/// Bound on the whole test, faults and checks.
+const TEST_BOUND: Duration = Duration::from_secs(120);
+
+/// Creates [`TOPIC`] through the controller (CreateTopics v5).
+fn create_topic(cluster: &Cluster) -> Result<()> {
+    let controller = cluster.controller_id()?;
+    let request = CreateTopicsRequest {
+        topics: vec![CreatableTopic {
+            name: TOPIC.into(),
+            num_partitions: PARTITIONS,
+            replication_factor: 3,
+            assignments: Vec::new(),
+            configs: Vec::new(),
+        }],
+        timeout_ms: 30_000,
+        validate_only: false,
+    };
+    let response = WireClient::connect(&cluster.broker(controller)?.bootstrap())?
+        .request(5, &request)
+        .context("CreateTopics")?;
+    let result = response
+        .topics
+        .first()
+        .context("CreateTopics answered no topic")?;
+    ensure!(result.error_code == 0, "CreateTopics answered {result:?}");
+    Ok(())
+}
+
+/// [`TOPIC`]'s partitions as broker `asked` has them in its metadata.
+fn topic_metadata(cluster: &Cluster, asked: i32) -> Result<MetadataResponseTopic> {
+    cluster
+        .metadata_from(asked)?
+        .topics
+        .into_iter()
+        .find(|t| t.name == TOPIC)
+        .with_context(|| format!("broker {asked}'s metadata has no {TOPIC}"))
+}
+
+/// Waits until broker `asked`'s metadata satisfies `accept` for every
+/// partition of [`TOPIC`]: (partition, leader, ISR).
+fn wait_for_partitions(
+    cluster: &Cluster,
+    asked: i32,
+    what: &str,
+    timeout: Duration,
+    accept: impl Fn(i32, i32, &[i32]) -> bool,
+) -> Result<BTreeMap<i32, i32>> {
+    let mut last = Vec::new();
+    let waited = wait_until(what, timeout, || {
+        let topic = topic_metadata(cluster, asked)?;
+        last = topic
+            .partitions
+            .iter()
+            .map(|p| (p.partition_index, p.leader_id, p.isr_nodes.clone()))
+            .collect();
+        let all = topic.partitions.len() == PARTITIONS as usize
+            && last.iter().all(|(p, leader, isr)| accept(*p, *leader, isr));
+        Ok(all.then(|| last.iter().map(|(p, leader, _)| (*p, *leader)).collect()))
+    });
+    waited.with_context(|| format!("broker {asked}'s last (partition, leader, isr): {last:?}"))
+}
+
+/// Each partition's high watermark, asked of its leader; `None` while some
+/// leader does not answer.
+fn high_watermarks(cluster: &Cluster, leaders: &BTreeMap<i32, i32>) -> Result<Option<Vec<i64>>> {
+    let mut marks = Vec::new();
+    for (&p, &leader) in leaders {
+        let answer = WireClient::connect(&cluster.broker(leader)?.bootstrap())
+            .and_then(|mut client| client.fetch(TOPIC, p, 0));
+        match answer {
+            Ok(data) if data.error_code == 0 => marks.push(data.high_watermark),
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(marks))
+}
+
+/// Waits until every partition has committed more records than `before`
+/// (acks=all writes go on), asking broker `asked` who leads; returns the
+/// new high watermarks.
+fn wait_for_progress(cluster: &Cluster, asked: i32, before: &[i64]) -> Result<Vec<i64>> {
+    wait_until(
+        "every partition to commit new records",
+        CHANGE_TIMEOUT,
+        || {
+            let leaders =
+                wait_for_partitions(cluster, asked, "leaders", CHANGE_TIMEOUT, |_, l, _| l >= 0)?;
+            Ok(high_watermarks(cluster, &leaders)?
+                .filter(|marks| marks.iter().zip(before).all(|(now, then)| now > then)))
+        },
+    )
+}
+
+/// A file whose existence tells the producer to stop; created when dropped
+/// too, so a failing test does not leave the producer running.
+struct StopFile(PathBuf);
+
+impl StopFile {
+    fn create(&self) -> Result<()> {
+        fs::write(&self.0, b"stop").with_context(|| format!("creating {}", self.0.display()))
+    }
+}
+
+impl Drop for StopFile {
+    fn drop(&mut self) {
+        let _ = fs::write(&self.0, b"stop");
+    }
+}
+
+/// What `numbered_producer.py` reports.
+#[derive(Debug, Deserialize)]
+struct Produced {
+    /// Partition → records sent.
+    sent: BTreeMap<String, u64>,
+    /// Partition → the numbers acknowledged.
+    acked: BTreeMap<String, Vec<u64>>,
+    /// Partition → (number, error) of failed records.
+    failed: BTreeMap<String, Vec<(u64, String)>>,
+    /// Records without a delivery report when the producer gave up.
+    undelivered: u64,
+}
+
+/// The values of partition `p` from its start, read by confluent-kafka.
+fn consume(cluster: &Cluster, p: i32) -> Result<Vec<String>> {
+    let args = [
+        cluster.bootstrap(),
+        TOPIC.to_owned(),
+        "consume".to_owned(),
+        "--partition".to_owned(),
+        p.to_string(),
+    ];
+    let output = python("python/confluent_kafka_client.py", args, CONSUMER_TIMEOUT)?.success()?;
+    let mut values = Vec::new();
+    for line in json_lines(&output)? {
+        if let Some(value) = line.get("value") {
+            values.push(value.as_str().context("a null value")?.to_owned());
+        }
+    }
+    Ok(values)
+}
+
+/// Checks partition `p`'s records against what was sent and acknowledged:
+/// every one a record sent to `p` (`p<p>-<n>` with n below `sent`), each at
+/// most once and in send order, every acknowledged one present. Returns how
+/// many acknowledged records are missing (the test fails on any).
+fn check_partition(p: i32, read: &[String], sent: u64, acked: &[u64]) -> Result<usize> {
+    let prefix = format!("p{p}-");
+    let mut last = None;
+    let mut present = vec![false; usize::try_from(sent)?];
+    for (offset, value) in read.iter().enumerate() {
+        let n: u64 = value
+            .strip_prefix(&prefix)
+            .and_then(|n| n.parse().ok())
+            .with_context(|| format!("{TOPIC}-{p} offset {offset}: {value:?} was never sent"))?;
+        ensure!(
+            n < sent,
+            "{TOPIC}-{p} offset {offset}: {value:?} was never sent ({sent} were)"
+        );
+        ensure!(
+            last.is_none_or(|last| n > last),
+            "{TOPIC}-{p} offset {offset}: {value:?} after p{p}-{} (duplicated or reordered)",
+            last.unwrap_or_default()
+        );
+        last = Some(n);
+        present[n as usize] = true;
+    }
+    let lost: Vec<u64> = acked
+        .iter()
+        .copied()
+        .filter(|&n| !present[n as usize])
+        .collect();
+    if !lost.is_empty() {
+        eprintln!(
+            "{TOPIC}-{p}: {} acknowledged records lost, the first {:?}",
+            lost.len(),
+            &lost[..lost.len().min(20)]
+        );
+    }
+    Ok(lost.len())
+}
+
+/// A partition directory's log segments and leader epoch checkpoint, by
+/// file name.
+fn replica_files(partition_dir: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
+    let mut files = BTreeMap::new();
+    for entry in fs::read_dir(partition_dir)
+        .with_context(|| format!("listing {}", partition_dir.display()))?
+    {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        if name.ends_with(".log") || name == "leader-epoch-checkpoint" {
+            files.insert(name, fs::read(&path)?);
+        }
+    }
+    Ok(files)
+}
+
+/// Waits until the three replicas of every partition hold the same segment
+/// files and leader epoch checkpoint.
+fn wait_for_identical_replicas(cluster: &Cluster) -> Result<()> {
+    let mut differing = Vec::new();
+    let waited = wait_until(
+        "every partition's replicas to be the same bytes",
+        CHANGE_TIMEOUT,
+        || {
+            differing.clear();
+            for p in 0..PARTITIONS {
+                let mut copies = Vec::new();
+                for id in cluster.broker_ids() {
+                    let dir = cluster.broker(id)?.log_dir().join(format!("{TOPIC}-{p}"));
+                    copies.push((id, replica_files(&dir)?));
+                }
+                if copies.windows(2).any(|pair| pair[0].1 != pair[1].1) {
+                    let sizes: Vec<_> = copies
+                        .iter()
+                        .map(|(id, files)| {
+                            let sizes: Vec<_> =
+                                files.iter().map(|(n, b)| (n.clone(), b.len())).collect();
+                            (*id, sizes)
+                        })
+                        .collect();
+                    differing.push(format!("{TOPIC}-{p}: {sizes:?}"));
+                }
+            }
+            Ok(differing.is_empty().then_some(()))
+        },
+    );
+    waited.with_context(|| format!("differing replicas (broker, files and sizes): {differing:?}"))
+}
+
+#[test]
+fn acknowledged_records_survive_killed_leaders() -> Result<()> {
+    let started = Instant::now();
+    let mut cluster = Cluster::start_with(3, |config| {
+        config
+            .property("min.insync.replicas", 2)
+            .property("replica.lag.time.max.ms", LAG_TIME_MAX.as_millis())
+    })?;
+    let all = cluster.broker_ids();
+    create_topic(&cluster)?;
+    cluster.wait_for_leaders(TOPIC, PARTITIONS as usize, CHANGE_TIMEOUT)?;
+    let full_isr = |_: i32, leader: i32, isr: &[i32]| leader >= 0 && isr.len() == all.len();
+    wait_for_partitions(&cluster, all[0], "full ISRs", CHANGE_TIMEOUT, full_isr)?;
+
+    let scratch = tempfile::tempdir()?;
+    let stop = StopFile(scratch.path().join("stop"));
+    let args = [
+        cluster.bootstrap(),
+        TOPIC.to_owned(),
+        "--partitions".to_owned(),
+        PARTITIONS.to_string(),
+        "--stop-file".to_owned(),
+        stop.0.display().to_string(),
+        "--interval-ms".to_owned(),
+        INTERVAL_MS.to_string(),
+    ];
+    let producer =
+        thread::spawn(move || python("python/numbered_producer.py", args, PRODUCER_TIMEOUT));
+    let mut marks = wait_for_progress(&cluster, all[0], &[0; PARTITIONS as usize])?;
+
+    for kill in 0..KILLS {
+        if producer.is_finished() {
+            bail!("the producer ended before the faults did");
+        }
+        let leaders =
+            wait_for_partitions(&cluster, all[0], "leaders", CHANGE_TIMEOUT, |_, l, _| {
+                l >= 0
+            })?;
+        let partition = kill as i32 % PARTITIONS;
+        let victim = if kill == CONTROLLER_KILL {
+            cluster.controller_id()?
+        } else {
+            leaders[&partition]
+        };
+        let led: Vec<i32> = leaders
+            .iter()
+            .filter(|(_, &l)| l == victim)
+            .map(|(&p, _)| p)
+            .collect();
+        let witness = all
+            .iter()
+            .copied()
+            .find(|&id| id != victim)
+            .context("no broker besides the victim")?;
+        eprintln!(
+            "[{:>5.1?}] kill {kill}: kill -9 broker {victim} (leader of {led:?}{}), high watermarks {marks:?}",
+            started.elapsed(),
+            if kill == CONTROLLER_KILL { ", the controller" } else { "" }
+        );
+        cluster.broker_mut(victim)?.kill9()?;
+        // Its session expires, then the controller (maybe a new one) elects
+        // new leaders and takes it out of every ISR.
+        let moved = wait_for_partitions(
+            &cluster,
+            witness,
+            &format!("new leaders, and ISRs without broker {victim}"),
+            SESSION_TIMEOUT + CHANGE_TIMEOUT,
+            |_, leader, isr| leader >= 0 && leader != victim && !isr.contains(&victim),
+        )?;
+        eprintln!("[{:>5.1?}] leaders now {moved:?}", started.elapsed());
+        cluster.broker_mut(victim)?.restart()?;
+        wait_for_partitions(
+            &cluster,
+            witness,
+            &format!("broker {victim} back in every ISR"),
+            CHANGE_TIMEOUT,
+            full_isr,
+        )?;
+        eprintln!(
+            "[{:>5.1?}] broker {victim} is back in every ISR",
+            started.elapsed()
+        );
+        marks = wait_for_progress(&cluster, witness, &marks)?;
+    }
+
+    stop.create()?;
+    let output = producer
+        .join()
+        .map_err(|_| anyhow!("the producer thread panicked"))??
+        .success()?;
+    let produced: Produced = serde_json::from_value(
+        json_lines(&output)?
+            .pop()
+            .context("the producer printed nothing")?,
+    )?;
+
+    let (mut sent, mut acked, mut read, mut lost, mut failed) = (0, 0, 0, 0, 0);
+    for p in 0..PARTITIONS {
+        let key = p.to_string();
+        let sent_here = produced.sent.get(&key).copied().unwrap_or_default();
+        let acked_here = produced.acked.get(&key).cloned().unwrap_or_default();
+        let failed_here = produced.failed.get(&key).cloned().unwrap_or_default();
+        if !failed_here.is_empty() {
+            eprintln!(
+                "{TOPIC}-{p}: {} records failed, the first {:?}",
+                failed_here.len(),
+                &failed_here[..failed_here.len().min(5)]
+            );
+        }
+        let values = consume(&cluster, p)?;
+        lost += check_partition(p, &values, sent_here, &acked_here)?;
+        sent += sent_here;
+        acked += acked_here.len() as u64;
+        read += values.len();
+        failed += failed_here.len();
+    }
+    println!(
+        "sent={sent}, acked={acked}, read={read}, lost={lost} (failed={failed}, undelivered={}, {:.1?})",
+        produced.undelivered,
+        started.elapsed()
+    );
+    // What the returning brokers dropped (`src/replica/truncation.rs`
+    // logs it): records their new leader never got.
+    for id in &all {
+        let log = fs::read_to_string(cluster.broker(*id)?.log_path())?;
+        for line in log.lines().filter(|l| l.contains(": truncated from ")) {
+            eprintln!("broker {id}: {line}");
+        }
+    }
+    ensure!(lost == 0, "{lost} acknowledged records were lost");
+    // Every failover ends well within the delivery timeout, and an
+    // idempotent producer meets no error it cannot retry: each record sent
+    // is acknowledged.
+    ensure!(
+        failed == 0 && produced.undelivered == 0 && acked == sent,
+        "{failed} records failed, {} undelivered; {acked} of {sent} acknowledged",
+        produced.undelivered
+    );
+    wait_for_identical_replicas(&cluster)?;
+    ensure!(
+        started.elapsed() < TEST_BOUND,
+        "the test took {:?}, more than its bound {TEST_BOUND:?}",
+        started.elapsed()
+    );
+    Ok(())
+}
