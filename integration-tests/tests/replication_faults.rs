@@ -2,14 +2,15 @@
 //! with `min.insync.replicas=2` write numbered records to every partition of
 //! a replication-factor-3 topic while the test repeatedly `kill -9`s the
 //! leader of some partition (once the controller), waits for a new leader,
-//! restarts the killed broker and waits until it is back in every ISR.
+//! restarts the killed broker and waits until it is back in every ISR (once
+//! restarting it at once instead, a crash and restart within its session).
 //! Afterwards a consumer reads every partition from the start: every
 //! acknowledged record is there exactly once, in send order, and nothing
 //! that was never sent; and the three replicas of each partition are the
 //! same bytes on disk.
 //!
-//! Bounded (every wait has a timeout; the whole run takes about a minute on
-//! an idle 2-core machine), loopback only.
+//! Bounded (every wait has a timeout; the whole run takes well under a
+//! minute on an idle 2-core machine), loopback only.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -17,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, ensure, Context, Result};
+use anyhow::{anyhow, ensure, Context, Result};
 use gregor::protocol::api::create_topics::{CreatableTopic, CreateTopicsRequest};
 use gregor::protocol::api::metadata::MetadataResponseTopic;
 use integration_tests::cluster::{CHANGE_TIMEOUT, SESSION_TIMEOUT};
@@ -28,15 +29,17 @@ use serde::Deserialize;
 const TOPIC: &str = "faults";
 const PARTITIONS: i32 = 3;
 /// How many brokers are killed and restarted, one after the other.
-const KILLS: usize = 4;
+const KILLS: usize = 5;
 /// The kill that takes the controller.
 const CONTROLLER_KILL: usize = 2;
+/// The kill after which the broker is restarted at once.
+const CRASH_RESTART_KILL: usize = 4;
 /// `replica.lag.time.max.ms` of the cluster: short enough that a replica
 /// lagging under load leaves the ISR (and rejoins) within the test, as a
 /// real fault would make it.
 const LAG_TIME_MAX: Duration = Duration::from_secs(5);
 /// One record to each partition every this many ms.
-const INTERVAL_MS: u32 = 10;
+const INTERVAL_MS: u32 = 5;
 /// Bound on the producer's run: the faults, then its last deliveries (its
 /// delivery timeout is 90 s).
 const PRODUCER_TIMEOUT: Duration = Duration::from_secs(300);
@@ -91,7 +94,10 @@ fn wait_for_partitions(
 ) -> Result<BTreeMap<i32, i32>> {
     let mut last = Vec::new();
     let waited = wait_until(what, timeout, || {
-        let topic = topic_metadata(cluster, asked)?;
+        // A broker just restarted may not know the topic yet.
+        let Ok(topic) = topic_metadata(cluster, asked) else {
+            return Ok(None);
+        };
         last = topic
             .partitions
             .iter()
@@ -123,16 +129,23 @@ fn high_watermarks(cluster: &Cluster, leaders: &BTreeMap<i32, i32>) -> Result<Op
 /// (acks=all writes go on), asking broker `asked` who leads; returns the
 /// new high watermarks.
 fn wait_for_progress(cluster: &Cluster, asked: i32, before: &[i64]) -> Result<Vec<i64>> {
-    wait_until(
+    let mut last = None;
+    let waited = wait_until(
         "every partition to commit new records",
         CHANGE_TIMEOUT,
         || {
             let leaders =
                 wait_for_partitions(cluster, asked, "leaders", CHANGE_TIMEOUT, |_, l, _| l >= 0)?;
-            Ok(high_watermarks(cluster, &leaders)?
-                .filter(|marks| marks.iter().zip(before).all(|(now, then)| now > then)))
+            let marks = high_watermarks(cluster, &leaders)?;
+            last = Some((leaders, marks.clone()));
+            Ok(marks.filter(|marks| marks.iter().zip(before).all(|(now, then)| now > then)))
         },
-    )
+    );
+    waited.with_context(|| {
+        format!(
+            "high watermarks before: {before:?}; last seen (leaders, high watermarks): {last:?}"
+        )
+    })
 }
 
 /// A file whose existence tells the producer to stop; created when dropped
@@ -276,6 +289,81 @@ fn wait_for_identical_replicas(cluster: &Cluster) -> Result<()> {
     waited.with_context(|| format!("differing replicas (broker, files and sizes): {differing:?}"))
 }
 
+/// Kills a broker (the controller on kill [`CONTROLLER_KILL`], else the
+/// leader of partition `kill` mod 3), waits until the controller has moved
+/// its leaderships and taken it out of the ISRs, restarts it and waits
+/// until it is back in every ISR; on kill [`CRASH_RESTART_KILL`] it is
+/// restarted at once instead, within its session timeout, as a crashing
+/// broker under a supervisor would be. Then waits until every partition
+/// commits new records. `asked` is a broker that was alive; returns one
+/// that is, and the new high watermarks.
+fn kill_and_restart(
+    cluster: &mut Cluster,
+    kill: usize,
+    asked: i32,
+    marks: &[i64],
+    started: Instant,
+) -> Result<(i32, Vec<i64>)> {
+    let all = cluster.broker_ids();
+    let leaders = wait_for_partitions(cluster, asked, "leaders", CHANGE_TIMEOUT, |_, l, _| l >= 0)?;
+    let victim = if kill == CONTROLLER_KILL {
+        cluster.controller_id()?
+    } else {
+        leaders[&(kill as i32 % PARTITIONS)]
+    };
+    let led: Vec<i32> = leaders
+        .iter()
+        .filter(|(_, &l)| l == victim)
+        .map(|(&p, _)| p)
+        .collect();
+    let witness = all
+        .iter()
+        .copied()
+        .find(|&id| id != victim)
+        .context("no broker besides the victim")?;
+    let at_once = kill == CRASH_RESTART_KILL;
+    eprintln!(
+        "[{:>5.1?}] kill {kill}: kill -9 broker {victim} (leader of {led:?}{}), high watermarks {marks:?}",
+        started.elapsed(),
+        if kill == CONTROLLER_KILL { ", the controller" } else { "" }
+    );
+    cluster.broker_mut(victim)?.kill9()?;
+    if at_once {
+        cluster.broker_mut(victim)?.restart()?;
+        eprintln!("[{:>5.1?}] restarted at once", started.elapsed());
+    } else {
+        // Its session expires, then the controller (maybe a new one)
+        // elects new leaders and takes it out of every ISR.
+        let moved = wait_for_partitions(
+            cluster,
+            witness,
+            &format!("new leaders, and ISRs without broker {victim}"),
+            SESSION_TIMEOUT + CHANGE_TIMEOUT,
+            |_, leader, isr| leader >= 0 && leader != victim && !isr.contains(&victim),
+        )?;
+        eprintln!("[{:>5.1?}] leaders now {moved:?}", started.elapsed());
+        cluster.broker_mut(victim)?.restart()?;
+    }
+    // Restarted at once, it serves once its old session has expired and it
+    // has registered again; the controller then takes its old incarnation
+    // out of the ISRs, and the leaders take the new one back. Only its own
+    // metadata tells that apart from the state before the kill.
+    let observer = if at_once { victim } else { witness };
+    let full_isr = |_: i32, leader: i32, isr: &[i32]| leader >= 0 && isr.len() == all.len();
+    wait_for_partitions(
+        cluster,
+        observer,
+        &format!("broker {victim} back in every ISR"),
+        SESSION_TIMEOUT + CHANGE_TIMEOUT,
+        full_isr,
+    )?;
+    eprintln!(
+        "[{:>5.1?}] broker {victim} is back in every ISR",
+        started.elapsed()
+    );
+    Ok((witness, wait_for_progress(cluster, witness, marks)?))
+}
+
 #[test]
 fn acknowledged_records_survive_killed_leaders() -> Result<()> {
     let started = Instant::now();
@@ -304,70 +392,42 @@ fn acknowledged_records_survive_killed_leaders() -> Result<()> {
     ];
     let producer =
         thread::spawn(move || python("python/numbered_producer.py", args, PRODUCER_TIMEOUT));
-    let mut marks = wait_for_progress(&cluster, all[0], &[0; PARTITIONS as usize])?;
-
-    for kill in 0..KILLS {
-        if producer.is_finished() {
-            bail!("the producer ended before the faults did");
+    let mut faults = (|| -> Result<()> {
+        let mut marks = wait_for_progress(&cluster, all[0], &[0; PARTITIONS as usize])?;
+        let mut asked = all[0];
+        for kill in 0..KILLS {
+            ensure!(
+                !producer.is_finished(),
+                "the producer ended before the faults did"
+            );
+            (asked, marks) = kill_and_restart(&mut cluster, kill, asked, &marks, started)?;
         }
-        let leaders =
-            wait_for_partitions(&cluster, all[0], "leaders", CHANGE_TIMEOUT, |_, l, _| {
-                l >= 0
-            })?;
-        let partition = kill as i32 % PARTITIONS;
-        let victim = if kill == CONTROLLER_KILL {
-            cluster.controller_id()?
-        } else {
-            leaders[&partition]
-        };
-        let led: Vec<i32> = leaders
-            .iter()
-            .filter(|(_, &l)| l == victim)
-            .map(|(&p, _)| p)
-            .collect();
-        let witness = all
-            .iter()
-            .copied()
-            .find(|&id| id != victim)
-            .context("no broker besides the victim")?;
-        eprintln!(
-            "[{:>5.1?}] kill {kill}: kill -9 broker {victim} (leader of {led:?}{}), high watermarks {marks:?}",
-            started.elapsed(),
-            if kill == CONTROLLER_KILL { ", the controller" } else { "" }
-        );
-        cluster.broker_mut(victim)?.kill9()?;
-        // Its session expires, then the controller (maybe a new one) elects
-        // new leaders and takes it out of every ISR.
-        let moved = wait_for_partitions(
-            &cluster,
-            witness,
-            &format!("new leaders, and ISRs without broker {victim}"),
-            SESSION_TIMEOUT + CHANGE_TIMEOUT,
-            |_, leader, isr| leader >= 0 && leader != victim && !isr.contains(&victim),
-        )?;
-        eprintln!("[{:>5.1?}] leaders now {moved:?}", started.elapsed());
-        cluster.broker_mut(victim)?.restart()?;
-        wait_for_partitions(
-            &cluster,
-            witness,
-            &format!("broker {victim} back in every ISR"),
-            CHANGE_TIMEOUT,
-            full_isr,
-        )?;
-        eprintln!(
-            "[{:>5.1?}] broker {victim} is back in every ISR",
-            started.elapsed()
-        );
-        marks = wait_for_progress(&cluster, witness, &marks)?;
-    }
-
+        Ok(())
+    })();
     stop.create()?;
-    let output = producer
+    let producer = producer
         .join()
-        .map_err(|_| anyhow!("the producer thread panicked"))??
-        .success()?;
+        .map_err(|_| anyhow!("the producer thread panicked"))??;
+    if faults.is_ok() {
+        faults = producer
+            .status
+            .success()
+            .then_some(())
+            .with_context(|| format!("the producer failed ({})", producer.status));
+    }
+    if let Err(e) = faults {
+        for id in &all {
+            eprintln!(
+                "broker {id}'s log ends:\n{}",
+                cluster.broker(*id)?.log_tail()
+            );
+        }
+        let lines: Vec<&str> = producer.stderr.lines().collect();
+        let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+        return Err(e.context(format!("the producer's stderr ends:\n{tail}")));
+    }
     let produced: Produced = serde_json::from_value(
-        json_lines(&output)?
+        json_lines(&producer.stdout)?
             .pop()
             .context("the producer printed nothing")?,
     )?;
