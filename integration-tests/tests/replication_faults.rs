@@ -18,10 +18,15 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, ensure, Context, Result};
-use gregor::protocol::api::create_topics::{CreatableTopic, CreateTopicsRequest};
+use anyhow::{anyhow, bail, ensure, Context, Result};
+use bytes::Bytes;
+use gregor::protocol::api::create_topics::{
+    CreatableReplicaAssignment, CreatableTopic, CreateTopicsRequest,
+};
 use gregor::protocol::api::metadata::MetadataResponseTopic;
-use integration_tests::cluster::{CHANGE_TIMEOUT, SESSION_TIMEOUT};
+use gregor::protocol::ErrorCode;
+use gregor::record::{Record, RecordBatchBuilder};
+use integration_tests::cluster::{now_ms, CHANGE_TIMEOUT, SESSION_TIMEOUT};
 use integration_tests::wire::WireClient;
 use integration_tests::{json_lines, python, wait_until, Cluster};
 use serde::Deserialize;
@@ -47,16 +52,38 @@ const PRODUCER_TIMEOUT: Duration = Duration::from_secs(300);
 const CONSUMER_TIMEOUT: Duration = Duration::from_secs(60);
 /// Bound on the whole test, faults and checks.
 const TEST_BOUND: Duration = Duration::from_secs(120);
+/// The divergent-tail test's `replica.lag.time.max.ms`: a stopped follower
+/// leaves the ISR within seconds...
+const DIVERGENT_LAG_TIME_MAX: Duration = Duration::from_secs(2);
+/// ...well within its `zookeeper.session.timeout.ms`, so that it keeps its
+/// session (and its place among the live brokers) while stopped.
+const DIVERGENT_SESSION_TIMEOUT: Duration = Duration::from_secs(15);
+/// The divergent-tail test's `replica.high.watermark.checkpoint.interval.ms`.
+const DIVERGENT_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
 
-/// Creates [`TOPIC`] through the controller (CreateTopics v5).
-fn create_topic(cluster: &Cluster) -> Result<()> {
+/// Creates `topic` through the controller (CreateTopics v5): `partitions`
+/// partitions of 3 replicas, or placed as `assignment` says.
+fn create_topic(
+    cluster: &Cluster,
+    topic: &str,
+    partitions: i32,
+    assignment: &[Vec<i32>],
+) -> Result<()> {
     let controller = cluster.controller_id()?;
+    let manual = !assignment.is_empty();
     let request = CreateTopicsRequest {
         topics: vec![CreatableTopic {
-            name: TOPIC.into(),
-            num_partitions: PARTITIONS,
-            replication_factor: 3,
-            assignments: Vec::new(),
+            name: topic.into(),
+            num_partitions: if manual { -1 } else { partitions },
+            replication_factor: if manual { -1 } else { 3 },
+            assignments: assignment
+                .iter()
+                .zip(0..)
+                .map(|(brokers, p)| CreatableReplicaAssignment {
+                    partition_index: p,
+                    broker_ids: brokers.clone(),
+                })
+                .collect(),
             configs: Vec::new(),
         }],
         timeout_ms: 30_000,
@@ -73,18 +100,19 @@ fn create_topic(cluster: &Cluster) -> Result<()> {
     Ok(())
 }
 
-/// [`TOPIC`]'s partitions as broker `asked` has them in its metadata.
-fn topic_metadata(cluster: &Cluster, asked: i32) -> Result<MetadataResponseTopic> {
+/// `topic`'s partitions as broker `asked` has them in its metadata.
+fn topic_metadata(cluster: &Cluster, asked: i32, topic: &str) -> Result<MetadataResponseTopic> {
     cluster
         .metadata_from(asked)?
         .topics
         .into_iter()
-        .find(|t| t.name == TOPIC)
-        .with_context(|| format!("broker {asked}'s metadata has no {TOPIC}"))
+        .find(|t| t.name == topic)
+        .with_context(|| format!("broker {asked}'s metadata has no {topic}"))
 }
 
 /// Waits until broker `asked`'s metadata satisfies `accept` for every
-/// partition of [`TOPIC`]: (partition, leader, ISR).
+/// partition of [`TOPIC`]: (partition, leader, ISR). Returns each
+/// partition's leader.
 fn wait_for_partitions(
     cluster: &Cluster,
     asked: i32,
@@ -92,10 +120,23 @@ fn wait_for_partitions(
     timeout: Duration,
     accept: impl Fn(i32, i32, &[i32]) -> bool,
 ) -> Result<BTreeMap<i32, i32>> {
+    let topic = (TOPIC, PARTITIONS as usize);
+    wait_for_topic_partitions(cluster, asked, topic, what, timeout, accept)
+}
+
+/// [`wait_for_partitions`] for `(topic, its partition count)`.
+fn wait_for_topic_partitions(
+    cluster: &Cluster,
+    asked: i32,
+    (topic, partitions): (&str, usize),
+    what: &str,
+    timeout: Duration,
+    accept: impl Fn(i32, i32, &[i32]) -> bool,
+) -> Result<BTreeMap<i32, i32>> {
     let mut last = Vec::new();
     let waited = wait_until(what, timeout, || {
         // A broker just restarted may not know the topic yet.
-        let Ok(topic) = topic_metadata(cluster, asked) else {
+        let Ok(topic) = topic_metadata(cluster, asked, topic) else {
             return Ok(None);
         };
         last = topic
@@ -103,7 +144,7 @@ fn wait_for_partitions(
             .iter()
             .map(|p| (p.partition_index, p.leader_id, p.isr_nodes.clone()))
             .collect();
-        let all = topic.partitions.len() == PARTITIONS as usize
+        let all = topic.partitions.len() == partitions
             && last.iter().all(|(p, leader, isr)| accept(*p, *leader, isr));
         Ok(all.then(|| last.iter().map(|(p, leader, _)| (*p, *leader)).collect()))
     });
@@ -177,11 +218,12 @@ struct Produced {
     undelivered: u64,
 }
 
-/// The values of partition `p` from its start, read by confluent-kafka.
-fn consume(cluster: &Cluster, p: i32) -> Result<Vec<String>> {
+/// The values of `topic`'s partition `p` from its start, read by
+/// confluent-kafka.
+fn consume(cluster: &Cluster, topic: &str, p: i32) -> Result<Vec<String>> {
     let args = [
         cluster.bootstrap(),
-        TOPIC.to_owned(),
+        topic.to_owned(),
         "consume".to_owned(),
         "--partition".to_owned(),
         p.to_string(),
@@ -256,32 +298,48 @@ fn replica_files(partition_dir: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
     Ok(files)
 }
 
-/// Waits until the three replicas of every partition hold the same segment
-/// files and leader epoch checkpoint.
-fn wait_for_identical_replicas(cluster: &Cluster) -> Result<()> {
+/// How the copies of `topic`'s partition `p` on `brokers` differ: each
+/// broker's files and their sizes, `None` if they are the same bytes.
+fn replica_differences(
+    cluster: &Cluster,
+    topic: &str,
+    p: i32,
+    brokers: &[i32],
+) -> Result<Option<String>> {
+    let mut copies = Vec::new();
+    for &id in brokers {
+        let dir = cluster.broker(id)?.log_dir().join(format!("{topic}-{p}"));
+        copies.push((id, replica_files(&dir)?));
+    }
+    if copies.windows(2).all(|pair| pair[0].1 == pair[1].1) {
+        return Ok(None);
+    }
+    let sizes: Vec<_> = copies
+        .iter()
+        .map(|(id, files)| {
+            let sizes: Vec<_> = files.iter().map(|(n, b)| (n.clone(), b.len())).collect();
+            (*id, sizes)
+        })
+        .collect();
+    Ok(Some(format!("{topic}-{p}: {sizes:?}")))
+}
+
+/// Waits until the replicas of each of `topic`'s `partitions` on
+/// `brokers` hold the same segment files and leader epoch checkpoint.
+fn wait_for_identical_replicas(
+    cluster: &Cluster,
+    topic: &str,
+    partitions: i32,
+    brokers: &[i32],
+) -> Result<()> {
     let mut differing = Vec::new();
     let waited = wait_until(
         "every partition's replicas to be the same bytes",
         CHANGE_TIMEOUT,
         || {
             differing.clear();
-            for p in 0..PARTITIONS {
-                let mut copies = Vec::new();
-                for id in cluster.broker_ids() {
-                    let dir = cluster.broker(id)?.log_dir().join(format!("{TOPIC}-{p}"));
-                    copies.push((id, replica_files(&dir)?));
-                }
-                if copies.windows(2).any(|pair| pair[0].1 != pair[1].1) {
-                    let sizes: Vec<_> = copies
-                        .iter()
-                        .map(|(id, files)| {
-                            let sizes: Vec<_> =
-                                files.iter().map(|(n, b)| (n.clone(), b.len())).collect();
-                            (*id, sizes)
-                        })
-                        .collect();
-                    differing.push(format!("{TOPIC}-{p}: {sizes:?}"));
-                }
+            for p in 0..partitions {
+                differing.extend(replica_differences(cluster, topic, p, brokers)?);
             }
             Ok(differing.is_empty().then_some(()))
         },
@@ -373,7 +431,7 @@ fn acknowledged_records_survive_killed_leaders() -> Result<()> {
             .property("replica.lag.time.max.ms", LAG_TIME_MAX.as_millis())
     })?;
     let all = cluster.broker_ids();
-    create_topic(&cluster)?;
+    create_topic(&cluster, TOPIC, PARTITIONS, &[])?;
     cluster.wait_for_leaders(TOPIC, PARTITIONS as usize, CHANGE_TIMEOUT)?;
     let full_isr = |_: i32, leader: i32, isr: &[i32]| leader >= 0 && isr.len() == all.len();
     wait_for_partitions(&cluster, all[0], "full ISRs", CHANGE_TIMEOUT, full_isr)?;
@@ -445,7 +503,7 @@ fn acknowledged_records_survive_killed_leaders() -> Result<()> {
                 &failed_here[..failed_here.len().min(5)]
             );
         }
-        let values = consume(&cluster, p)?;
+        let values = consume(&cluster, TOPIC, p)?;
         lost += check_partition(p, &values, sent_here, &acked_here)?;
         sent += sent_here;
         acked += acked_here.len() as u64;
@@ -474,11 +532,186 @@ fn acknowledged_records_survive_killed_leaders() -> Result<()> {
         "{failed} records failed, {} undelivered; {acked} of {sent} acknowledged",
         produced.undelivered
     );
-    wait_for_identical_replicas(&cluster)?;
+    wait_for_identical_replicas(&cluster, TOPIC, PARTITIONS, &all)?;
     ensure!(
         started.elapsed() < TEST_BOUND,
         "the test took {:?}, more than its bound {TEST_BOUND:?}",
         started.elapsed()
     );
+    Ok(())
+}
+
+/// `values` as one record batch, as a producer sends it.
+fn batch(values: &[String]) -> Bytes {
+    let mut builder = RecordBatchBuilder::new(now_ms());
+    for value in values {
+        builder.append(Record::new(now_ms(), None, Some(value.as_bytes())));
+    }
+    builder.build()
+}
+
+/// Produces each of `values` in a batch of its own to partition 0 of
+/// `topic` on broker `leader`, with `acks`. A broker that does not lead
+/// the partition yet (the controller's word is on its way) refuses before
+/// appending: the batch is sent again.
+fn produce_each(
+    cluster: &Cluster,
+    leader: i32,
+    topic: &str,
+    acks: i16,
+    values: &[String],
+) -> Result<()> {
+    let mut client = WireClient::connect(&cluster.broker(leader)?.bootstrap())?;
+    for value in values {
+        wait_until(
+            &format!("broker {leader} to take {value}"),
+            CHANGE_TIMEOUT,
+            || {
+                let records = batch(std::slice::from_ref(value));
+                let answer = client.produce(topic, 0, acks, records)?;
+                match ErrorCode::from_code(answer.error_code) {
+                    ErrorCode::NONE => Ok(Some(())),
+                    ErrorCode::UNKNOWN_TOPIC_OR_PARTITION | ErrorCode::NOT_LEADER_OR_FOLLOWER => {
+                        Ok(None)
+                    }
+                    code => bail!("producing {value} to broker {leader}: {code:?}"),
+                }
+            },
+        )?;
+    }
+    Ok(())
+}
+
+fn numbered(prefix: &str, count: usize) -> Vec<String> {
+    (0..count).map(|i| format!("{prefix}-{i}")).collect()
+}
+
+/// KIP-101's divergent tail, across brokers. Leader L and follower F of a
+/// partition: L appends records F never gets (F is stopped), drops F from
+/// the ISR and so commits them alone; L dies, F is elected uncleanly and
+/// writes other records at those offsets. L comes back as F's follower: its
+/// high watermark (checkpointed) covers its divergent records, so only the
+/// leader epochs (OffsetForLeaderEpoch) tell it where its log stops being
+/// F's. It truncates them and ends byte-identical to F.
+#[test]
+fn a_returning_leader_drops_the_records_the_new_leader_never_got() -> Result<()> {
+    const TOPIC: &str = "diverged";
+    let mut cluster = Cluster::start_with(3, |config| {
+        config
+            .property(
+                "replica.lag.time.max.ms",
+                DIVERGENT_LAG_TIME_MAX.as_millis(),
+            )
+            .property(
+                "zookeeper.session.timeout.ms",
+                DIVERGENT_SESSION_TIMEOUT.as_millis(),
+            )
+            .property("unclean.leader.election.enable", true)
+            .property(
+                "replica.high.watermark.checkpoint.interval.ms",
+                DIVERGENT_CHECKPOINT_INTERVAL.as_millis(),
+            )
+    })?;
+    // Neither replica is the controller, whose metadata the test reads.
+    let controller = cluster.controller_id()?;
+    let replicas: Vec<i32> = cluster
+        .broker_ids()
+        .into_iter()
+        .filter(|&id| id != controller)
+        .collect();
+    let [leader, follower] = replicas[..] else {
+        bail!("brokers besides the controller: {replicas:?}");
+    };
+    create_topic(&cluster, TOPIC, 1, &[vec![leader, follower]])?;
+    let led_by = |cluster: &Cluster, leader: i32, isr: &[i32], timeout: Duration| {
+        let what = format!("{TOPIC}-0 led by broker {leader} with ISR {isr:?}");
+        wait_for_topic_partitions(
+            cluster,
+            controller,
+            (TOPIC, 1),
+            &what,
+            timeout,
+            |_, l, in_sync| {
+                l == leader
+                    && in_sync.len() == isr.len()
+                    && isr.iter().all(|id| in_sync.contains(id))
+            },
+        )
+    };
+    led_by(&cluster, leader, &[leader, follower], CHANGE_TIMEOUT)?;
+
+    // Committed on both.
+    let common = numbered("common", 5);
+    produce_each(&cluster, leader, TOPIC, -1, &common)?;
+
+    // The follower stops; the leader appends alone and, once the follower
+    // is out of the ISR, commits alone.
+    cluster.broker_mut(follower)?.sigstop()?;
+    let divergent = numbered("divergent", 3);
+    produce_each(&cluster, leader, TOPIC, 1, &divergent)?;
+    led_by(&cluster, leader, &[leader], CHANGE_TIMEOUT)?;
+    // Committed, and so below the high watermark the leader finds in its
+    // replication-offset-checkpoint when it comes back.
+    let checkpoint = cluster
+        .broker(leader)?
+        .log_dir()
+        .join("replication-offset-checkpoint");
+    let entry = format!("{TOPIC} 0 8");
+    wait_until(
+        &format!("{} to hold {entry:?}", checkpoint.display()),
+        CHANGE_TIMEOUT,
+        || {
+            Ok(fs::read_to_string(&checkpoint)?
+                .lines()
+                .any(|l| l == entry)
+                .then_some(()))
+        },
+    )?;
+
+    // The leader dies; the follower, out of the ISR, is elected uncleanly
+    // and writes other records where the divergent ones were.
+    cluster.broker_mut(leader)?.kill9()?;
+    cluster.broker_mut(follower)?.sigcont()?;
+    led_by(
+        &cluster,
+        follower,
+        &[follower],
+        DIVERGENT_SESSION_TIMEOUT + CHANGE_TIMEOUT,
+    )?;
+    let rewritten = numbered("rewritten", 6);
+    produce_each(&cluster, follower, TOPIC, 1, &rewritten)?;
+
+    // The old leader returns, as a follower of the new one.
+    cluster.broker_mut(leader)?.restart()?;
+    led_by(&cluster, follower, &[leader, follower], CHANGE_TIMEOUT)?;
+    wait_for_identical_replicas(&cluster, TOPIC, 1, &[leader, follower])?;
+    // It dropped what it had past the new leader's copy: the divergent
+    // records, but for any the follower had fetched just before it stopped
+    // (its fetch was waiting at the leader for them).
+    let log = cluster.broker(leader)?.current_run_log()?;
+    let truncated = format!("{TOPIC}-0: truncated from 8 to ");
+    let kept = log
+        .lines()
+        .find_map(|l| {
+            Some(
+                l.split_once(&truncated)?
+                    .1
+                    .split_once(' ')?
+                    .0
+                    .parse::<usize>(),
+            )
+        })
+        .with_context(|| format!("broker {leader} did not log {truncated:?}"))??;
+    ensure!(
+        (5..8).contains(&kept),
+        "broker {leader} truncated to {kept}, not into its divergent records (5 to 8)"
+    );
+    let read = consume(&cluster, TOPIC, 0)?;
+    let expected: Vec<String> = common
+        .into_iter()
+        .chain(divergent.into_iter().take(kept - 5))
+        .chain(rewritten)
+        .collect();
+    ensure!(read == expected, "read {read:?}, expected {expected:?}");
     Ok(())
 }
