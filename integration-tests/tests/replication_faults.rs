@@ -50,7 +50,7 @@ const INTERVAL_MS: u32 = 5;
 const PRODUCER_TIMEOUT: Duration = Duration::from_secs(300);
 /// Bound on a consumer run.
 const CONSUMER_TIMEOUT: Duration = Duration::from_secs(60);
-/// Bound on the whole test, faults and checks.
+/// Bound on the whole test once its cluster runs: faults and checks.
 const TEST_BOUND: Duration = Duration::from_secs(120);
 /// The divergent-tail test's `replica.lag.time.max.ms`: a stopped follower
 /// leaves the ISR within seconds...
@@ -424,12 +424,13 @@ fn kill_and_restart(
 
 #[test]
 fn acknowledged_records_survive_killed_leaders() -> Result<()> {
-    let started = Instant::now();
     let mut cluster = Cluster::start_with(3, |config| {
         config
             .property("min.insync.replicas", 2)
             .property("replica.lag.time.max.ms", LAG_TIME_MAX.as_millis())
     })?;
+    // From here: the cluster may have waited for another test's to go.
+    let started = Instant::now();
     let all = cluster.broker_ids();
     create_topic(&cluster, TOPIC, PARTITIONS, &[])?;
     cluster.wait_for_leaders(TOPIC, PARTITIONS as usize, CHANGE_TIMEOUT)?;

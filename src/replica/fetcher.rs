@@ -545,11 +545,8 @@ async fn truncate(
     config: &FetcherConfig,
     pending: Vec<PendingTruncation>,
 ) -> Result<(), FetchError> {
+    let asked = pending.clone();
     let version = conn.offset_for_leader_epoch;
-    let keys: Vec<(TopicPartition, i32)> = pending
-        .iter()
-        .map(|p| (p.tp.clone(), p.leader_epoch))
-        .collect();
     let outcomes = match truncation::truncate(
         &mut conn.connection,
         version,
@@ -560,9 +557,7 @@ async fn truncate(
     {
         Ok(outcomes) => outcomes,
         Err(e) => {
-            for (tp, epoch) in &keys {
-                shared.back_off(tp, *epoch, config.backoff);
-            }
+            back_off_all(shared, &asked, &[], config);
             return Err(e);
         }
     };

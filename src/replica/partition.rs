@@ -31,7 +31,8 @@ pub enum Role {
     /// Serves produce, fetch and list-offsets.
     Leader,
     /// Refuses clients (NOT_LEADER_OR_FOLLOWER) and replicates from
-    /// `leader`, `None` while the partition has no leader.
+    /// `leader`; `None` while the partition has no leader, or none this
+    /// broker knows of (it gave up leading when the controller moved on).
     Follower { leader: Option<BrokerId> },
 }
 

@@ -52,12 +52,12 @@ pub(super) struct LeaderEpochEnd {
     pub end_offset: i64,
 }
 
-/// Kafka's `UNDEFINED_EPOCH` / `UNDEFINED_EPOCH_OFFSET`.
-const UNDEFINED: i64 = -1;
+/// Kafka's `UNDEFINED_EPOCH_OFFSET`: the leader cannot tell.
+const UNDEFINED_EPOCH_OFFSET: i64 = -1;
 
 impl LeaderEpochEnd {
     fn from_answer(answer: &EpochEndOffset) -> Option<Self> {
-        (answer.end_offset != UNDEFINED).then_some(LeaderEpochEnd {
+        (answer.end_offset != UNDEFINED_EPOCH_OFFSET).then_some(LeaderEpochEnd {
             epoch: answer.leader_epoch,
             end_offset: answer.end_offset,
         })
