@@ -225,11 +225,33 @@ pub struct KafkaConfig {
     /// `__consumer_offsets` (fixed once created: group placement hashes on it).
     pub offsets_topic_num_partitions: u32,
     /// `offsets.topic.replication.factor`, default 3: replicas of
-    /// `__consumer_offsets`; its creation fails until this many brokers exist.
+    /// `__consumer_offsets`, capped by the live brokers when it is created.
     pub offsets_topic_replication_factor: u16,
+    /// `offsets.topic.segment.bytes`, default 104857600: `segment.bytes` of
+    /// `__consumer_offsets`, kept small so compaction can work on it.
+    pub offsets_topic_segment_bytes: u32,
+    /// `offsets.load.buffer.size`, default 5242880: bytes read at a time
+    /// when a coordinator loads a `__consumer_offsets` partition.
+    pub offsets_load_buffer_size: u32,
+    /// `offset.metadata.max.bytes`, default 4096: the longest metadata string
+    /// an offset commit may carry (OFFSET_METADATA_TOO_LARGE beyond).
+    pub offset_metadata_max_bytes: u32,
+    /// `offsets.retention.minutes`, default 10080 (7 days): how long the
+    /// offsets of a group without members (or of a partition its members no
+    /// longer consume) are kept.
+    pub offsets_retention_minutes: u32,
+    /// `offsets.retention.check.interval.ms`, default 600000: how often the
+    /// coordinator looks for expired offsets.
+    pub offsets_retention_check_interval_ms: u64,
     /// `group.initial.rebalance.delay.ms`, default 3000: how long a new group
     /// waits for more members before its first rebalance.
     pub group_initial_rebalance_delay_ms: u64,
+    /// `group.min.session.timeout.ms`, default 6000: the shortest session
+    /// timeout a member may ask for (INVALID_SESSION_TIMEOUT below).
+    pub group_min_session_timeout_ms: u32,
+    /// `group.max.session.timeout.ms`, default 1800000: the longest session
+    /// timeout a member may ask for (INVALID_SESSION_TIMEOUT above).
+    pub group_max_session_timeout_ms: u32,
     /// `log.retention.check.interval.ms`, default 300000: how often retention runs.
     pub log_retention_check_interval_ms: u64,
     /// `log.flush.scheduler.interval.ms`, default `Long.MaxValue` (`None`):
@@ -406,9 +428,24 @@ impl KafkaConfig {
             offsets_topic_replication_factor: p
                 .number("offsets.topic.replication.factor", 1, i16::MAX as u16)?
                 .unwrap_or(3),
+            offsets_topic_segment_bytes: p
+                .int("offsets.topic.segment.bytes", 1)?
+                .unwrap_or(100 * 1024 * 1024),
+            offsets_load_buffer_size: p
+                .int("offsets.load.buffer.size", 1)?
+                .unwrap_or(5 * 1024 * 1024),
+            offset_metadata_max_bytes: p.int("offset.metadata.max.bytes", 0)?.unwrap_or(4096),
+            offsets_retention_minutes: p.int("offsets.retention.minutes", 1)?.unwrap_or(10_080),
+            offsets_retention_check_interval_ms: p
+                .long("offsets.retention.check.interval.ms", 1)?
+                .unwrap_or(600_000),
             group_initial_rebalance_delay_ms: p
                 .int("group.initial.rebalance.delay.ms", 0)?
                 .map_or(3000, u64::from),
+            group_min_session_timeout_ms: p.int("group.min.session.timeout.ms", 0)?.unwrap_or(6000),
+            group_max_session_timeout_ms: p
+                .int("group.max.session.timeout.ms", 0)?
+                .unwrap_or(1_800_000),
             // Intervals start at 1: a zero period is rejected by every
             // scheduler (Kafka's included) at start-up anyway.
             log_retention_check_interval_ms: p
@@ -617,6 +654,13 @@ const FLUSH_MESSAGES: &str = "flush.messages";
 const FLUSH_MS: &str = "flush.ms";
 const MAX_MESSAGE_BYTES: &str = "max.message.bytes";
 const FILE_DELETE_DELAY_MS: &str = "file.delete.delay.ms";
+/// `cleanup.policy`: `delete`, `compact`, or both comma-separated. Accepted
+/// (and validated) so that `__consumer_offsets` carries Kafka's
+/// `cleanup.policy=compact`; no log cleaner honours `compact` yet, so it
+/// changes nothing in [`LogConfig`].
+pub const CLEANUP_POLICY: &str = "cleanup.policy";
+/// The values `cleanup.policy` lists may hold (Kafka's `ValidList`).
+const CLEANUP_POLICIES: [&str; 2] = ["compact", "delete"];
 
 /// Layers a topic's config overrides on the broker defaults `base`.
 ///
@@ -657,6 +701,14 @@ pub fn topic_log_config(
             .long(FILE_DELETE_DELAY_MS, 0)?
             .unwrap_or(base.file_delete_delay_ms),
     };
+    if let Some(policy) = p.string(CLEANUP_POLICY) {
+        let valid = policy
+            .split(',')
+            .all(|item| CLEANUP_POLICIES.contains(&item.trim()));
+        if !valid {
+            return Err(invalid(CLEANUP_POLICY, policy, "a list of compact, delete"));
+        }
+    }
     match p.unread().first() {
         Some(unknown) => Err(ConfigError::UnknownTopicConfig((*unknown).to_owned())),
         None => Ok(config),
@@ -941,7 +993,14 @@ mod tests {
         assert_eq!(c.num_replica_fetchers, 1);
         assert_eq!(c.offsets_topic_num_partitions, 50);
         assert_eq!(c.offsets_topic_replication_factor, 3);
+        assert_eq!(c.offsets_topic_segment_bytes, 104_857_600);
+        assert_eq!(c.offsets_load_buffer_size, 5_242_880);
+        assert_eq!(c.offset_metadata_max_bytes, 4096);
+        assert_eq!(c.offsets_retention_minutes, 10_080);
+        assert_eq!(c.offsets_retention_check_interval_ms, 600_000);
         assert_eq!(c.group_initial_rebalance_delay_ms, 3000);
+        assert_eq!(c.group_min_session_timeout_ms, 6000);
+        assert_eq!(c.group_max_session_timeout_ms, 1_800_000);
         assert_eq!(c.log_retention_check_interval_ms, 300_000);
         assert_eq!(c.log_flush_scheduler_interval_ms, None);
         assert_eq!(c.log_flush_offset_checkpoint_interval_ms, 60_000);
@@ -1141,6 +1200,9 @@ mod tests {
         min.insync.replicas=2\nreplica.lag.time.max.ms=1\nreplica.fetch.max.bytes=1\n\
         num.replica.fetchers=2\noffsets.topic.num.partitions=1\n\
         offsets.topic.replication.factor=1\ngroup.initial.rebalance.delay.ms=0\n\
+        offsets.topic.segment.bytes=1\noffsets.load.buffer.size=1\noffset.metadata.max.bytes=1\n\
+        offsets.retention.minutes=1\noffsets.retention.check.interval.ms=1\n\
+        group.min.session.timeout.ms=1\ngroup.max.session.timeout.ms=1\n\
         log.retention.check.interval.ms=1\nlog.flush.scheduler.interval.ms=1\n\
         log.flush.offset.checkpoint.interval.ms=1\n\
         log.flush.start.offset.checkpoint.interval.ms=1\n\
@@ -1289,9 +1351,15 @@ mod tests {
     #[test]
     fn topic_overrides_are_validated() {
         let base = LogConfig::default();
-        let err = topic_log_config(&base, &map(&[("cleanup.policy", "compact")])).unwrap_err();
-        assert_eq!(err.to_string(), "unknown topic config cleanup.policy");
+        let err = topic_log_config(&base, &map(&[("cleanup.polic", "compact")])).unwrap_err();
+        assert_eq!(err.to_string(), "unknown topic config cleanup.polic");
+        for policy in ["compact", "delete", "compact,delete"] {
+            let config = topic_log_config(&base, &map(&[("cleanup.policy", policy)])).unwrap();
+            assert_eq!(config, base);
+        }
         for (key, value) in [
+            ("cleanup.policy", "compacted"),
+            ("cleanup.policy", ""),
             ("segment.bytes", "13"),
             ("segment.ms", "0"),
             ("segment.index.bytes", "3"),
