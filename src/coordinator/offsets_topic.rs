@@ -1,0 +1,100 @@
+//! This broker's replicas of `__consumer_offsets` as the coordinator uses
+//! them: it appends a group's records to the partition it leads and reads a
+//! partition whole when it becomes its leader.
+
+use bytes::Bytes;
+
+use crate::log::LogError;
+use crate::protocol::ErrorCode;
+use crate::record::{Record, RecordBatchBuilder};
+use crate::replica::ReplicaManager;
+use crate::TopicPartition;
+
+use super::membership::{GroupLog, LogRecord};
+use super::partition::GROUP_METADATA_TOPIC_NAME;
+
+/// Why a partition of `__consumer_offsets` could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum OffsetsTopicError {
+    #[error("this broker hosts no partition {0}")]
+    NotHosted(TopicPartition),
+    #[error(transparent)]
+    Log(#[from] LogError),
+}
+
+/// Access to the `__consumer_offsets` partitions this broker hosts.
+pub trait OffsetsTopic: Send + Sync + 'static {
+    /// Appends one batch to `partition` as its leader; the error is the one
+    /// a producer would get.
+    fn append(&self, partition: i32, batch: &[u8]) -> Result<(), ErrorCode>;
+
+    /// The partition's log start and log end offsets.
+    fn bounds(&self, partition: i32) -> Result<(i64, i64), OffsetsTopicError>;
+
+    /// Whole batches from the one holding `offset`, about `max_bytes` (at
+    /// least one batch), up to the log end: a new coordinator reads what
+    /// the previous one wrote, committed or not yet (Kafka's `FetchLogEnd`).
+    fn read(
+        &self,
+        partition: i32,
+        offset: i64,
+        max_bytes: u64,
+    ) -> Result<Option<Bytes>, OffsetsTopicError>;
+}
+
+fn topic_partition(partition: i32) -> TopicPartition {
+    TopicPartition::new(GROUP_METADATA_TOPIC_NAME, partition)
+}
+
+impl OffsetsTopic for ReplicaManager {
+    fn append(&self, partition: i32, batch: &[u8]) -> Result<(), ErrorCode> {
+        ReplicaManager::append(self, &topic_partition(partition), batch)
+            .map(|_| ())
+            .map_err(|e| e.error_code())
+    }
+
+    fn bounds(&self, partition: i32) -> Result<(i64, i64), OffsetsTopicError> {
+        let tp = topic_partition(partition);
+        let hosted = self
+            .partition(&tp)
+            .ok_or(OffsetsTopicError::NotHosted(tp))?;
+        let log = hosted.log();
+        Ok((log.log_start_offset(), log.log_end_offset()))
+    }
+
+    fn read(
+        &self,
+        partition: i32,
+        offset: i64,
+        max_bytes: u64,
+    ) -> Result<Option<Bytes>, OffsetsTopicError> {
+        let tp = topic_partition(partition);
+        let hosted = self
+            .partition(&tp)
+            .ok_or(OffsetsTopicError::NotHosted(tp))?;
+        let range = hosted.log().read(offset, max_bytes, None, true)?;
+        match range {
+            Some(range) => {
+                let bytes = range.read_to_vec().map_err(LogError::io(&range.path))?;
+                Ok(Some(Bytes::from(bytes)))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// A group's partition, as the [`GroupLog`] its operations write to.
+pub struct PartitionLog<'a> {
+    pub topic: &'a dyn OffsetsTopic,
+    pub partition: i32,
+}
+
+impl GroupLog for PartitionLog<'_> {
+    fn append(&self, records: Vec<LogRecord>, timestamp_ms: i64) -> Result<(), ErrorCode> {
+        let mut batch = RecordBatchBuilder::new(timestamp_ms);
+        for (key, value) in &records {
+            batch.append(Record::new(timestamp_ms, Some(key), value.as_deref()));
+        }
+        self.topic.append(self.partition, &batch.build())
+    }
+}
