@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use crate::coordinator::OffsetsPartitionLeadership;
 use crate::protocol::api::leader_and_isr::{
     LeaderAndIsrPartitionError, LeaderAndIsrPartitionState, LeaderAndIsrRequest,
     LeaderAndIsrResponse, LeaderAndIsrTopicError,
@@ -64,6 +65,7 @@ impl Broker {
                 })
             })
             .collect();
+        let group_partitions = OffsetsPartitionLeadership::of(self.id, &partitions);
         let replicas = Arc::clone(&self.replicas);
         let id = self.id;
         let outcome = run_blocking(move || {
@@ -72,6 +74,10 @@ impl Broker {
         .await;
         match outcome {
             Ok(results) => {
+                // The group coordinator loads or unloads the groups of the
+                // `__consumer_offsets` partitions it now leads or follows.
+                self.coordinator
+                    .on_leadership_change(group_partitions, &results);
                 for (tp, result) in &results {
                     if let Err(e) = result {
                         ::log::warn!("LeaderAndIsr for {tp} not applied: {e}");
