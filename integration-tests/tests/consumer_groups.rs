@@ -11,24 +11,31 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
+use gregor::coordinator::schema::{self, RecordKey};
+use gregor::coordinator::{partition_for, GROUP_METADATA_TOPIC_NAME};
 use gregor::protocol::api::describe_groups::DescribeGroupsRequest;
+use gregor::protocol::api::find_coordinator::FindCoordinatorRequest;
 use gregor::protocol::api::offset_fetch::{OffsetFetchRequest, OffsetFetchRequestTopic};
+use gregor::record::{Batches, Records};
 use integration_tests::client_matrix::{ScriptClient, CONFLUENT_KAFKA, KAFKAJS, KAFKA_PYTHON};
 use integration_tests::wire::WireClient;
 use integration_tests::{
     gregor_broker_with_zk_configured, json_lines, kcat, kcat_produce_file, unique_topic,
-    wait_until, SingleBroker,
+    wait_until, zk_cli, SingleBroker,
 };
 use serde_json::Value;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `offsets.topic.num.partitions` of the test broker.
+const OFFSETS_PARTITIONS: u32 = 5;
 
 /// One broker whose `__consumer_offsets` suits a single-node test: one
 /// replica, a few partitions, and new groups rebalancing at once.
 fn broker() -> Result<SingleBroker> {
     gregor_broker_with_zk_configured(|c| {
         c.property("offsets.topic.replication.factor", 1)
-            .property("offsets.topic.num.partitions", 5)
+            .property("offsets.topic.num.partitions", OFFSETS_PARTITIONS)
             .property("group.initial.rebalance.delay.ms", 0)
     })
 }
@@ -62,6 +69,101 @@ fn committed(
         .flat_map(|t| t.partitions.iter())
         .map(|p| (p.partition_index, p.committed_offset))
         .collect())
+}
+
+/// The offset commits (topic, partition, offset) of `group` in its
+/// `__consumer_offsets` partition, read back with Fetch and decoded with
+/// Kafka's key and value schemas.
+fn offset_records(cluster: &SingleBroker, group: &str) -> Result<Vec<(String, i32, i64)>> {
+    let partition = partition_for(group, OFFSETS_PARTITIONS);
+    let mut client = WireClient::connect(&cluster.bootstrap())?;
+    let data = client.fetch(GROUP_METADATA_TOPIC_NAME, partition, 0)?;
+    let records = data.records.unwrap_or_default();
+    let mut commits = Vec::new();
+    for batch in Batches::new(&records) {
+        let (_, bytes) = batch?;
+        for record in Records::new(&records.slice_ref(bytes))? {
+            let record = record?;
+            let (Some(key), Some(value)) = (&record.key, &record.value) else {
+                continue;
+            };
+            if let RecordKey::Offset(key) = schema::decode_key(key)? {
+                ensure!(
+                    key.group == group,
+                    "group {} in {group}'s partition",
+                    key.group
+                );
+                let value = schema::decode_offset_value(value)?;
+                commits.push((key.topic, key.partition, value.offset));
+            }
+        }
+    }
+    Ok(commits)
+}
+
+#[test]
+fn find_coordinator_creates_the_offsets_topic_and_answers_batches() -> Result<()> {
+    let cluster = broker()?;
+    let mut client = WireClient::connect(&cluster.bootstrap())?;
+    // The first request creates the topic; it answers once it has leaders.
+    let batched = FindCoordinatorRequest {
+        coordinator_keys: vec!["g1".into(), "g2".into()],
+        ..Default::default()
+    };
+    let response = wait_until("coordinators for g1 and g2", TIMEOUT, || {
+        let response = client.request(4, &batched)?;
+        Ok(response
+            .coordinators
+            .iter()
+            .all(|c| c.error_code == 0)
+            .then_some(response))
+    })?;
+    let keys: Vec<&str> = response
+        .coordinators
+        .iter()
+        .map(|c| c.key.as_str())
+        .collect();
+    ensure!(keys == ["g1", "g2"], "answered keys {keys:?}");
+    for c in &response.coordinators {
+        ensure!(
+            (c.node_id, c.host.as_str(), c.port)
+                == (1, "127.0.0.1", i32::from(cluster.broker.port())),
+            "coordinator {c:?}"
+        );
+    }
+    let single = FindCoordinatorRequest {
+        key: "g1".into(),
+        ..Default::default()
+    };
+    let v0 = client.request(0, &single)?;
+    ensure!((v0.error_code, v0.node_id) == (0, 1), "v0: {v0:?}");
+    // Transactions are not implemented: refused as for InitProducerId.
+    let transactional = FindCoordinatorRequest {
+        key: "txn".into(),
+        key_type: 1,
+        ..Default::default()
+    };
+    let refused = client.request(3, &transactional)?;
+    ensure!(refused.error_code == 53, "transactional id: {refused:?}");
+
+    let topic = client.topic_metadata(GROUP_METADATA_TOPIC_NAME, false)?;
+    ensure!(topic.is_internal, "{GROUP_METADATA_TOPIC_NAME} is internal");
+    ensure!(
+        topic.partitions.len() == OFFSETS_PARTITIONS as usize,
+        "{} partitions",
+        topic.partitions.len()
+    );
+    let config = zk_cli(
+        &cluster.zookeeper.connect_string(),
+        &["get", "/gregor/config/topics/__consumer_offsets"],
+    )?;
+    for entry in [
+        "\"cleanup.policy\":\"compact\"",
+        "\"segment.bytes\":\"104857600\"",
+    ] {
+        ensure!(config.contains(entry), "{entry} not in {config}");
+    }
+    Ok(())
 }
 
 /// Writes `count` lines `k<i>:v<i>` for kcat's `-l -K:`.
@@ -117,6 +219,16 @@ fn kcat_consumes_in_a_group_and_resumes_at_its_commit() -> Result<()> {
     ensure!(
         committed(&cluster, "kcat-group", &topic, 1)?[&0] == 20,
         "offset 20 committed"
+    );
+
+    // The commit is a record of __consumer_offsets in Kafka's schema, in
+    // the partition Kafka would place the group in.
+    let stored = offset_records(&cluster, "kcat-group")?;
+    ensure!(
+        stored
+            .iter()
+            .any(|(t, p, o)| *t == topic && *p == 0 && *o == 20),
+        "no commit of offset 20 among {stored:?}"
     );
 
     // Restarted, the group continues after what it committed.
