@@ -451,11 +451,20 @@ fn check_exactly_once(runs: &[&GroupRun], partitions: i32, per_partition: i64) -
     Ok(())
 }
 
+/// How the third member goes.
+#[derive(Clone, Copy, Debug)]
+enum Departure {
+    /// It closes its consumer, which leaves the group (LeaveGroup).
+    Leaves,
+    /// Its process ends without a word: its session times out.
+    Crashes,
+}
+
 /// Three members of one group on a six-partition topic: each gets two
-/// partitions, and together they read every record once. One member leaves
+/// partitions, and together they read every record once. One member goes
 /// after a while; the other two take over its partitions from the offsets
 /// it committed.
-fn three_members_share_and_take_over(client: ScriptClient) -> Result<()> {
+fn three_members_share_and_take_over(client: ScriptClient, departure: Departure) -> Result<()> {
     const PARTITIONS: i32 = 6;
     const PER_PARTITION: i64 = 100;
     let cluster = broker()?;
@@ -468,10 +477,15 @@ fn three_members_share_and_take_over(client: ScriptClient) -> Result<()> {
         let (bootstrap, topic, group) = (bootstrap.clone(), topic.clone(), group.clone());
         thread::spawn(move || group_consume(client, &bootstrap, &topic, &group, options))
     };
-    const STAYS: &[&str] = &["--idle-ms", "8000", "--session-timeout-ms", "6000"];
-    const LEAVES: &[&str] = &["--exit-after", "30", "--session-timeout-ms", "6000"];
+    // Staying members wait long enough for a crashed member's session
+    // (6 s, `group.min.session.timeout.ms`) to end and its partitions to
+    // come to them.
+    const STAYS: &[&str] = &["--idle-ms", "15000", "--session-timeout-ms", "6000"];
+    let leaves = member(match departure {
+        Departure::Leaves => &["--exit-after", "30", "--session-timeout-ms", "6000"],
+        Departure::Crashes => &["--crash-after", "30", "--session-timeout-ms", "6000"],
+    });
     let stays = [member(STAYS), member(STAYS)];
-    let leaves = member(LEAVES);
     wait_for_stable_group(&cluster, &group, &topic, 3, 2)?;
     produce(&bootstrap, &topic, PARTITIONS, PER_PARTITION)?;
 
@@ -580,7 +594,12 @@ fn restart_resumes_at_committed_offsets(client: ScriptClient) -> Result<()> {
 
 #[test]
 fn confluent_kafka_three_members_share_six_partitions_and_take_over() -> Result<()> {
-    three_members_share_and_take_over(CONFLUENT_KAFKA)
+    three_members_share_and_take_over(CONFLUENT_KAFKA, Departure::Leaves)
+}
+
+#[test]
+fn confluent_kafka_members_take_over_from_a_crashed_one() -> Result<()> {
+    three_members_share_and_take_over(CONFLUENT_KAFKA, Departure::Crashes)
 }
 
 #[test]
@@ -589,8 +608,8 @@ fn confluent_kafka_restarted_group_resumes_at_committed_offsets() -> Result<()> 
 }
 
 #[test]
-fn kafka_python_three_members_share_six_partitions_and_take_over() -> Result<()> {
-    three_members_share_and_take_over(KAFKA_PYTHON)
+fn kafka_python_members_take_over_from_a_crashed_one() -> Result<()> {
+    three_members_share_and_take_over(KAFKA_PYTHON, Departure::Crashes)
 }
 
 #[test]
@@ -600,7 +619,7 @@ fn kafka_python_restarted_group_resumes_at_committed_offsets() -> Result<()> {
 
 #[test]
 fn kafkajs_three_members_share_six_partitions_and_take_over() -> Result<()> {
-    three_members_share_and_take_over(KAFKAJS)
+    three_members_share_and_take_over(KAFKAJS, Departure::Leaves)
 }
 
 #[test]

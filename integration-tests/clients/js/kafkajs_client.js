@@ -21,7 +21,7 @@ function parseArgs(argv) {
   const opts = {
     acks: -1, count: 0, start: 0, timestampBase: null, lingerMs: 5, messageTimeoutMs: 0,
     partition: 0, offset: 'earliest', timestamp: null, partitions: 1, replicationFactor: 1,
-    group: null, exitAfter: 0, idleMs: 5000, maxSecs: 90, sessionTimeoutMs: 10000,
+    group: null, exitAfter: 0, crashAfter: 0, idleMs: 5000, maxSecs: 90, sessionTimeoutMs: 10000,
   };
   for (let i = 0; i < rest.length; i += 2) {
     const name = rest[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase());
@@ -164,6 +164,11 @@ async function groupConsume(kafka, topic, o) {
       });
       lastRecord = Date.now();
       if (ok) committed += 1;
+      if (o.crashAfter > 0 && committed >= o.crashAfter) {
+        // Gone without leaving the group, as if killed.
+        emit({ crashed: committed });
+        exitAfterFlush(0);
+      }
     },
   });
   const deadline = Date.now() + o.maxSecs * 1000;

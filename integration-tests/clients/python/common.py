@@ -20,8 +20,8 @@ and prints one JSON object per line on stdout. Modes:
            {"end": <high watermark>}.
   offsets-for-times --partition P --timestamp T
            prints {"offset", "timestamp"} (ListOffsets by timestamp).
-  group-consume --group G [--exit-after N] [--idle-ms I] [--max-secs S]
-                [--session-timeout-ms T]
+  group-consume --group G [--exit-after N | --crash-after N] [--idle-ms I]
+                [--max-secs S] [--session-timeout-ms T]
            subscribes to the topic as a member of consumer group G (from the
            earliest offset when G has none committed) and commits each
            record's offset synchronously after reading it; prints
@@ -29,7 +29,9 @@ and prints one JSON object per line on stdout. Modes:
            {"partition", "offset", "key", "value", "committed": bool} per
            record, then {"consumed": n}. Stops (leaving the group) after N
            committed records, or once nothing arrived for I ms after the
-           first record; fails after S seconds.
+           first record; fails after S seconds. With --crash-after the
+           process ends abruptly after N committed records, without leaving
+           the group (as if killed): prints {"crashed": n} and exits 0.
   create-topic --partitions N [--replication-factor R]
                                  prints {"created": topic}
   delete-topic                   prints {"deleted": topic}
@@ -38,6 +40,7 @@ and prints one JSON object per line on stdout. Modes:
 """
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -66,6 +69,7 @@ def parse_args():
     p.add_argument("--replication-factor", type=int, default=1)
     p.add_argument("--group")
     p.add_argument("--exit-after", type=int, default=0)
+    p.add_argument("--crash-after", type=int, default=0)
     p.add_argument("--idle-ms", type=int, default=5000)
     p.add_argument("--max-secs", type=int, default=90)
     p.add_argument("--session-timeout-ms", type=int, default=10000)
@@ -124,6 +128,10 @@ class GroupConsumption:
         self.last_record = time.monotonic()
         if committed:
             self.committed += 1
+        if self.args.crash_after and self.committed >= self.args.crash_after:
+            emit({"crashed": self.committed})
+            sys.stdout.flush()
+            os._exit(0)
 
     def done(self):
         if self.args.exit_after and self.committed >= self.args.exit_after:
