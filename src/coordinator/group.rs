@@ -339,7 +339,7 @@ impl GroupMetadata {
 
     /// The union of the members' subscriptions, for a consumer group whose
     /// member metadata all parse (Kafka's `computeSubscribedTopics`).
-    fn compute_subscribed_topics(&self) -> Option<BTreeSet<String>> {
+    pub(super) fn compute_subscribed_topics(&self) -> Option<BTreeSet<String>> {
         if self.protocol_type.as_deref() != Some(CONSUMER_PROTOCOL_TYPE) {
             return None;
         }

@@ -297,17 +297,22 @@ impl GroupCoordinator {
 
     /// Forgets a group that became Dead (deleted, or expired empty).
     fn remove_if_dead(&self, handle: &Arc<GroupHandle>) {
-        let group = handle.lock();
-        if !group.is(GroupState::Dead) {
-            return;
-        }
+        // Never both locks at once: the coordinator's is taken first
+        // everywhere else.
+        let group_id = {
+            let group = handle.lock();
+            if !group.is(GroupState::Dead) {
+                return;
+            }
+            group.group_id.clone()
+        };
         let mut state = self.lock_state();
         if state
             .groups
-            .get(&group.group_id)
+            .get(&group_id)
             .is_some_and(|current| Arc::ptr_eq(current, handle))
         {
-            state.groups.remove(&group.group_id);
+            state.groups.remove(&group_id);
         }
     }
 

@@ -198,6 +198,7 @@ fn group_from_record(
     } else {
         GroupState::Stable
     };
+    group.subscribed_topics = group.compute_subscribed_topics();
     group
 }
 
@@ -205,6 +206,7 @@ fn group_from_record(
 mod tests {
     use super::*;
     use crate::coordinator::schema::{MemberMetadataValue, OffsetCommitValue};
+    use crate::coordinator::testing::subscription;
 
     fn offset(group: &str, topic: &str, partition: i32, at: i64) -> (Bytes, Option<Bytes>) {
         let value = OffsetCommitValue {
@@ -236,7 +238,7 @@ mod tests {
                     client_host: "/h".into(),
                     rebalance_timeout: 1000,
                     session_timeout: 500,
-                    subscription: Bytes::from_static(b"sub"),
+                    subscription: subscription(&["t"]),
                     assignment: Bytes::from_static(b"asg"),
                 })
                 .collect(),
@@ -280,10 +282,8 @@ mod tests {
         assert_eq!(g.generation_id, 4);
         assert_eq!(g.leader_id.as_deref(), Some("m1"));
         assert_eq!(g.members["m2"].assignment, Bytes::from_static(b"asg"));
-        assert_eq!(
-            g.members["m2"].metadata("range"),
-            Bytes::from_static(b"sub")
-        );
+        assert_eq!(g.members["m2"].metadata("range"), subscription(&["t"]));
+        assert!(g.is_subscribed_to("t") && !g.is_subscribed_to("u"));
         assert_eq!(g.members["m2"].session_timeout, Duration::from_millis(500));
         let fetched = g.fetch_offsets(None);
         assert_eq!(fetched.len(), 1);
