@@ -167,10 +167,6 @@ impl GroupMetadata {
         self.state == state
     }
 
-    pub fn generation_id(&self) -> i32 {
-        self.generation_id
-    }
-
     pub fn protocol_type(&self) -> Option<&str> {
         self.protocol_type.as_deref()
     }

@@ -316,6 +316,8 @@ impl GroupCoordinator {
         }
     }
 
+    /// JoinGroup: answered when the member's rebalance completes (or at
+    /// once with an error or MEMBER_ID_REQUIRED).
     pub async fn join_group(self: &Arc<Self>, group_id: &str, request: JoinRequest) -> JoinResult {
         let member_id = request.member_id.clone();
         let timeouts = self.config.min_session_timeout..=self.config.max_session_timeout;
@@ -339,6 +341,8 @@ impl GroupCoordinator {
             .unwrap_or_else(|_| JoinResult::error(&member_id, ErrorCode::COORDINATOR_NOT_AVAILABLE))
     }
 
+    /// SyncGroup: answered with the member's assignment once the leader's
+    /// is stored.
     pub async fn sync_group(self: &Arc<Self>, group_id: &str, request: SyncRequest) -> SyncResult {
         let handle = match self.group(group_id, false, false) {
             // The rebalance state was lost with the previous coordinator:
@@ -356,6 +360,8 @@ impl GroupCoordinator {
             .unwrap_or_else(|_| SyncResult::error(ErrorCode::COORDINATOR_NOT_AVAILABLE))
     }
 
+    /// Heartbeat: NONE, or what the member must do (rejoin, find the
+    /// coordinator again, ...).
     pub fn heartbeat(
         self: &Arc<Self>,
         group_id: &str,
@@ -386,6 +392,7 @@ impl GroupCoordinator {
         }
     }
 
+    /// OffsetCommit: each partition's outcome, in request order.
     pub fn commit_offsets(
         self: &Arc<Self>,
         group_id: &str,
