@@ -392,3 +392,27 @@ async fn a_stale_member_cannot_commit_to_an_unknown_group() {
     assert_eq!(simple[0].1, ErrorCode::NONE);
     assert_eq!(c.describe_group(&group).unwrap().state, GroupState::Empty);
 }
+
+#[tokio::test]
+async fn a_leadership_change_the_replica_manager_refused_is_ignored() {
+    let topic = Arc::new(MemoryTopic::default());
+    let c = coordinator(&topic);
+    let tp = TopicPartition::new(GROUP_METADATA_TOPIC_NAME, 0);
+    let refused = crate::replica::ReplicaError::StaleLeaderEpoch {
+        tp: tp.clone(),
+        request: 1,
+        current: 2,
+    };
+    c.on_leadership_change(
+        vec![OffsetsPartitionLeadership {
+            topic_partition: tp.clone(),
+            leader_epoch: 1,
+            is_leader: true,
+        }],
+        &vec![(tp, Err(refused))],
+    );
+    assert_eq!(
+        c.fetch_offsets(&group_in(0), None),
+        Err(ErrorCode::NOT_COORDINATOR)
+    );
+}
