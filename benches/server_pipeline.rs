@@ -16,23 +16,11 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use gregor::config::Listener;
-use gregor::protocol::api::metadata::{MetadataRequest, MetadataRequestTopic, MetadataResponse};
+use gregor::protocol::api::metadata::{MetadataRequest, MetadataRequestTopic};
 use gregor::protocol::frame::write_frame;
 use gregor::protocol::{Message, RequestHeader};
-use gregor::server::testing::echo_topics;
-use gregor::server::{Reply, RequestContext, RequestHandler, Server, ServerConfig};
-
-struct Echo;
-
-impl RequestHandler for Echo {
-    async fn metadata(
-        &self,
-        _ctx: &RequestContext<'_>,
-        request: MetadataRequest,
-    ) -> Reply<MetadataResponse> {
-        echo_topics(request).into()
-    }
-}
+use gregor::server::testing::EchoBroker;
+use gregor::server::{Server, ServerConfig};
 
 fn request(buf: &mut BytesMut, correlation_id: i32) {
     let body = MetadataRequest {
@@ -101,7 +89,9 @@ fn main() {
         }],
         ..ServerConfig::default()
     };
-    let server = rt.block_on(Server::start(config, Arc::new(Echo))).unwrap();
+    let server = rt
+        .block_on(Server::start(config, Arc::new(EchoBroker)))
+        .unwrap();
     let addr = server.local_addr("PLAINTEXT").unwrap();
 
     // Pipelined.

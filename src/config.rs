@@ -210,9 +210,6 @@ pub struct KafkaConfig {
     /// `unclean.leader.election.enable`, default false: whether a replica
     /// outside the ISR may become leader (and lose committed records).
     pub unclean_leader_election_enable: bool,
-    /// `min.insync.replicas`, default 1: with `acks=all`, fewer ISR members
-    /// than this makes the leader refuse writes (NOT_ENOUGH_REPLICAS).
-    pub min_insync_replicas: u32,
     /// `replica.lag.time.max.ms`, default 30000: a follower that has not
     /// caught up for this long is dropped from the ISR.
     pub replica_lag_time_max_ms: u64,
@@ -221,6 +218,21 @@ pub struct KafkaConfig {
     pub replica_fetch_max_bytes: u32,
     /// `num.replica.fetchers`, default 1: fetcher tasks per source broker.
     pub num_replica_fetchers: u32,
+    /// `replica.fetch.wait.max.ms`, default 500: how long a follower's fetch
+    /// waits at the leader for `replica.fetch.min.bytes`. At most
+    /// `replica.lag.time.max.ms`, so an idle follower is not dropped from
+    /// the ISR.
+    pub replica_fetch_wait_max_ms: u64,
+    /// `replica.fetch.min.bytes`, default 1: the least data a follower's
+    /// fetch waits for.
+    pub replica_fetch_min_bytes: u32,
+    /// `replica.fetch.response.max.bytes`, default 10485760: byte budget of
+    /// a follower's whole fetch response (the first batch comes whole even
+    /// past it).
+    pub replica_fetch_response_max_bytes: u32,
+    /// `replica.fetch.backoff.ms`, default 1000: pause before a follower
+    /// fetches a partition again after an error.
+    pub replica_fetch_backoff_ms: u64,
     /// `offsets.topic.num.partitions`, default 50: partitions of
     /// `__consumer_offsets` (fixed once created: group placement hashes on it).
     pub offsets_topic_num_partitions: u32,
@@ -420,10 +432,17 @@ impl KafkaConfig {
             unclean_leader_election_enable: p
                 .boolean("unclean.leader.election.enable")?
                 .unwrap_or(false),
-            min_insync_replicas: p.int("min.insync.replicas", 1)?.unwrap_or(1),
             replica_lag_time_max_ms: p.long("replica.lag.time.max.ms", 1)?.unwrap_or(30_000),
             replica_fetch_max_bytes: p.int("replica.fetch.max.bytes", 0)?.unwrap_or(1024 * 1024),
             num_replica_fetchers: p.int("num.replica.fetchers", 1)?.unwrap_or(1),
+            replica_fetch_wait_max_ms: replica_fetch_wait_max_ms(p)?,
+            replica_fetch_min_bytes: p.int("replica.fetch.min.bytes", 0)?.unwrap_or(1),
+            replica_fetch_response_max_bytes: p
+                .int("replica.fetch.response.max.bytes", 0)?
+                .unwrap_or(10 * 1024 * 1024),
+            replica_fetch_backoff_ms: p
+                .int("replica.fetch.backoff.ms", 0)?
+                .map_or(1000, u64::from),
             offsets_topic_num_partitions: p.int("offsets.topic.num.partitions", 1)?.unwrap_or(50),
             offsets_topic_replication_factor: p
                 .number("offsets.topic.replication.factor", 1, i16::MAX as u16)?
@@ -577,6 +596,24 @@ fn validate_advertised(
     Ok(())
 }
 
+/// `replica.fetch.wait.max.ms`, which Kafka requires to be at most
+/// `replica.lag.time.max.ms`: a follower waiting longer than that at an idle
+/// leader would fall out of the ISR between its fetches.
+fn replica_fetch_wait_max_ms(p: &Props<'_>) -> Result<u64, ConfigError> {
+    let lag = p.long("replica.lag.time.max.ms", 1)?.unwrap_or(30_000);
+    let wait = p
+        .int("replica.fetch.wait.max.ms", 0)?
+        .map_or(500, u64::from);
+    if wait > lag {
+        return Err(invalid(
+            "replica.fetch.wait.max.ms",
+            &wait.to_string(),
+            format!("at most replica.lag.time.max.ms ({lag})"),
+        ));
+    }
+    Ok(wait)
+}
+
 /// The broker-level `log.*` keys (and `message.max.bytes`), with Kafka's
 /// precedence: `log.roll.ms` over `log.roll.hours`; `log.retention.ms` over
 /// `.minutes` over `.hours`, any negative result meaning unlimited; an unset
@@ -629,6 +666,9 @@ fn broker_log_defaults(p: &Props<'_>) -> Result<LogConfig, ConfigError> {
         file_delete_delay_ms: p
             .long("log.segment.delete.delay.ms", 0)?
             .unwrap_or(defaults.file_delete_delay_ms),
+        min_insync_replicas: p
+            .int(MIN_INSYNC_REPLICAS, 1)?
+            .unwrap_or(defaults.min_insync_replicas),
     })
 }
 
@@ -654,6 +694,8 @@ const FLUSH_MESSAGES: &str = "flush.messages";
 const FLUSH_MS: &str = "flush.ms";
 const MAX_MESSAGE_BYTES: &str = "max.message.bytes";
 const FILE_DELETE_DELAY_MS: &str = "file.delete.delay.ms";
+/// The same key at broker and topic level.
+const MIN_INSYNC_REPLICAS: &str = "min.insync.replicas";
 /// `cleanup.policy`: `delete`, `compact`, or both comma-separated. Accepted
 /// (and validated) so that `__consumer_offsets` carries Kafka's
 /// `cleanup.policy=compact`; no log cleaner honours `compact` yet, so it
@@ -700,6 +742,9 @@ pub fn topic_log_config(
         file_delete_delay_ms: p
             .long(FILE_DELETE_DELAY_MS, 0)?
             .unwrap_or(base.file_delete_delay_ms),
+        min_insync_replicas: p
+            .int(MIN_INSYNC_REPLICAS, 1)?
+            .unwrap_or(base.min_insync_replicas),
     };
     if let Some(policy) = p.string(CLEANUP_POLICY) {
         let valid = policy
@@ -739,6 +784,7 @@ pub fn describe(config: &LogConfig) -> Vec<(&'static str, String)> {
             FILE_DELETE_DELAY_MS,
             config.file_delete_delay_ms.to_string(),
         ),
+        (MIN_INSYNC_REPLICAS, config.min_insync_replicas.to_string()),
     ]
 }
 
@@ -987,10 +1033,14 @@ mod tests {
         assert!(c.controlled_shutdown_enable);
         assert!(c.auto_leader_rebalance_enable);
         assert!(!c.unclean_leader_election_enable);
-        assert_eq!(c.min_insync_replicas, 1);
+        assert_eq!(c.log_config().min_insync_replicas, 1);
         assert_eq!(c.replica_lag_time_max_ms, 30_000);
         assert_eq!(c.replica_fetch_max_bytes, 1_048_576);
         assert_eq!(c.num_replica_fetchers, 1);
+        assert_eq!(c.replica_fetch_wait_max_ms, 500);
+        assert_eq!(c.replica_fetch_min_bytes, 1);
+        assert_eq!(c.replica_fetch_response_max_bytes, 10_485_760);
+        assert_eq!(c.replica_fetch_backoff_ms, 1000);
         assert_eq!(c.offsets_topic_num_partitions, 50);
         assert_eq!(c.offsets_topic_replication_factor, 3);
         assert_eq!(c.offsets_topic_segment_bytes, 104_857_600);
@@ -1110,10 +1160,11 @@ mod tests {
     fn broker_log_keys_map_onto_log_config() {
         let log = parse(
             "log.segment.bytes=1024\nlog.index.size.max.bytes=4096\nlog.index.interval.bytes=1\n\
-             message.max.bytes=2000\nlog.segment.delete.delay.ms=0\n",
+             message.max.bytes=2000\nlog.segment.delete.delay.ms=0\nmin.insync.replicas=2\n",
         )
         .unwrap()
         .log_config();
+        assert_eq!(log.min_insync_replicas, 2);
         assert_eq!(log.segment_bytes, 1024);
         assert_eq!(log.segment_index_bytes, 4096);
         assert_eq!(log.index_interval_bytes, 1);
@@ -1161,6 +1212,10 @@ mod tests {
                 "inter.broker.listener.name=INTERNAL\n",
                 "inter.broker.listener.name",
             ),
+            (
+                "replica.lag.time.max.ms=400\nreplica.fetch.wait.max.ms=401\n",
+                "replica.fetch.wait.max.ms",
+            ),
         ];
         for (line, key) in cases {
             let err = parse(line).unwrap_err();
@@ -1198,7 +1253,9 @@ mod tests {
         queued.max.requests=1\nbroker.rack=r\ncontrolled.shutdown.enable=false\n\
         auto.leader.rebalance.enable=false\nunclean.leader.election.enable=true\n\
         min.insync.replicas=2\nreplica.lag.time.max.ms=1\nreplica.fetch.max.bytes=1\n\
-        num.replica.fetchers=2\noffsets.topic.num.partitions=1\n\
+        num.replica.fetchers=2\nreplica.fetch.wait.max.ms=1\nreplica.fetch.min.bytes=2\n\
+        replica.fetch.response.max.bytes=3\nreplica.fetch.backoff.ms=4\n\
+        offsets.topic.num.partitions=1\n\
         offsets.topic.replication.factor=1\ngroup.initial.rebalance.delay.ms=0\n\
         offsets.topic.segment.bytes=1\noffsets.load.buffer.size=1\noffset.metadata.max.bytes=1\n\
         offsets.retention.minutes=1\noffsets.retention.check.interval.ms=1\n\
@@ -1331,6 +1388,7 @@ mod tests {
                 ("retention.bytes", "5000"),
                 ("flush.messages", "1"),
                 ("max.message.bytes", "10"),
+                ("min.insync.replicas", "2"),
             ]),
         )
         .unwrap();
@@ -1342,6 +1400,7 @@ mod tests {
                 retention_bytes: Some(5000),
                 flush_messages: Some(1),
                 max_message_bytes: 10,
+                min_insync_replicas: 2,
                 ..base.clone()
             }
         );
@@ -1369,6 +1428,7 @@ mod tests {
             ("flush.ms", "-1"),
             ("max.message.bytes", "x"),
             ("file.delete.delay.ms", "-1"),
+            ("min.insync.replicas", "0"),
         ] {
             let err = topic_log_config(&base, &map(&[(key, value)])).unwrap_err();
             assert!(
@@ -1394,7 +1454,8 @@ mod tests {
                 "flush.messages",
                 "flush.ms",
                 "max.message.bytes",
-                "file.delete.delay.ms"
+                "file.delete.delay.ms",
+                "min.insync.replicas"
             ]
         );
         let value = |key: &str| {
@@ -1420,14 +1481,14 @@ mod tests {
                 proptest::option::of(1..LONG_MAX),
                 proptest::option::of(0..LONG_MAX),
             ),
-            (0..=INT_MAX, 0..=LONG_MAX),
+            (0..=INT_MAX, 0..=LONG_MAX, 1..=INT_MAX),
         )
             .prop_map(
                 |(
                     (segment_bytes, segment_ms, segment_index_bytes, index_interval_bytes),
                     (retention_ms, retention_bytes),
                     (flush_messages, flush_ms),
-                    (max_message_bytes, file_delete_delay_ms),
+                    (max_message_bytes, file_delete_delay_ms, min_insync_replicas),
                 )| LogConfig {
                     segment_bytes,
                     segment_ms,
@@ -1439,6 +1500,7 @@ mod tests {
                     flush_ms,
                     max_message_bytes,
                     file_delete_delay_ms,
+                    min_insync_replicas,
                 },
             )
     }

@@ -40,7 +40,7 @@ impl RequestHandler for Broker {
         request: ProduceRequest,
     ) -> Reply<ProduceResponse> {
         let acks = request.acks;
-        let outcome = Broker::produce(self, request);
+        let outcome = Broker::produce(self, request).await;
         match (acks, outcome.any_error) {
             (NO_ACKS, false) => Reply::NoResponse,
             // Kafka closes the connection so that a producer that reads no

@@ -15,7 +15,7 @@ use crate::log::checkpoint::MetaProperties;
 use crate::log::manager::BackgroundTasks;
 use crate::log::{LogConfig, LogError, LogManager, LogManagerConfig};
 use crate::metadata::{BrokerEndpoint, MetadataCache};
-use crate::replica::{ReplicaError, ReplicaManager};
+use crate::replica::{ReplicaConfig, ReplicaError, ReplicaManager, ZkIsrStore};
 use crate::zk::client::{KafkaZkClient, ZkError};
 use crate::zk::data::{BrokerId, BrokerInfo, EndPoint, SecurityProtocol};
 use crate::zk::session::ZkSession;
@@ -107,7 +107,12 @@ impl Broker {
             broker_id: id,
         })?);
         let background = logs.start_background();
-        let replicas = Arc::new(ReplicaManager::new(Arc::clone(&logs)));
+        let replicas = Arc::new(ReplicaManager::new(
+            Arc::clone(&logs),
+            ReplicaConfig::from_broker(&config, id),
+            Arc::new(ZkIsrStore::new(zk.subscribe())),
+        ));
+        replicas.startup();
         let metadata = Arc::new(MetadataCache::new(cluster_id));
         let coordinator = GroupCoordinator::new(
             GroupConfig::from_broker(&config),
@@ -386,6 +391,7 @@ impl Broker {
         if let Err(e) = self.zk.client().deregister_broker(self.id).await {
             warn!("could not deregister broker {}: {e}", self.id);
         }
+        self.replicas.shutdown();
         if let Some(mut bg) = self
             .background
             .lock()

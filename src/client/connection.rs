@@ -196,24 +196,11 @@ mod tests {
     use super::*;
     use crate::config::Listener;
     use crate::protocol::api::metadata::{MetadataRequest, MetadataRequestTopic, MetadataResponse};
-    use crate::server::testing::echo_topics;
-    use crate::server::{Reply, RequestContext, RequestHandler, Server, ServerConfig};
+    use crate::server::testing::EchoBroker;
+    use crate::server::{Server, ServerConfig};
 
     /// Bounds every wait of a test that is not about timeouts.
     const WAIT: Duration = Duration::from_secs(10);
-
-    /// A broker that answers Metadata with the topics it was asked about.
-    struct EchoBroker;
-
-    impl RequestHandler for EchoBroker {
-        async fn metadata(
-            &self,
-            _ctx: &RequestContext<'_>,
-            request: MetadataRequest,
-        ) -> Reply<MetadataResponse> {
-            echo_topics(request).into()
-        }
-    }
 
     fn metadata_request(topic: &str) -> MetadataRequest {
         MetadataRequest {

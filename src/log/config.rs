@@ -39,6 +39,10 @@ pub struct LogConfig {
     /// `file.delete.delay.ms` (broker: `log.segment.delete.delay.ms`),
     /// default 60000: how long a `.deleted` segment lingers before unlink.
     pub file_delete_delay_ms: u64,
+    /// `min.insync.replicas` (broker: the same key), default 1: with
+    /// `acks=all`, an ISR smaller than this makes the leader refuse writes
+    /// (NOT_ENOUGH_REPLICAS).
+    pub min_insync_replicas: u32,
 }
 
 /// 7 days in milliseconds: Kafka's default for `segment.ms` and `retention.ms`.
@@ -57,6 +61,7 @@ impl Default for LogConfig {
             flush_ms: None,
             max_message_bytes: 1_048_588,
             file_delete_delay_ms: 60_000,
+            min_insync_replicas: 1,
         }
     }
 }

@@ -31,6 +31,10 @@ pub enum LogError {
         log_start: i64,
         log_end: i64,
     },
+    /// Batches fetched from the leader do not continue the follower's log
+    /// where it ends (or are not contiguous among themselves).
+    #[error("a follower append must start at offset {expected}, the batch starts at {found}")]
+    UnexpectedAppendOffset { expected: i64, found: i64 },
     #[error("malformed file {path}: {reason}")]
     Corrupt { path: PathBuf, reason: String },
     #[error("{path} is not a partition directory (expected <topic>-<partition>)")]

@@ -179,26 +179,35 @@ impl LogManager {
         Ok(true)
     }
 
-    /// Writes each dir's recovery-point, log-start-offset and replication
-    /// (high watermark) checkpoints.
+    /// Writes each dir's recovery-point and log-start-offset checkpoints
+    /// (Kafka's `LogManager.checkpointLogRecoveryOffsets` and
+    /// `checkpointLogStartOffsets`).
     pub fn checkpoint(&self) -> Result<()> {
+        self.write_checkpoint(RECOVERY_POINT_CHECKPOINT, PartitionLog::recovery_point)?;
+        self.write_checkpoint(LOG_START_CHECKPOINT, PartitionLog::log_start_offset)
+    }
+
+    /// Writes each dir's `replication-offset-checkpoint`: every log's high
+    /// watermark, read back at start-up. The replica manager calls it every
+    /// `replica.high.watermark.checkpoint.interval.ms` (Kafka's
+    /// `ReplicaManager.checkpointHighWatermarks`); shutdown writes it too.
+    pub fn checkpoint_high_watermarks(&self) -> Result<()> {
+        self.write_checkpoint(REPLICATION_CHECKPOINT, PartitionLog::high_watermark)
+    }
+
+    /// Writes checkpoint `name` in each log dir with `offset` of each of
+    /// the dir's logs.
+    fn write_checkpoint(&self, name: &str, offset: fn(&PartitionLog) -> i64) -> Result<()> {
         let logs = self.all();
         for dir in &self.dirs {
-            let mut recovery = BTreeMap::new();
-            let mut start = BTreeMap::new();
-            let mut hw = BTreeMap::new();
+            let mut offsets = BTreeMap::new();
             for (tp, log) in &logs {
                 let log = lock(log);
-                if log.dir().parent() != Some(dir.path.as_path()) {
-                    continue;
+                if log.dir().parent() == Some(dir.path.as_path()) {
+                    offsets.insert(tp.clone(), offset(&log));
                 }
-                recovery.insert(tp.clone(), log.recovery_point());
-                start.insert(tp.clone(), log.log_start_offset());
-                hw.insert(tp.clone(), log.high_watermark());
             }
-            checkpoint::write_offsets(&dir.path.join(RECOVERY_POINT_CHECKPOINT), &recovery)?;
-            checkpoint::write_offsets(&dir.path.join(LOG_START_CHECKPOINT), &start)?;
-            checkpoint::write_offsets(&dir.path.join(REPLICATION_CHECKPOINT), &hw)?;
+            checkpoint::write_offsets(&dir.path.join(name), &offsets)?;
         }
         Ok(())
     }
@@ -235,6 +244,7 @@ impl LogManager {
             }
         }
         self.checkpoint()?;
+        self.checkpoint_high_watermarks()?;
         for dir in &self.dirs {
             checkpoint::write_atomically(&dir.path.join(CLEAN_SHUTDOWN_FILE), b"")?;
         }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use ::log::{info, warn};
 
-use crate::record::{BatchError, Batches, LEADER_EPOCH_AT};
+use crate::record::{BatchError, BatchHeader, Batches, LEADER_EPOCH_AT};
 use crate::TopicPartition;
 
 use super::config::LogConfig;
@@ -337,15 +337,7 @@ impl PartitionLog {
             }
         }
         self.leader_epochs.assign(leader_epoch, first_offset)?;
-        self.log_end_offset = offset;
-        self.unflushed_records += (offset - first_offset) as u64;
-        if self
-            .config
-            .flush_messages
-            .is_some_and(|n| self.unflushed_records >= n)
-        {
-            self.flush()?;
-        }
+        self.advance_log_end(offset)?;
         Ok(LogAppendInfo {
             first_offset,
             last_offset: offset - 1,
@@ -355,6 +347,132 @@ impl PartitionLog {
             log_start_offset: self.log_start_offset,
             duplicate: false,
         })
+    }
+
+    /// Appends batches fetched from the leader (Kafka's `appendAsFollower`):
+    /// each is validated (length, magic, CRC) and stored byte for byte, with
+    /// the offsets and leader epoch the leader gave it. The first batch must
+    /// start at the log end offset and each next one right after the one
+    /// before: a follower's log is a copy of the leader's, never a variant.
+    ///
+    /// A fetch response may end part way through a batch; the complete
+    /// batches before it are appended and the rest comes with the next
+    /// fetch. `None` when `records` holds no batch at all.
+    ///
+    /// Segments roll between batches as they would have rolled on the
+    /// leader appending them one produce request at a time, so replicas of
+    /// one-batch requests keep the leader's segment boundaries. Each run of
+    /// batches between rolls is appended whole; an I/O error keeps the runs
+    /// before it.
+    pub fn append_as_follower(
+        &mut self,
+        records: &[u8],
+        now_ms: i64,
+    ) -> Result<Option<LogAppendInfo>> {
+        let mut batches: Vec<(BatchHeader, &[u8])> = Vec::new();
+        let mut next = self.log_end_offset;
+        for batch in Batches::new(records) {
+            let (header, bytes) = match batch {
+                Ok(batch) => batch,
+                Err(BatchError::Truncated { .. }) if !batches.is_empty() => break,
+                Err(e) => return Err(e.into()),
+            };
+            if header.base_offset != next || header.last_offset_delta < 0 {
+                return Err(LogError::UnexpectedAppendOffset {
+                    expected: next,
+                    found: header.base_offset,
+                });
+            }
+            next = header.last_offset() + 1;
+            batches.push((header, bytes));
+        }
+        let Some((first, _)) = batches.first() else {
+            return Ok(None);
+        };
+        let mut info = LogAppendInfo {
+            first_offset: first.base_offset,
+            last_offset: next - 1,
+            max_timestamp: i64::MIN,
+            offset_of_max_timestamp: first.base_offset,
+            batch_count: batches.len(),
+            log_start_offset: self.log_start_offset,
+            duplicate: false,
+        };
+        for (header, _) in &batches {
+            if header.max_timestamp > info.max_timestamp {
+                info.max_timestamp = header.max_timestamp;
+                info.offset_of_max_timestamp = header.last_offset();
+            }
+        }
+        let mut rest = batches.as_slice();
+        while !rest.is_empty() {
+            let run = self.next_run(rest, now_ms)?;
+            self.append_run(&rest[..run], now_ms)?;
+            rest = &rest[run..];
+        }
+        Ok(Some(info))
+    }
+
+    /// Rolls if the first of `batches` would have rolled the active segment
+    /// on the leader, and returns how many of them fit after it without
+    /// another roll (at least one).
+    fn next_run(&mut self, batches: &[(BatchHeader, &[u8])], now_ms: i64) -> Result<usize> {
+        let (first, bytes) = &batches[0];
+        self.maybe_roll(bytes.len() as u64, first.last_offset(), now_ms)?;
+        let mut pending = bytes.len() as u64;
+        let mut run = 1;
+        for (header, bytes) in &batches[1..] {
+            let size = bytes.len() as u64;
+            if self.active().should_roll_after(
+                pending,
+                size,
+                header.last_offset(),
+                now_ms,
+                &self.config,
+            ) {
+                break;
+            }
+            pending += size;
+            run += 1;
+        }
+        Ok(run)
+    }
+
+    /// Writes a follower's run of contiguous batches to the active segment
+    /// and records what they carry: producer state, leader epochs, the log
+    /// end offset.
+    fn append_run(&mut self, batches: &[(BatchHeader, &[u8])], now_ms: i64) -> Result<()> {
+        let mut bufs: Vec<IoSlice<'_>> = batches.iter().map(|(_, b)| IoSlice::new(b)).collect();
+        let metas = batches.iter().map(|(h, b)| BatchMeta {
+            last_offset: h.last_offset(),
+            max_timestamp: h.max_timestamp,
+            size: b.len() as u64,
+        });
+        self.active_mut().append(&mut bufs, metas, now_ms)?;
+        for (header, _) in batches {
+            self.producers.load_batch(header);
+            self.leader_epochs
+                .assign(header.partition_leader_epoch, header.base_offset)?;
+        }
+        match batches.last() {
+            Some((last, _)) => self.advance_log_end(last.last_offset() + 1),
+            None => Ok(()),
+        }
+    }
+
+    /// Moves the log end offset past an append and flushes if
+    /// `flush.messages` records are now unflushed.
+    fn advance_log_end(&mut self, next_offset: i64) -> Result<()> {
+        self.unflushed_records += (next_offset - self.log_end_offset) as u64;
+        self.log_end_offset = next_offset;
+        if self
+            .config
+            .flush_messages
+            .is_some_and(|n| self.unflushed_records >= n)
+        {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     /// Rolls to a new segment if the active one is too big or too old for

@@ -241,9 +241,23 @@ impl Segment {
         now_ms: i64,
         config: &LogConfig,
     ) -> bool {
-        let full = self.size > 0 && self.size + batch_size > config.segment_bytes;
+        self.should_roll_after(0, batch_size, last_offset, now_ms, config)
+    }
+
+    /// [`should_roll`](Self::should_roll) for a batch that will follow
+    /// `pending` bytes not written yet (the batches before it in one write).
+    pub fn should_roll_after(
+        &self,
+        pending: u64,
+        batch_size: u64,
+        last_offset: i64,
+        now_ms: i64,
+        config: &LogConfig,
+    ) -> bool {
+        let size = self.size + pending;
+        let full = size > 0 && size + batch_size > config.segment_bytes;
         let old = self.first_append_ms.is_some_and(|t| {
-            self.size > 0
+            size > 0
                 && now_ms.saturating_sub(t) >= i64::try_from(config.segment_ms).unwrap_or(i64::MAX)
         });
         let index_full = self.offset_index.is_full() || self.time_index.is_full();

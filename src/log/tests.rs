@@ -790,3 +790,125 @@ fn stored_base_offset_near_the_largest_offset_is_corrupt_not_a_panic() {
     let log = open(dir.path(), small_config(), LoadState::default());
     assert_eq!(log.log_end_offset(), 0);
 }
+
+/// Every batch of `log` from `from` as one byte string, as a fetch from the
+/// leader returns them.
+fn raw_from(log: &PartitionLog, from: i64) -> Vec<u8> {
+    read_all(log, from)
+        .into_iter()
+        .flat_map(|(_, bytes)| bytes)
+        .collect()
+}
+
+#[test]
+fn a_follower_copies_the_leaders_log_and_its_segment_boundaries() {
+    let (leader_dir, follower_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut leader = open(leader_dir.path(), small_config(), LoadState::default());
+    let mut follower = open(follower_dir.path(), small_config(), LoadState::default());
+    for i in 0..30u8 {
+        let epoch = if i < 12 { 3 } else { 5 };
+        leader
+            .append_as_leader(
+                &batch(1 + usize::from(i % 3), T0 + i64::from(i), i),
+                epoch,
+                T0,
+            )
+            .unwrap();
+    }
+    assert!(leader.segment_count() > 3);
+    // Two fetches: one in the middle of the leader's log, then the rest.
+    let half = read_all(&leader, 0)[10].0;
+    let first = raw_from(&leader, 0);
+    let first = &first[..first.len() - raw_from(&leader, half).len()];
+    let info = follower.append_as_follower(first, T0).unwrap().unwrap();
+    assert_eq!((info.first_offset, info.last_offset + 1), (0, half));
+    let info = follower
+        .append_as_follower(&raw_from(&leader, half), T0)
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.last_offset + 1, leader.log_end_offset());
+    assert_eq!(follower.log_end_offset(), leader.log_end_offset());
+    assert_eq!(
+        follower.leader_epochs().entries(),
+        leader.leader_epochs().entries()
+    );
+    assert_eq!(
+        follower.segment_base_offsets(),
+        leader.segment_base_offsets()
+    );
+    for base in leader.segment_base_offsets() {
+        let file = |root: &Path| fs::read(segment_file(&partition_dir(root), base, LOG_SUFFIX));
+        assert_eq!(
+            file(follower_dir.path()).unwrap(),
+            file(leader_dir.path()).unwrap(),
+            "segment {base}"
+        );
+    }
+}
+
+#[test]
+fn a_follower_append_keeps_whole_batches_only_and_refuses_gaps_and_corruption() {
+    let (leader_dir, follower_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut leader = open(leader_dir.path(), small_config(), LoadState::default());
+    for i in 0..4 {
+        leader.append_as_leader(&batch(2, T0, i), 1, T0).unwrap();
+    }
+    let all = raw_from(&leader, 0);
+    let mut follower = open(follower_dir.path(), small_config(), LoadState::default());
+
+    // Not where the follower's log ends: nothing is appended.
+    let err = follower
+        .append_as_follower(&raw_from(&leader, 2), T0)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LogError::UnexpectedAppendOffset {
+                expected: 0,
+                found: 2
+            }
+        ),
+        "{err}"
+    );
+    // A gap between two batches: nothing is appended either.
+    let mut gap = raw_from(&leader, 0)[..all.len() - raw_from(&leader, 2).len()].to_vec();
+    gap.extend(raw_from(&leader, 4));
+    let err = follower.append_as_follower(&gap, T0).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LogError::UnexpectedAppendOffset {
+                expected: 2,
+                found: 4
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(follower.log_end_offset(), 0);
+    // A batch whose CRC does not match its content.
+    let mut corrupt = all.clone();
+    *corrupt.last_mut().unwrap() ^= 1;
+    let err = follower.append_as_follower(&corrupt, T0).unwrap_err();
+    assert!(
+        matches!(err, LogError::InvalidBatch(BatchError::CorruptCrc { .. })),
+        "{err}"
+    );
+    assert_eq!(follower.log_end_offset(), 0);
+    // A lone partial batch is an error, a partial tail after whole batches
+    // waits for the next fetch.
+    assert!(follower.append_as_follower(&all[..30], T0).is_err());
+    let info = follower
+        .append_as_follower(&all[..all.len() - 5], T0)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (info.first_offset, info.last_offset, info.batch_count),
+        (0, 5, 3)
+    );
+    assert_eq!(follower.log_end_offset(), 6);
+    assert!(follower.append_as_follower(&[], T0).unwrap().is_none());
+    follower
+        .append_as_follower(&raw_from(&leader, 6), T0)
+        .unwrap();
+    assert_eq!(raw_from(&follower, 0), all);
+}

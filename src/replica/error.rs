@@ -54,6 +54,30 @@ pub enum ReplicaError {
         tp: TopicPartition,
         broker: BrokerId,
     },
+    /// acks=all with fewer in-sync replicas than `min.insync.replicas`:
+    /// nothing was appended.
+    #[error("{tp}: the ISR has {isr} replicas, fewer than min.insync.replicas ({min})")]
+    NotEnoughReplicas {
+        tp: TopicPartition,
+        isr: usize,
+        min: u32,
+    },
+    /// acks=all: the batch was committed, but the ISR had meanwhile shrunk
+    /// below `min.insync.replicas`.
+    #[error("{tp}: committed, but the ISR shrank to {isr} replicas, fewer than min.insync.replicas ({min})")]
+    NotEnoughReplicasAfterAppend {
+        tp: TopicPartition,
+        isr: usize,
+        min: u32,
+    },
+    /// acks=all: the ISR did not have the batch within the produce
+    /// request's timeout.
+    #[error("{tp}: offset {offset} not committed within {timeout:?}")]
+    CommitTimedOut {
+        tp: TopicPartition,
+        offset: i64,
+        timeout: std::time::Duration,
+    },
     #[error(transparent)]
     Log(#[from] LogError),
 }
@@ -67,6 +91,11 @@ impl ReplicaError {
             }
             ReplicaError::NotLeader { .. } => ErrorCode::NOT_LEADER_OR_FOLLOWER,
             ReplicaError::FencedLeaderEpoch { .. } => ErrorCode::FENCED_LEADER_EPOCH,
+            ReplicaError::NotEnoughReplicas { .. } => ErrorCode::NOT_ENOUGH_REPLICAS,
+            ReplicaError::NotEnoughReplicasAfterAppend { .. } => {
+                ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
+            }
+            ReplicaError::CommitTimedOut { .. } => ErrorCode::REQUEST_TIMED_OUT,
             ReplicaError::UnknownLeaderEpoch { .. } => ErrorCode::UNKNOWN_LEADER_EPOCH,
             // Kafka answers a stale leader epoch in LeaderAndIsr with the
             // controller's error too: the request comes from a controller

@@ -1,21 +1,40 @@
 //! The replica manager (Kafka's `ReplicaManager`): the partitions this broker
 //! hosts, whether it leads or follows each as the controller says
-//! (LeaderAndIsr, StopReplica), and the produce, fetch and list-offsets
-//! operations their leader serves.
+//! (LeaderAndIsr, StopReplica), the produce, fetch and list-offsets
+//! operations their leader serves, and replication.
 //!
-//! Followers do not replicate yet: a follower only refuses clients, and the
-//! leader's high watermark follows its own log end offset. Follower fetching,
-//! the ISR and delayed acks=all produce arrive with replication.
+//! Replication as in ZooKeeper-mode Kafka: followers fetch from their leader
+//! ([`fetcher`]) and append what they get with the leader's offsets; the
+//! leader learns each follower's log end offset from its fetches, keeps the
+//! ISR ([`partition`], written to ZooKeeper through [`isr`]) and commits
+//! records once every in-sync replica has them (the high watermark), and
+//! consumers see only committed records; an acks=all producer is answered
+//! once its records are committed, and refused while the ISR is smaller
+//! than `min.insync.replicas`. Not yet: leader-epoch based truncation
+//! (OffsetForLeaderEpoch): a follower of a new leader truncates to its high
+//! watermark, as Kafka did before KIP-101.
 
+mod config;
 mod error;
+mod fetcher;
+#[cfg(test)]
+mod fetcher_tests;
+mod isr;
 mod manager;
 mod partition;
+mod remote_replica;
+#[cfg(test)]
+mod replication_tests;
 mod state_change;
 #[cfg(test)]
 mod testing;
 
+pub use config::{FetcherConfig, ReplicaConfig};
 pub use error::ReplicaError;
-pub use manager::{FetchPartition, PartitionData, ReplicaManager, TimestampAndOffset};
+pub use isr::{IsrStore, StoreFuture, ZkIsrStore};
+pub use manager::{
+    AwaitedCommit, FetchParams, FetchPartition, PartitionData, ReplicaManager, TimestampAndOffset,
+};
 pub use partition::{Partition, Role};
 pub use state_change::{
     LeaderAndIsrPartition, PartitionResults, StopReplicaPartition, EPOCH_DURING_DELETE, NO_EPOCH,

@@ -1,7 +1,7 @@
 //! The controller's word on this broker's replicas (Kafka's
 //! `ReplicaManager.becomeLeaderOrFollower` and `stopReplicas`): which
-//! partitions it hosts, and whether it leads or follows each, in which leader
-//! epoch.
+//! partitions it hosts, whether it leads or follows each, in which leader
+//! epoch, and so which partitions its replica fetchers replicate.
 //!
 //! Two fences keep a stale controller from undoing a newer one's decisions,
 //! as in Kafka: a request whose controller epoch is older than the newest
@@ -11,11 +11,15 @@
 
 use std::sync::Arc;
 
+use ::log::warn;
+
 use crate::log::LogConfig;
+use crate::metadata::BrokerEndpoint;
 use crate::zk::data::BrokerId;
 use crate::TopicPartition;
 
 use super::error::ReplicaError;
+use super::fetcher::FetchTarget;
 use super::manager::ReplicaManager;
 use super::partition::{Partition, Role};
 
@@ -38,6 +42,16 @@ pub struct LeaderAndIsrPartition {
     pub leader_epoch: i32,
     /// All replicas' broker ids.
     pub replicas: Vec<BrokerId>,
+    /// The in-sync replicas, as the partition state znode has them.
+    pub isr: Vec<BrokerId>,
+    /// The partition state znode's version: a leader's ISR change is a
+    /// write conditional on it.
+    pub zk_version: i32,
+    /// The epoch of the controller that last wrote the partition state.
+    pub controller_epoch: i32,
+    /// Where a follower reaches the leader (the request's live leaders, else
+    /// the metadata cache); `None` when unknown.
+    pub leader_endpoint: Option<BrokerEndpoint>,
     /// The config of the partition's log, used if this broker has to create
     /// it (an existing log keeps its own).
     pub log_config: LogConfig,
@@ -83,34 +97,27 @@ impl ReplicaManager {
         Ok(apply())
     }
 
-    /// LeaderAndIsr: `local_broker_id` leads the partitions whose leader it
-    /// is and follows the others. A partition changes only if the request's
-    /// leader epoch is newer than its current one (a partition new to this
-    /// broker always does) and its replicas include this broker.
+    /// LeaderAndIsr: this broker leads the partitions whose leader it is and
+    /// follows the others. A partition changes only if the request's leader
+    /// epoch is newer than its current one (a partition new to this broker
+    /// always does) and its replicas include this broker.
     ///
-    /// Creating logs touches the disk: call from a blocking-pool thread.
+    /// Creating and truncating logs touches the disk: call from a
+    /// blocking-pool thread.
     pub fn become_leader_or_follower(
         &self,
-        local_broker_id: BrokerId,
         controller_epoch: i32,
         partitions: &[LeaderAndIsrPartition],
     ) -> Result<PartitionResults, ReplicaError> {
         self.apply_controller_request(controller_epoch, || {
             partitions
                 .iter()
-                .map(|p| {
-                    let result = self.apply_leader_and_isr(local_broker_id, p);
-                    (p.topic_partition.clone(), result)
-                })
+                .map(|p| (p.topic_partition.clone(), self.apply_leader_and_isr(p)))
                 .collect()
         })
     }
 
-    fn apply_leader_and_isr(
-        &self,
-        local_broker_id: BrokerId,
-        state: &LeaderAndIsrPartition,
-    ) -> Result<(), ReplicaError> {
+    fn apply_leader_and_isr(&self, state: &LeaderAndIsrPartition) -> Result<(), ReplicaError> {
         let tp = &state.topic_partition;
         if let Some(current) = self.partition(tp).map(|p| p.leader_epoch()) {
             if state.leader_epoch <= current {
@@ -121,25 +128,19 @@ impl ReplicaManager {
                 });
             }
         }
-        if !state.replicas.contains(&local_broker_id) {
+        let local = self.config.broker_id;
+        if !state.replicas.contains(&local) {
             return Err(ReplicaError::NotAssigned {
                 tp: tp.clone(),
-                broker: local_broker_id,
+                broker: local,
             });
         }
-        let role = if state.leader == local_broker_id {
-            Role::Leader
-        } else {
-            Role::Follower {
-                leader: (state.leader != NO_LEADER).then_some(state.leader),
-            }
-        };
-        self.make_leader_or_follower(tp, role, state.leader_epoch, &state.log_config)?;
+        self.make_leader_or_follower(state)?;
         Ok(())
     }
 
-    /// Leads `tp` in `leader_epoch` without a controller's say: a shortcut
-    /// for tests of the replica manager.
+    /// Leads `tp` in `leader_epoch`, alone in its ISR, without a
+    /// controller's say: a shortcut for tests of the replica manager.
     #[cfg(test)]
     pub fn become_leader(
         &self,
@@ -147,34 +148,66 @@ impl ReplicaManager {
         config: LogConfig,
         leader_epoch: i32,
     ) -> Result<Arc<Partition>, ReplicaError> {
-        self.make_leader_or_follower(tp, Role::Leader, leader_epoch, &config)
+        let me = self.config.broker_id;
+        self.make_leader_or_follower(&LeaderAndIsrPartition {
+            topic_partition: tp.clone(),
+            leader: me,
+            leader_epoch,
+            replicas: vec![me],
+            isr: vec![me],
+            zk_version: 0,
+            controller_epoch: 0,
+            leader_endpoint: None,
+            log_config: config,
+        })
     }
 
-    /// Hosts `tp` (creating its log if missing) in `role` and `leader_epoch`
-    /// (Kafka's `Partition.makeLeader` / `makeFollower`).
-    ///
-    /// Followers do not replicate yet: when they do, a follower starts
-    /// fetching from its leader here (Kafka's `makeFollowers` hands the
-    /// partition to the replica fetcher) and a new leader stops fetching.
+    /// Hosts the partition (creating its log if missing) as leader or
+    /// follower, as `state` says (Kafka's `makeLeaders` / `makeFollowers`).
+    /// Its fetcher stops first, so nothing fetched in the old epoch lands
+    /// in the log afterwards; a follower of a known leader then fetches
+    /// from it. A leader whose address is unknown is not fetched from until
+    /// the next LeaderAndIsr.
     fn make_leader_or_follower(
         &self,
-        tp: &TopicPartition,
-        role: Role,
-        leader_epoch: i32,
-        config: &LogConfig,
+        state: &LeaderAndIsrPartition,
     ) -> Result<Arc<Partition>, ReplicaError> {
+        let tp = &state.topic_partition;
         let partition = match self.partition(tp) {
             Some(p) => p,
             None => {
-                let log = self.log_manager().get_or_create(tp, config.clone())?;
-                let new = Arc::new(Partition::new(tp.clone(), log));
+                let log = self
+                    .log_manager()
+                    .get_or_create(tp, state.log_config.clone())?;
+                let new = Arc::new(Partition::new(tp.clone(), self.config.broker_id, log));
                 Arc::clone(self.write_partitions().entry(tp.clone()).or_insert(new))
             }
         };
-        partition.set_leadership(role, leader_epoch);
+        self.fetchers.remove_partitions(std::slice::from_ref(tp));
+        let result = if state.leader == self.config.broker_id {
+            partition.make_leader(state, crate::log::partition_log::now_ms());
+            Ok(())
+        } else {
+            partition.make_follower(state)
+        };
         // A fetch waiting on a partition that changed hands answers now
-        // (NOT_LEADER_OR_FOLLOWER) instead of at its timeout.
+        // (NOT_LEADER_OR_FOLLOWER) instead of at its timeout; one waiting
+        // for committed records sees a high watermark that moved.
         self.wake_fetches();
+        result?;
+        if let Role::Follower {
+            leader: Some(leader),
+        } = partition.role()
+        {
+            match &state.leader_endpoint {
+                Some(endpoint) => self.fetchers.add_partitions(vec![FetchTarget {
+                    partition: Arc::clone(&partition),
+                    leader: endpoint.clone(),
+                    leader_epoch: state.leader_epoch,
+                }]),
+                None => warn!("{tp}: leader {leader} has no known address; not fetching from it"),
+            }
+        }
         Ok(partition)
     }
 
@@ -213,10 +246,11 @@ impl ReplicaManager {
         self.stop_replica(tp, stop.delete)
     }
 
-    /// Stops replicating `tp`; with `delete`, stops hosting it and deletes
-    /// its log. Without, the partition keeps its log and state, as in Kafka:
-    /// stopping is for the replica fetcher, which followers do not run yet.
+    /// Stops replicating `tp`: its fetcher stops. With `delete`, this broker
+    /// also stops hosting it and deletes its log; without, the partition
+    /// keeps its log and state, as in Kafka.
     pub fn stop_replica(&self, tp: &TopicPartition, delete: bool) -> Result<(), ReplicaError> {
+        self.fetchers.remove_partitions(std::slice::from_ref(tp));
         if delete {
             self.write_partitions().remove(tp);
             self.log_manager().delete(tp)?;
@@ -232,10 +266,8 @@ mod tests {
 
     use super::*;
     use crate::protocol::ErrorCode;
-    use crate::replica::manager::FetchPartition;
-    use crate::replica::testing::{batch, manager};
-
-    const ME: BrokerId = 1;
+    use crate::replica::manager::{FetchParams, FetchPartition};
+    use crate::replica::testing::{batch, manager, ME};
 
     fn tp() -> TopicPartition {
         TopicPartition::new("t", 0)
@@ -247,13 +279,17 @@ mod tests {
             leader,
             leader_epoch,
             replicas: vec![ME, 2],
+            isr: vec![ME],
+            zk_version: 0,
+            controller_epoch: 1,
+            leader_endpoint: None,
             log_config: LogConfig::default(),
         }
     }
 
     /// The one partition's outcome of a LeaderAndIsr from controller epoch 1.
     fn leader_and_isr(rm: &ReplicaManager, state: LeaderAndIsrPartition) -> Result<(), ErrorCode> {
-        let mut results = rm.become_leader_or_follower(ME, 1, &[state]).unwrap();
+        let mut results = rm.become_leader_or_follower(1, &[state]).unwrap();
         assert_eq!(results.len(), 1);
         results.remove(0).1.map_err(|e| e.error_code())
     }
@@ -277,12 +313,22 @@ mod tests {
         }
     }
 
+    fn consumer(min_bytes: u64, max_wait: Duration) -> FetchParams {
+        FetchParams {
+            replica_id: None,
+            min_bytes,
+            max_wait,
+            max_bytes: 1 << 20,
+        }
+    }
+
     fn fetch_error(rm: &ReplicaManager, epoch: Option<i32>) -> Option<ErrorCode> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
             .unwrap();
-        let mut r = rt.block_on(rm.fetch(&[fetch_from(epoch)], 0, 1 << 20, Duration::ZERO));
+        let params = consumer(0, Duration::ZERO);
+        let mut r = rt.block_on(rm.fetch(&[fetch_from(epoch)], &params));
         r.remove(0).err().map(|e| e.error_code())
     }
 
@@ -321,7 +367,7 @@ mod tests {
         );
         assert_eq!(fetch_error(&rm, None), not_leader);
         assert_eq!(
-            rm.offset_for_timestamp(&tp(), None, -1)
+            rm.offset_for_timestamp(&tp(), None, None, -1)
                 .err()
                 .map(|e| e.error_code()),
             not_leader
@@ -354,11 +400,10 @@ mod tests {
     fn a_stale_controller_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let rm = manager(dir.path());
-        rm.become_leader_or_follower(ME, 5, &[state(ME, 0)])
-            .unwrap();
+        rm.become_leader_or_follower(5, &[state(ME, 0)]).unwrap();
         let mut newer = state(2, 1);
         newer.topic_partition = TopicPartition::new("t", 1);
-        let stale = rm.become_leader_or_follower(ME, 4, &[state(2, 1), newer]);
+        let stale = rm.become_leader_or_follower(4, &[state(2, 1), newer]);
         assert_eq!(
             stale.unwrap_err().error_code(),
             ErrorCode::STALE_CONTROLLER_EPOCH
@@ -408,7 +453,7 @@ mod tests {
             Some(ErrorCode::UNKNOWN_LEADER_EPOCH)
         );
         let listed = |epoch| {
-            rm.offset_for_timestamp(&tp(), epoch, -1)
+            rm.offset_for_timestamp(&tp(), None, epoch, -1)
                 .map_err(|e| e.error_code())
         };
         assert_eq!(listed(Some(3)).unwrap().leader_epoch, 3);
@@ -424,8 +469,8 @@ mod tests {
         let waiting = {
             let rm = Arc::clone(&rm);
             tokio::spawn(async move {
-                rm.fetch(&[fetch_from(None)], 1, 1 << 20, Duration::from_secs(30))
-                    .await
+                let params = consumer(1, Duration::from_secs(30));
+                rm.fetch(&[fetch_from(None)], &params).await
             })
         };
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -9,8 +9,9 @@ use zookeeper_client as zkc;
 use zookeeper_client::{Acls, CreateMode, CreateOptions, Stat};
 
 use super::data::{
-    BrokerId, BrokerInfo, ClusterIdZNode, DecodeError, EntityConfig, LeaderIsrAndControllerEpoch,
-    PartitionReplicas, ProducerIdBlock, TopicAssignment, ZNodeData,
+    BrokerId, BrokerInfo, ClusterIdZNode, DecodeError, EntityConfig, IsrChangeNotification,
+    LeaderIsrAndControllerEpoch, PartitionReplicas, ProducerIdBlock, TopicAssignment,
+    TopicPartition, ZNodeData,
 };
 use super::id::{generate_cluster_id, Uuid};
 use super::paths;
@@ -416,6 +417,34 @@ impl KafkaZkClient {
             }),
             Err(other) => Err(other).at("set", &path),
         }
+    }
+
+    /// Tells the controller that the ISR of `partitions` changed (Kafka's
+    /// `propagateIsrChanges`): a persistent sequential
+    /// `/isr_change_notification/isr_change_<seq>` listing them, which the
+    /// controller reads, answers with UpdateMetadata, and deletes. Returns
+    /// the created path.
+    pub async fn create_isr_change_notification(
+        &self,
+        partitions: &[crate::TopicPartition],
+    ) -> Result<String, ZkError> {
+        let list = IsrChangeNotification::new(
+            partitions
+                .iter()
+                .map(|tp| TopicPartition {
+                    topic: tp.topic.clone(),
+                    partition: tp.partition,
+                })
+                .collect(),
+        );
+        let prefix = paths::ISR_CHANGE_NOTIFICATION_PREFIX;
+        let options = CreateMode::PersistentSequential.with_acls(Acls::anyone_all());
+        let (_, sequence) = self
+            .zk
+            .create(prefix, &list.encode(), &options)
+            .await
+            .at("create", prefix)?;
+        Ok(format!("{prefix}{sequence}"))
     }
 
     /// Claims the next `block_size` producer ids for `broker_id` and returns

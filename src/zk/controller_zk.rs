@@ -206,21 +206,33 @@ impl KafkaZkClient {
         assignment: &TopicAssignment,
         epoch_zk_version: i32,
     ) -> Result<(), ZkError> {
-        let path = paths::topic(topic);
-        let Some((_, stat)) = self.get_raw(&path).await? else {
-            return Err(ZkError::UnknownTopic(topic.to_owned()));
+        let written = self
+            .overwrite_fenced(&paths::topic(topic), &assignment.encode(), epoch_zk_version)
+            .await?;
+        if written {
+            Ok(())
+        } else {
+            Err(ZkError::UnknownTopic(topic.to_owned()))
+        }
+    }
+
+    /// Overwrites an existing znode whatever its version, fenced; `false`
+    /// if it does not exist.
+    async fn overwrite_fenced(
+        &self,
+        path: &str,
+        data: &[u8],
+        epoch_zk_version: i32,
+    ) -> Result<bool, ZkError> {
+        let Some((_, stat)) = self.get_raw(path).await? else {
+            return Ok(false);
         };
-        let data = assignment.encode();
-        self.fenced(
-            epoch_zk_version,
-            Op::Set {
-                path: &path,
-                data: &data,
-                version: stat.version,
-            },
-        )
-        .await
-        .map(drop)
+        let set = Op::Set {
+            path,
+            data,
+            version: stat.version,
+        };
+        self.fenced(epoch_zk_version, set).await.map(|_| true)
     }
 
     /// The legacy reassignment request in `/admin/reassign_partitions`,
@@ -245,20 +257,10 @@ impl KafkaZkClient {
         if remaining.is_empty() {
             return self.delete_fenced(path, epoch_zk_version).await;
         }
-        let Some((_, stat)) = self.get_raw(path).await? else {
-            return Ok(());
-        };
         let data = ReassignPartitions::new(remaining).encode();
-        self.fenced(
-            epoch_zk_version,
-            Op::Set {
-                path,
-                data: &data,
-                version: stat.version,
-            },
-        )
-        .await
-        .map(drop)
+        self.overwrite_fenced(path, &data, epoch_zk_version)
+            .await
+            .map(drop)
     }
 
     /// The children of `/admin/delete_topics`: topics queued for deletion.

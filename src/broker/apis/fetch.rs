@@ -1,5 +1,9 @@
 //! Fetch (API key 1): read committed batches, waiting up to `max_wait_ms`
-//! for `min_bytes`.
+//! for `min_bytes`. A fetch whose `replica_id` is a broker id comes from a
+//! follower: it reads up to the log end, and tells the leader where the
+//! follower's log ends (see [`ReplicaManager::fetch`]).
+//!
+//! [`ReplicaManager::fetch`]: crate::replica::ReplicaManager::fetch
 //!
 //! Fetch sessions (KIP-227) are not kept: like a Kafka broker with
 //! `max.incremental.fetch.session.cache.slots=0`, every fetch is answered as
@@ -17,7 +21,7 @@ use crate::protocol::api::fetch::{
     FetchRequest, FetchResponse, FetchableTopicResponse, PartitionData,
 };
 use crate::protocol::ErrorCode;
-use crate::replica::FetchPartition;
+use crate::replica::{FetchParams, FetchPartition};
 use crate::TopicPartition;
 
 use crate::broker::Broker;
@@ -44,15 +48,15 @@ impl Broker {
                 })
             })
             .collect();
-        let results = self
-            .replicas
-            .fetch(
-                &wanted,
-                request.min_bytes.max(0) as u64,
-                request.max_bytes.max(0) as u64,
-                Duration::from_millis(request.max_wait_ms.max(0) as u64),
-            )
-            .await;
+        let params = FetchParams {
+            // Kafka's consumers send -1, its debugging consumers -2: only a
+            // broker id names a follower.
+            replica_id: (request.replica_id >= 0).then_some(request.replica_id),
+            min_bytes: request.min_bytes.max(0) as u64,
+            max_wait: Duration::from_millis(request.max_wait_ms.max(0) as u64),
+            max_bytes: request.max_bytes.max(0) as u64,
+        };
+        let results = self.replicas.fetch(&wanted, &params).await;
         let mut results = wanted.iter().zip(results);
         let responses = request
             .topics

@@ -5,16 +5,19 @@
 //!
 //! [`ReplicaManager::become_leader_or_follower`]: crate::replica::ReplicaManager::become_leader_or_follower
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::coordinator::OffsetsPartitionLeadership;
+use crate::metadata::BrokerEndpoint;
 use crate::protocol::api::leader_and_isr::{
-    LeaderAndIsrPartitionError, LeaderAndIsrPartitionState, LeaderAndIsrRequest,
-    LeaderAndIsrResponse, LeaderAndIsrTopicError,
+    LeaderAndIsrLiveLeader, LeaderAndIsrPartitionError, LeaderAndIsrPartitionState,
+    LeaderAndIsrRequest, LeaderAndIsrResponse, LeaderAndIsrTopicError,
 };
 use crate::protocol::primitives::Uuid;
 use crate::protocol::ErrorCode;
 use crate::replica::LeaderAndIsrPartition;
+use crate::zk::data::BrokerId;
 use crate::TopicPartition;
 
 use crate::broker::Broker;
@@ -40,6 +43,7 @@ impl Broker {
     ) -> LeaderAndIsrResponse {
         let broker_epoch = request.broker_epoch;
         let controller_epoch = request.controller_epoch;
+        let leaders = self.leader_endpoints(&request.live_leaders);
         let topics = request_topics(request);
         if self.is_broker_epoch_stale(broker_epoch) {
             ::log::info!(
@@ -56,22 +60,25 @@ impl Broker {
             .iter()
             .zip(configs)
             .flat_map(|(t, log_config)| {
+                let leaders = &leaders;
                 t.partitions.iter().map(move |p| LeaderAndIsrPartition {
                     topic_partition: TopicPartition::new(t.name.as_str(), p.partition_index),
                     leader: p.leader,
                     leader_epoch: p.leader_epoch,
                     replicas: p.replicas.clone(),
+                    isr: p.isr.clone(),
+                    zk_version: p.zk_version,
+                    controller_epoch: p.controller_epoch,
+                    leader_endpoint: leaders.get(&p.leader).cloned(),
                     log_config: log_config.clone(),
                 })
             })
             .collect();
         let group_partitions = OffsetsPartitionLeadership::of(self.id, &partitions);
         let replicas = Arc::clone(&self.replicas);
-        let id = self.id;
-        let outcome = run_blocking(move || {
-            replicas.become_leader_or_follower(id, controller_epoch, &partitions)
-        })
-        .await;
+        let outcome =
+            run_blocking(move || replicas.become_leader_or_follower(controller_epoch, &partitions))
+                .await;
         match outcome {
             Ok(results) => {
                 // The group coordinator loads or unloads the groups of the
@@ -91,6 +98,35 @@ impl Broker {
             }
             Err(code) => error_response(&topics, version, code),
         }
+    }
+}
+
+impl Broker {
+    /// Where followers reach each leader: the request's live leaders (the
+    /// controller's view, Kafka's `leaders`), else the brokers in the
+    /// metadata cache.
+    fn leader_endpoints(
+        &self,
+        live_leaders: &[LeaderAndIsrLiveLeader],
+    ) -> HashMap<BrokerId, BrokerEndpoint> {
+        let mut endpoints: HashMap<BrokerId, BrokerEndpoint> = self
+            .metadata
+            .snapshot()
+            .brokers()
+            .map(|b| (b.id, b.clone()))
+            .collect();
+        for leader in live_leaders {
+            endpoints.insert(
+                leader.broker_id,
+                BrokerEndpoint {
+                    id: leader.broker_id,
+                    host: leader.host_name.clone(),
+                    port: leader.port,
+                    rack: None,
+                },
+            );
+        }
+        endpoints
     }
 }
 

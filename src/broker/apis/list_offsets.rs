@@ -13,6 +13,8 @@ use super::client_partitions::{client_leader_epoch, partition_error_code};
 
 impl Broker {
     pub(crate) fn list_offsets(&self, request: ListOffsetsRequest) -> ListOffsetsResponse {
+        // A follower (a broker id) is answered up to the log end.
+        let replica_id = (request.replica_id >= 0).then_some(request.replica_id);
         let topics = request
             .topics
             .into_iter()
@@ -23,7 +25,12 @@ impl Broker {
                     .map(|p| {
                         let tp = TopicPartition::new(t.name.as_str(), p.partition_index);
                         let epoch = client_leader_epoch(p.current_leader_epoch);
-                        match self.replicas.offset_for_timestamp(&tp, epoch, p.timestamp) {
+                        match self.replicas.offset_for_timestamp(
+                            &tp,
+                            replica_id,
+                            epoch,
+                            p.timestamp,
+                        ) {
                             Ok(found) => ListOffsetsPartitionResponse {
                                 partition_index: p.partition_index,
                                 error_code: ErrorCode::NONE.code(),
