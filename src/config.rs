@@ -255,6 +255,10 @@ pub struct KafkaConfig {
     /// `offsets.retention.check.interval.ms`, default 600000: how often the
     /// coordinator looks for expired offsets.
     pub offsets_retention_check_interval_ms: u64,
+    /// `offsets.commit.timeout.ms`, default 5000: how long an offset commit
+    /// waits for the in-sync replicas of its `__consumer_offsets` partition
+    /// (REQUEST_TIMED_OUT after).
+    pub offsets_commit_timeout_ms: u32,
     /// `group.initial.rebalance.delay.ms`, default 3000: how long a new group
     /// waits for more members before its first rebalance.
     pub group_initial_rebalance_delay_ms: u64,
@@ -458,6 +462,7 @@ impl KafkaConfig {
             offsets_retention_check_interval_ms: p
                 .long("offsets.retention.check.interval.ms", 1)?
                 .unwrap_or(600_000),
+            offsets_commit_timeout_ms: p.int("offsets.commit.timeout.ms", 1)?.unwrap_or(5000),
             group_initial_rebalance_delay_ms: p
                 .int("group.initial.rebalance.delay.ms", 0)?
                 .map_or(3000, u64::from),
@@ -1048,6 +1053,7 @@ mod tests {
         assert_eq!(c.offset_metadata_max_bytes, 4096);
         assert_eq!(c.offsets_retention_minutes, 10_080);
         assert_eq!(c.offsets_retention_check_interval_ms, 600_000);
+        assert_eq!(c.offsets_commit_timeout_ms, 5000);
         assert_eq!(c.group_initial_rebalance_delay_ms, 3000);
         assert_eq!(c.group_min_session_timeout_ms, 6000);
         assert_eq!(c.group_max_session_timeout_ms, 1_800_000);
@@ -1259,6 +1265,7 @@ mod tests {
         offsets.topic.replication.factor=1\ngroup.initial.rebalance.delay.ms=0\n\
         offsets.topic.segment.bytes=1\noffsets.load.buffer.size=1\noffset.metadata.max.bytes=1\n\
         offsets.retention.minutes=1\noffsets.retention.check.interval.ms=1\n\
+        offsets.commit.timeout.ms=1\n\
         group.min.session.timeout.ms=1\ngroup.max.session.timeout.ms=1\n\
         log.retention.check.interval.ms=1\nlog.flush.scheduler.interval.ms=1\n\
         log.flush.offset.checkpoint.interval.ms=1\n\

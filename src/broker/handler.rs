@@ -183,7 +183,7 @@ impl RequestHandler for Broker {
         _ctx: &RequestContext<'_>,
         request: OffsetCommitRequest,
     ) -> Reply<OffsetCommitResponse> {
-        Reply::Respond(Broker::offset_commit(self, request))
+        Reply::Respond(Broker::offset_commit(self, request).await)
     }
 
     async fn offset_fetch(

@@ -27,6 +27,8 @@ pub struct GroupConfig {
     pub offsets_topic_num_partitions: u32,
     /// `offsets.load.buffer.size`, default 5 MiB.
     pub load_buffer_size: u64,
+    /// `offsets.commit.timeout.ms`, default 5000.
+    pub commit_timeout: Duration,
 }
 
 impl GroupConfig {
@@ -44,6 +46,7 @@ impl GroupConfig {
             ),
             offsets_topic_num_partitions: config.offsets_topic_num_partitions,
             load_buffer_size: config.offsets_load_buffer_size.into(),
+            commit_timeout: Duration::from_millis(config.offsets_commit_timeout_ms.into()),
         }
     }
 }
@@ -60,6 +63,7 @@ impl Default for GroupConfig {
             offsets_retention_check_interval: Duration::from_millis(600_000),
             offsets_topic_num_partitions: 50,
             load_buffer_size: 5 * 1024 * 1024,
+            commit_timeout: Duration::from_millis(5000),
         }
     }
 }

@@ -137,6 +137,9 @@ pub struct GroupMetadata {
     /// The topics the members consume, when known (consumer groups).
     pub(super) subscribed_topics: Option<BTreeSet<String>>,
     pub(super) offsets: HashMap<TopicPartition, CommittedOffset>,
+    /// Where in the log each offset's record ends: of two commits of a
+    /// partition completing out of order, the later record wins.
+    pub(super) offset_positions: HashMap<TopicPartition, i64>,
 }
 
 impl GroupMetadata {
@@ -156,6 +159,7 @@ impl GroupMetadata {
             join_timer: None,
             subscribed_topics: None,
             offsets: HashMap::new(),
+            offset_positions: HashMap::new(),
         }
     }
 

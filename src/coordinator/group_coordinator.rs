@@ -392,8 +392,10 @@ impl GroupCoordinator {
         }
     }
 
-    /// OffsetCommit: each partition's outcome, in request order.
-    pub fn commit_offsets(
+    /// OffsetCommit: each partition's outcome, in request order, once the
+    /// offsets are committed in `__consumer_offsets` (in-sync replicas
+    /// included, up to `offsets.commit.timeout.ms`).
+    pub async fn commit_offsets(
         self: &Arc<Self>,
         group_id: &str,
         commit: OffsetCommit,
@@ -411,7 +413,20 @@ impl GroupCoordinator {
         match self.group(group_id, true, create) {
             Err(code) => refuse(commit, code),
             Ok(None) => refuse(commit, ErrorCode::ILLEGAL_GENERATION),
-            Ok(Some(handle)) => self.run(&handle, |group, ctx| group.commit_offsets(commit, ctx)),
+            Ok(Some(handle)) => {
+                let outcome = self.run(&handle, |group, ctx| group.commit_offsets(commit, ctx));
+                let committed = match &outcome.written {
+                    Some(written) => {
+                        self.topic
+                            .wait_for_commit(written.append.clone(), self.config.commit_timeout)
+                            .await
+                    }
+                    None => Ok(()),
+                };
+                self.run(&handle, |group, _| {
+                    group.complete_offset_commit(outcome, committed)
+                })
+            }
         }
     }
 

@@ -9,9 +9,10 @@ use bytes::{Bytes, BytesMut};
 
 use super::*;
 use crate::coordinator::member::Protocol;
-use crate::coordinator::offsets_topic::OffsetsTopicError;
+use crate::coordinator::offsets_topic::{CommitFuture, OffsetsTopicError};
 use crate::coordinator::testing::subscription;
 use crate::record::parse_batch;
+use crate::replica::AwaitedCommit;
 
 /// Partitions as lists of batches with offsets assigned; reads can be held
 /// back to watch a load in progress.
@@ -20,6 +21,8 @@ struct MemoryTopic {
     partitions: Mutex<HashMap<i32, (Vec<Bytes>, i64)>>,
     reads_held: Mutex<bool>,
     released: Condvar,
+    /// What waiting for the in-sync replicas ends in (`None`: committed).
+    commit_error: Mutex<Option<ErrorCode>>,
 }
 
 impl MemoryTopic {
@@ -30,7 +33,7 @@ impl MemoryTopic {
 }
 
 impl OffsetsTopic for MemoryTopic {
-    fn append(&self, partition: i32, batch: &[u8]) -> Result<(), ErrorCode> {
+    fn append(&self, partition: i32, batch: &[u8]) -> Result<AwaitedCommit, ErrorCode> {
         let (header, _) = parse_batch(batch).map_err(|_| ErrorCode::CORRUPT_MESSAGE)?;
         let mut partitions = self.partitions.lock().unwrap();
         let (batches, next) = partitions.entry(partition).or_default();
@@ -39,7 +42,19 @@ impl OffsetsTopic for MemoryTopic {
         stored[..8].copy_from_slice(&next.to_be_bytes());
         *next += i64::from(header.record_count);
         batches.push(stored.freeze());
-        Ok(())
+        Ok(AwaitedCommit {
+            topic_partition: TopicPartition::new(GROUP_METADATA_TOPIC_NAME, partition),
+            required_offset: *next,
+            leader_epoch: 0,
+        })
+    }
+
+    fn wait_for_commit(&self, _awaited: AwaitedCommit, _timeout: Duration) -> CommitFuture<'_> {
+        let outcome = match *self.commit_error.lock().unwrap() {
+            Some(code) => Err(code),
+            None => Ok(()),
+        };
+        Box::pin(std::future::ready(outcome))
     }
 
     fn bounds(&self, partition: i32) -> Result<(i64, i64), OffsetsTopicError> {
@@ -254,7 +269,9 @@ async fn groups_and_offsets_move_to_the_next_coordinator() {
     leadership(&first, 1, 1, true);
     until_loaded(&first, &group).await;
     let (member, generation) = stable_member(&first, &group, Duration::from_secs(30)).await;
-    let committed = first.commit_offsets(&group, commit(&member, generation, 42));
+    let committed = first
+        .commit_offsets(&group, commit(&member, generation, 42))
+        .await;
     assert_eq!(committed, [(TopicPartition::new("t", 0), ErrorCode::NONE)]);
     leadership(&first, 1, 2, false);
     assert_eq!(
@@ -330,7 +347,7 @@ async fn only_empty_groups_are_deleted_and_subscribed_offsets_stay() {
     offsets
         .offsets
         .push((TopicPartition::new("u", 0), offsets.offsets[0].1.clone()));
-    c.commit_offsets(&group, offsets);
+    c.commit_offsets(&group, offsets).await;
 
     let deleted = c.delete_offsets(
         &group,
@@ -386,9 +403,9 @@ async fn a_stale_member_cannot_commit_to_an_unknown_group() {
     let group = group_in(0);
     leadership(&c, 0, 1, true);
     until_loaded(&c, &group).await;
-    let stale = c.commit_offsets(&group, commit("m", 3, 1));
+    let stale = c.commit_offsets(&group, commit("m", 3, 1)).await;
     assert_eq!(stale[0].1, ErrorCode::ILLEGAL_GENERATION);
-    let simple = c.commit_offsets(&group, commit("", -1, 1));
+    let simple = c.commit_offsets(&group, commit("", -1, 1)).await;
     assert_eq!(simple[0].1, ErrorCode::NONE);
     assert_eq!(c.describe_group(&group).unwrap().state, GroupState::Empty);
 }
@@ -415,4 +432,18 @@ async fn a_leadership_change_the_replica_manager_refused_is_ignored() {
         c.fetch_offsets(&group_in(0), None),
         Err(ErrorCode::NOT_COORDINATOR)
     );
+}
+
+#[tokio::test]
+async fn a_commit_the_replicas_do_not_get_is_refused_and_not_fetched() {
+    let topic = Arc::new(MemoryTopic::default());
+    let c = coordinator(&topic);
+    let group = group_in(0);
+    leadership(&c, 0, 1, true);
+    until_loaded(&c, &group).await;
+    *topic.commit_error.lock().unwrap() = Some(ErrorCode::REQUEST_TIMED_OUT);
+    let outcome = c.commit_offsets(&group, commit("", -1, 5)).await;
+    assert_eq!(outcome[0].1, ErrorCode::REQUEST_TIMED_OUT);
+    let fetched = c.fetch_offsets(&group, None).unwrap();
+    assert!(fetched.is_empty(), "{fetched:?}");
 }

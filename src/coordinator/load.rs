@@ -80,7 +80,8 @@ pub fn read_partition(
 /// A partition's latest record per key, while it is being read.
 #[derive(Debug, Default)]
 pub struct LoadedPartition {
-    offsets: HashMap<String, HashMap<TopicPartition, CommittedOffset>>,
+    /// Each offset with where its record ends in the log.
+    offsets: HashMap<String, HashMap<TopicPartition, (CommittedOffset, i64)>>,
     groups: HashMap<String, GroupMetadataValue>,
 }
 
@@ -94,26 +95,31 @@ impl LoadedPartition {
                 warn!("record at offset {} has no key; skipped", record.offset);
                 continue;
             };
-            if let Err(e) = self.apply(key, record.value.as_ref()) {
+            if let Err(e) = self.apply(record.offset, key, record.value.as_ref()) {
                 warn!("record at offset {} skipped: {e}", record.offset);
             }
         }
         Ok(())
     }
 
-    /// Applies one record (`value` `None`: a tombstone).
-    pub fn apply(&mut self, key: &Bytes, value: Option<&Bytes>) -> Result<(), SchemaError> {
+    /// Applies the record at `offset` (`value` `None`: a tombstone).
+    pub fn apply(
+        &mut self,
+        offset: i64,
+        key: &Bytes,
+        value: Option<&Bytes>,
+    ) -> Result<(), SchemaError> {
         match schema::decode_key(key)? {
             RecordKey::Offset(key) => {
                 let tp = TopicPartition::new(key.topic, key.partition);
                 match value {
                     Some(value) => {
-                        let offset =
+                        let committed =
                             CommittedOffset::from_value(schema::decode_offset_value(value)?);
                         self.offsets
                             .entry(key.group)
                             .or_default()
-                            .insert(tp, offset);
+                            .insert(tp, (committed, offset + 1));
                     }
                     None => {
                         if let Some(group) = self.offsets.get_mut(&key.group) {
@@ -143,7 +149,8 @@ impl LoadedPartition {
         let mut groups: Vec<GroupMetadata> = Vec::new();
         for (group_id, value) in self.groups {
             let mut group = group_from_record(group_id, value, now, now_ms);
-            group.offsets = self.offsets.remove(&group.group_id).unwrap_or_default();
+            let offsets = self.offsets.remove(&group.group_id).unwrap_or_default();
+            set_offsets(&mut group, offsets);
             groups.push(group);
         }
         for (group_id, offsets) in self.offsets {
@@ -151,10 +158,20 @@ impl LoadedPartition {
                 continue;
             }
             let mut group = GroupMetadata::new(group_id, now_ms);
-            group.offsets = offsets;
+            set_offsets(&mut group, offsets);
             groups.push(group);
         }
         groups
+    }
+}
+
+fn set_offsets(
+    group: &mut GroupMetadata,
+    offsets: HashMap<TopicPartition, (CommittedOffset, i64)>,
+) {
+    for (tp, (offset, position)) in offsets {
+        group.offset_positions.insert(tp.clone(), position);
+        group.offsets.insert(tp, offset);
     }
 }
 
@@ -251,8 +268,8 @@ mod tests {
 
     fn load(records: &[(Bytes, Option<Bytes>)]) -> HashMap<String, GroupMetadata> {
         let mut loaded = LoadedPartition::default();
-        for (k, v) in records {
-            loaded.apply(k, v.as_ref()).unwrap();
+        for (at, (k, v)) in records.iter().enumerate() {
+            loaded.apply(at as i64, k, v.as_ref()).unwrap();
         }
         loaded
             .into_groups(Instant::now(), 100)
@@ -308,7 +325,7 @@ mod tests {
     fn unknown_keys_are_errors() {
         let mut loaded = LoadedPartition::default();
         let err = loaded
-            .apply(&Bytes::from_static(&[0, 9, 0]), None)
+            .apply(0, &Bytes::from_static(&[0, 9, 0]), None)
             .unwrap_err();
         assert!(matches!(err, SchemaError::UnknownKeyVersion(9)));
     }

@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::protocol::ErrorCode;
+use crate::replica::AwaitedCommit;
 
 use super::config::GroupConfig;
 use super::group::{GroupMetadata, GroupState, InitialDelay, JoinTimer, JoinedMember};
@@ -37,10 +38,18 @@ pub const NO_GENERATION: i32 = -1;
 pub type LogRecord = (Bytes, Option<Bytes>);
 
 /// Appends a group's records to its `__consumer_offsets` partition as one
-/// batch. The error is the partition's own (NOT_LEADER_OR_FOLLOWER, ...);
-/// each caller maps it to what its clients expect, as Kafka does.
+/// batch, as for acks=all. The error is the partition's own
+/// (NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS, ...); each caller maps it
+/// to what its clients expect, as Kafka does. Offset commits are answered
+/// once the returned append is committed; group metadata is not waited for
+/// (a coordinator failing over before its followers have a generation makes
+/// the members rejoin, which is harmless).
 pub trait GroupLog {
-    fn append(&self, records: Vec<LogRecord>, timestamp_ms: i64) -> Result<(), ErrorCode>;
+    fn append(
+        &self,
+        records: Vec<LogRecord>,
+        timestamp_ms: i64,
+    ) -> Result<AwaitedCommit, ErrorCode>;
 }
 
 /// What an operation on a group needs besides the group.
@@ -940,6 +949,7 @@ impl GroupMetadata {
         })?;
         ctx.log
             .append(vec![record], ctx.now_ms)
+            .map(|_| ())
             .map_err(store_group_error)
     }
 }

@@ -7,6 +7,7 @@
 use ::log::{info, warn};
 
 use crate::protocol::ErrorCode;
+use crate::replica::AwaitedCommit;
 use crate::TopicPartition;
 
 use super::group::{GroupMetadata, GroupState, CONSUMER_PROTOCOL_TYPE};
@@ -76,22 +77,56 @@ fn commit_error(code: ErrorCode) -> ErrorCode {
     }
 }
 
+/// An OffsetCommit as far as the group took it: each partition's outcome
+/// so far, and the offsets written, which count once the in-sync replicas
+/// have them ([`GroupMetadata::complete_offset_commit`]).
+#[derive(Debug)]
+pub struct CommitOutcome {
+    /// In request order; written partitions say NONE until the write's
+    /// fate is known.
+    pub results: Vec<(TopicPartition, ErrorCode)>,
+    pub written: Option<WrittenOffsets>,
+}
+
+/// Offsets appended to the group's partition, not yet committed there.
+#[derive(Debug)]
+pub struct WrittenOffsets {
+    pub append: AwaitedCommit,
+    offsets: Vec<(TopicPartition, CommittedOffset)>,
+}
+
+impl CommitOutcome {
+    fn refused(offsets: Vec<(TopicPartition, CommittedOffset)>, code: ErrorCode) -> Self {
+        CommitOutcome {
+            results: offsets.into_iter().map(|(tp, _)| (tp, code)).collect(),
+            written: None,
+        }
+    }
+}
+
+/// Sets the result of every partition in `written` to `code`.
+fn set_results(
+    results: &mut [(TopicPartition, ErrorCode)],
+    written: &[(TopicPartition, CommittedOffset)],
+    code: ErrorCode,
+) {
+    for (tp, result) in results.iter_mut() {
+        if written.iter().any(|(w, _)| w == tp) {
+            *result = code;
+        }
+    }
+}
+
 impl GroupMetadata {
-    /// OffsetCommit: each partition's outcome, in request order.
-    pub fn commit_offsets(
-        &mut self,
-        commit: OffsetCommit,
-        ctx: &Ctx<'_>,
-    ) -> Vec<(TopicPartition, ErrorCode)> {
-        let refuse = |offsets: Vec<(TopicPartition, CommittedOffset)>, code: ErrorCode| {
-            offsets.into_iter().map(|(tp, _)| (tp, code)).collect()
-        };
+    /// OffsetCommit: validates it against the group's generation and writes
+    /// the offsets; they are answered for (and fetched) once committed.
+    pub fn commit_offsets(&mut self, commit: OffsetCommit, ctx: &Ctx<'_>) -> CommitOutcome {
         let member_id = commit.member_id.as_str();
         if self.is(GroupState::Dead) {
-            return refuse(commit.offsets, ErrorCode::COORDINATOR_NOT_AVAILABLE);
+            return CommitOutcome::refused(commit.offsets, ErrorCode::COORDINATOR_NOT_AVAILABLE);
         }
         if self.is_static_member_fenced(member_id, commit.group_instance_id.as_deref()) {
-            return refuse(commit.offsets, ErrorCode::FENCED_INSTANCE_ID);
+            return CommitOutcome::refused(commit.offsets, ErrorCode::FENCED_INSTANCE_ID);
         }
         // A consumer outside group management only stores offsets here.
         if commit.generation_id < 0 && self.is(GroupState::Empty) {
@@ -100,10 +135,10 @@ impl GroupMetadata {
         let generation = self.generation_id;
         let state = self.state;
         let Some(member) = self.members.get_mut(member_id) else {
-            return refuse(commit.offsets, ErrorCode::UNKNOWN_MEMBER_ID);
+            return CommitOutcome::refused(commit.offsets, ErrorCode::UNKNOWN_MEMBER_ID);
         };
         if commit.generation_id != generation {
-            return refuse(commit.offsets, ErrorCode::ILLEGAL_GENERATION);
+            return CommitOutcome::refused(commit.offsets, ErrorCode::ILLEGAL_GENERATION);
         }
         match state {
             // While preparing a rebalance, members still commit what they
@@ -114,29 +149,28 @@ impl GroupMetadata {
             }
             // It joined this generation but has no assignment yet.
             GroupState::CompletingRebalance => {
-                refuse(commit.offsets, ErrorCode::REBALANCE_IN_PROGRESS)
+                CommitOutcome::refused(commit.offsets, ErrorCode::REBALANCE_IN_PROGRESS)
             }
             GroupState::Empty | GroupState::Dead => {
-                refuse(commit.offsets, ErrorCode::UNKNOWN_MEMBER_ID)
+                CommitOutcome::refused(commit.offsets, ErrorCode::UNKNOWN_MEMBER_ID)
             }
         }
     }
 
     /// Writes the offsets whose metadata fits `offset.metadata.max.bytes`
-    /// as one batch; once written they are what OffsetFetch answers.
+    /// as one batch.
     fn store_offsets(
         &mut self,
         offsets: Vec<(TopicPartition, CommittedOffset)>,
         ctx: &Ctx<'_>,
-    ) -> Vec<(TopicPartition, ErrorCode)> {
+    ) -> CommitOutcome {
         let max = ctx.config.offset_metadata_max_bytes;
-        let mut outcome = Vec::with_capacity(offsets.len());
+        let mut results = Vec::with_capacity(offsets.len());
         let mut records: Vec<LogRecord> = Vec::new();
-        // Indexes into `outcome` of the offsets being written.
         let mut written = Vec::new();
         for (tp, offset) in offsets {
             if offset.metadata.len() > max {
-                outcome.push((tp, ErrorCode::OFFSET_METADATA_TOO_LARGE, None));
+                results.push((tp, ErrorCode::OFFSET_METADATA_TOO_LARGE));
                 continue;
             }
             let key = schema::offset_key(&self.group_id, &tp.topic, tp.partition);
@@ -144,37 +178,82 @@ impl GroupMetadata {
             match key.and_then(|k| Ok((k, Some(value?)))) {
                 Ok(record) => {
                     records.push(record);
-                    written.push(outcome.len());
-                    outcome.push((tp, ErrorCode::NONE, Some(offset)));
+                    results.push((tp.clone(), ErrorCode::NONE));
+                    written.push((tp, offset));
                 }
                 Err(e) => {
                     warn!("group {}: cannot encode offset of {tp}: {e}", self.group_id);
-                    outcome.push((tp, ErrorCode::INVALID_COMMIT_OFFSET_SIZE, None));
+                    results.push((tp, ErrorCode::INVALID_COMMIT_OFFSET_SIZE));
                 }
             }
         }
-        if !records.is_empty() {
-            if let Err(code) = ctx.log.append(records, ctx.now_ms) {
+        let mut outcome = CommitOutcome {
+            results,
+            written: None,
+        };
+        if records.is_empty() {
+            return outcome;
+        }
+        match ctx.log.append(records, ctx.now_ms) {
+            Ok(append) => {
+                outcome.written = Some(WrittenOffsets {
+                    append,
+                    offsets: written,
+                });
+            }
+            Err(code) => {
                 warn!(
                     "group {}: writing {} offsets failed: {code:?}",
                     self.group_id,
                     written.len()
                 );
-                for &i in &written {
-                    outcome[i].1 = commit_error(code);
-                    outcome[i].2 = None;
-                }
+                set_results(&mut outcome.results, &written, commit_error(code));
             }
         }
         outcome
-            .into_iter()
-            .map(|(tp, code, committed)| {
-                if let Some(offset) = committed {
-                    self.offsets.insert(tp.clone(), offset);
+    }
+
+    /// The written offsets' fate (`committed`: whether the in-sync replicas
+    /// have them) is known: committed ones become what OffsetFetch answers,
+    /// unless a later commit of the same partition got there first (Kafka
+    /// keeps the offset whose record comes later in the log). Returns the
+    /// final outcome.
+    pub fn complete_offset_commit(
+        &mut self,
+        outcome: CommitOutcome,
+        committed: Result<(), ErrorCode>,
+    ) -> Vec<(TopicPartition, ErrorCode)> {
+        let CommitOutcome {
+            mut results,
+            written,
+        } = outcome;
+        let Some(written) = written else {
+            return results;
+        };
+        match committed {
+            Ok(()) => {
+                let position = written.append.required_offset;
+                for (tp, offset) in written.offsets {
+                    let newer = self
+                        .offset_positions
+                        .get(&tp)
+                        .is_none_or(|p| *p <= position);
+                    if newer {
+                        self.offset_positions.insert(tp.clone(), position);
+                        self.offsets.insert(tp, offset);
+                    }
                 }
-                (tp, code)
-            })
-            .collect()
+            }
+            Err(code) => {
+                warn!(
+                    "group {}: {} offsets written but not committed: {code:?}",
+                    self.group_id,
+                    written.offsets.len()
+                );
+                set_results(&mut results, &written.offsets, commit_error(code));
+            }
+        }
+        results
     }
 
     /// The committed offsets of `partitions` (`None`: every partition with
@@ -257,7 +336,10 @@ impl GroupMetadata {
     pub fn remove_offsets(&mut self, partitions: &[TopicPartition], ctx: &Ctx<'_>) -> usize {
         let removed: Vec<TopicPartition> = partitions
             .iter()
-            .filter(|tp| self.offsets.remove(tp).is_some())
+            .filter(|tp| {
+                self.offset_positions.remove(tp);
+                self.offsets.remove(tp).is_some()
+            })
             .cloned()
             .collect();
         if self.is(GroupState::Empty) && self.offsets.is_empty() {

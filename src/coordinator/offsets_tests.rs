@@ -6,6 +6,7 @@ use tokio::time::Instant;
 
 use super::*;
 use crate::coordinator::config::GroupConfig;
+use crate::coordinator::membership::Ctx;
 use crate::coordinator::schema::{decode_key, decode_offset_value, RecordKey};
 use crate::coordinator::testing::{config, ctx, member, subscription, RecordingLog};
 
@@ -42,6 +43,16 @@ fn stable_group() -> GroupMetadata {
     group
 }
 
+/// Commits, the write committed at once as with a lone in-sync replica.
+fn committed(
+    group: &mut GroupMetadata,
+    commit: OffsetCommit,
+    ctx: &Ctx<'_>,
+) -> Vec<(TopicPartition, ErrorCode)> {
+    let outcome = group.commit_offsets(commit, ctx);
+    group.complete_offset_commit(outcome, Ok(()))
+}
+
 fn codes(outcome: &[(TopicPartition, ErrorCode)]) -> Vec<ErrorCode> {
     outcome.iter().map(|(_, c)| *c).collect()
 }
@@ -51,7 +62,11 @@ fn a_consumer_outside_group_management_stores_offsets() {
     let (config, log) = (config(), RecordingLog::default());
     let ctx = ctx(Instant::now(), &config, &log);
     let mut group = GroupMetadata::new("g".into(), 0);
-    let outcome = group.commit_offsets(commit("", -1, &[("t", 0, 5), ("t", 1, 7)]), &ctx);
+    let outcome = committed(
+        &mut group,
+        commit("", -1, &[("t", 0, 5), ("t", 1, 7)]),
+        &ctx,
+    );
     assert_eq!(codes(&outcome), [ErrorCode::NONE, ErrorCode::NONE]);
 
     let fetched = group.fetch_offsets(Some(&[
@@ -91,7 +106,7 @@ fn oversized_metadata_is_refused_per_partition() {
     let mut group = GroupMetadata::new("g".into(), 0);
     let mut request = commit("", -1, &[("t", 0, 1), ("t", 1, 1)]);
     request.offsets[1].1.metadata = "four".into();
-    let outcome = group.commit_offsets(request, &ctx);
+    let outcome = committed(&mut group, request, &ctx);
     assert_eq!(
         codes(&outcome),
         [ErrorCode::NONE, ErrorCode::OFFSET_METADATA_TOO_LARGE]
@@ -104,17 +119,17 @@ fn members_commit_in_their_generation_only() {
     let (config, log) = (config(), RecordingLog::default());
     let ctx = ctx(Instant::now(), &config, &log);
     let mut group = stable_group();
-    let ok = group.commit_offsets(commit("m", 1, &[("t", 0, 3)]), &ctx);
+    let ok = committed(&mut group, commit("m", 1, &[("t", 0, 3)]), &ctx);
     assert_eq!(codes(&ok), [ErrorCode::NONE]);
-    let stale = group.commit_offsets(commit("m", 0, &[("t", 0, 4)]), &ctx);
+    let stale = committed(&mut group, commit("m", 0, &[("t", 0, 4)]), &ctx);
     assert_eq!(codes(&stale), [ErrorCode::ILLEGAL_GENERATION]);
-    let stranger = group.commit_offsets(commit("x", 1, &[("t", 0, 4)]), &ctx);
+    let stranger = committed(&mut group, commit("x", 1, &[("t", 0, 4)]), &ctx);
     assert_eq!(codes(&stranger), [ErrorCode::UNKNOWN_MEMBER_ID]);
     // A groupless commit to a group with members is from a stranger too.
-    let simple = group.commit_offsets(commit("", -1, &[("t", 0, 4)]), &ctx);
+    let simple = committed(&mut group, commit("", -1, &[("t", 0, 4)]), &ctx);
     assert_eq!(codes(&simple), [ErrorCode::UNKNOWN_MEMBER_ID]);
     group.state = GroupState::CompletingRebalance;
-    let early = group.commit_offsets(commit("m", 1, &[("t", 0, 4)]), &ctx);
+    let early = committed(&mut group, commit("m", 1, &[("t", 0, 4)]), &ctx);
     assert_eq!(codes(&early), [ErrorCode::REBALANCE_IN_PROGRESS]);
     assert_eq!(
         group.fetch_offsets(None)[0].1.as_ref().map(|o| o.offset),
@@ -128,9 +143,42 @@ fn a_failed_write_commits_nothing() {
     *log.fail_with.borrow_mut() = Some(ErrorCode::NOT_LEADER_OR_FOLLOWER);
     let ctx = ctx(Instant::now(), &config, &log);
     let mut group = stable_group();
-    let outcome = group.commit_offsets(commit("m", 1, &[("t", 0, 3)]), &ctx);
+    let outcome = committed(&mut group, commit("m", 1, &[("t", 0, 3)]), &ctx);
     assert_eq!(codes(&outcome), [ErrorCode::NOT_COORDINATOR]);
     assert!(!group.has_offsets());
+}
+
+#[test]
+fn offsets_count_once_the_in_sync_replicas_have_them() {
+    let (config, log) = (config(), RecordingLog::default());
+    let ctx = ctx(Instant::now(), &config, &log);
+    let mut group = stable_group();
+    let pending = group.commit_offsets(commit("m", 1, &[("t", 0, 3)]), &ctx);
+    assert!(pending.written.is_some());
+    assert!(!group.has_offsets(), "not fetchable before it is committed");
+    let timed_out = group.complete_offset_commit(pending, Err(ErrorCode::REQUEST_TIMED_OUT));
+    assert_eq!(codes(&timed_out), [ErrorCode::REQUEST_TIMED_OUT]);
+    assert!(!group.has_offsets());
+    // The ISR shrank below min.insync.replicas after the append.
+    let pending = group.commit_offsets(commit("m", 1, &[("t", 0, 4)]), &ctx);
+    let short =
+        group.complete_offset_commit(pending, Err(ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND));
+    assert_eq!(codes(&short), [ErrorCode::COORDINATOR_NOT_AVAILABLE]);
+}
+
+#[test]
+fn of_two_commits_completing_out_of_order_the_later_write_wins() {
+    let (config, log) = (config(), RecordingLog::default());
+    let ctx = ctx(Instant::now(), &config, &log);
+    let mut group = stable_group();
+    let earlier = group.commit_offsets(commit("m", 1, &[("t", 0, 3)]), &ctx);
+    let later = group.commit_offsets(commit("m", 1, &[("t", 0, 8)]), &ctx);
+    group.complete_offset_commit(later, Ok(()));
+    group.complete_offset_commit(earlier, Ok(()));
+    assert_eq!(
+        group.fetch_offsets(None)[0].1.as_ref().map(|o| o.offset),
+        Some(8)
+    );
 }
 
 #[test]
@@ -189,7 +237,11 @@ fn removing_the_last_offsets_of_an_empty_group_ends_it() {
     let (config, log) = (config(), RecordingLog::default());
     let ctx = ctx(Instant::now(), &config, &log);
     let mut group = GroupMetadata::new("g".into(), 0);
-    group.commit_offsets(commit("", -1, &[("t", 0, 5), ("t", 1, 6)]), &ctx);
+    committed(
+        &mut group,
+        commit("", -1, &[("t", 0, 5), ("t", 1, 6)]),
+        &ctx,
+    );
     let removed = group.remove_offsets(
         &[TopicPartition::new("t", 0), TopicPartition::new("x", 0)],
         &ctx,

@@ -1,13 +1,19 @@
 //! This broker's replicas of `__consumer_offsets` as the coordinator uses
-//! them: it appends a group's records to the partition it leads and reads a
+//! them: it appends a group's records to the partition it leads, as an
+//! acks=all producer (Kafka's coordinator writes with `acks=-1`), waits for
+//! the in-sync replicas where an answer depends on it, and reads a
 //! partition whole when it becomes its leader.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
 
 use bytes::Bytes;
 
 use crate::log::LogError;
 use crate::protocol::ErrorCode;
 use crate::record::{Record, RecordBatchBuilder};
-use crate::replica::ReplicaManager;
+use crate::replica::{AwaitedCommit, ReplicaManager};
 use crate::TopicPartition;
 
 use super::membership::{GroupLog, LogRecord};
@@ -22,11 +28,20 @@ pub enum OffsetsTopicError {
     Log(#[from] LogError),
 }
 
+/// Waits for an append to be committed.
+pub type CommitFuture<'a> = Pin<Box<dyn Future<Output = Result<(), ErrorCode>> + Send + 'a>>;
+
 /// Access to the `__consumer_offsets` partitions this broker hosts.
 pub trait OffsetsTopic: Send + Sync + 'static {
-    /// Appends one batch to `partition` as its leader; the error is the one
-    /// a producer would get.
-    fn append(&self, partition: i32, batch: &[u8]) -> Result<(), ErrorCode>;
+    /// Appends one batch to `partition` as its leader, as for acks=all
+    /// (refused while the ISR is below `min.insync.replicas`); the error is
+    /// the one a producer would get. The batch is committed once
+    /// [`wait_for_commit`](Self::wait_for_commit) says so.
+    fn append(&self, partition: i32, batch: &[u8]) -> Result<AwaitedCommit, ErrorCode>;
+
+    /// Waits until the in-sync replicas have an append, or `timeout`
+    /// passes (REQUEST_TIMED_OUT).
+    fn wait_for_commit(&self, awaited: AwaitedCommit, timeout: Duration) -> CommitFuture<'_>;
 
     /// The partition's log start and log end offsets.
     fn bounds(&self, partition: i32) -> Result<(i64, i64), OffsetsTopicError>;
@@ -47,10 +62,20 @@ fn topic_partition(partition: i32) -> TopicPartition {
 }
 
 impl OffsetsTopic for ReplicaManager {
-    fn append(&self, partition: i32, batch: &[u8]) -> Result<(), ErrorCode> {
-        ReplicaManager::append(self, &topic_partition(partition), batch)
-            .map(|_| ())
+    fn append(&self, partition: i32, batch: &[u8]) -> Result<AwaitedCommit, ErrorCode> {
+        self.append_for_all_acks(&topic_partition(partition), batch)
+            .map(|(_, awaited)| awaited)
             .map_err(|e| e.error_code())
+    }
+
+    fn wait_for_commit(&self, awaited: AwaitedCommit, timeout: Duration) -> CommitFuture<'_> {
+        Box::pin(async move {
+            let outcome = self.wait_for_commits(&[awaited], timeout).await;
+            match outcome.into_iter().next() {
+                Some(Err(e)) => Err(e.error_code()),
+                _ => Ok(()),
+            }
+        })
     }
 
     fn bounds(&self, partition: i32) -> Result<(i64, i64), OffsetsTopicError> {
@@ -90,7 +115,11 @@ pub struct PartitionLog<'a> {
 }
 
 impl GroupLog for PartitionLog<'_> {
-    fn append(&self, records: Vec<LogRecord>, timestamp_ms: i64) -> Result<(), ErrorCode> {
+    fn append(
+        &self,
+        records: Vec<LogRecord>,
+        timestamp_ms: i64,
+    ) -> Result<AwaitedCommit, ErrorCode> {
         let mut batch = RecordBatchBuilder::new(timestamp_ms);
         for (key, value) in &records {
             batch.append(Record::new(timestamp_ms, Some(key), value.as_deref()));

@@ -8,10 +8,13 @@ use bytes::{BufMut, Bytes, BytesMut};
 use tokio::time::Instant;
 
 use crate::protocol::ErrorCode;
+use crate::replica::AwaitedCommit;
+use crate::TopicPartition;
 
 use super::config::GroupConfig;
 use super::member::{Member, Protocol};
 use super::membership::{Ctx, GroupLog, LogRecord};
+use super::partition::GROUP_METADATA_TOPIC_NAME;
 
 /// A dynamic consumer-group member supporting `protocols`, each with its
 /// name as metadata.
@@ -60,12 +63,22 @@ pub struct RecordingLog {
 }
 
 impl GroupLog for RecordingLog {
-    fn append(&self, records: Vec<LogRecord>, _timestamp_ms: i64) -> Result<(), ErrorCode> {
+    fn append(
+        &self,
+        records: Vec<LogRecord>,
+        _timestamp_ms: i64,
+    ) -> Result<AwaitedCommit, ErrorCode> {
         if let Some(code) = *self.fail_with.borrow() {
             return Err(code);
         }
-        self.appended.borrow_mut().push(records);
-        Ok(())
+        let mut appended = self.appended.borrow_mut();
+        appended.push(records);
+        let required_offset: usize = appended.iter().map(Vec::len).sum();
+        Ok(AwaitedCommit {
+            topic_partition: TopicPartition::new(GROUP_METADATA_TOPIC_NAME, 0),
+            required_offset: required_offset as i64,
+            leader_epoch: 0,
+        })
     }
 }
 

@@ -25,7 +25,7 @@ const DEFAULT_RETENTION_TIME: i64 = -1;
 const DEFAULT_TIMESTAMP: i64 = -1;
 
 impl Broker {
-    pub(crate) fn offset_commit(&self, request: OffsetCommitRequest) -> OffsetCommitResponse {
+    pub(crate) async fn offset_commit(&self, request: OffsetCommitRequest) -> OffsetCommitResponse {
         let now = now_ms();
         let expire_timestamp_ms = (request.retention_time_ms != DEFAULT_RETENTION_TIME)
             .then(|| now.saturating_add(request.retention_time_ms));
@@ -59,7 +59,11 @@ impl Broker {
                 generation_id: request.generation_id,
                 offsets,
             };
-            outcome.extend(self.coordinator.commit_offsets(&request.group_id, commit));
+            outcome.extend(
+                self.coordinator
+                    .commit_offsets(&request.group_id, commit)
+                    .await,
+            );
         }
         // Answer in request order.
         let order = request.topics.iter().flat_map(|t| {
