@@ -18,10 +18,11 @@ use gregor::protocol::api::find_coordinator::FindCoordinatorRequest;
 use gregor::protocol::api::offset_fetch::{OffsetFetchRequest, OffsetFetchRequestTopic};
 use gregor::record::{Batches, Records};
 use integration_tests::client_matrix::{ScriptClient, CONFLUENT_KAFKA, KAFKAJS, KAFKA_PYTHON};
+use integration_tests::cluster::{CHANGE_TIMEOUT, SESSION_TIMEOUT};
 use integration_tests::wire::WireClient;
 use integration_tests::{
     gregor_broker_with_zk_configured, json_lines, kcat, kcat_produce_file, unique_topic,
-    wait_until, zk_cli, SingleBroker,
+    wait_until, zk_cli, Cluster, SingleBroker,
 };
 use serde_json::Value;
 
@@ -41,14 +42,15 @@ fn broker() -> Result<SingleBroker> {
 }
 
 /// The committed offsets of `group` for `partitions` of `topic`, asked of
-/// the broker with OffsetFetch v7 (the single broker coordinates it).
-fn committed(
-    cluster: &SingleBroker,
+/// the broker at `coordinator` with OffsetFetch v7; `Err` with the error
+/// code it answered.
+fn offsets_at(
+    coordinator: &str,
     group: &str,
     topic: &str,
     partitions: i32,
-) -> Result<BTreeMap<i32, i64>> {
-    let mut client = WireClient::connect(&cluster.bootstrap())?;
+) -> Result<std::result::Result<BTreeMap<i32, i64>, i16>> {
+    let mut client = WireClient::connect(coordinator)?;
     let request = OffsetFetchRequest {
         group_id: group.to_owned(),
         topics: Some(vec![OffsetFetchRequestTopic {
@@ -58,17 +60,26 @@ fn committed(
         require_stable: false,
     };
     let response = client.request(7, &request)?;
-    ensure!(
-        response.error_code == 0,
-        "OffsetFetch error {}",
-        response.error_code
-    );
-    Ok(response
+    if response.error_code != 0 {
+        return Ok(Err(response.error_code));
+    }
+    Ok(Ok(response
         .topics
         .iter()
         .flat_map(|t| t.partitions.iter())
         .map(|p| (p.partition_index, p.committed_offset))
-        .collect())
+        .collect()))
+}
+
+/// [`offsets_at`] the single broker, which coordinates every group.
+fn committed(
+    cluster: &SingleBroker,
+    group: &str,
+    topic: &str,
+    partitions: i32,
+) -> Result<BTreeMap<i32, i64>> {
+    offsets_at(&cluster.bootstrap(), group, topic, partitions)?
+        .map_err(|code| anyhow!("OffsetFetch error {code}"))
 }
 
 /// The offset commits (topic, partition, offset) of `group` in its
@@ -625,4 +636,102 @@ fn kafkajs_three_members_share_six_partitions_and_take_over() -> Result<()> {
 #[test]
 fn kafkajs_restarted_group_resumes_at_committed_offsets() -> Result<()> {
     restart_resumes_at_committed_offsets(KAFKAJS)
+}
+
+/// The broker id FindCoordinator (v3, asked of `address`) names for
+/// `group`, once it names one.
+fn coordinator_of(address: &str, group: &str) -> Result<Option<i32>> {
+    let mut client = WireClient::connect(address)?;
+    let request = FindCoordinatorRequest {
+        key: group.to_owned(),
+        ..Default::default()
+    };
+    let response = client.request(3, &request)?;
+    Ok((response.error_code == 0).then_some(response.node_id))
+}
+
+/// With `__consumer_offsets` replicated on three brokers, killing the
+/// group's coordinator moves the group to the new leader of its partition,
+/// where the committed offsets are intact, and the group resumes from them.
+#[test]
+fn committed_offsets_survive_the_coordinators_death() -> Result<()> {
+    const PARTITIONS: i32 = 2;
+    const PER_PARTITION: i64 = 20;
+    let mut cluster = Cluster::start_with(3, |c| {
+        c.property("offsets.topic.replication.factor", 3)
+            .property("offsets.topic.num.partitions", 3)
+            .property("group.initial.rebalance.delay.ms", 0)
+    })?;
+    let bootstrap = cluster.bootstrap();
+    let topic = unique_topic("failover");
+    let group = format!("{topic}-group");
+    CONFLUENT_KAFKA.run_ok(
+        &bootstrap,
+        &topic,
+        "create-topic",
+        &[
+            "--partitions".into(),
+            PARTITIONS.to_string(),
+            "--replication-factor".into(),
+            "3".into(),
+        ],
+    )?;
+    produce(&bootstrap, &topic, PARTITIONS, PER_PARTITION)?;
+    let first = group_consume(
+        CONFLUENT_KAFKA,
+        &bootstrap,
+        &topic,
+        &group,
+        &["--exit-after", "15"],
+    )?;
+
+    let any = cluster.broker(1)?.bootstrap();
+    let coordinator = coordinator_of(&any, &group)?.context("no coordinator after consuming")?;
+    let address = cluster.broker(coordinator)?.bootstrap();
+    let before = offsets_at(&address, &group, &topic, PARTITIONS)?
+        .map_err(|code| anyhow!("OffsetFetch error {code}"))?;
+    let positions: i64 = before.values().map(|o| (*o).max(0)).sum();
+    ensure!(positions == 15, "committed {before:?} after 15 records");
+
+    eprintln!("kill -9 broker {coordinator}, coordinator of {group}");
+    cluster.broker_mut(coordinator)?.kill9()?;
+    let survivors: Vec<String> = cluster
+        .broker_ids()
+        .into_iter()
+        .filter(|id| *id != coordinator)
+        .map(|id| cluster.broker(id).map(|b| b.bootstrap()))
+        .collect::<Result<_>>()?;
+    let (successor, after) = wait_until(
+        &format!("a new coordinator of {group} answering OffsetFetch"),
+        SESSION_TIMEOUT + CHANGE_TIMEOUT,
+        || {
+            let Some(successor) = coordinator_of(&survivors[0], &group)? else {
+                return Ok(None);
+            };
+            if successor == coordinator {
+                return Ok(None);
+            }
+            let address = cluster.broker(successor)?.bootstrap();
+            // Loading: COORDINATOR_LOAD_IN_PROGRESS (14); not yet told it
+            // leads: NOT_COORDINATOR (16).
+            match offsets_at(&address, &group, &topic, PARTITIONS)? {
+                Ok(offsets) => Ok(Some((successor, offsets))),
+                Err(14 | 16) => Ok(None),
+                Err(code) => bail!("OffsetFetch error {code} from broker {successor}"),
+            }
+        },
+    )?;
+    ensure!(
+        after == before,
+        "broker {successor} has offsets {after:?}, broker {coordinator} had {before:?}"
+    );
+
+    let second = group_consume(
+        CONFLUENT_KAFKA,
+        &survivors.join(","),
+        &topic,
+        &group,
+        &["--idle-ms", "3000"],
+    )?;
+    check_exactly_once(&[&first, &second], PARTITIONS, PER_PARTITION)
 }
