@@ -579,6 +579,13 @@ fn restart_resumes_at_committed_offsets(client: ScriptClient) -> Result<()> {
         positions == 40,
         "committed {after_first:?} after 40 records"
     );
+    // The lag kafka-consumer-groups.sh shows: high watermark - committed.
+    let lag = group_lag(&cluster, &group, &topic, PARTITIONS)?;
+    ensure!(
+        lag == PARTITIONS as i64 * PER_PARTITION - 40,
+        "lag {lag} after 40 of {} records",
+        PARTITIONS as i64 * PER_PARTITION
+    );
 
     let second = group_consume(client, &bootstrap, &topic, &group, &["--idle-ms", "3000"])?;
     for (p, next) in &after_first {
@@ -600,7 +607,24 @@ fn restart_resumes_at_committed_offsets(client: ScriptClient) -> Result<()> {
         offsets.values().all(|o| *o == PER_PARTITION),
         "committed offsets {offsets:?}"
     );
+    ensure!(
+        group_lag(&cluster, &group, &topic, PARTITIONS)? == 0,
+        "the group still lags after reading everything"
+    );
     Ok(())
+}
+
+/// The group's total lag on `topic`: each partition's high watermark minus
+/// its committed offset (the whole partition when nothing is committed).
+fn group_lag(cluster: &SingleBroker, group: &str, topic: &str, partitions: i32) -> Result<i64> {
+    let offsets = committed(cluster, group, topic, partitions)?;
+    let mut client = WireClient::connect(&cluster.bootstrap())?;
+    let mut lag = 0;
+    for p in 0..partitions {
+        let high_watermark = client.fetch(topic, p, 0)?.high_watermark;
+        lag += high_watermark - offsets.get(&p).copied().unwrap_or(-1).max(0);
+    }
+    Ok(lag)
 }
 
 #[test]
