@@ -5,7 +5,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::protocol::primitives::{put_varint, put_varlong};
 
-use super::batch::{CRC_AT, CRC_START, HEADER_LEN, LOG_OVERHEAD, MAGIC_V2};
+use super::batch::{
+    BatchHeader, COMPRESSION_MASK, CRC_AT, CRC_START, HEADER_LEN, LOG_OVERHEAD, MAGIC_V2,
+};
 use super::compression::Compression;
 
 /// One record to put in a batch.
@@ -33,7 +35,20 @@ impl<'a> Record<'a> {
 /// called, no producer id (-1: not idempotent).
 /// Records are kept uncompressed until [`build`](Self::build), which
 /// compresses the whole records section at once, as Kafka producers do.
+///
+/// [`retaining`](Self::retaining) instead rebuilds a stored batch from some
+/// of its records, keeping its offsets (the log cleaner).
 pub struct RecordBatchBuilder {
+    base_offset: i64,
+    partition_leader_epoch: i32,
+    /// Attribute bits other than the codec (timestamp type, transactional,
+    /// control): 0 for a producer's new batch.
+    flags: i16,
+    /// The offset delta of the batch's last offset when it is not that of
+    /// its last record: a cleaned batch keeps its original last offset so
+    /// that the producer's last sequence survives cleaning (Kafka's
+    /// `overrideLastOffset`).
+    last_offset_delta: Option<i32>,
     base_timestamp: i64,
     producer_id: i64,
     producer_epoch: i16,
@@ -52,6 +67,10 @@ pub struct RecordBatchBuilder {
 impl RecordBatchBuilder {
     pub fn new(base_timestamp: i64) -> Self {
         RecordBatchBuilder {
+            base_offset: 0,
+            partition_leader_epoch: -1,
+            flags: 0,
+            last_offset_delta: None,
             base_timestamp,
             producer_id: -1,
             producer_epoch: -1,
@@ -71,6 +90,25 @@ impl RecordBatchBuilder {
         self.producer_epoch = epoch;
         self.base_sequence = base_sequence;
         self
+    }
+
+    /// Starts the batch that replaces the stored batch `original` with some
+    /// of its records (Kafka's `MemoryRecords.filterTo`): the same base and
+    /// last offset, producer id, epoch and base sequence, partition leader
+    /// epoch and attributes (codec, timestamp type, flags). Records are
+    /// added with [`append_at`](Self::append_at); `base_timestamp` is the
+    /// first one's (the original's max timestamp for a batch left empty).
+    pub fn retaining(original: &BatchHeader, base_timestamp: i64) -> Self {
+        let mut builder = RecordBatchBuilder::new(base_timestamp).producer(
+            original.producer_id,
+            original.producer_epoch,
+            original.base_sequence,
+        );
+        builder.base_offset = original.base_offset;
+        builder.partition_leader_epoch = original.partition_leader_epoch;
+        builder.flags = original.attributes & !COMPRESSION_MASK;
+        builder.last_offset_delta = Some(original.last_offset_delta);
+        builder
     }
 
     /// Compresses the records section with `compression` when built.
@@ -100,11 +138,21 @@ impl RecordBatchBuilder {
     /// If a key, value or header is longer than `i32::MAX` bytes, which no
     /// batch can hold.
     pub fn append(&mut self, record: Record<'_>) {
+        self.append_at(self.count, record);
+    }
+
+    /// Adds a record `offset_delta` after the batch's base offset, for a
+    /// batch whose records keep offsets they already have (see
+    /// [`retaining`](Self::retaining)); deltas must increase.
+    ///
+    /// # Panics
+    /// As [`append`](Self::append).
+    pub fn append_at(&mut self, offset_delta: i32, record: Record<'_>) {
         let body = &mut self.scratch;
         body.clear();
         body.put_i8(0); // record attributes: unused in v2
         put_varlong(body, record.timestamp.wrapping_sub(self.base_timestamp));
-        put_varint(body, self.count);
+        put_varint(body, offset_delta);
         put_nullable(body, record.key);
         put_nullable(body, record.value);
         put_length(body, record.headers.len());
@@ -122,7 +170,13 @@ impl RecordBatchBuilder {
     /// the batch goes out uncompressed, as librdkafka does: it is still a
     /// valid batch with the same records.
     pub fn build(self) -> Bytes {
-        let (compression, mut out) = match self.compression {
+        let compression = match self.count {
+            // An empty batch (a cleaned batch kept for its producer state)
+            // has no records section to compress, as in Kafka.
+            0 => Compression::None,
+            _ => self.compression,
+        };
+        let (compression, mut out) = match compression {
             Compression::None => (Compression::None, self.buf),
             c => match c.compress(&self.buf[HEADER_LEN..]) {
                 Ok(packed) => {
@@ -139,13 +193,17 @@ impl RecordBatchBuilder {
         };
         let batch_length = (out.len() - LOG_OVERHEAD) as i32;
         let mut header = &mut out[..HEADER_LEN];
-        header.put_i64(0); // base offset: assigned by the log
+        // Base offset and leader epoch of a new batch: assigned by the log.
+        header.put_i64(self.base_offset);
         header.put_i32(batch_length);
-        header.put_i32(-1); // partition leader epoch: assigned by the leader
+        header.put_i32(self.partition_leader_epoch);
         header.put_i8(MAGIC_V2);
         header.put_u32(0); // CRC placeholder
-        header.put_i16(compression.id()); // attributes: codec, create time
-        header.put_i32(self.count.max(1) - 1);
+        header.put_i16(compression.id() | self.flags);
+        header.put_i32(
+            self.last_offset_delta
+                .unwrap_or_else(|| self.count.max(1) - 1),
+        );
         header.put_i64(self.base_timestamp);
         header.put_i64(self.max_timestamp);
         header.put_i64(self.producer_id);

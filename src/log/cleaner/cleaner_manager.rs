@@ -1,0 +1,206 @@
+//! Which compacted log to clean next (Kafka's `LogCleanerManager`): the one
+//! with the largest share of dirty bytes, if that share exceeds its
+//! `min.cleanable.dirty.ratio`; and which logs are being cleaned, so that
+//! two cleaner threads never take the same one.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use ::log::debug;
+
+use crate::TopicPartition;
+
+use super::super::manager::{lock, SharedLog};
+use super::super::partition_log::PartitionLog;
+
+/// A compacted log and the part of it a cleaning may work on (Kafka's
+/// `LogToClean`).
+pub struct LogToClean {
+    pub topic_partition: TopicPartition,
+    pub log: SharedLog,
+    /// The first offset not cleaned yet: the cleaner checkpoint, or the log
+    /// start offset if the checkpoint is missing or out of range.
+    pub first_dirty_offset: i64,
+    /// The base offset of the first segment the cleaner may not touch: the
+    /// active segment, the segment holding the high watermark, or the first
+    /// one with records younger than `min.compaction.lag.ms`.
+    pub first_uncleanable_offset: i64,
+    /// Bytes of the segments below the first dirty offset.
+    pub clean_bytes: u64,
+    /// Bytes of the segments from the first dirty offset to the first
+    /// uncleanable one.
+    pub cleanable_bytes: u64,
+    /// The log's `min.cleanable.dirty.ratio`.
+    pub min_cleanable_ratio: f64,
+}
+
+impl LogToClean {
+    /// Looks at a log under its lock; `None` unless it is compacted and
+    /// holds data.
+    pub fn of(topic_partition: TopicPartition, shared: &SharedLog, now_ms: i64) -> Option<Self> {
+        let log = lock(shared);
+        if !log.config().cleanup_policy.compact {
+            return None;
+        }
+        let first_dirty_offset = first_dirty_offset(&log);
+        let first_uncleanable_offset =
+            first_uncleanable_offset(&log, first_dirty_offset, now_ms).max(first_dirty_offset);
+        let bases: Vec<(i64, u64)> = log
+            .segments()
+            .map(|s| (s.base_offset(), s.size()))
+            .collect();
+        // Kafka's `logSegments(from, to)`: the segments holding offsets in
+        // [from, to), the one holding `from` included.
+        let mut clean_bytes = 0;
+        let mut cleanable_bytes = 0;
+        for (i, (base, size)) in bases.iter().enumerate() {
+            let next = bases.get(i + 1).map_or(i64::MAX, |(b, _)| *b);
+            if *base < first_dirty_offset {
+                clean_bytes += size;
+            }
+            if next > first_dirty_offset && *base < first_uncleanable_offset {
+                cleanable_bytes += size;
+            }
+        }
+        if clean_bytes + cleanable_bytes == 0 {
+            return None;
+        }
+        let min_cleanable_ratio = log.config().min_cleanable_dirty_ratio;
+        drop(log);
+        Some(LogToClean {
+            topic_partition,
+            log: Arc::clone(shared),
+            first_dirty_offset,
+            first_uncleanable_offset,
+            clean_bytes,
+            cleanable_bytes,
+            min_cleanable_ratio,
+        })
+    }
+
+    /// The share of the log's bytes that cleaning may reclaim from.
+    pub fn cleanable_ratio(&self) -> f64 {
+        let total = self.clean_bytes + self.cleanable_bytes;
+        if total == 0 {
+            return 0.0;
+        }
+        self.cleanable_bytes as f64 / total as f64
+    }
+}
+
+/// Kafka's `cleanableOffsets`, first part: the checkpoint when it lies
+/// within the log, else the log start (a truncated or new log).
+fn first_dirty_offset(log: &PartitionLog) -> i64 {
+    let start = log.log_start_offset();
+    match log.cleaner_checkpoint() {
+        Some(offset) if offset >= start && offset <= log.log_end_offset() => offset,
+        _ => start,
+    }
+}
+
+/// Kafka's `cleanableOffsets`, second part, rounded down to the base offset
+/// of the segment holding it (`calculateCleanableBytes`): cleaning never
+/// passes the active segment nor the high watermark (what consumers may
+/// not see yet must not be compacted away), nor a segment with a record
+/// younger than `min.compaction.lag.ms`.
+fn first_uncleanable_offset(log: &PartitionLog, first_dirty: i64, now_ms: i64) -> i64 {
+    let bases: Vec<(i64, i64)> = log
+        .segments()
+        .map(|s| (s.base_offset(), s.max_timestamp()))
+        .collect();
+    let active = bases.last().map_or(0, |(b, _)| *b);
+    let mut uncleanable = log.high_watermark().min(active);
+    let lag = i64::try_from(log.config().min_compaction_lag_ms).unwrap_or(i64::MAX);
+    if lag > 0 {
+        let too_young = bases.windows(2).find(|pair| {
+            let ((_, max_timestamp), (next, _)) = (pair[0], pair[1]);
+            next > first_dirty && max_timestamp > now_ms.saturating_sub(lag)
+        });
+        if let Some(pair) = too_young {
+            uncleanable = uncleanable.min(pair[0].0);
+        }
+    }
+    bases
+        .iter()
+        .map(|(base, _)| *base)
+        .take_while(|base| *base <= uncleanable)
+        .last()
+        .unwrap_or(uncleanable)
+}
+
+/// The logs being cleaned, and those a cleaning failed on.
+#[derive(Default)]
+struct State {
+    in_progress: HashSet<TopicPartition>,
+    /// Kafka's uncleanable partitions: not tried again until the broker
+    /// restarts. Held weakly, so a log deleted and created again under the
+    /// same name is cleanable again.
+    uncleanable: HashMap<TopicPartition, Weak<Mutex<PartitionLog>>>,
+}
+
+/// Kafka's `LogCleanerManager`: shared by the cleaner threads.
+#[derive(Default)]
+pub struct LogCleanerManager {
+    state: Mutex<State>,
+}
+
+impl LogCleanerManager {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Kafka's `grabFilthiestCompactedLog`: among `logs`, the compacted one
+    /// with the largest cleanable ratio above its `min.cleanable.dirty.ratio`
+    /// that no thread is cleaning, marked in progress.
+    pub fn grab_filthiest_log(
+        &self,
+        logs: Vec<(TopicPartition, SharedLog)>,
+        now_ms: i64,
+    ) -> Option<LogToClean> {
+        let skip: HashSet<TopicPartition> = {
+            let state = self.state();
+            let uncleanable = state.uncleanable.iter().filter(|(tp, weak)| {
+                logs.iter()
+                    .any(|(t, log)| t == *tp && Weak::ptr_eq(weak, &Arc::downgrade(log)))
+            });
+            uncleanable
+                .map(|(tp, _)| tp.clone())
+                .chain(state.in_progress.iter().cloned())
+                .collect()
+        };
+        let filthiest = logs
+            .into_iter()
+            .filter(|(tp, _)| !skip.contains(tp))
+            .filter_map(|(tp, log)| LogToClean::of(tp, &log, now_ms))
+            .filter(|candidate| candidate.cleanable_ratio() > candidate.min_cleanable_ratio)
+            .max_by(|a, b| a.cleanable_ratio().total_cmp(&b.cleanable_ratio()))?;
+        // Another thread may have taken it since the snapshot above.
+        if !self
+            .state()
+            .in_progress
+            .insert(filthiest.topic_partition.clone())
+        {
+            return None;
+        }
+        debug!(
+            "{}: cleanable ratio {:.3}, dirty offsets [{}, {})",
+            filthiest.topic_partition,
+            filthiest.cleanable_ratio(),
+            filthiest.first_dirty_offset,
+            filthiest.first_uncleanable_offset
+        );
+        Some(filthiest)
+    }
+
+    /// The cleaning of `topic_partition` is over.
+    pub fn done_cleaning(&self, topic_partition: &TopicPartition) {
+        self.state().in_progress.remove(topic_partition);
+    }
+
+    /// A cleaning of `log` failed: leave it alone from now on.
+    pub fn mark_uncleanable(&self, topic_partition: &TopicPartition, log: &SharedLog) {
+        self.state()
+            .uncleanable
+            .insert(topic_partition.clone(), Arc::downgrade(log));
+    }
+}
