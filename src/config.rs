@@ -688,6 +688,9 @@ fn broker_log_defaults(p: &Props<'_>) -> Result<LogConfig, ConfigError> {
         min_compaction_lag_ms: p
             .long("log.cleaner.min.compaction.lag.ms", 0)?
             .unwrap_or(defaults.min_compaction_lag_ms),
+        max_compaction_lag_ms: p
+            .long("log.cleaner.max.compaction.lag.ms", 1)?
+            .unwrap_or(defaults.max_compaction_lag_ms),
     })
 }
 
@@ -770,6 +773,7 @@ pub const CLEANUP_POLICY: &str = "cleanup.policy";
 const MIN_CLEANABLE_DIRTY_RATIO: &str = "min.cleanable.dirty.ratio";
 const DELETE_RETENTION_MS: &str = "delete.retention.ms";
 const MIN_COMPACTION_LAG_MS: &str = "min.compaction.lag.ms";
+const MAX_COMPACTION_LAG_MS: &str = "max.compaction.lag.ms";
 
 /// Layers a topic's config overrides on the broker defaults `base`.
 ///
@@ -822,7 +826,21 @@ pub fn topic_log_config(
         min_compaction_lag_ms: p
             .long(MIN_COMPACTION_LAG_MS, 0)?
             .unwrap_or(base.min_compaction_lag_ms),
+        max_compaction_lag_ms: p
+            .long(MAX_COMPACTION_LAG_MS, 1)?
+            .unwrap_or(base.max_compaction_lag_ms),
     };
+    // Kafka's `LogConfig.validateValues`.
+    if config.min_compaction_lag_ms > config.max_compaction_lag_ms {
+        return Err(invalid(
+            MIN_COMPACTION_LAG_MS,
+            &config.min_compaction_lag_ms.to_string(),
+            format!(
+                "at most {MAX_COMPACTION_LAG_MS} ({})",
+                config.max_compaction_lag_ms
+            ),
+        ));
+    }
     match p.unread().first() {
         Some(unknown) => Err(ConfigError::UnknownTopicConfig((*unknown).to_owned())),
         None => Ok(config),
@@ -866,6 +884,10 @@ pub fn describe(config: &LogConfig) -> Vec<(&'static str, String)> {
         (
             MIN_COMPACTION_LAG_MS,
             config.min_compaction_lag_ms.to_string(),
+        ),
+        (
+            MAX_COMPACTION_LAG_MS,
+            config.max_compaction_lag_ms.to_string(),
         ),
     ]
 }
@@ -1283,7 +1305,8 @@ mod tests {
             "log.cleaner.enable=false\nlog.cleaner.threads=3\nlog.cleaner.backoff.ms=5\n\
              log.cleaner.dedupe.buffer.size=1048576\nlog.cleaner.io.buffer.size=4096\n\
              log.cleanup.policy=compact,delete\nlog.cleaner.min.cleanable.ratio=0.25\n\
-             log.cleaner.delete.retention.ms=10\nlog.cleaner.min.compaction.lag.ms=20\n",
+             log.cleaner.delete.retention.ms=10\nlog.cleaner.min.compaction.lag.ms=20\n\
+             log.cleaner.max.compaction.lag.ms=30\n",
         )
         .unwrap();
         assert_eq!(
@@ -1308,9 +1331,10 @@ mod tests {
             (
                 log.min_cleanable_dirty_ratio,
                 log.delete_retention_ms,
-                log.min_compaction_lag_ms
+                log.min_compaction_lag_ms,
+                log.max_compaction_lag_ms
             ),
-            (0.25, 10, 20)
+            (0.25, 10, 20, 30)
         );
     }
 
@@ -1419,7 +1443,8 @@ mod tests {
         log.flush.interval.messages=1\nlog.flush.interval.ms=1\nmessage.max.bytes=1\n\
         log.segment.delete.delay.ms=1\nlog.cleanup.policy=compact\n\
         log.cleaner.min.cleanable.ratio=0.1\nlog.cleaner.delete.retention.ms=1\n\
-        log.cleaner.min.compaction.lag.ms=1\nlog.cleaner.enable=false\nlog.cleaner.threads=2\n\
+        log.cleaner.min.compaction.lag.ms=1\nlog.cleaner.max.compaction.lag.ms=2\n\
+        log.cleaner.enable=false\nlog.cleaner.threads=2\n\
         log.cleaner.backoff.ms=1\nlog.cleaner.dedupe.buffer.size=1\n\
         log.cleaner.io.buffer.size=1\n";
 
@@ -1580,6 +1605,7 @@ mod tests {
             ("min.cleanable.dirty.ratio", "NaN"),
             ("delete.retention.ms", "-1"),
             ("min.compaction.lag.ms", "-1"),
+            ("max.compaction.lag.ms", "0"),
             ("segment.bytes", "13"),
             ("segment.ms", "0"),
             ("segment.index.bytes", "3"),
@@ -1597,6 +1623,15 @@ mod tests {
                 "{key}={value}: {err}"
             );
         }
+        let lags = map(&[
+            ("min.compaction.lag.ms", "10"),
+            ("max.compaction.lag.ms", "5"),
+        ]);
+        let err = topic_log_config(&base, &lags).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::InvalidValue { key, .. } if *key == "min.compaction.lag.ms"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1620,7 +1655,8 @@ mod tests {
                 "cleanup.policy",
                 "min.cleanable.dirty.ratio",
                 "delete.retention.ms",
-                "min.compaction.lag.ms"
+                "min.compaction.lag.ms",
+                "max.compaction.lag.ms"
             ]
         );
         let value = |key: &str| {
@@ -1636,6 +1672,7 @@ mod tests {
         assert_eq!(value("min.cleanable.dirty.ratio"), Some("0.5"));
         assert_eq!(value("delete.retention.ms"), Some("86400000"));
         assert_eq!(value("min.compaction.lag.ms"), Some("0"));
+        assert_eq!(value("max.compaction.lag.ms"), Some("9223372036854775807"));
     }
 
     fn arb_log_config() -> impl Strategy<Value = LogConfig> {
@@ -1655,7 +1692,7 @@ mod tests {
                 (any::<bool>(), any::<bool>()),
                 0.0..=1.0f64,
                 0..=LONG_MAX,
-                0..=LONG_MAX,
+                (0..=LONG_MAX).prop_flat_map(|min| (Just(min), min.max(1)..=LONG_MAX)),
             ),
         )
             .prop_map(
@@ -1668,7 +1705,7 @@ mod tests {
                         (compact, delete),
                         min_cleanable_dirty_ratio,
                         delete_retention_ms,
-                        min_compaction_lag_ms,
+                        (min_compaction_lag_ms, max_compaction_lag_ms),
                     ),
                 )| LogConfig {
                     segment_bytes,
@@ -1690,6 +1727,7 @@ mod tests {
                     min_cleanable_dirty_ratio,
                     delete_retention_ms,
                     min_compaction_lag_ms,
+                    max_compaction_lag_ms,
                 },
             )
     }

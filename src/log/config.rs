@@ -80,6 +80,11 @@ pub struct LogConfig {
     /// `min.compaction.lag.ms` (broker: `log.cleaner.min.compaction.lag.ms`),
     /// default 0: a record stays uncompacted at least this long.
     pub min_compaction_lag_ms: u64,
+    /// `max.compaction.lag.ms` (broker: `log.cleaner.max.compaction.lag.ms`),
+    /// default `Long.MAX_VALUE`: a record older than this is compacted
+    /// whatever the dirty ratio, and a compacted log's active segment rolls
+    /// after at most this long (see [`LogConfig::max_segment_ms`]).
+    pub max_compaction_lag_ms: u64,
 }
 
 /// 7 days in milliseconds: Kafka's default for `segment.ms` and `retention.ms`.
@@ -103,11 +108,22 @@ impl Default for LogConfig {
             min_cleanable_dirty_ratio: 0.5,
             delete_retention_ms: 24 * 60 * 60 * 1000,
             min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX as u64,
         }
     }
 }
 
 impl LogConfig {
+    /// How long after its first append the active segment rolls: `segment.ms`,
+    /// or for a compacted log `max.compaction.lag.ms` if that is shorter, so
+    /// that its records become cleanable in time (Kafka's `maxSegmentMs`).
+    pub fn max_segment_ms(&self) -> u64 {
+        match self.cleanup_policy.compact {
+            true => self.segment_ms.min(self.max_compaction_lag_ms),
+            false => self.segment_ms,
+        }
+    }
+
     /// `file.delete.delay.ms` as a `Duration`.
     pub fn file_delete_delay(&self) -> Duration {
         Duration::from_millis(self.file_delete_delay_ms)

@@ -232,6 +232,13 @@ impl Segment {
         self.max_timestamp.map_or(-1, |(ts, _)| ts)
     }
 
+    /// The max timestamp of the segment's first batch, if it has one: how
+    /// old its oldest data is, for `max.compaction.lag.ms` (Kafka's
+    /// `getFirstBatchTimestamp`).
+    pub fn first_batch_timestamp(&self) -> Result<Option<i64>> {
+        Ok(self.header_at(0)?.map(|h| h.max_timestamp))
+    }
+
     /// Whether the offset and time index entries are plausible for this
     /// segment; if not, the segment must be recovered (indexes rebuilt).
     pub fn indexes_are_sane(&self) -> bool {
@@ -329,7 +336,8 @@ impl Segment {
         let full = size > 0 && size + batch_size > config.segment_bytes;
         let old = self.first_append_ms.is_some_and(|t| {
             size > 0
-                && now_ms.saturating_sub(t) >= i64::try_from(config.segment_ms).unwrap_or(i64::MAX)
+                && now_ms.saturating_sub(t)
+                    >= i64::try_from(config.max_segment_ms()).unwrap_or(i64::MAX)
         });
         let index_full = self.offset_index.is_full() || self.time_index.is_full();
         let offset_overflow = last_offset - self.base_offset > i64::from(i32::MAX);

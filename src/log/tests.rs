@@ -224,6 +224,29 @@ fn rolls_by_segment_ms() {
 }
 
 #[test]
+fn a_compacted_log_rolls_by_max_compaction_lag_ms_if_sooner() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_ms: 1_000,
+        max_compaction_lag_ms: 500,
+        ..small_config()
+    };
+    // With the delete policy the lag does not matter.
+    let mut log = open(dir.path(), config.clone(), LoadState::default());
+    log.append_as_leader(&batch(1, T0, 0), 0, T0).unwrap();
+    log.append_as_leader(&batch(1, T0, 0), 0, T0 + 999).unwrap();
+    assert_eq!(log.segment_count(), 1);
+    log.set_config(compacted(config));
+    log.append_as_leader(&batch(1, T0, 0), 0, T0 + 999).unwrap();
+    assert_eq!(log.segment_base_offsets(), vec![0, 2]);
+    log.append_as_leader(&batch(1, T0, 0), 0, T0 + 1_498)
+        .unwrap();
+    log.append_as_leader(&batch(1, T0, 0), 0, T0 + 1_499)
+        .unwrap();
+    assert_eq!(log.segment_base_offsets(), vec![0, 2, 4]);
+}
+
+#[test]
 fn retention_by_time_deletes_exactly_the_expired_segments() {
     let dir = tempfile::tempdir().unwrap();
     let config = LogConfig {

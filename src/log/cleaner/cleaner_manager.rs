@@ -1,17 +1,20 @@
 //! Which compacted log to clean next (Kafka's `LogCleanerManager`): the one
-//! with the largest share of dirty bytes, if that share exceeds its
-//! `min.cleanable.dirty.ratio`; and which logs are being cleaned, so that
-//! two cleaner threads never take the same one.
+//! with the largest share of dirty bytes among those where that share
+//! exceeds `min.cleanable.dirty.ratio` or a record is older than
+//! `max.compaction.lag.ms`; and which logs are being cleaned, so that two
+//! cleaner threads never take the same one.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use ::log::debug;
+use ::log::{debug, warn};
 
 use crate::TopicPartition;
 
+use super::super::error::LogError;
 use super::super::manager::{lock, SharedLog};
 use super::super::partition_log::PartitionLog;
+use super::super::segment::Segment;
 
 /// A compacted log and the part of it a cleaning may work on (Kafka's
 /// `LogToClean`).
@@ -32,15 +35,22 @@ pub struct LogToClean {
     pub cleanable_bytes: u64,
     /// The log's `min.cleanable.dirty.ratio`.
     pub min_cleanable_ratio: f64,
+    /// A dirty segment holds a record older than `max.compaction.lag.ms`:
+    /// the log is cleaned whatever its ratio.
+    pub need_compaction_now: bool,
 }
 
 impl LogToClean {
     /// Looks at a log under its lock; `None` unless it is compacted and
     /// holds data.
-    pub fn of(topic_partition: TopicPartition, shared: &SharedLog, now_ms: i64) -> Option<Self> {
+    pub fn of(
+        topic_partition: TopicPartition,
+        shared: &SharedLog,
+        now_ms: i64,
+    ) -> Result<Option<Self>, LogError> {
         let log = lock(shared);
         if !log.config().cleanup_policy.compact {
-            return None;
+            return Ok(None);
         }
         let first_dirty_offset = first_dirty_offset(&log);
         let first_uncleanable_offset =
@@ -63,11 +73,12 @@ impl LogToClean {
             }
         }
         if clean_bytes + cleanable_bytes == 0 {
-            return None;
+            return Ok(None);
         }
         let min_cleanable_ratio = log.config().min_cleanable_dirty_ratio;
+        let need_compaction_now = max_compaction_delay_passed(&log, first_dirty_offset, now_ms)?;
         drop(log);
-        Some(LogToClean {
+        Ok(Some(LogToClean {
             topic_partition,
             log: Arc::clone(shared),
             first_dirty_offset,
@@ -75,7 +86,15 @@ impl LogToClean {
             clean_bytes,
             cleanable_bytes,
             min_cleanable_ratio,
-        })
+            need_compaction_now,
+        }))
+    }
+
+    /// Whether the cleaner should take this log now (Kafka's filter in
+    /// `grabFilthiestCompactedLog`).
+    pub fn is_cleanable(&self) -> bool {
+        (self.need_compaction_now && self.cleanable_bytes > 0)
+            || self.cleanable_ratio() > self.min_cleanable_ratio
     }
 
     /// The share of the log's bytes that cleaning may reclaim from.
@@ -128,6 +147,30 @@ fn first_uncleanable_offset(log: &PartitionLog, first_dirty: i64, now_ms: i64) -
         .unwrap_or(uncleanable)
 }
 
+/// Kafka's `maxCompactionDelay` > 0: the first batch of a dirty segment
+/// (not the active one) is older than `max.compaction.lag.ms`.
+fn max_compaction_delay_passed(
+    log: &PartitionLog,
+    first_dirty: i64,
+    now_ms: i64,
+) -> Result<bool, LogError> {
+    let max_lag = log.config().max_compaction_lag_ms;
+    let Ok(max_lag) = i64::try_from(max_lag) else {
+        return Ok(false);
+    };
+    let segments: Vec<&Segment> = log.segments().collect();
+    for pair in segments.windows(2) {
+        if pair[1].base_offset() <= first_dirty {
+            continue;
+        }
+        let first = pair[0].first_batch_timestamp()?;
+        if first.is_some_and(|t| t > 0 && t < now_ms.saturating_sub(max_lag)) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// The logs being cleaned, and those a cleaning failed on.
 #[derive(Default)]
 struct State {
@@ -171,8 +214,14 @@ impl LogCleanerManager {
         let filthiest = logs
             .into_iter()
             .filter(|(tp, _)| !skip.contains(tp))
-            .filter_map(|(tp, log)| LogToClean::of(tp, &log, now_ms))
-            .filter(|candidate| candidate.cleanable_ratio() > candidate.min_cleanable_ratio)
+            .filter_map(|(tp, log)| match LogToClean::of(tp.clone(), &log, now_ms) {
+                Ok(candidate) => candidate,
+                Err(e) => {
+                    warn!("{tp}: cannot tell how dirty the log is: {e}");
+                    None
+                }
+            })
+            .filter(LogToClean::is_cleanable)
             .max_by(|a, b| a.cleanable_ratio().total_cmp(&b.cleanable_ratio()))?;
         // Another thread may have taken it since the snapshot above.
         if !self

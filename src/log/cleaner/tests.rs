@@ -108,6 +108,7 @@ fn cleaner_config() -> CleanerConfig {
 fn clean_with(log: &SharedLog, config: &CleanerConfig) -> Result<CleanOutcome> {
     let stop = StopSignal::default();
     let to_clean = LogToClean::of(TopicPartition::new("compacted", 0), log, now_ms())
+        .unwrap()
         .expect("a compacted log with data");
     Cleaner::new(config, &stop).clean(&to_clean)
 }
@@ -701,11 +702,41 @@ fn min_compaction_lag_keeps_young_segments_dirty() {
     put(&log, "a", Some("2"));
     roll(&log);
     let now = now_ms();
-    let young = LogToClean::of(TopicPartition::new("compacted", 0), &log, now).unwrap();
+    let young = LogToClean::of(TopicPartition::new("compacted", 0), &log, now)
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (young.first_dirty_offset, young.first_uncleanable_offset),
         (0, 1)
     );
+}
+
+#[test]
+fn a_record_older_than_max_compaction_lag_makes_the_log_cleanable_whatever_its_ratio() {
+    let root = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        min_cleanable_dirty_ratio: 0.99,
+        ..config()
+    };
+    let log = open_log(root.path(), config.clone());
+    for i in 0..3 {
+        put(&log, "k", Some(&i.to_string()));
+    }
+    roll(&log);
+    clean(&log);
+    // A little dirt on a lot of clean data: below the ratio.
+    put(&log, "k", Some("3"));
+    roll(&log);
+    let tp = TopicPartition::new("compacted", 0);
+    let candidate = |now| LogToClean::of(tp.clone(), &log, now).unwrap().unwrap();
+    assert!(!candidate(now_ms()).is_cleanable());
+    lock(&log).set_config(LogConfig {
+        max_compaction_lag_ms: 60_000,
+        ..config
+    });
+    assert!(!candidate(now_ms()).is_cleanable());
+    let later = candidate(now_ms() + 61_000);
+    assert!(later.need_compaction_now && later.is_cleanable());
 }
 
 #[test]
