@@ -56,6 +56,8 @@ use super::config::LogConfig;
 use super::error::LogError;
 use super::manager::{lock, LogManager, SharedLog, StopSignal};
 use super::partition_log::now_ms;
+#[cfg(doc)]
+use super::partition_log::PartitionLog;
 use super::segment::{remove_segment_files, BatchMeta, FileRange, Segment, CLEANED_SUFFIX};
 
 pub use self::cleaner_manager::{LogCleanerManager, LogToClean};

@@ -780,9 +780,10 @@ impl PartitionLog {
     /// sources changed meanwhile (retention deleted it, truncation cut it,
     /// it became the active segment): the cleaned copy is then stale.
     ///
-    /// Crash-safe by renames: the cleaned files become `.swap` (the `.log`
-    /// last: from then on, opening the log completes the swap), the old
-    /// segments `.deleted`, and the `.swap` files lose their suffix.
+    /// Crash-safe by renames: the cleaned files become `.swap` (once the
+    /// `.log` has, opening the log completes the swap), the old segments
+    /// `.deleted`, and the `.swap` files lose their suffix. An I/O error
+    /// part way leaves the swap for the next opening of the log to finish.
     pub fn replace_segments(&mut self, sources: &[(i64, FileRange)]) -> Result<bool> {
         let Some(&(base, _)) = sources.first() else {
             return Ok(false);

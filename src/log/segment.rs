@@ -85,6 +85,10 @@ pub struct Segment {
     /// Wall-clock ms of the first append since the segment was opened, the
     /// clock `segment.ms` runs on.
     first_append_ms: Option<i64>,
+    /// An index file did not exist when the segment was opened: its
+    /// entries must be rebuilt from the log (Kafka's `sanityCheck` on a
+    /// newly created index).
+    indexes_missing: bool,
 }
 
 impl Segment {
@@ -147,6 +151,7 @@ impl Segment {
         let size = file
             .seek(SeekFrom::End(0))
             .map_err(LogError::io(&log_path))?;
+        let indexes_missing = !path(INDEX_SUFFIX).exists() || !path(TIME_INDEX_SUFFIX).exists();
         let offset_index = OffsetIndex::open(&path(INDEX_SUFFIX), 0)?;
         let time_index = TimeIndex::open(&path(TIME_INDEX_SUFFIX), 0)?;
         let max_timestamp = time_index
@@ -165,6 +170,7 @@ impl Segment {
             bytes_since_last_index_entry: 0,
             max_timestamp,
             first_append_ms: None,
+            indexes_missing,
         })
     }
 
@@ -240,11 +246,15 @@ impl Segment {
     }
 
     /// Whether the offset and time index entries are plausible for this
-    /// segment; if not, the segment must be recovered (indexes rebuilt).
+    /// segment (and there were index files to read them from, unless the
+    /// segment is empty); if not, the segment must be recovered (indexes
+    /// rebuilt).
     pub fn indexes_are_sane(&self) -> bool {
         let size = self.size;
-        self.offset_index
-            .is_sane(|e| u64::from(e.position) < size.max(1))
+        !(self.indexes_missing && size > 0)
+            && self
+                .offset_index
+                .is_sane(|e| u64::from(e.position) < size.max(1))
             && self.time_index.is_sane(|_| true)
     }
 
@@ -534,6 +544,7 @@ impl Segment {
     /// CRC, offsets increasing), rebuilds both indexes, and truncates the file
     /// at the first invalid or torn batch. Returns the bytes cut off.
     pub fn recover(&mut self) -> Result<u64> {
+        self.indexes_missing = false;
         self.offset_index.clear();
         self.time_index.clear();
         self.make_active()?;
@@ -688,9 +699,10 @@ pub fn remove_segment_files(dir: &Path, base_offset: i64, suffix: &str) -> Resul
 
 /// Renames the files of segment `base_offset` from names ending in `from`
 /// to names ending in `to` (after the usual extensions), the `.log` file
-/// last: the indexes can be rebuilt, so the `.log` file's name is what says
-/// how far a rename got (Kafka's `LogSegment.changeFileSuffixes`). Missing
-/// files are skipped. Returns the new paths.
+/// first, as Kafka's `LogSegment.changeFileSuffixes`: the `.log` file's
+/// name is what says which state the segment is in after a crash part way,
+/// and indexes left behind are deleted or rebuilt when the log is opened.
+/// Missing files are skipped. Returns the new paths.
 pub fn change_file_suffixes(
     dir: &Path,
     base_offset: i64,
@@ -698,7 +710,7 @@ pub fn change_file_suffixes(
     to: &str,
 ) -> Result<Vec<PathBuf>> {
     let mut renamed = Vec::with_capacity(3);
-    for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX] {
+    for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
         let plain = segment_file(dir, base_offset, suffix);
         let (source, target) = (suffixed(&plain, from), suffixed(&plain, to));
         match fs::rename(&source, &target) {

@@ -504,6 +504,29 @@ fn corrupt_index_is_rebuilt_not_trusted() {
 }
 
 #[test]
+fn a_missing_index_is_rebuilt_even_after_a_clean_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    for i in 0..10 {
+        log.append_as_leader(&batch(3, T0 + i, i as u8), 0, T0)
+            .unwrap();
+    }
+    let first_max = log.segments().next().unwrap().max_timestamp();
+    let end = log.log_end_offset();
+    log.close().unwrap();
+    drop(log);
+    let part = partition_dir(dir.path());
+    fs::remove_file(segment_file(&part, 0, super::segment::TIME_INDEX_SUFFIX)).unwrap();
+    let state = LoadState {
+        recovery_point: end,
+        clean_shutdown: true,
+        ..LoadState::default()
+    };
+    let log = open(dir.path(), small_config(), state);
+    assert_eq!(log.segments().next().unwrap().max_timestamp(), first_max);
+}
+
+#[test]
 fn offset_for_timestamp_uses_the_time_index() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), small_config(), LoadState::default());

@@ -523,12 +523,9 @@ fn a_crash_before_the_swap_leaves_the_log_as_it_was() {
     let swap = interrupted_swap();
     let dir = partition_dir(swap.before.path());
     let unchanged = records(&open_log(swap.before.path(), config()));
+    assert_eq!(unchanged.len(), 4);
     for (name, bytes) in &swap.cleaned {
         fs::write(dir.join(format!("{name}.cleaned")), bytes).unwrap();
-    }
-    // The index files had been renamed, the log not yet.
-    for (name, bytes) in &swap.cleaned[1..] {
-        fs::write(dir.join(format!("{name}{SWAP_SUFFIX}")), bytes).unwrap();
     }
     let log = open_log(swap.before.path(), config());
     assert_eq!(records(&log), unchanged);
@@ -565,9 +562,9 @@ fn crash_while_deleting_old_segments(dir: &Path, cleaned: &[NamedFile]) {
     write_swap_files(dir, cleaned);
 }
 
-/// A crash when the old segments were gone and the indexes had their plain
-/// names already, the log not yet.
-fn crash_before_the_log_lost_its_swap_suffix(dir: &Path, cleaned: &[NamedFile]) {
+/// A crash when the old segments were gone and the log had its plain name
+/// already, the indexes not yet.
+fn crash_before_the_indexes_lost_their_swap_suffix(dir: &Path, cleaned: &[NamedFile]) {
     for name in file_names(dir) {
         if source_base(&name).is_some() {
             fs::remove_file(dir.join(name)).unwrap();
@@ -575,8 +572,8 @@ fn crash_before_the_log_lost_its_swap_suffix(dir: &Path, cleaned: &[NamedFile]) 
     }
     for (name, bytes) in cleaned {
         let name = match name.ends_with(LOG_SUFFIX) {
-            true => format!("{name}{SWAP_SUFFIX}"),
-            false => name.clone(),
+            true => name.clone(),
+            false => format!("{name}{SWAP_SUFFIX}"),
         };
         fs::write(dir.join(name), bytes).unwrap();
     }
@@ -587,7 +584,7 @@ fn a_crash_during_the_swap_completes_it_on_open() {
     let steps: [fn(&Path, &[NamedFile]); 3] = [
         crash_after_swap_rename,
         crash_while_deleting_old_segments,
-        crash_before_the_log_lost_its_swap_suffix,
+        crash_before_the_indexes_lost_their_swap_suffix,
     ];
     for (i, step) in steps.iter().enumerate() {
         let swap = interrupted_swap();
