@@ -255,4 +255,70 @@ mod tests {
             &[18, 0, 0, 0, 2, b'a', 4, b'b', b'c', 0]
         );
     }
+
+    #[test]
+    fn a_retained_batch_keeps_the_originals_offsets_and_attributes() {
+        use crate::record::batch::LOG_APPEND_TIME_FLAG;
+        use crate::record::{decode_batch, parse_batch};
+
+        let mut original = RecordBatchBuilder::new(10)
+            .producer(7, 2, 40)
+            .compression(Compression::Gzip);
+        for i in 0..5u8 {
+            original.append(Record::new(10 + i64::from(i), Some(&[i]), Some(&[i])));
+        }
+        let mut bytes = original.build().to_vec();
+        // As stored: base offset 100, leader epoch 3, LogAppendTime at 99.
+        bytes[..8].copy_from_slice(&100i64.to_be_bytes());
+        bytes[12..16].copy_from_slice(&3i32.to_be_bytes());
+        bytes[21..23]
+            .copy_from_slice(&(Compression::Gzip.id() | LOG_APPEND_TIME_FLAG).to_be_bytes());
+        bytes[35..43].copy_from_slice(&99i64.to_be_bytes());
+        let crc = crc32c::crc32c(&bytes[CRC_START..]);
+        bytes[CRC_AT..CRC_START].copy_from_slice(&crc.to_be_bytes());
+        let (header, _) = parse_batch(&bytes).unwrap();
+
+        let mut kept = RecordBatchBuilder::retaining(&header, 99).compression(Compression::Gzip);
+        for delta in [1u8, 3] {
+            kept.append_at(
+                i32::from(delta),
+                Record::new(99, Some(&[delta]), Some(&[delta])),
+            );
+        }
+        let kept = kept.build();
+        let (h, _) = parse_batch(&kept).unwrap();
+        assert_eq!(
+            (
+                h.base_offset,
+                h.last_offset_delta,
+                h.record_count,
+                h.partition_leader_epoch
+            ),
+            (100, 4, 2, 3)
+        );
+        assert_eq!(
+            (h.producer_id, h.producer_epoch, h.base_sequence),
+            (7, 2, 40)
+        );
+        assert!(h.is_log_append_time() && h.compression() == Compression::Gzip.id());
+        let records = decode_batch(&kept).unwrap();
+        let offsets: Vec<(i64, i64)> = records.iter().map(|r| (r.offset, r.timestamp)).collect();
+        assert_eq!(offsets, [(101, 99), (103, 99)]);
+
+        // Nothing kept: an empty, uncompressed batch with the same offsets.
+        let empty = RecordBatchBuilder::retaining(&header, 99)
+            .compression(Compression::Gzip)
+            .build();
+        let (h, _) = parse_batch(&empty).unwrap();
+        assert_eq!(
+            (
+                h.base_offset,
+                h.last_offset(),
+                h.record_count,
+                h.compression()
+            ),
+            (100, 104, 0, 0)
+        );
+        assert_eq!(empty.len(), HEADER_LEN);
+    }
 }
