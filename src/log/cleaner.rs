@@ -536,7 +536,7 @@ pub(super) fn run_cleaner_thread(manager: &LogManager, config: &CleanerConfig, s
 
 /// Cleans the log that needs it most, if any. Returns whether a cleaning
 /// completed (the thread then looks for more work at once).
-pub(super) fn clean_filthiest_log(manager: &LogManager, cleaner: &mut Cleaner<'_>) -> bool {
+fn clean_filthiest_log(manager: &LogManager, cleaner: &mut Cleaner<'_>) -> bool {
     let cleaners = manager.cleaner_manager();
     let Some(to_clean) = cleaners.grab_filthiest_log(manager.all(), now_ms()) else {
         return false;

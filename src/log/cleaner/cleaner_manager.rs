@@ -154,10 +154,11 @@ fn max_compaction_delay_passed(
     first_dirty: i64,
     now_ms: i64,
 ) -> Result<bool, LogError> {
-    let max_lag = log.config().max_compaction_lag_ms;
-    let Ok(max_lag) = i64::try_from(max_lag) else {
+    // `Long.MAX_VALUE`, the default, means no maximum: no need to look.
+    let max_lag = i64::try_from(log.config().max_compaction_lag_ms).unwrap_or(i64::MAX);
+    if max_lag == i64::MAX {
         return Ok(false);
-    };
+    }
     let segments: Vec<&Segment> = log.segments().collect();
     for pair in segments.windows(2) {
         if pair[1].base_offset() <= first_dirty {
