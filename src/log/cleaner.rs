@@ -49,6 +49,7 @@ use bytes::Bytes;
 use crate::record::{
     BatchHeader, Compression, DecodedRecord, Record, RecordBatchBuilder, RecordError, Records,
 };
+use crate::TopicPartition;
 
 use self::batch_reader::BatchReader;
 use self::offset_map::OffsetMap;
@@ -119,6 +120,9 @@ pub enum CleanerError {
     /// The broker is shutting down.
     #[error("the log cleaner is stopping")]
     Stopped,
+    /// The log is being deleted (see [`LogCleanerManager::abort_and_pause`]).
+    #[error("the cleaning of this log was aborted")]
+    Aborted,
 }
 
 type Result<T, E = CleanerError> = std::result::Result<T, E>;
@@ -205,29 +209,44 @@ impl Retention<'_> {
 pub struct Cleaner<'a> {
     config: &'a CleanerConfig,
     stop: &'a StopSignal,
+    cleaners: &'a LogCleanerManager,
     map: OffsetMap,
+    /// The log being cleaned, to check whether its cleaning was aborted.
+    cleaning: Option<TopicPartition>,
 }
 
 impl<'a> Cleaner<'a> {
-    pub fn new(config: &'a CleanerConfig, stop: &'a StopSignal) -> Self {
+    pub fn new(
+        config: &'a CleanerConfig,
+        stop: &'a StopSignal,
+        cleaners: &'a LogCleanerManager,
+    ) -> Self {
         Cleaner {
             config,
             stop,
+            cleaners,
             map: OffsetMap::new(config.dedupe_buffer_per_thread()),
+            cleaning: None,
         }
     }
 
+    /// Kafka's `checkDone`, between two batches.
     fn check_stop(&self) -> Result<()> {
-        match self.stop.is_stopped() {
-            true => Err(CleanerError::Stopped),
-            false => Ok(()),
+        if self.stop.is_stopped() {
+            return Err(CleanerError::Stopped);
+        }
+        match &self.cleaning {
+            Some(tp) if self.cleaners.is_aborted(tp) => Err(CleanerError::Aborted),
+            _ => Ok(()),
         }
     }
 
     /// Cleans the log from its first dirty offset as far as the key map
     /// reaches, and moves its cleaner checkpoint there.
     pub fn clean(&mut self, to_clean: &LogToClean) -> Result<CleanOutcome> {
+        self.cleaning = Some(to_clean.topic_partition.clone());
         let result = self.clean_log(to_clean);
+        self.cleaning = None;
         self.map.clear();
         result
     }
@@ -525,7 +544,7 @@ fn discard_cleaned(dir: &Path, base_offset: i64) {
 /// `log.cleaner.backoff.ms`. Stops when `stop` is signalled, abandoning a
 /// cleaning under way (its `.cleaned` files are removed).
 pub(super) fn run_cleaner_thread(manager: &LogManager, config: &CleanerConfig, stop: &StopSignal) {
-    let mut cleaner = Cleaner::new(config, stop);
+    let mut cleaner = Cleaner::new(config, stop, manager.cleaner_manager());
     let backoff = Duration::from_millis(config.backoff_ms);
     while !stop.is_stopped() {
         if !clean_filthiest_log(manager, &mut cleaner) && stop.wait(backoff) {
@@ -552,7 +571,7 @@ fn clean_filthiest_log(manager: &LogManager, cleaner: &mut Cleaner<'_>) -> bool 
             }
             true
         }
-        Ok(CleanOutcome::Aborted) | Err(CleanerError::Stopped) => false,
+        Ok(CleanOutcome::Aborted) | Err(CleanerError::Stopped | CleanerError::Aborted) => false,
         Err(e) => {
             // A deleted log's files vanish under the cleaner: not its fault.
             let still_there = manager

@@ -165,8 +165,16 @@ impl LogManager {
             .ok_or(LogError::ShutDown)
     }
 
-    /// Removes a partition's log and its directory (StopReplica with delete).
+    /// Removes a partition's log and its directory (StopReplica with delete),
+    /// once no cleaner thread works on it.
     pub fn delete(&self, tp: &TopicPartition) -> Result<bool> {
+        self.cleaner.abort_and_pause(tp);
+        let deleted = self.delete_log(tp);
+        self.cleaner.resume_cleaning(tp);
+        deleted
+    }
+
+    fn delete_log(&self, tp: &TopicPartition) -> Result<bool> {
         let removed = self
             .logs
             .write()

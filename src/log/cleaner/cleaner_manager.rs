@@ -2,10 +2,11 @@
 //! with the largest share of dirty bytes among those where that share
 //! exceeds `min.cleanable.dirty.ratio` or a record is older than
 //! `max.compaction.lag.ms`; and which logs are being cleaned, so that two
-//! cleaner threads never take the same one.
+//! cleaner threads never take the same one and a log is not deleted under
+//! a cleaner.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 
 use ::log::{debug, warn};
 
@@ -176,6 +177,12 @@ fn max_compaction_delay_passed(
 #[derive(Default)]
 struct State {
     in_progress: HashSet<TopicPartition>,
+    /// Logs no cleaning may start on (Kafka's `LogCleaningPaused`), with
+    /// how many callers paused them.
+    paused: HashMap<TopicPartition, usize>,
+    /// Logs whose cleaning under way must stop at its next batch (Kafka's
+    /// `LogCleaningAborted`).
+    aborting: HashSet<TopicPartition>,
     /// Kafka's uncleanable partitions: not tried again until the broker
     /// restarts. Held weakly, so a log deleted and created again under the
     /// same name is cleanable again.
@@ -186,11 +193,45 @@ struct State {
 #[derive(Default)]
 pub struct LogCleanerManager {
     state: Mutex<State>,
+    /// Signalled whenever a cleaning ends.
+    cleaning_done: Condvar,
 }
 
 impl LogCleanerManager {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Kafka's `abortAndPauseCleaning`: stops a cleaning of the log under
+    /// way (at its next batch; its cleaned files are dropped) and keeps new
+    /// ones from starting until [`resume_cleaning`](Self::resume_cleaning).
+    /// Returns once no cleaner thread works on the log.
+    pub fn abort_and_pause(&self, topic_partition: &TopicPartition) {
+        let mut state = self.state();
+        *state.paused.entry(topic_partition.clone()).or_default() += 1;
+        if state.in_progress.contains(topic_partition) {
+            state.aborting.insert(topic_partition.clone());
+        }
+        let _idle = self
+            .cleaning_done
+            .wait_while(state, |s| s.in_progress.contains(topic_partition))
+            .unwrap_or_else(|p| p.into_inner());
+    }
+
+    /// Undoes one [`abort_and_pause`](Self::abort_and_pause).
+    pub fn resume_cleaning(&self, topic_partition: &TopicPartition) {
+        let mut state = self.state();
+        if let Some(pauses) = state.paused.get_mut(topic_partition) {
+            *pauses -= 1;
+            if *pauses == 0 {
+                state.paused.remove(topic_partition);
+            }
+        }
+    }
+
+    /// Whether the cleaning of the log under way must stop.
+    pub fn is_aborted(&self, topic_partition: &TopicPartition) -> bool {
+        self.state().aborting.contains(topic_partition)
     }
 
     /// Kafka's `grabFilthiestCompactedLog`: among `logs`, the compacted one
@@ -210,6 +251,7 @@ impl LogCleanerManager {
             uncleanable
                 .map(|(tp, _)| tp.clone())
                 .chain(state.in_progress.iter().cloned())
+                .chain(state.paused.keys().cloned())
                 .collect()
         };
         let filthiest = logs
@@ -224,14 +266,13 @@ impl LogCleanerManager {
             })
             .filter(LogToClean::is_cleanable)
             .max_by(|a, b| a.cleanable_ratio().total_cmp(&b.cleanable_ratio()))?;
-        // Another thread may have taken it since the snapshot above.
-        if !self
-            .state()
-            .in_progress
-            .insert(filthiest.topic_partition.clone())
-        {
+        // Another thread may have taken or paused it since the look above.
+        let mut state = self.state();
+        let tp = &filthiest.topic_partition;
+        if state.paused.contains_key(tp) || !state.in_progress.insert(tp.clone()) {
             return None;
         }
+        drop(state);
         debug!(
             "{}: cleanable ratio {:.3}, dirty offsets [{}, {})",
             filthiest.topic_partition,
@@ -244,7 +285,11 @@ impl LogCleanerManager {
 
     /// The cleaning of `topic_partition` is over.
     pub fn done_cleaning(&self, topic_partition: &TopicPartition) {
-        self.state().in_progress.remove(topic_partition);
+        let mut state = self.state();
+        state.in_progress.remove(topic_partition);
+        state.aborting.remove(topic_partition);
+        drop(state);
+        self.cleaning_done.notify_all();
     }
 
     /// A cleaning of `log` failed: leave it alone from now on.

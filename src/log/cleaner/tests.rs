@@ -110,7 +110,7 @@ fn clean_with(log: &SharedLog, config: &CleanerConfig) -> Result<CleanOutcome> {
     let to_clean = LogToClean::of(TopicPartition::new("compacted", 0), log, now_ms())
         .unwrap()
         .expect("a compacted log with data");
-    Cleaner::new(config, &stop).clean(&to_clean)
+    Cleaner::new(config, &stop, &LogCleanerManager::default()).clean(&to_clean)
 }
 
 fn clean(log: &SharedLog) -> i64 {
@@ -773,4 +773,40 @@ fn the_background_thread_cleans_and_checkpoints_and_a_restart_reads_it() {
     let manager = LogManager::startup(manager_config).unwrap();
     let log = manager.get(&tp).unwrap();
     assert_eq!(lock(&log).cleaner_checkpoint(), Some(5));
+}
+
+#[test]
+fn deleting_a_log_aborts_its_cleaning_and_pauses_new_ones() {
+    let root = tempfile::tempdir().unwrap();
+    let log = open_log(root.path(), config());
+    for i in 0..4 {
+        put(&log, "k", Some(&i.to_string()));
+    }
+    roll(&log);
+    let before = records(&log);
+    let tp = TopicPartition::new("compacted", 0);
+    let logs = || vec![(tp.clone(), Arc::clone(&log))];
+    let cleaners = LogCleanerManager::default();
+    let to_clean = cleaners.grab_filthiest_log(logs(), now_ms()).unwrap();
+    std::thread::scope(|s| {
+        let deleting = s.spawn(|| cleaners.abort_and_pause(&tp));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !cleaners.is_aborted(&tp) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let stop = StopSignal::default();
+        let outcome = Cleaner::new(&cleaner_config(), &stop, &cleaners).clean(&to_clean);
+        assert!(matches!(outcome, Err(CleanerError::Aborted)), "{outcome:?}");
+        // The deletion waits until the cleaning thread lets go of the log.
+        assert!(!deleting.is_finished());
+        cleaners.done_cleaning(&tp);
+        deleting.join().unwrap();
+    });
+    assert_eq!(records(&log), before);
+    assert!(file_names(&partition_dir(root.path()))
+        .iter()
+        .all(|n| !n.ends_with(".cleaned")));
+    assert!(cleaners.grab_filthiest_log(logs(), now_ms()).is_none());
+    cleaners.resume_cleaning(&tp);
+    assert!(cleaners.grab_filthiest_log(logs(), now_ms()).is_some());
 }
