@@ -13,7 +13,7 @@ use std::collections::HashMap;
 /// Estimated bytes an entry costs besides its key: the boxed key's pointer
 /// and length, the offset, the hash table's control byte and spare slots,
 /// and the allocator's overhead for the key.
-const ENTRY_OVERHEAD: usize = 48;
+pub const ENTRY_OVERHEAD: usize = 48;
 
 /// The latest offset of every key seen, within a byte budget.
 pub struct OffsetMap {

@@ -370,7 +370,7 @@ fn a_small_dedupe_buffer_cleans_in_several_passes() {
     roll(&log);
     // Room for two keys of one byte per thread.
     let small = CleanerConfig {
-        dedupe_buffer_size: 2 * 49,
+        dedupe_buffer_size: 2 * (offset_map::ENTRY_OVERHEAD as u64 + 1),
         ..cleaner_config()
     };
     let mut ends = Vec::new();
