@@ -16,7 +16,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use crate::log::LogConfig;
+use crate::log::{CleanerConfig, CleanupPolicy, LogConfig};
 
 /// Kafka's `Int.MaxValue`, the upper bound of every `INT` config.
 const INT_MAX: u32 = i32::MAX as u32;
@@ -136,7 +136,7 @@ impl fmt::Display for Listener {
 }
 
 /// The broker configuration, one field per supported `server.properties` key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct KafkaConfig {
     /// `broker.id`, default -1 (`None`): the broker then takes a generated id
     /// above `reserved.broker.max.id` from `/brokers/seqid`.
@@ -288,6 +288,9 @@ pub struct KafkaConfig {
     /// The broker's `log.*` keys and `message.max.bytes`: the defaults every
     /// topic's [`LogConfig`] starts from. Read it with [`KafkaConfig::log_config`].
     log_defaults: LogConfig,
+    /// The log cleaner's `log.cleaner.*` keys (compaction of
+    /// `cleanup.policy=compact` topics).
+    pub log_cleaner: CleanerConfig,
 }
 
 impl KafkaConfig {
@@ -490,6 +493,7 @@ impl KafkaConfig {
                 .unwrap_or(5000),
             request_timeout_ms: p.int("request.timeout.ms", 1)?.map_or(30_000, u64::from),
             log_defaults: broker_log_defaults(p)?,
+            log_cleaner: cleaner_config(p)?,
         })
     }
 
@@ -674,7 +678,70 @@ fn broker_log_defaults(p: &Props<'_>) -> Result<LogConfig, ConfigError> {
         min_insync_replicas: p
             .int(MIN_INSYNC_REPLICAS, 1)?
             .unwrap_or(defaults.min_insync_replicas),
+        cleanup_policy: cleanup_policy(p, "log.cleanup.policy")?.unwrap_or(defaults.cleanup_policy),
+        min_cleanable_dirty_ratio: p
+            .ratio("log.cleaner.min.cleanable.ratio")?
+            .unwrap_or(defaults.min_cleanable_dirty_ratio),
+        delete_retention_ms: p
+            .long("log.cleaner.delete.retention.ms", 0)?
+            .unwrap_or(defaults.delete_retention_ms),
+        min_compaction_lag_ms: p
+            .long("log.cleaner.min.compaction.lag.ms", 0)?
+            .unwrap_or(defaults.min_compaction_lag_ms),
+        max_compaction_lag_ms: p
+            .long("log.cleaner.max.compaction.lag.ms", 1)?
+            .unwrap_or(defaults.max_compaction_lag_ms),
     })
+}
+
+/// The log cleaner's own keys (the per-topic ones are in [`LogConfig`]).
+fn cleaner_config(p: &Props<'_>) -> Result<CleanerConfig, ConfigError> {
+    let defaults = CleanerConfig::default();
+    Ok(CleanerConfig {
+        enable: p.boolean("log.cleaner.enable")?.unwrap_or(defaults.enable),
+        threads: p
+            .int("log.cleaner.threads", 0)?
+            .map_or(defaults.threads, |n| n as usize),
+        backoff_ms: p
+            .long("log.cleaner.backoff.ms", 0)?
+            .unwrap_or(defaults.backoff_ms),
+        dedupe_buffer_size: p
+            .long("log.cleaner.dedupe.buffer.size", 0)?
+            .unwrap_or(defaults.dedupe_buffer_size),
+        io_buffer_size: p
+            .int("log.cleaner.io.buffer.size", 0)?
+            .map_or(defaults.io_buffer_size, |n| n as usize),
+    })
+}
+
+/// `cleanup.policy` (or the broker's `log.cleanup.policy`): a comma-separated
+/// list of `compact` and `delete` (Kafka's `ValidList`).
+fn cleanup_policy(p: &Props<'_>, key: &'static str) -> Result<Option<CleanupPolicy>, ConfigError> {
+    let Some(list) = p.string(key) else {
+        return Ok(None);
+    };
+    let mut policy = CleanupPolicy {
+        compact: false,
+        delete: false,
+    };
+    for item in list.split(',') {
+        match item.trim() {
+            "compact" => policy.compact = true,
+            "delete" => policy.delete = true,
+            _ => return Err(invalid(key, list, "a list of compact, delete")),
+        }
+    }
+    Ok(Some(policy))
+}
+
+/// How Kafka spells a cleanup policy in DescribeConfigs.
+fn describe_cleanup_policy(policy: CleanupPolicy) -> String {
+    match (policy.compact, policy.delete) {
+        (true, true) => "compact,delete",
+        (true, false) => "compact",
+        _ => "delete",
+    }
+    .to_owned()
 }
 
 /// Kafka treats any negative retention as "keep forever".
@@ -701,13 +768,12 @@ const MAX_MESSAGE_BYTES: &str = "max.message.bytes";
 const FILE_DELETE_DELAY_MS: &str = "file.delete.delay.ms";
 /// The same key at broker and topic level.
 const MIN_INSYNC_REPLICAS: &str = "min.insync.replicas";
-/// `cleanup.policy`: `delete`, `compact`, or both comma-separated. Accepted
-/// (and validated) so that `__consumer_offsets` carries Kafka's
-/// `cleanup.policy=compact`; no log cleaner honours `compact` yet, so it
-/// changes nothing in [`LogConfig`].
+/// `cleanup.policy`: `delete`, `compact`, or both comma-separated.
 pub const CLEANUP_POLICY: &str = "cleanup.policy";
-/// The values `cleanup.policy` lists may hold (Kafka's `ValidList`).
-const CLEANUP_POLICIES: [&str; 2] = ["compact", "delete"];
+const MIN_CLEANABLE_DIRTY_RATIO: &str = "min.cleanable.dirty.ratio";
+const DELETE_RETENTION_MS: &str = "delete.retention.ms";
+const MIN_COMPACTION_LAG_MS: &str = "min.compaction.lag.ms";
+const MAX_COMPACTION_LAG_MS: &str = "max.compaction.lag.ms";
 
 /// Layers a topic's config overrides on the broker defaults `base`.
 ///
@@ -750,14 +816,30 @@ pub fn topic_log_config(
         min_insync_replicas: p
             .int(MIN_INSYNC_REPLICAS, 1)?
             .unwrap_or(base.min_insync_replicas),
+        cleanup_policy: cleanup_policy(&p, CLEANUP_POLICY)?.unwrap_or(base.cleanup_policy),
+        min_cleanable_dirty_ratio: p
+            .ratio(MIN_CLEANABLE_DIRTY_RATIO)?
+            .unwrap_or(base.min_cleanable_dirty_ratio),
+        delete_retention_ms: p
+            .long(DELETE_RETENTION_MS, 0)?
+            .unwrap_or(base.delete_retention_ms),
+        min_compaction_lag_ms: p
+            .long(MIN_COMPACTION_LAG_MS, 0)?
+            .unwrap_or(base.min_compaction_lag_ms),
+        max_compaction_lag_ms: p
+            .long(MAX_COMPACTION_LAG_MS, 1)?
+            .unwrap_or(base.max_compaction_lag_ms),
     };
-    if let Some(policy) = p.string(CLEANUP_POLICY) {
-        let valid = policy
-            .split(',')
-            .all(|item| CLEANUP_POLICIES.contains(&item.trim()));
-        if !valid {
-            return Err(invalid(CLEANUP_POLICY, policy, "a list of compact, delete"));
-        }
+    // Kafka's `LogConfig.validateValues`.
+    if config.min_compaction_lag_ms > config.max_compaction_lag_ms {
+        return Err(invalid(
+            MIN_COMPACTION_LAG_MS,
+            &config.min_compaction_lag_ms.to_string(),
+            format!(
+                "at most {MAX_COMPACTION_LAG_MS} ({})",
+                config.max_compaction_lag_ms
+            ),
+        ));
     }
     match p.unread().first() {
         Some(unknown) => Err(ConfigError::UnknownTopicConfig((*unknown).to_owned())),
@@ -790,6 +872,23 @@ pub fn describe(config: &LogConfig) -> Vec<(&'static str, String)> {
             config.file_delete_delay_ms.to_string(),
         ),
         (MIN_INSYNC_REPLICAS, config.min_insync_replicas.to_string()),
+        (
+            CLEANUP_POLICY,
+            describe_cleanup_policy(config.cleanup_policy),
+        ),
+        (
+            MIN_CLEANABLE_DIRTY_RATIO,
+            config.min_cleanable_dirty_ratio.to_string(),
+        ),
+        (DELETE_RETENTION_MS, config.delete_retention_ms.to_string()),
+        (
+            MIN_COMPACTION_LAG_MS,
+            config.min_compaction_lag_ms.to_string(),
+        ),
+        (
+            MAX_COMPACTION_LAG_MS,
+            config.max_compaction_lag_ms.to_string(),
+        ),
     ]
 }
 
@@ -976,6 +1075,18 @@ impl<'a> Props<'a> {
             "false" => Ok(Some(false)),
             _ => Err(invalid(key, raw, "true or false")),
         }
+    }
+
+    /// A Kafka `DOUBLE` between 0 and 1 (a ratio).
+    fn ratio(&self, key: &'static str) -> Result<Option<f64>, ConfigError> {
+        let Some(raw) = self.string(key) else {
+            return Ok(None);
+        };
+        raw.parse::<f64>()
+            .ok()
+            .filter(|v| (0.0..=1.0).contains(v))
+            .map(Some)
+            .ok_or_else(|| invalid(key, raw, "a number between 0 and 1"))
     }
 
     /// The keys present but never asked for.
@@ -1179,6 +1290,55 @@ mod tests {
     }
 
     #[test]
+    fn cleaner_keys_map_onto_the_cleaner_and_log_configs() {
+        let c = parse("").unwrap();
+        assert_eq!(c.log_cleaner, CleanerConfig::default());
+        assert_eq!(
+            (
+                c.log_cleaner.threads,
+                c.log_cleaner.backoff_ms,
+                c.log_cleaner.dedupe_buffer_size
+            ),
+            (1, 15_000, 134_217_728)
+        );
+        let c = parse(
+            "log.cleaner.enable=false\nlog.cleaner.threads=3\nlog.cleaner.backoff.ms=5\n\
+             log.cleaner.dedupe.buffer.size=1048576\nlog.cleaner.io.buffer.size=4096\n\
+             log.cleanup.policy=compact,delete\nlog.cleaner.min.cleanable.ratio=0.25\n\
+             log.cleaner.delete.retention.ms=10\nlog.cleaner.min.compaction.lag.ms=20\n\
+             log.cleaner.max.compaction.lag.ms=30\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.log_cleaner,
+            CleanerConfig {
+                enable: false,
+                threads: 3,
+                backoff_ms: 5,
+                dedupe_buffer_size: 1_048_576,
+                io_buffer_size: 4096,
+            }
+        );
+        let log = c.log_config();
+        assert_eq!(
+            log.cleanup_policy,
+            CleanupPolicy {
+                compact: true,
+                delete: true
+            }
+        );
+        assert_eq!(
+            (
+                log.min_cleanable_dirty_ratio,
+                log.delete_retention_ms,
+                log.min_compaction_lag_ms,
+                log.max_compaction_lag_ms
+            ),
+            (0.25, 10, 20, 30)
+        );
+    }
+
+    #[test]
     fn bad_values_name_key_and_value() {
         let err = parse("broker.id=abc\n").unwrap_err();
         assert_eq!(
@@ -1197,6 +1357,12 @@ mod tests {
             ),
             ("log.segment.bytes=13\n", "log.segment.bytes"),
             ("log.retention.hours=1.5\n", "log.retention.hours"),
+            ("log.cleaner.threads=-1\n", "log.cleaner.threads"),
+            ("log.cleanup.policy=none\n", "log.cleanup.policy"),
+            (
+                "log.cleaner.min.cleanable.ratio=2\n",
+                "log.cleaner.min.cleanable.ratio",
+            ),
             (
                 "zookeeper.session.timeout.ms=\n",
                 "zookeeper.session.timeout.ms",
@@ -1275,7 +1441,12 @@ mod tests {
         log.index.size.max.bytes=8\nlog.index.interval.bytes=1\nlog.retention.ms=1\n\
         log.retention.minutes=1\nlog.retention.hours=1\nlog.retention.bytes=1\n\
         log.flush.interval.messages=1\nlog.flush.interval.ms=1\nmessage.max.bytes=1\n\
-        log.segment.delete.delay.ms=1\n";
+        log.segment.delete.delay.ms=1\nlog.cleanup.policy=compact\n\
+        log.cleaner.min.cleanable.ratio=0.1\nlog.cleaner.delete.retention.ms=1\n\
+        log.cleaner.min.compaction.lag.ms=1\nlog.cleaner.max.compaction.lag.ms=2\n\
+        log.cleaner.enable=false\nlog.cleaner.threads=2\n\
+        log.cleaner.backoff.ms=1\nlog.cleaner.dedupe.buffer.size=1\n\
+        log.cleaner.io.buffer.size=1\n";
 
     #[test]
     fn every_supported_key_is_known() {
@@ -1419,13 +1590,22 @@ mod tests {
         let base = LogConfig::default();
         let err = topic_log_config(&base, &map(&[("cleanup.polic", "compact")])).unwrap_err();
         assert_eq!(err.to_string(), "unknown topic config cleanup.polic");
-        for policy in ["compact", "delete", "compact,delete"] {
+        for (policy, compact, delete) in [
+            ("compact", true, false),
+            ("delete", false, true),
+            ("compact, delete", true, true),
+        ] {
             let config = topic_log_config(&base, &map(&[("cleanup.policy", policy)])).unwrap();
-            assert_eq!(config, base);
+            assert_eq!(config.cleanup_policy, CleanupPolicy { compact, delete });
         }
         for (key, value) in [
             ("cleanup.policy", "compacted"),
             ("cleanup.policy", ""),
+            ("min.cleanable.dirty.ratio", "1.5"),
+            ("min.cleanable.dirty.ratio", "NaN"),
+            ("delete.retention.ms", "-1"),
+            ("min.compaction.lag.ms", "-1"),
+            ("max.compaction.lag.ms", "0"),
             ("segment.bytes", "13"),
             ("segment.ms", "0"),
             ("segment.index.bytes", "3"),
@@ -1443,6 +1623,15 @@ mod tests {
                 "{key}={value}: {err}"
             );
         }
+        let lags = map(&[
+            ("min.compaction.lag.ms", "10"),
+            ("max.compaction.lag.ms", "5"),
+        ]);
+        let err = topic_log_config(&base, &lags).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::InvalidValue { key, .. } if *key == "min.compaction.lag.ms"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1462,7 +1651,12 @@ mod tests {
                 "flush.ms",
                 "max.message.bytes",
                 "file.delete.delay.ms",
-                "min.insync.replicas"
+                "min.insync.replicas",
+                "cleanup.policy",
+                "min.cleanable.dirty.ratio",
+                "delete.retention.ms",
+                "min.compaction.lag.ms",
+                "max.compaction.lag.ms"
             ]
         );
         let value = |key: &str| {
@@ -1474,6 +1668,11 @@ mod tests {
         assert_eq!(value("retention.bytes"), Some("-1"));
         assert_eq!(value("flush.ms"), Some("9223372036854775807"));
         assert_eq!(value("retention.ms"), Some("604800000"));
+        assert_eq!(value("cleanup.policy"), Some("delete"));
+        assert_eq!(value("min.cleanable.dirty.ratio"), Some("0.5"));
+        assert_eq!(value("delete.retention.ms"), Some("86400000"));
+        assert_eq!(value("min.compaction.lag.ms"), Some("0"));
+        assert_eq!(value("max.compaction.lag.ms"), Some("9223372036854775807"));
     }
 
     fn arb_log_config() -> impl Strategy<Value = LogConfig> {
@@ -1489,6 +1688,12 @@ mod tests {
                 proptest::option::of(0..LONG_MAX),
             ),
             (0..=INT_MAX, 0..=LONG_MAX, 1..=INT_MAX),
+            (
+                (any::<bool>(), any::<bool>()),
+                0.0..=1.0f64,
+                0..=LONG_MAX,
+                (0..=LONG_MAX).prop_flat_map(|min| (Just(min), min.max(1)..=LONG_MAX)),
+            ),
         )
             .prop_map(
                 |(
@@ -1496,6 +1701,12 @@ mod tests {
                     (retention_ms, retention_bytes),
                     (flush_messages, flush_ms),
                     (max_message_bytes, file_delete_delay_ms, min_insync_replicas),
+                    (
+                        (compact, delete),
+                        min_cleanable_dirty_ratio,
+                        delete_retention_ms,
+                        (min_compaction_lag_ms, max_compaction_lag_ms),
+                    ),
                 )| LogConfig {
                     segment_bytes,
                     segment_ms,
@@ -1508,6 +1719,15 @@ mod tests {
                     max_message_bytes,
                     file_delete_delay_ms,
                     min_insync_replicas,
+                    // A list with neither is not valid: `delete` stands in.
+                    cleanup_policy: CleanupPolicy {
+                        compact,
+                        delete: delete || !compact,
+                    },
+                    min_cleanable_dirty_ratio,
+                    delete_retention_ms,
+                    min_compaction_lag_ms,
+                    max_compaction_lag_ms,
                 },
             )
     }

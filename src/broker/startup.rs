@@ -105,6 +105,7 @@ impl Broker {
                 config.log_flush_offset_checkpoint_interval_ms,
             ),
             broker_id: id,
+            cleaner: config.log_cleaner.clone(),
         })?);
         let background = logs.start_background();
         let replicas = Arc::new(ReplicaManager::new(

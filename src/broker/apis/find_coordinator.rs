@@ -104,10 +104,6 @@ impl Broker {
                 "segment.bytes".to_owned(),
                 self.config.offsets_topic_segment_bytes.to_string(),
             ),
-            // No log cleaner compacts yet, and retention would delete whole
-            // segments, offsets still current included: keep them all, as
-            // a compacted topic keeps every key's latest record.
-            ("retention.ms".to_owned(), "-1".to_owned()),
         ]);
         let topic = NewTopic {
             name: GROUP_METADATA_TOPIC_NAME.to_owned(),
