@@ -22,6 +22,9 @@ use crate::protocol::api::metadata::{MetadataRequest, MetadataResponse};
 use crate::protocol::api::offset_commit::{OffsetCommitRequest, OffsetCommitResponse};
 use crate::protocol::api::offset_delete::{OffsetDeleteRequest, OffsetDeleteResponse};
 use crate::protocol::api::offset_fetch::{OffsetFetchRequest, OffsetFetchResponse};
+use crate::protocol::api::offset_for_leader_epoch::{
+    OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
+};
 use crate::protocol::api::produce::{ProduceRequest, ProduceResponse};
 use crate::protocol::api::stop_replica::{StopReplicaRequest, StopReplicaResponse};
 use crate::protocol::api::sync_group::{SyncGroupRequest, SyncGroupResponse};
@@ -128,6 +131,14 @@ impl RequestHandler for Broker {
         request: ControlledShutdownRequest,
     ) -> Reply<ControlledShutdownResponse> {
         Reply::Respond(self.controlled_shutdown_request(request).await)
+    }
+
+    async fn offset_for_leader_epoch(
+        &self,
+        _ctx: &RequestContext<'_>,
+        request: OffsetForLeaderEpochRequest,
+    ) -> Reply<OffsetForLeaderEpochResponse> {
+        Reply::Respond(Broker::offset_for_leader_epoch(self, request))
     }
 
     async fn describe_configs(
@@ -238,6 +249,7 @@ mod tests {
         assert!(apis.contains(&(ApiKey::LeaderAndIsr, 0..=5)));
         assert!(apis.contains(&(ApiKey::StopReplica, 0..=3)));
         assert!(apis.contains(&(ApiKey::UpdateMetadata, 0..=7)));
+        assert!(apis.contains(&(ApiKey::OffsetForLeaderEpoch, 0..=4)));
     }
 
     #[test]

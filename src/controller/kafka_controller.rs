@@ -404,6 +404,15 @@ impl Controller {
         self.replicas_online(&online);
         self.mark_leaderless_partitions_offline();
         self.elect_offline_partitions().await?;
+        // Brokers that died while no controller watched (the previous
+        // controller among them) leave the ISRs, as Kafka's
+        // `ReplicaStateMachine.startup` moves their replicas offline.
+        let dead: Vec<_> = all
+            .iter()
+            .flat_map(|tp| self.ctx.replicas(tp).iter().map(move |r| (tp.clone(), *r)))
+            .filter(|(_, r)| !self.ctx.is_live(*r))
+            .collect();
+        self.dead_replicas_offline(dead).await?;
         self.send_batch();
         Ok(())
     }
@@ -520,26 +529,38 @@ impl Controller {
         }
         self.mark_leaderless_partitions_offline();
         self.elect_offline_partitions().await?;
-        let mut offline = Vec::new();
-        let mut deleting = Vec::new();
-        for id in dead {
-            for tp in self.ctx.partitions_on(*id) {
-                if self.ctx.is_being_deleted(&tp) {
-                    deleting.push((tp, *id));
-                } else {
-                    offline.push((tp, *id));
-                }
-            }
-        }
+        let replicas: Vec<_> = dead
+            .iter()
+            .flat_map(|id| {
+                self.ctx
+                    .partitions_on(*id)
+                    .into_iter()
+                    .map(move |tp| (tp, *id))
+            })
+            .collect();
+        self.dead_replicas_offline(replicas).await?;
+        // Everyone learns the smaller broker list even if no partition moved.
+        self.batch
+            .update_metadata(self.ctx.live_or_shutting_down(), []);
+        Ok(())
+    }
+
+    /// Replicas on dead brokers go offline (out of the ISRs), those of
+    /// topics being deleted become ineligible for deletion until their
+    /// broker returns.
+    async fn dead_replicas_offline(
+        &mut self,
+        replicas: Vec<(TopicPartition, BrokerId)>,
+    ) -> Result<(), ControllerError> {
+        let (deleting, offline): (Vec<_>, Vec<_>) = replicas
+            .into_iter()
+            .partition(|(tp, _)| self.ctx.is_being_deleted(tp));
         self.replicas_offline(&offline).await?;
         for r in deleting {
             self.ctx
                 .replica_states
                 .insert(r, ReplicaState::DeletionIneligible);
         }
-        // Everyone learns the smaller broker list even if no partition moved.
-        self.batch
-            .update_metadata(self.ctx.live_or_shutting_down(), []);
         Ok(())
     }
 

@@ -29,11 +29,28 @@ impl LeaderEpochCache {
         self.entries.last().map(|e| e.epoch)
     }
 
-    /// Records that `epoch` started at `start_offset`, if it is newer than the
-    /// latest known epoch. Returns whether the cache changed.
+    /// Records that `epoch` started at `start_offset` (Kafka's `assign`):
+    /// a new latest epoch, or the latest one starting earlier than recorded.
+    /// Entries the new one contradicts — a later or equal epoch, or one
+    /// starting at or after it — are dropped first, so epochs and start
+    /// offsets keep increasing together. Returns whether the cache changed.
     pub fn assign(&mut self, epoch: i32, start_offset: i64) -> Result<bool> {
-        if epoch < 0 || self.latest_epoch().is_some_and(|e| e >= epoch) {
+        if epoch < 0 || start_offset < 0 {
             return Ok(false);
+        }
+        let needed = self
+            .entries
+            .last()
+            .is_none_or(|last| last.epoch != epoch || start_offset < last.start_offset);
+        if !needed {
+            return Ok(false);
+        }
+        while self
+            .entries
+            .last()
+            .is_some_and(|e| e.epoch >= epoch || e.start_offset >= start_offset)
+        {
+            self.entries.pop();
         }
         self.entries.push(EpochEntry {
             epoch,
@@ -43,16 +60,27 @@ impl LeaderEpochCache {
         Ok(true)
     }
 
-    /// The end offset of `epoch` as seen by this log, and the largest epoch
-    /// `<= epoch` it knows: the answer to OffsetForLeaderEpoch. `log_end` is
-    /// the answer for the latest epoch.
-    pub fn end_offset_for(&self, epoch: i32, log_end: i64) -> Option<(i32, i64)> {
-        let idx = self.entries.iter().rposition(|e| e.epoch <= epoch)?;
-        let end = self
-            .entries
-            .get(idx + 1)
-            .map_or(log_end, |next| next.start_offset);
-        Some((self.entries[idx].epoch, end))
+    /// Where `requested` ends in this log, and the largest epoch at or below
+    /// it that the log knows (Kafka's `endOffsetFor`): the answer to
+    /// OffsetForLeaderEpoch. The latest epoch ends at `log_end`; an older
+    /// one where the next known epoch starts. An epoch older than every
+    /// known one ends where the first known starts (what came before is
+    /// gone from the log), answered with the requested epoch itself. `None`
+    /// (Kafka's UNDEFINED_EPOCH_OFFSET) for an undefined (negative) epoch
+    /// or one newer than every known epoch.
+    pub fn end_offset_for(&self, requested: i32, log_end: i64) -> Option<(i32, i64)> {
+        if requested < 0 {
+            return None;
+        }
+        if self.latest_epoch() == Some(requested) {
+            return Some((requested, log_end));
+        }
+        let higher = self.entries.iter().position(|e| e.epoch > requested)?;
+        let epoch = match higher.checked_sub(1) {
+            Some(floor) => self.entries[floor].epoch,
+            None => requested,
+        };
+        Some((epoch, self.entries[higher].start_offset))
     }
 
     /// Forgets epochs that start at or after `offset` (log truncated from the
@@ -104,7 +132,7 @@ mod tests {
         assert_eq!(cache.end_offset_for(0, 50), Some((0, 10)));
         assert_eq!(cache.end_offset_for(1, 50), Some((0, 10)));
         assert_eq!(cache.end_offset_for(2, 50), Some((2, 30)));
-        assert_eq!(cache.end_offset_for(9, 50), Some((5, 50)));
+        assert_eq!(cache.end_offset_for(5, 50), Some((5, 50)));
         cache.truncate_from_end(30).unwrap();
         assert_eq!(cache.latest_epoch(), Some(2));
         cache.truncate_from_start(12).unwrap();
@@ -117,5 +145,45 @@ mod tests {
         );
         let reloaded = LeaderEpochCache::load(dir.path()).unwrap();
         assert_eq!(reloaded.entries(), cache.entries());
+    }
+
+    #[test]
+    fn end_offsets_outside_the_known_epochs() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cache = LeaderEpochCache::load(dir.path()).unwrap();
+        assert_eq!(cache.end_offset_for(0, 0), None, "nothing known");
+        cache.assign(3, 10).unwrap();
+        cache.assign(6, 20).unwrap();
+        // Older than every known epoch: it ends where the first one starts.
+        assert_eq!(cache.end_offset_for(1, 50), Some((1, 10)));
+        // Newer than the latest, or undefined: unknown.
+        assert_eq!(cache.end_offset_for(7, 50), None);
+        assert_eq!(cache.end_offset_for(-1, 50), None);
+    }
+
+    #[test]
+    fn a_new_entry_replaces_those_it_contradicts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cache = LeaderEpochCache::load(dir.path()).unwrap();
+        let entries = |c: &LeaderEpochCache| -> Vec<(i32, i64)> {
+            c.entries()
+                .iter()
+                .map(|e| (e.epoch, e.start_offset))
+                .collect()
+        };
+        cache.assign(1, 0).unwrap();
+        cache.assign(2, 5).unwrap();
+        // A leader of epoch 3 from offset 5: epoch 2 wrote nothing.
+        assert!(cache.assign(3, 5).unwrap());
+        assert_eq!(entries(&cache), [(1, 0), (3, 5)]);
+        // The latest epoch found to start earlier moves back.
+        assert!(cache.assign(3, 4).unwrap());
+        assert_eq!(entries(&cache), [(1, 0), (3, 4)]);
+        // An older epoch replaces every entry from its epoch on.
+        assert!(cache.assign(2, 6).unwrap());
+        assert_eq!(entries(&cache), [(1, 0), (2, 6)]);
+        assert!(!cache.assign(-1, 7).unwrap());
+        let reloaded = LeaderEpochCache::load(dir.path()).unwrap();
+        assert_eq!(entries(&reloaded), [(1, 0), (2, 6)]);
     }
 }

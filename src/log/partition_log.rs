@@ -206,6 +206,27 @@ impl PartitionLog {
         &self.leader_epochs
     }
 
+    /// Records that `leader_epoch` starts at `start_offset` (Kafka's
+    /// `maybeAssignEpochStartOffset`): a new leader does so at its log end
+    /// before it appends anything, so that a follower holding records of an
+    /// epoch between its last one and this one learns where they diverge.
+    pub fn assign_epoch_start_offset(
+        &mut self,
+        leader_epoch: i32,
+        start_offset: i64,
+    ) -> Result<()> {
+        self.leader_epochs.assign(leader_epoch, start_offset)?;
+        Ok(())
+    }
+
+    /// The end offset of `leader_epoch` in this log and the epoch it was
+    /// found under (Kafka's `endOffsetForEpoch`, see
+    /// [`LeaderEpochCache::end_offset_for`]); `None` when unknown.
+    pub fn end_offset_for_epoch(&self, leader_epoch: i32) -> Option<(i32, i64)> {
+        self.leader_epochs
+            .end_offset_for(leader_epoch, self.log_end_offset)
+    }
+
     pub fn producer_state(&self) -> &ProducerStateManager {
         &self.producers
     }

@@ -6,7 +6,8 @@
 //! The controller feeds the cache with UpdateMetadata ([`MetadataCache::update`]).
 //! Before its first one arrives a broker knows only itself
 //! ([`MetadataCache::set_brokers`]) and the controller its election saw
-//! ([`MetadataCache::set_controller`]).
+//! ([`MetadataCache::set_controller`]); [`MetadataCache::wait_for_controller`]
+//! waits for it.
 //!
 //! Readers take a [`MetadataSnapshot`]: one consistent view (a partition's
 //! leader and the live brokers it is checked against come from the same
@@ -15,6 +16,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::watch;
 
 use crate::zk::data::BrokerId;
 use crate::zk::id::Uuid;
@@ -152,6 +156,8 @@ impl MetadataSnapshot {
 pub struct MetadataCache {
     cluster_id: String,
     snapshot: RwLock<Arc<MetadataSnapshot>>,
+    /// Whether a controller's UpdateMetadata has arrived.
+    updated_by_controller: watch::Sender<bool>,
 }
 
 impl MetadataCache {
@@ -159,6 +165,7 @@ impl MetadataCache {
         MetadataCache {
             cluster_id,
             snapshot: RwLock::new(Arc::default()),
+            updated_by_controller: watch::Sender::new(false),
         }
     }
 
@@ -176,6 +183,19 @@ impl MetadataCache {
     /// caller's job (the replica manager knows the newest controller epoch).
     pub fn update(&self, update: MetadataUpdate) {
         self.modify(|s| s.apply(update));
+        self.updated_by_controller
+            .send_if_modified(|updated| !std::mem::replace(updated, true));
+    }
+
+    /// Waits, at most `timeout`, until a controller has sent this broker
+    /// the cluster's metadata; returns whether one has. Until then the
+    /// cache cannot tell a topic that does not exist from one it has not
+    /// heard of.
+    pub async fn wait_for_controller(&self, timeout: Duration) -> bool {
+        let mut updated = self.updated_by_controller.subscribe();
+        tokio::time::timeout(timeout, updated.wait_for(|u| *u))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     pub fn broker_ids(&self) -> Vec<BrokerId> {
@@ -247,6 +267,20 @@ mod tests {
 
     fn id(byte: u8) -> Uuid {
         Uuid::from_bytes([byte; 16])
+    }
+
+    #[tokio::test]
+    async fn a_wait_for_the_controller_ends_with_its_first_update() {
+        let cache = Arc::new(MetadataCache::new("c".into()));
+        cache.set_brokers(vec![broker(1)]);
+        assert!(!cache.wait_for_controller(Duration::from_millis(10)).await);
+        let waiting = {
+            let cache = Arc::clone(&cache);
+            tokio::spawn(async move { cache.wait_for_controller(Duration::from_secs(30)).await })
+        };
+        cache.update(MetadataUpdate::default());
+        assert!(waiting.await.unwrap());
+        assert!(cache.wait_for_controller(Duration::ZERO).await);
     }
 
     #[test]

@@ -4,11 +4,19 @@
 //!
 //! A follower broker runs up to `num.replica.fetchers` fetcher tasks per
 //! leader broker and hashes each partition it follows onto one of them
-//! (Kafka's `getFetcherId`). A fetcher sends one Fetch at a time for all its
-//! partitions, each from the follower's log end offset — which is how the
-//! leader learns where the follower's log ends — and appends what comes back
-//! to the follower's log with the leader's offsets, taking the leader's high
-//! watermark as its own, never past its own log end.
+//! (Kafka's `getFetcherId`). A partition added to a fetcher is first
+//! truncated where the follower's log stops being the leader's, as the
+//! leader says (OffsetForLeaderEpoch, see [`truncation`](super::truncation);
+//! Kafka's `Truncating` state). Then the fetcher sends one Fetch at a time
+//! for all its partitions, each from the follower's log end offset — which
+//! is how the leader learns where the follower's log ends — and appends what
+//! comes back to the follower's log with the leader's offsets, taking the
+//! leader's high watermark as its own, never past its own log end.
+//!
+//! On each new connection the fetcher asks the leader's API versions
+//! (ApiVersions, as Kafka's network client does) to learn whether it
+//! answers OffsetForLeaderEpoch; a leader that does not is truncated
+//! against at the high watermark, as before KIP-101.
 //!
 //! Errors are handled per partition, as in Kafka: a partition the leader
 //! refuses (NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH,
@@ -32,11 +40,13 @@ use crate::client::{BrokerConnection, ClientError};
 use crate::log::partition_log::now_ms;
 use crate::log::LogError;
 use crate::metadata::BrokerEndpoint;
+use crate::protocol::api::api_versions::{ApiVersionsRequest, ApiVersionsResponse};
 use crate::protocol::api::fetch::{self, FetchRequest, FetchResponse, FetchTopic};
 use crate::protocol::api::list_offsets::{
     ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic,
 };
-use crate::protocol::{ErrorCode, Message};
+use crate::protocol::api::offset_for_leader_epoch::OffsetForLeaderEpochRequest;
+use crate::protocol::{ApiKey, ErrorCode, Message};
 use crate::zk::data::BrokerId;
 use crate::TopicPartition;
 
@@ -44,6 +54,7 @@ use super::config::FetcherConfig;
 use super::error::ReplicaError;
 use super::manager::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
 use super::partition::Partition;
+use super::truncation::{self, PendingTruncation};
 
 /// A full fetch outside any fetch session (Kafka's `FetchMetadata.FINAL_EPOCH`
 /// with session id 0): every request lists every partition.
@@ -56,9 +67,10 @@ pub struct FetchTarget {
     pub leader_epoch: i32,
 }
 
-/// Why a fetch, or the ListOffsets after an out-of-range one, failed.
+/// Why a fetch, the truncation before it, or the ListOffsets after an
+/// out-of-range one, failed.
 #[derive(Debug, thiserror::Error)]
-enum FetchError {
+pub(super) enum FetchError {
     #[error(transparent)]
     Client(#[from] ClientError),
     #[error("the leader answered {0:?}")]
@@ -101,6 +113,9 @@ pub(super) fn fetcher_index(tp: &TopicPartition, num_fetchers: u32) -> u32 {
 struct PartitionFetchState {
     partition: Arc<Partition>,
     leader_epoch: i32,
+    /// Its log is not yet truncated where it stops being the leader's: not
+    /// fetched until it is (Kafka's `Truncating` state).
+    truncating: bool,
     /// Not fetched before this, after an error.
     delayed_until: Option<Instant>,
 }
@@ -137,37 +152,56 @@ impl FetcherShared {
             .clone()
     }
 
-    /// The partitions due for a fetch, from where the follower's log ends.
-    /// A partition no longer followed in its epoch is dropped: the
-    /// LeaderAndIsr that changed it re-adds it if it still follows.
-    fn due(&self, now: Instant) -> Vec<Fetch> {
+    /// The partitions due for truncation, and those due for a fetch from
+    /// where the follower's log ends. A partition no longer followed in its
+    /// epoch is dropped: the LeaderAndIsr that changed it re-adds it if it
+    /// still follows.
+    fn due(&self, now: Instant) -> (Vec<PendingTruncation>, Vec<Fetch>) {
         let mut partitions = self.lock();
-        let mut due = Vec::new();
+        let (mut truncations, mut fetches) = (Vec::new(), Vec::new());
         partitions.retain(|tp, state| {
             if state.delayed_until.is_some_and(|t| t > now) {
                 return true;
             }
-            match state.partition.follower_fetch_position(state.leader_epoch) {
-                Some((log_end, _)) => {
-                    due.push(Fetch {
-                        tp: tp.clone(),
-                        partition: Arc::clone(&state.partition),
-                        leader_epoch: state.leader_epoch,
-                        fetch_offset: log_end,
-                    });
-                    true
-                }
-                None => false,
+            let Some((log_end, _)) = state.partition.follower_fetch_position(state.leader_epoch)
+            else {
+                return false;
+            };
+            if state.truncating {
+                truncations.push(PendingTruncation {
+                    tp: tp.clone(),
+                    partition: Arc::clone(&state.partition),
+                    leader_epoch: state.leader_epoch,
+                });
+            } else {
+                fetches.push(Fetch {
+                    tp: tp.clone(),
+                    partition: Arc::clone(&state.partition),
+                    leader_epoch: state.leader_epoch,
+                    fetch_offset: log_end,
+                });
             }
+            true
         });
-        due
+        (truncations, fetches)
     }
 
-    /// Delays `fetch`'s partition by `backoff`, unless it was re-added in
-    /// another epoch meanwhile.
-    fn back_off(&self, fetch: &Fetch, backoff: std::time::Duration) {
-        if let Some(state) = self.lock().get_mut(&fetch.tp) {
-            if state.leader_epoch == fetch.leader_epoch {
+    /// Records a truncation of `tp` in `leader_epoch`: complete, the
+    /// partition is fetched from now on; otherwise the leader is asked
+    /// again.
+    fn truncated(&self, tp: &TopicPartition, leader_epoch: i32, complete: bool) {
+        if let Some(state) = self.lock().get_mut(tp) {
+            if state.leader_epoch == leader_epoch {
+                state.truncating = !complete;
+            }
+        }
+    }
+
+    /// Delays `tp` by `backoff`, unless it was re-added in another epoch
+    /// than `leader_epoch` meanwhile.
+    fn back_off(&self, tp: &TopicPartition, leader_epoch: i32, backoff: std::time::Duration) {
+        if let Some(state) = self.lock().get_mut(tp) {
+            if state.leader_epoch == leader_epoch {
                 state.delayed_until = Some(Instant::now() + backoff);
             }
         }
@@ -290,6 +324,7 @@ impl ReplicaFetcherManager {
                 PartitionFetchState {
                     partition: target.partition,
                     leader_epoch: target.leader_epoch,
+                    truncating: true,
                     delayed_until: None,
                 },
             );
@@ -355,47 +390,98 @@ impl Drop for ReplicaFetcherManager {
     }
 }
 
-/// The connection a fetcher holds to its leader, and where it goes.
+/// The connection a fetcher holds to its leader, where it goes, and the
+/// OffsetForLeaderEpoch version the leader speaks (`None`: it does not).
 struct LeaderConnection {
     address: String,
     connection: BrokerConnection,
+    offset_for_leader_epoch: Option<i16>,
 }
 
-/// A fetcher task: fetches its due partitions, applies the answer, and
-/// again, until it is stopped.
+impl LeaderConnection {
+    /// Connects to `address` and asks which API versions the leader
+    /// speaks.
+    async fn open(
+        address: String,
+        client_id: &str,
+        config: &FetcherConfig,
+    ) -> Result<Self, ClientError> {
+        let mut connection =
+            BrokerConnection::connect(&address, client_id, config.request_timeout).await?;
+        let request = ApiVersionsRequest {
+            client_software_name: CLIENT_SOFTWARE_NAME.into(),
+            client_software_version: env!("CARGO_PKG_VERSION").into(),
+        };
+        let versions = connection
+            .send(*ApiVersionsRequest::VERSIONS.end(), &request)
+            .await?;
+        Ok(LeaderConnection {
+            address,
+            connection,
+            offset_for_leader_epoch: offset_for_leader_epoch_version(&versions),
+        })
+    }
+}
+
+/// The name a fetcher gives in ApiVersions (KIP-511).
+const CLIENT_SOFTWARE_NAME: &str = "gregor-replica-fetcher";
+
+/// The newest OffsetForLeaderEpoch version both this broker and the leader
+/// that sent `versions` speak, `None` if there is none.
+fn offset_for_leader_epoch_version(versions: &ApiVersionsResponse) -> Option<i16> {
+    if versions.error_code != ErrorCode::NONE.code() {
+        return None;
+    }
+    let theirs = versions
+        .api_keys
+        .iter()
+        .find(|k| k.api_key == ApiKey::OffsetForLeaderEpoch as i16)?;
+    let ours = OffsetForLeaderEpochRequest::VERSIONS;
+    let newest = theirs.max_version.min(*ours.end());
+    (newest >= theirs.min_version.max(*ours.start())).then_some(newest)
+}
+
+/// A fetcher task: truncates the partitions added to it, fetches the
+/// others, applies the answer, and again, until it is stopped.
 async fn run_fetcher(shared: Arc<FetcherShared>, config: FetcherConfig) {
     let mut connection: Option<LeaderConnection> = None;
     let client_id = format!("broker-{}-fetcher-{}", config.broker_id, shared.id.index);
     loop {
-        let fetches = shared.due(Instant::now());
-        if fetches.is_empty() {
+        let (truncations, fetches) = shared.due(Instant::now());
+        if truncations.is_empty() && fetches.is_empty() {
             shared.wait_for_work().await;
             continue;
         }
         let leader = shared.leader();
         let address = format!("{}:{}", leader.host, leader.port);
         if connection.as_ref().is_none_or(|c| c.address != address) {
-            match BrokerConnection::connect(&address, &client_id, config.request_timeout).await {
-                Ok(c) => {
-                    connection = Some(LeaderConnection {
-                        address,
-                        connection: c,
-                    })
-                }
+            connection = match LeaderConnection::open(address, &client_id, &config).await {
+                Ok(c) => Some(c),
                 Err(e) => {
                     warn!(
                         "fetcher {:?}: cannot reach leader {}: {e}",
                         shared.id, leader.id
                     );
-                    connection = None;
-                    back_off_all(&shared, &fetches, &config);
-                    continue;
+                    back_off_all(&shared, &truncations, &fetches, &config);
+                    None
                 }
-            }
+            };
         }
         let Some(conn) = connection.as_mut() else {
             continue;
         };
+        if !truncations.is_empty() {
+            if let Err(e) = truncate(&shared, conn, &config, truncations).await {
+                warn!(
+                    "fetcher {:?}: asking leader {} where epochs end failed: {e}",
+                    shared.id, leader.id
+                );
+                connection = None;
+            }
+            // The partitions truncated for good are fetched in the next
+            // round, with the rest.
+            continue;
+        }
         let request = fetch_request(&config, &fetches);
         let version = *FetchRequest::VERSIONS.end();
         let response = match conn.connection.send(version, &request).await {
@@ -406,7 +492,7 @@ async fn run_fetcher(shared: Arc<FetcherShared>, config: FetcherConfig) {
                     "fetcher {:?}: leader {} refused the fetch: {code:?}",
                     shared.id, leader.id
                 );
-                back_off_all(&shared, &fetches, &config);
+                back_off_all(&shared, &[], &fetches, &config);
                 continue;
             }
             Err(e) => {
@@ -415,7 +501,7 @@ async fn run_fetcher(shared: Arc<FetcherShared>, config: FetcherConfig) {
                     shared.id, leader.id
                 );
                 connection = None;
-                back_off_all(&shared, &fetches, &config);
+                back_off_all(&shared, &[], &fetches, &config);
                 continue;
             }
         };
@@ -439,8 +525,8 @@ async fn run_fetcher(shared: Arc<FetcherShared>, config: FetcherConfig) {
             };
             if let Err(e) = result {
                 broken |= matches!(e, FetchError::Client(_));
-                log_fetch_error(&fetch, &e);
-                shared.back_off(&fetch, config.backoff);
+                log_fetch_error(&fetch.tp, fetch.leader_epoch, &e);
+                shared.back_off(&fetch.tp, fetch.leader_epoch, config.backoff);
             }
         }
         if broken {
@@ -449,15 +535,64 @@ async fn run_fetcher(shared: Arc<FetcherShared>, config: FetcherConfig) {
     }
 }
 
-fn back_off_all(shared: &FetcherShared, fetches: &[Fetch], config: &FetcherConfig) {
-    for fetch in fetches {
-        shared.back_off(fetch, config.backoff);
+/// Truncates `pending` as the leader says and records each outcome: a
+/// partition truncated for good is fetched from then on, one that failed
+/// backs off. `Err` when the request failed as a whole: every partition
+/// backs off, and the connection must be dropped.
+async fn truncate(
+    shared: &FetcherShared,
+    conn: &mut LeaderConnection,
+    config: &FetcherConfig,
+    pending: Vec<PendingTruncation>,
+) -> Result<(), FetchError> {
+    let version = conn.offset_for_leader_epoch;
+    let keys: Vec<(TopicPartition, i32)> = pending
+        .iter()
+        .map(|p| (p.tp.clone(), p.leader_epoch))
+        .collect();
+    let outcomes = match truncation::truncate(
+        &mut conn.connection,
+        version,
+        config.broker_id,
+        pending,
+    )
+    .await
+    {
+        Ok(outcomes) => outcomes,
+        Err(e) => {
+            for (tp, epoch) in &keys {
+                shared.back_off(tp, *epoch, config.backoff);
+            }
+            return Err(e);
+        }
+    };
+    for (p, outcome) in outcomes {
+        match outcome {
+            Ok(complete) => shared.truncated(&p.tp, p.leader_epoch, complete),
+            Err(e) => {
+                log_fetch_error(&p.tp, p.leader_epoch, &e);
+                shared.back_off(&p.tp, p.leader_epoch, config.backoff);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn back_off_all(
+    shared: &FetcherShared,
+    truncations: &[PendingTruncation],
+    fetches: &[Fetch],
+    config: &FetcherConfig,
+) {
+    let truncating = truncations.iter().map(|p| (&p.tp, p.leader_epoch));
+    for (tp, epoch) in truncating.chain(fetches.iter().map(|f| (&f.tp, f.leader_epoch))) {
+        shared.back_off(tp, epoch, config.backoff);
     }
 }
 
 /// Leader and follower disagreeing about the leadership is routine while a
 /// LeaderAndIsr is on its way; anything else deserves a warning.
-fn log_fetch_error(fetch: &Fetch, error: &FetchError) {
+fn log_fetch_error(tp: &TopicPartition, leader_epoch: i32, error: &FetchError) {
     let routine = matches!(
         error,
         FetchError::Leader(
@@ -468,15 +603,9 @@ fn log_fetch_error(fetch: &Fetch, error: &FetchError) {
         )
     );
     if routine {
-        debug!(
-            "{} (epoch {}): {error}; backing off",
-            fetch.tp, fetch.leader_epoch
-        );
+        debug!("{tp} (epoch {leader_epoch}): {error}; backing off");
     } else {
-        warn!(
-            "{} (epoch {}): {error}; backing off",
-            fetch.tp, fetch.leader_epoch
-        );
+        warn!("{tp} (epoch {leader_epoch}): {error}; backing off");
     }
 }
 
@@ -662,6 +791,38 @@ async fn list_offset(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::api::api_versions::ApiVersion;
+
+    #[test]
+    fn offset_for_leader_epoch_is_asked_in_the_newest_version_both_speak() {
+        let leader = |error_code: ErrorCode, keys: &[(ApiKey, i16, i16)]| ApiVersionsResponse {
+            error_code: error_code.code(),
+            api_keys: keys
+                .iter()
+                .map(|&(key, min_version, max_version)| ApiVersion {
+                    api_key: key as i16,
+                    min_version,
+                    max_version,
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let version = |r: &ApiVersionsResponse| offset_for_leader_epoch_version(r);
+        let key = ApiKey::OffsetForLeaderEpoch;
+        assert_eq!(version(&leader(ErrorCode::NONE, &[(key, 0, 4)])), Some(4));
+        assert_eq!(version(&leader(ErrorCode::NONE, &[(key, 0, 2)])), Some(2));
+        assert_eq!(version(&leader(ErrorCode::NONE, &[(key, 2, 9)])), Some(4));
+        assert_eq!(version(&leader(ErrorCode::NONE, &[(key, 5, 9)])), None);
+        assert_eq!(
+            version(&leader(ErrorCode::NONE, &[(ApiKey::Fetch, 0, 12)])),
+            None,
+            "a leader without the API: truncate to the high watermark"
+        );
+        assert_eq!(
+            version(&leader(ErrorCode::UNSUPPORTED_VERSION, &[(key, 0, 4)])),
+            None
+        );
+    }
 
     #[test]
     fn partitions_hash_onto_fetchers_as_in_kafka() {

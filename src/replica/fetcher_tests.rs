@@ -15,6 +15,10 @@ use crate::protocol::api::fetch::{
 use crate::protocol::api::list_offsets::{
     ListOffsetsPartitionResponse, ListOffsetsRequest, ListOffsetsResponse, ListOffsetsTopicResponse,
 };
+use crate::protocol::api::offset_for_leader_epoch::{
+    EpochEndOffset, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
+    OffsetForLeaderTopicResult,
+};
 use crate::protocol::ErrorCode;
 use crate::server::{Reply, RequestContext, RequestHandler, Server, ServerConfig};
 use crate::zk::data::BrokerId;
@@ -24,7 +28,7 @@ use super::fetcher::fetcher_index;
 use super::fetcher::{FetchTarget, ReplicaFetcherManager};
 use super::manager::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
 use super::testing::{batch, config, manager, ME};
-use super::{LeaderAndIsrPartition, Partition};
+use super::{LeaderAndIsrPartition, Partition, ReplicaManager};
 
 const LEADER: BrokerId = 2;
 
@@ -86,14 +90,57 @@ fn partitions_are_spread_over_each_leaders_fetchers() {
     assert!(fetchers.assignment().is_empty());
 }
 
-/// A leader of `tp()` that answers Fetch and ListOffsets from a log of its
-/// own, and remembers the fetches it got.
+/// A leader of `tp()` that answers Fetch, ListOffsets and
+/// OffsetForLeaderEpoch from a log of its own, and remembers the fetches
+/// and epoch questions it got.
 struct ScriptedLeader {
     log: Mutex<PartitionLog>,
     fetches: Mutex<Vec<FetchRequest>>,
+    epoch_questions: Mutex<Vec<OffsetForLeaderEpochRequest>>,
 }
 
 impl ScriptedLeader {
+    fn new(log: PartitionLog) -> Arc<Self> {
+        Arc::new(ScriptedLeader {
+            log: Mutex::new(log),
+            fetches: Mutex::new(Vec::new()),
+            epoch_questions: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Serves it on a loopback port.
+    async fn serve(self: &Arc<Self>) -> (Server, BrokerEndpoint) {
+        let server_config = ServerConfig {
+            listeners: vec![Listener {
+                name: "PLAINTEXT".into(),
+                host: "127.0.0.1".into(),
+                port: 0,
+            }],
+            ..ServerConfig::default()
+        };
+        let server = Server::start(server_config, Arc::clone(self))
+            .await
+            .unwrap();
+        let port = server.local_addr("PLAINTEXT").unwrap().port();
+        (server, endpoint(LEADER, i32::from(port)))
+    }
+
+    /// The epochs followers asked about, in order.
+    fn asked_epochs(&self) -> Vec<(i32, i32, i32)> {
+        self.epoch_questions
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|r| {
+                let replica = r.replica_id;
+                r.topics[0]
+                    .partitions
+                    .iter()
+                    .map(move |p| (replica, p.current_leader_epoch, p.leader_epoch))
+            })
+            .collect()
+    }
+
     fn log(&self) -> std::sync::MutexGuard<'_, PartitionLog> {
         self.log.lock().unwrap()
     }
@@ -135,6 +182,32 @@ impl RequestHandler for ScriptedLeader {
             responses: vec![FetchableTopicResponse {
                 topic: tp().topic,
                 partitions: vec![data],
+            }],
+            ..Default::default()
+        }
+        .into()
+    }
+
+    async fn offset_for_leader_epoch(
+        &self,
+        _ctx: &RequestContext<'_>,
+        request: OffsetForLeaderEpochRequest,
+    ) -> Reply<OffsetForLeaderEpochResponse> {
+        self.epoch_questions.lock().unwrap().push(request.clone());
+        let p = &request.topics[0].partitions[0];
+        let (leader_epoch, end_offset) = self
+            .log()
+            .end_offset_for_epoch(p.leader_epoch)
+            .unwrap_or((-1, -1));
+        OffsetForLeaderEpochResponse {
+            topics: vec![OffsetForLeaderTopicResult {
+                topic: tp().topic,
+                partitions: vec![EpochEndOffset {
+                    error_code: 0,
+                    partition: 0,
+                    leader_epoch,
+                    end_offset,
+                }],
             }],
             ..Default::default()
         }
@@ -209,32 +282,58 @@ async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_follower_copies_its_leader_and_drops_a_tail_the_leader_lacks() {
-    let leader_dir = tempfile::tempdir().unwrap();
-    let mut leader_log = PartitionLog::open(
-        &leader_dir.path().join("t-0"),
+/// A partition log of `tp()` in `dir`, with one record (timestamp `ts`) a
+/// batch for each `(epoch, ts)`: two logs given the same batches in the
+/// same epochs hold the same bytes.
+fn log_with(dir: &std::path::Path, batches: &[(i32, i64)]) -> PartitionLog {
+    let mut log = PartitionLog::open(
+        &dir.join("t-0"),
         LogConfig::default(),
         LoadState::default(),
         0,
     )
     .unwrap();
-    for ts in 0..5 {
-        leader_log.append_as_leader(&batch(ts), 1, 0).unwrap();
+    for &(epoch, ts) in batches {
+        log.append_as_leader(&batch(ts), epoch, 0).unwrap();
     }
-    leader_log.set_high_watermark(5);
-    let first_five = contents(&leader_log);
+    log
+}
 
-    // The follower got those five from the leader in epoch 1, then led in
-    // epoch 2 alone and wrote three records the leader never got.
-    let follower_dir = tempfile::tempdir().unwrap();
-    let rm = manager(follower_dir.path());
-    let no_address = Some(endpoint(LEADER, 1));
-    rm.become_leader_or_follower(1, &[follow(1, no_address, &[LEADER, ME])])
+/// Starts `rm` following the scripted leader at `at` in `leader_epoch`,
+/// and waits until the follower's log is the leader's, byte for byte.
+async fn follow_until_identical(
+    rm: &Arc<ReplicaManager>,
+    leader: &ScriptedLeader,
+    at: BrokerEndpoint,
+    leader_epoch: i32,
+) {
+    rm.become_leader_or_follower(1, &[follow(leader_epoch, Some(at), &[LEADER, ME])])
         .unwrap();
     let partition = rm.partition(&tp()).unwrap();
+    let expected = contents(&leader.log());
+    wait_until("the follower has the leader's log", || {
+        contents(&partition.log()) == expected
+    })
+    .await;
+    assert_eq!(
+        partition.log().leader_epochs().entries(),
+        leader.log().leader_epochs().entries()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_drops_a_divergent_tail_where_the_leader_says_its_epoch_ended() {
+    // The follower got five records from the leader in epoch 1, then led
+    // in epoch 2 alone and wrote three the leader never got.
+    let follower_dir = tempfile::tempdir().unwrap();
+    let rm = manager(follower_dir.path());
+    rm.become_leader_or_follower(1, &[follow(1, Some(endpoint(LEADER, 1)), &[LEADER, ME])])
+        .unwrap();
+    let partition = rm.partition(&tp()).unwrap();
+    let leader_dir = tempfile::tempdir().unwrap();
+    let leader_log = log_with(leader_dir.path(), &[(1, 0), (1, 1), (1, 2), (1, 3), (1, 4)]);
     partition
-        .append_as_follower(1, &first_five, 5, 0, 0)
+        .append_as_follower(1, &contents(&leader_log), 5, 0, 0)
         .unwrap();
     rm.become_leader_or_follower(1, &[follow(2, None, &[ME])])
         .unwrap();
@@ -243,49 +342,27 @@ async fn a_follower_copies_its_leader_and_drops_a_tail_the_leader_lacks() {
     }
     assert_eq!(partition.log().high_watermark(), 8);
 
-    // Epoch 3: the old leader is back and the follower follows it.
-    let leader = Arc::new(ScriptedLeader {
-        log: Mutex::new(leader_log),
-        fetches: Mutex::new(Vec::new()),
-    });
-    let server_config = ServerConfig {
-        listeners: vec![Listener {
-            name: "PLAINTEXT".into(),
-            host: "127.0.0.1".into(),
-            port: 0,
-        }],
-        ..ServerConfig::default()
-    };
-    let server = Server::start(server_config, Arc::clone(&leader))
-        .await
-        .unwrap();
-    let port = server.local_addr("PLAINTEXT").unwrap().port();
-    rm.startup();
-    let at_leader = Some(endpoint(LEADER, i32::from(port)));
-    rm.become_leader_or_follower(1, &[follow(3, at_leader, &[LEADER, ME])])
-        .unwrap();
-    // Its log ends past the leader's (8 > 5): it truncates to the leader's
-    // end. (Had the leader written more by then, the follower would keep
-    // its own records below the leader's end: what leader epochs,
-    // KIP-101, are for.)
-    wait_until("the follower truncated", || {
-        partition.log().log_end_offset() == 5
-    })
-    .await;
-    for ts in 20..22 {
+    // The old leader leads again, in epoch 3 from offset 5, and has written
+    // four records by the time the follower follows it: its log reaches
+    // past the follower's, so neither the follower's high watermark (8)
+    // nor the leader's log end (9) tells where they diverge (5).
+    let leader = ScriptedLeader::new(leader_log);
+    leader.log().assign_epoch_start_offset(3, 5).unwrap();
+    for ts in 20..24 {
         leader.log().append_as_leader(&batch(ts), 3, 0).unwrap();
     }
-    leader.log().set_high_watermark(6);
-    let expected = contents(&leader.log());
-    wait_until("the follower has the leader's log", || {
-        contents(&partition.log()) == expected
-    })
-    .await;
+    leader.log().set_high_watermark(5);
+    let (server, at) = leader.serve().await;
+    rm.startup();
+    follow_until_identical(&rm, &leader, at, 3).await;
     wait_until("the follower has the leader's high watermark", || {
-        partition.log().high_watermark() == 6
+        partition.log().high_watermark() == 5
     })
     .await;
 
+    // It asked where its epoch 2 ends (the leader knows epoch 1 ending at
+    // 5), then fetched from there, not from its own end.
+    assert_eq!(leader.asked_epochs(), [(ME, 3, 2)]);
     let fetches = leader.fetches.lock().unwrap().clone();
     let first = &fetches[0];
     let defaults = config().fetcher;
@@ -302,19 +379,62 @@ async fn a_follower_copies_its_leader_and_drops_a_tail_the_leader_lacks() {
     );
     let p = &first.topics[0].partitions[0];
     assert_eq!(
-        (p.current_leader_epoch, p.partition_max_bytes),
-        (3, 1024 * 1024)
+        (
+            p.current_leader_epoch,
+            p.partition_max_bytes,
+            p.fetch_offset
+        ),
+        (3, 1024 * 1024, 5)
     );
-    // It first asked from its own end (8), then from the leader's (5).
-    assert_eq!(p.fetch_offset, 8);
-    assert!(fetches
-        .iter()
-        .any(|f| f.topics[0].partitions[0].fetch_offset == 5));
+
+    // What the leader writes next follows.
+    for ts in 30..32 {
+        leader.log().append_as_leader(&batch(ts), 3, 0).unwrap();
+    }
+    leader.log().set_high_watermark(11);
+    let expected = contents(&leader.log());
+    wait_until("the follower has the leader's new records", || {
+        contents(&partition.log()) == expected
+    })
+    .await;
 
     // Leading again, it stops fetching.
     rm.become_leader_or_follower(1, &[follow(4, None, &[ME, LEADER])])
         .unwrap();
     assert!(rm.fetchers.assignment().is_empty());
+    rm.shutdown();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_asks_again_about_an_older_epoch_when_the_leader_lacks_its_own() {
+    // Epoch 0 was the follower's: it wrote five records, the leader copied
+    // three. The leader led epoch 1 (three records the follower never
+    // got), the follower epoch 2 (two records the leader never got), and
+    // the leader leads epoch 3.
+    let leader_dir = tempfile::tempdir().unwrap();
+    let mut leader_log = log_with(
+        leader_dir.path(),
+        &[(0, 0), (0, 1), (0, 2), (1, 10), (1, 11), (1, 12)],
+    );
+    leader_log.assign_epoch_start_offset(3, 6).unwrap();
+    leader_log.append_as_leader(&batch(30), 3, 0).unwrap();
+    let follower_dir = tempfile::tempdir().unwrap();
+    drop(log_with(
+        follower_dir.path(),
+        &[(0, 0), (0, 1), (0, 2), (0, 3), (0, 4), (2, 20), (2, 21)],
+    ));
+    let rm = manager(follower_dir.path());
+    let leader = ScriptedLeader::new(leader_log);
+    let (server, at) = leader.serve().await;
+    rm.startup();
+    follow_until_identical(&rm, &leader, at, 3).await;
+    // Epoch 2 is unknown to the leader: it answers epoch 1, which the
+    // follower does not know either; the follower drops its epoch 2 and
+    // asks about epoch 0, which the leader ends at 3 (KIP-279).
+    assert_eq!(leader.asked_epochs(), [(ME, 3, 2), (ME, 3, 0)]);
+    let first_fetch = leader.fetches.lock().unwrap()[0].clone();
+    assert_eq!(first_fetch.topics[0].partitions[0].fetch_offset, 3);
     rm.shutdown();
     server.shutdown().await;
 }

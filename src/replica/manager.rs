@@ -535,6 +535,24 @@ impl ReplicaManager {
             })
     }
 
+    /// OffsetForLeaderEpoch, on the leader (Kafka's
+    /// `Partition.lastOffsetForLeaderEpoch`): where `leader_epoch` ends in
+    /// the leader's log, and the epoch it was found under; `None` when the
+    /// log cannot tell (Kafka's UNDEFINED_EPOCH_OFFSET). Followers and
+    /// consumers alike are answered by the leader only, fenced by
+    /// `current_leader_epoch` as in [`FetchPartition`].
+    pub fn end_offset_for_epoch(
+        &self,
+        tp: &TopicPartition,
+        current_leader_epoch: Option<i32>,
+        leader_epoch: i32,
+    ) -> Result<Option<(i32, i64)>, ReplicaError> {
+        self.hosted(tp)?
+            .with_leader_log(current_leader_epoch, |log, _| {
+                Ok(log.end_offset_for_epoch(leader_epoch))
+            })
+    }
+
     /// Hands an ISR change to the task writing them.
     fn queue_isr_update(&self, update: IsrUpdate) {
         if self.isr_updates.send(update).is_err() {
@@ -567,7 +585,7 @@ impl ReplicaManager {
         match &written {
             Ok(version) => info!("{tp}: ISR is now {:?} (zkVersion {version})", update.state.isr),
             Err(ZkError::BadVersion { .. }) => warn!(
-                "{tp}: the partition state changed since zkVersion {}: ISR {:?} not written, no ISR change until the controller's next LeaderAndIsr",
+                "{tp}: the partition state changed since zkVersion {}: ISR {:?} not written; not leading until the controller's next LeaderAndIsr",
                 update.zk_version, update.state.isr
             ),
             Err(e) => warn!("{tp}: ISR {:?} not written: {e}", update.state.isr),

@@ -10,9 +10,9 @@
 //! records once every in-sync replica has them (the high watermark), and
 //! consumers see only committed records; an acks=all producer is answered
 //! once its records are committed, and refused while the ISR is smaller
-//! than `min.insync.replicas`. Not yet: leader-epoch based truncation
-//! (OffsetForLeaderEpoch): a follower of a new leader truncates to its high
-//! watermark, as Kafka did before KIP-101.
+//! than `min.insync.replicas`. A follower of a new leader first asks it
+//! where their logs diverge (OffsetForLeaderEpoch, [`truncation`]) and
+//! truncates there before fetching.
 
 mod config;
 mod error;
@@ -28,6 +28,7 @@ mod replication_tests;
 mod state_change;
 #[cfg(test)]
 mod testing;
+mod truncation;
 
 pub use config::{FetcherConfig, ReplicaConfig};
 pub use error::ReplicaError;

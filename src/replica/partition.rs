@@ -23,6 +23,7 @@ use super::error::ReplicaError;
 use super::isr::IsrUpdate;
 use super::remote_replica::RemoteReplica;
 use super::state_change::{LeaderAndIsrPartition, NO_LEADER};
+use super::truncation::{truncation_point, LeaderEpochEnd, Truncation};
 
 /// This broker's part in a partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,10 +63,6 @@ struct IsrState {
     /// The epoch of the controller that last wrote the partition state,
     /// written back with the leader's ISR changes.
     controller_epoch: i32,
-    /// A write found the znode changed since this broker's version: the
-    /// controller has decided something this broker has not heard yet. No
-    /// more ISR changes until the next LeaderAndIsr.
-    fenced: bool,
     /// The leader's log end offset when its epoch began: a follower must
     /// have everything before it to join the ISR (Kafka's
     /// `leaderEpochStartOffsetOpt`).
@@ -160,19 +157,28 @@ impl Partition {
     }
 
     /// Leads the partition as `state` says (Kafka's `Partition.makeLeader`):
-    /// its followers start unknown, those in the ISR counted as caught up
-    /// now. The high watermark stays where it was (from the checkpoint, or
-    /// as a follower learned it) until the ISR's positions move it; with an
-    /// ISR of this broker alone that is at once. Returns whether it moved.
-    pub fn make_leader(&self, state: &LeaderAndIsrPartition, now_ms: i64) -> bool {
+    /// the new epoch is recorded in the leader epoch cache as starting at
+    /// the log end, so a follower asking where an older epoch ends is told
+    /// (OffsetForLeaderEpoch); its followers start unknown, those in the ISR
+    /// counted as caught up now. The high watermark stays where it was (from
+    /// the checkpoint, or as a follower learned it) until the ISR's
+    /// positions move it; with an ISR of this broker alone that is at once.
+    /// Returns whether it moved. Writes the epoch checkpoint: touches the
+    /// disk.
+    pub fn make_leader(
+        &self,
+        state: &LeaderAndIsrPartition,
+        now_ms: i64,
+    ) -> Result<bool, ReplicaError> {
         let mut leadership = self.write_leadership();
+        let mut log = self.log();
+        let log_end = log.log_end_offset();
+        log.assign_epoch_start_offset(state.leader_epoch, log_end)?;
         *leadership = Leadership {
             role: Role::Leader,
             leader_epoch: state.leader_epoch,
             replicas: state.replicas.clone(),
         };
-        let mut log = self.log();
-        let log_end = log.log_end_offset();
         let mut isr = self.lock_isr();
         *isr = IsrState {
             leader_epoch_start_offset: log_end,
@@ -189,31 +195,24 @@ impl Partition {
                 .collect(),
             ..IsrState::from_controller(state)
         };
-        maybe_increment_high_watermark(&mut log, &isr)
+        Ok(maybe_increment_high_watermark(&mut log, &isr))
     }
 
-    /// Follows `state.leader` (Kafka's `Partition.makeFollower`). Following
-    /// a new leader, the log is first truncated to the high watermark: what
-    /// lies past it may not be on the leader (Kafka before KIP-101; leader
-    /// epochs will narrow this). Truncating touches the disk.
-    pub fn make_follower(&self, state: &LeaderAndIsrPartition) -> Result<(), ReplicaError> {
+    /// Follows `state.leader` (Kafka's `Partition.makeFollower`). The log is
+    /// left as it is: what lies past the point where it diverges from the
+    /// new leader's is truncated by the fetcher once the leader has said
+    /// where that is (OffsetForLeaderEpoch, see
+    /// [`truncation`](super::truncation)), before anything is fetched.
+    pub fn make_follower(&self, state: &LeaderAndIsrPartition) {
         let mut leadership = self.write_leadership();
-        let role = Role::Follower {
-            leader: (state.leader != NO_LEADER).then_some(state.leader),
-        };
-        let new_leader = role != leadership.role && state.leader != NO_LEADER;
         *leadership = Leadership {
-            role,
+            role: Role::Follower {
+                leader: (state.leader != NO_LEADER).then_some(state.leader),
+            },
             leader_epoch: state.leader_epoch,
             replicas: state.replicas.clone(),
         };
         *self.lock_isr() = IsrState::from_controller(state);
-        if new_leader {
-            let mut log = self.log();
-            let high_watermark = log.high_watermark();
-            log.truncate_to(high_watermark)?;
-        }
-        Ok(())
     }
 
     /// Runs `operation` on the log with the leader epoch, if this broker
@@ -367,7 +366,7 @@ impl Partition {
         isr: &mut IsrState,
         follower: BrokerId,
     ) -> Option<IsrUpdate> {
-        if isr.pending.is_some() || isr.fenced || isr.isr.contains(&follower) {
+        if isr.pending.is_some() || isr.isr.contains(&follower) {
             return None;
         }
         let end = isr.followers.get(&follower)?.log_end_offset();
@@ -394,7 +393,7 @@ impl Partition {
         }
         let log = self.log();
         let mut isr = self.lock_isr();
-        if isr.pending.is_some() || isr.fenced {
+        if isr.pending.is_some() {
             return None;
         }
         let log_end = log.log_end_offset();
@@ -439,17 +438,21 @@ impl Partition {
     }
 
     /// Settles an ISR change with the store's answer: written, it is the
-    /// ISR at the new zkVersion (and may let the high watermark advance:
-    /// the returned flag); refused for a stale zkVersion, the ISR stays and
-    /// stops changing until the next LeaderAndIsr; failed otherwise, the
-    /// ISR stays and the change may be tried again. Ignored if leadership
-    /// changed meanwhile: the controller's newer state replaced it.
+    /// ISR at the new zkVersion (and may let the high watermark advance);
+    /// failed, the ISR stays and the change may be tried again. Refused for
+    /// a stale zkVersion, the controller has written the partition state
+    /// since: it has decided something this broker has not heard yet (a
+    /// new leader, a replica out of the ISR), so this broker stops leading,
+    /// and refuses produce and fetch (NOT_LEADER_OR_FOLLOWER), until the
+    /// controller's next LeaderAndIsr says what it is. Ignored if
+    /// leadership changed meanwhile: the controller's newer state replaced
+    /// it. Returns whether waiting fetches and produces should look again.
     pub(super) fn complete_isr_update(
         &self,
         update: &IsrUpdate,
         written: &Result<i32, ZkError>,
     ) -> bool {
-        let leadership = self.read_leadership();
+        let mut leadership = self.write_leadership();
         if leadership.role != Role::Leader || leadership.leader_epoch != update.leader_epoch {
             return false;
         }
@@ -466,8 +469,8 @@ impl Partition {
                 maybe_increment_high_watermark(&mut log, &isr)
             }
             Err(ZkError::BadVersion { .. }) => {
-                isr.fenced = true;
-                false
+                leadership.role = Role::Follower { leader: None };
+                true
             }
             Err(_) => false,
         }
@@ -502,6 +505,33 @@ impl Partition {
             log.delete_records_before(log_start)?;
         }
         Ok(info)
+    }
+
+    /// The latest leader epoch in a follower's log, while it follows in
+    /// `leader_epoch`: what it asks the leader about before fetching.
+    pub(super) fn follower_latest_epoch(
+        &self,
+        leader_epoch: i32,
+    ) -> Result<Option<i32>, ReplicaError> {
+        let _leadership = self.follower_in(leader_epoch)?;
+        Ok(self.log().leader_epochs().latest_epoch())
+    }
+
+    /// Truncates a follower's log where it stops being the leader's, as the
+    /// leader's OffsetForLeaderEpoch answer says (`None`: at the high
+    /// watermark), if this broker still follows in `leader_epoch`. Returns
+    /// the log end offset before, and the truncation. Touches the disk.
+    pub(super) fn truncate_follower_to_epoch_end(
+        &self,
+        leader_epoch: i32,
+        leader: Option<LeaderEpochEnd>,
+    ) -> Result<(i64, Truncation), ReplicaError> {
+        let _leadership = self.follower_in(leader_epoch)?;
+        let mut log = self.log();
+        let before = log.log_end_offset();
+        let truncation = truncation_point(leader, &log);
+        log.truncate_to(truncation.offset)?;
+        Ok((before, truncation))
     }
 
     /// Truncates a follower's log to `offset`, where the leader's log ends

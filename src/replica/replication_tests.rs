@@ -1,7 +1,7 @@
 //! Behaviour tests of the leader's side of replication: the high watermark
 //! from followers' fetches, ISR expansion and shrinking written to a fake
-//! ZooKeeper, and the follower's side of the log (append, high watermark,
-//! truncation on a new leader).
+//! ZooKeeper (and leadership given up when the controller wrote first), and
+//! the follower's side of the log (append, high watermark).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -210,39 +210,63 @@ async fn a_lagging_follower_leaves_the_isr_and_the_high_watermark_moves_on() {
 }
 
 #[tokio::test]
-async fn a_stale_zk_version_stops_isr_changes_until_the_next_leader_and_isr() {
+async fn a_leader_refused_an_isr_write_stops_leading_until_the_next_leader_and_isr() {
     let dir = tempfile::tempdir().unwrap();
-    let (rm, zk) = leader(dir.path(), &[ME], 1);
-    // The controller wrote the state since this leader's version 0.
+    let (rm, zk) = manager_with_zk(dir.path());
+    apply(&rm, state(ME, 1, &[ME, F3], 0));
+    // An acks=all batch waits for F3, which has not fetched yet.
+    let (_, awaited) = rm.append_for_all_acks(&tp(), &batch(0)).unwrap();
+    let waiting = {
+        let rm = Arc::clone(&rm);
+        tokio::spawn(async move {
+            rm.wait_for_commits(&[awaited], Duration::from_secs(30))
+                .await
+                .remove(0)
+                .map_err(|e| e.error_code())
+        })
+    };
+    // The controller wrote the state since this leader's version 0; F2
+    // catches up and the leader's ISR expansion is refused.
     zk.lock().zk_version = 4;
     fetch(&rm, Some(F2), 1).await.unwrap();
     assert_eq!(rm.write_queued_isr_updates().await, 1);
-    let partition = rm.partition(&tp()).unwrap();
-    assert_eq!((partition.isr(), partition.zk_version()), (vec![ME], 0));
     assert!(zk.lock().written.is_empty() && zk.lock().notified.is_empty());
-    fetch(&rm, Some(F3), 1).await.unwrap();
-    assert_eq!(rm.write_queued_isr_updates().await, 0, "fenced");
-    // The controller's next LeaderAndIsr brings the current version.
+    let partition = rm.partition(&tp()).unwrap();
+    assert_eq!((partition.isr(), partition.zk_version()), (vec![ME, F3], 0));
+    // It no longer leads: the waiting producer, new produce and every fetch
+    // are refused, and nothing changes the ISR.
+    assert_eq!(partition.role(), Role::Follower { leader: None });
+    let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("answered when leadership was given up")
+        .unwrap();
+    let not_leader = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+    assert_eq!(answer, Err(not_leader));
+    assert_eq!(
+        rm.append(&tp(), &batch(1)).unwrap_err().error_code(),
+        not_leader
+    );
+    assert_eq!(fetch(&rm, None, 0).await.unwrap_err(), not_leader);
+    assert_eq!(fetch(&rm, Some(F3), 1).await.unwrap_err(), not_leader);
+    rm.maybe_shrink_isrs(crate::log::partition_log::now_ms() + 3_600_000);
+    assert_eq!(rm.write_queued_isr_updates().await, 0);
+    // The controller's next LeaderAndIsr makes it the leader again, with
+    // the current version.
     apply(&rm, state(ME, 2, &[ME], 4));
-    let fetch2 = |replica, offset| {
-        let rm = Arc::clone(&rm);
-        async move {
-            let want = FetchPartition {
-                topic_partition: tp(),
-                current_leader_epoch: Some(2),
-                fetch_offset: offset,
-                max_bytes: 1 << 20,
-            };
-            let params = FetchParams {
-                replica_id: Some(replica),
-                min_bytes: 0,
-                max_wait: Duration::ZERO,
-                max_bytes: 1 << 20,
-            };
-            rm.fetch(&[want], &params).await.remove(0).unwrap()
-        }
+    assert_eq!(rm.append(&tp(), &batch(1)).unwrap().first_offset, 1);
+    let want = FetchPartition {
+        topic_partition: tp(),
+        current_leader_epoch: Some(2),
+        fetch_offset: 2,
+        max_bytes: 1 << 20,
     };
-    fetch2(F2, 1).await;
+    let params = FetchParams {
+        replica_id: Some(F2),
+        min_bytes: 0,
+        max_wait: Duration::ZERO,
+        max_bytes: 1 << 20,
+    };
+    rm.fetch(&[want], &params).await.remove(0).unwrap();
     assert_eq!(rm.write_queued_isr_updates().await, 1);
     assert_eq!((partition.isr(), partition.zk_version()), (vec![ME, F2], 5));
 }
@@ -296,7 +320,7 @@ fn a_follower_appends_the_leaders_batches_and_takes_its_high_watermark() {
 }
 
 #[test]
-fn a_follower_of_a_new_leader_truncates_to_its_checkpointed_high_watermark() {
+fn the_high_watermark_survives_a_restart_and_a_new_follower_keeps_its_log() {
     let dir = tempfile::tempdir().unwrap();
     {
         let (rm, _) = manager_with_zk(dir.path());
@@ -316,24 +340,12 @@ fn a_follower_of_a_new_leader_truncates_to_its_checkpointed_high_watermark() {
     let restored = crate::log::manager::lock(&log).high_watermark();
     assert_eq!(restored, 2, "replication-offset-checkpoint read back");
     // Following F2 now: the record past the high watermark may not be on
-    // F2, so it goes.
+    // F2, but only F2 can tell; the fetcher asks it before truncating (see
+    // fetcher_tests), so becoming a follower leaves the log as it is.
     apply(&rm, state(F2, 2, &[F2], 0));
     let partition = rm.partition(&tp()).unwrap();
-    assert_eq!(partition.log().log_end_offset(), 2);
-    // The same leader in a newer epoch: nothing to truncate.
-    partition
-        .append_as_follower(2, &batch_at(2, 2), 2, 0, 0)
-        .unwrap();
-    apply(&rm, state(F2, 3, &[F2, ME], 0));
     assert_eq!(partition.log().log_end_offset(), 3);
-}
-
-/// One record as the leader would store it at `offset` in `epoch`.
-fn batch_at(offset: i64, epoch: i32) -> Vec<u8> {
-    let mut bytes = batch(offset).to_vec();
-    bytes[..8].copy_from_slice(&offset.to_be_bytes());
-    bytes[12..16].copy_from_slice(&epoch.to_be_bytes());
-    bytes
+    assert_eq!(partition.log().high_watermark(), 2);
 }
 
 #[tokio::test]

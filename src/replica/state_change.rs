@@ -185,10 +185,12 @@ impl ReplicaManager {
         };
         self.fetchers.remove_partitions(std::slice::from_ref(tp));
         let result = if state.leader == self.config.broker_id {
-            partition.make_leader(state, crate::log::partition_log::now_ms());
-            Ok(())
+            partition
+                .make_leader(state, crate::log::partition_log::now_ms())
+                .map(drop)
         } else {
-            partition.make_follower(state)
+            partition.make_follower(state);
+            Ok(())
         };
         // A fetch waiting on a partition that changed hands answers now
         // (NOT_LEADER_OR_FOLLOWER) instead of at its timeout; one waiting
@@ -350,6 +352,43 @@ mod tests {
         assert_eq!(partition.leader_epoch(), 3);
         assert_eq!(rm.read(&tp(), 0, 1 << 20, true).unwrap().high_watermark, 2);
         assert_eq!(rm.append(&tp(), &batch(3)).unwrap().first_offset, 2);
+    }
+
+    #[test]
+    fn a_leader_answers_where_each_epoch_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let rm = manager(dir.path());
+        leader_and_isr(&rm, state(ME, 0)).unwrap();
+        rm.append(&tp(), &batch(1)).unwrap();
+        rm.append(&tp(), &batch(2)).unwrap();
+        leader_and_isr(&rm, state(2, 1)).unwrap();
+        leader_and_isr(&rm, state(ME, 3)).unwrap();
+        // The new epoch starts at the log end before anything is written
+        // in it, and the checkpoint file says so.
+        let partition = rm.partition(&tp()).unwrap();
+        let epochs: Vec<(i32, i64)> = partition
+            .log()
+            .leader_epochs()
+            .entries()
+            .iter()
+            .map(|e| (e.epoch, e.start_offset))
+            .collect();
+        assert_eq!(epochs, [(0, 0), (3, 2)]);
+        let checkpoint = std::fs::read_to_string(dir.path().join("t-0/leader-epoch-checkpoint"));
+        assert_eq!(checkpoint.unwrap(), "0\n2\n0 0\n3 2\n");
+        rm.append(&tp(), &batch(3)).unwrap();
+        let end = |current, epoch| {
+            rm.end_offset_for_epoch(&tp(), current, epoch)
+                .map_err(|e| e.error_code())
+        };
+        assert_eq!(end(None, 0), Ok(Some((0, 2))));
+        assert_eq!(end(None, 2), Ok(Some((0, 2))), "epoch 1 wrote nothing");
+        assert_eq!(end(Some(3), 3), Ok(Some((3, 3))), "the current epoch");
+        assert_eq!(end(None, 4), Ok(None), "an epoch the leader does not know");
+        assert_eq!(end(Some(2), 0), Err(ErrorCode::FENCED_LEADER_EPOCH));
+        assert_eq!(end(Some(4), 0), Err(ErrorCode::UNKNOWN_LEADER_EPOCH));
+        leader_and_isr(&rm, state(2, 4)).unwrap();
+        assert_eq!(end(None, 0), Err(ErrorCode::NOT_LEADER_OR_FOLLOWER));
     }
 
     #[test]

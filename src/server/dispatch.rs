@@ -57,6 +57,7 @@ use crate::protocol::api::metadata::MetadataRequest;
 use crate::protocol::api::offset_commit::OffsetCommitRequest;
 use crate::protocol::api::offset_delete::OffsetDeleteRequest;
 use crate::protocol::api::offset_fetch::OffsetFetchRequest;
+use crate::protocol::api::offset_for_leader_epoch::OffsetForLeaderEpochRequest;
 use crate::protocol::api::produce::ProduceRequest;
 use crate::protocol::api::stop_replica::StopReplicaRequest;
 use crate::protocol::api::sync_group::SyncGroupRequest;
@@ -245,6 +246,7 @@ dispatch_table! {
     ListGroups => list_groups(ListGroupsRequest),
     DeleteGroups => delete_groups(DeleteGroupsRequest),
     OffsetDelete => offset_delete(OffsetDeleteRequest),
+    OffsetForLeaderEpoch => offset_for_leader_epoch(OffsetForLeaderEpochRequest),
 }
 
 /// The intersection of two version ranges (request and response codecs).

@@ -2,6 +2,8 @@
 //! metadata cache; auto-creates requested topics when
 //! `auto.create.topics.enable` and the client allows it.
 
+use std::time::Duration;
+
 use ::log::warn;
 
 use crate::admin::validate_topic_name;
@@ -24,6 +26,13 @@ const NO_LEADER_ID: BrokerId = -1;
 
 /// The controller id when there is none.
 const NO_CONTROLLER_ID: BrokerId = -1;
+
+/// How long a Metadata request naming a topic this broker does not know
+/// waits for the controller's first UpdateMetadata, on a broker that has
+/// not had one yet (just started, or restarted). A gregor bound, not a
+/// Kafka setting: the controller sends it as soon as it sees the broker
+/// register, well within this.
+const FIRST_UPDATE_WAIT: Duration = Duration::from_secs(5);
 
 impl Broker {
     pub(crate) async fn metadata(
@@ -96,6 +105,16 @@ impl Broker {
         }
         if validate_topic_name(&name).is_err() {
             return error_topic(name, ErrorCode::INVALID_TOPIC_EXCEPTION);
+        }
+        // A broker the controller has not told about the cluster yet cannot
+        // say a topic does not exist (librdkafka fails every queued record
+        // of a topic reported unknown): it waits for the controller, and
+        // without it answers with the retriable LEADER_NOT_AVAILABLE.
+        if !self.metadata.wait_for_controller(FIRST_UPDATE_WAIT).await {
+            return error_topic(name, ErrorCode::LEADER_NOT_AVAILABLE);
+        }
+        if let Some(known) = cached(&name) {
+            return known;
         }
         if !(allow_auto_create && self.config.auto_create_topics_enable) {
             return error_topic(name, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
