@@ -16,7 +16,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use crate::log::LogConfig;
+use crate::log::{CleanerConfig, CleanupPolicy, LogConfig};
 
 /// Kafka's `Int.MaxValue`, the upper bound of every `INT` config.
 const INT_MAX: u32 = i32::MAX as u32;
@@ -136,7 +136,7 @@ impl fmt::Display for Listener {
 }
 
 /// The broker configuration, one field per supported `server.properties` key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct KafkaConfig {
     /// `broker.id`, default -1 (`None`): the broker then takes a generated id
     /// above `reserved.broker.max.id` from `/brokers/seqid`.
@@ -237,11 +237,37 @@ pub struct KafkaConfig {
     /// `__consumer_offsets` (fixed once created: group placement hashes on it).
     pub offsets_topic_num_partitions: u32,
     /// `offsets.topic.replication.factor`, default 3: replicas of
-    /// `__consumer_offsets`; its creation fails until this many brokers exist.
+    /// `__consumer_offsets`, capped by the live brokers when it is created.
     pub offsets_topic_replication_factor: u16,
+    /// `offsets.topic.segment.bytes`, default 104857600: `segment.bytes` of
+    /// `__consumer_offsets`, kept small so compaction can work on it.
+    pub offsets_topic_segment_bytes: u32,
+    /// `offsets.load.buffer.size`, default 5242880: bytes read at a time
+    /// when a coordinator loads a `__consumer_offsets` partition.
+    pub offsets_load_buffer_size: u32,
+    /// `offset.metadata.max.bytes`, default 4096: the longest metadata string
+    /// an offset commit may carry (OFFSET_METADATA_TOO_LARGE beyond).
+    pub offset_metadata_max_bytes: u32,
+    /// `offsets.retention.minutes`, default 10080 (7 days): how long the
+    /// offsets of a group without members (or of a partition its members no
+    /// longer consume) are kept.
+    pub offsets_retention_minutes: u32,
+    /// `offsets.retention.check.interval.ms`, default 600000: how often the
+    /// coordinator looks for expired offsets.
+    pub offsets_retention_check_interval_ms: u64,
+    /// `offsets.commit.timeout.ms`, default 5000: how long an offset commit
+    /// waits for the in-sync replicas of its `__consumer_offsets` partition
+    /// (REQUEST_TIMED_OUT after).
+    pub offsets_commit_timeout_ms: u32,
     /// `group.initial.rebalance.delay.ms`, default 3000: how long a new group
     /// waits for more members before its first rebalance.
     pub group_initial_rebalance_delay_ms: u64,
+    /// `group.min.session.timeout.ms`, default 6000: the shortest session
+    /// timeout a member may ask for (INVALID_SESSION_TIMEOUT below).
+    pub group_min_session_timeout_ms: u32,
+    /// `group.max.session.timeout.ms`, default 1800000: the longest session
+    /// timeout a member may ask for (INVALID_SESSION_TIMEOUT above).
+    pub group_max_session_timeout_ms: u32,
     /// `log.retention.check.interval.ms`, default 300000: how often retention runs.
     pub log_retention_check_interval_ms: u64,
     /// `log.flush.scheduler.interval.ms`, default `Long.MaxValue` (`None`):
@@ -262,6 +288,9 @@ pub struct KafkaConfig {
     /// The broker's `log.*` keys and `message.max.bytes`: the defaults every
     /// topic's [`LogConfig`] starts from. Read it with [`KafkaConfig::log_config`].
     log_defaults: LogConfig,
+    /// The log cleaner's `log.cleaner.*` keys (compaction of
+    /// `cleanup.policy=compact` topics).
+    pub log_cleaner: CleanerConfig,
 }
 
 impl KafkaConfig {
@@ -425,9 +454,25 @@ impl KafkaConfig {
             offsets_topic_replication_factor: p
                 .number("offsets.topic.replication.factor", 1, i16::MAX as u16)?
                 .unwrap_or(3),
+            offsets_topic_segment_bytes: p
+                .int("offsets.topic.segment.bytes", 1)?
+                .unwrap_or(100 * 1024 * 1024),
+            offsets_load_buffer_size: p
+                .int("offsets.load.buffer.size", 1)?
+                .unwrap_or(5 * 1024 * 1024),
+            offset_metadata_max_bytes: p.int("offset.metadata.max.bytes", 0)?.unwrap_or(4096),
+            offsets_retention_minutes: p.int("offsets.retention.minutes", 1)?.unwrap_or(10_080),
+            offsets_retention_check_interval_ms: p
+                .long("offsets.retention.check.interval.ms", 1)?
+                .unwrap_or(600_000),
+            offsets_commit_timeout_ms: p.int("offsets.commit.timeout.ms", 1)?.unwrap_or(5000),
             group_initial_rebalance_delay_ms: p
                 .int("group.initial.rebalance.delay.ms", 0)?
                 .map_or(3000, u64::from),
+            group_min_session_timeout_ms: p.int("group.min.session.timeout.ms", 0)?.unwrap_or(6000),
+            group_max_session_timeout_ms: p
+                .int("group.max.session.timeout.ms", 0)?
+                .unwrap_or(1_800_000),
             // Intervals start at 1: a zero period is rejected by every
             // scheduler (Kafka's included) at start-up anyway.
             log_retention_check_interval_ms: p
@@ -448,6 +493,7 @@ impl KafkaConfig {
                 .unwrap_or(5000),
             request_timeout_ms: p.int("request.timeout.ms", 1)?.map_or(30_000, u64::from),
             log_defaults: broker_log_defaults(p)?,
+            log_cleaner: cleaner_config(p)?,
         })
     }
 
@@ -632,7 +678,70 @@ fn broker_log_defaults(p: &Props<'_>) -> Result<LogConfig, ConfigError> {
         min_insync_replicas: p
             .int(MIN_INSYNC_REPLICAS, 1)?
             .unwrap_or(defaults.min_insync_replicas),
+        cleanup_policy: cleanup_policy(p, "log.cleanup.policy")?.unwrap_or(defaults.cleanup_policy),
+        min_cleanable_dirty_ratio: p
+            .ratio("log.cleaner.min.cleanable.ratio")?
+            .unwrap_or(defaults.min_cleanable_dirty_ratio),
+        delete_retention_ms: p
+            .long("log.cleaner.delete.retention.ms", 0)?
+            .unwrap_or(defaults.delete_retention_ms),
+        min_compaction_lag_ms: p
+            .long("log.cleaner.min.compaction.lag.ms", 0)?
+            .unwrap_or(defaults.min_compaction_lag_ms),
+        max_compaction_lag_ms: p
+            .long("log.cleaner.max.compaction.lag.ms", 1)?
+            .unwrap_or(defaults.max_compaction_lag_ms),
     })
+}
+
+/// The log cleaner's own keys (the per-topic ones are in [`LogConfig`]).
+fn cleaner_config(p: &Props<'_>) -> Result<CleanerConfig, ConfigError> {
+    let defaults = CleanerConfig::default();
+    Ok(CleanerConfig {
+        enable: p.boolean("log.cleaner.enable")?.unwrap_or(defaults.enable),
+        threads: p
+            .int("log.cleaner.threads", 0)?
+            .map_or(defaults.threads, |n| n as usize),
+        backoff_ms: p
+            .long("log.cleaner.backoff.ms", 0)?
+            .unwrap_or(defaults.backoff_ms),
+        dedupe_buffer_size: p
+            .long("log.cleaner.dedupe.buffer.size", 0)?
+            .unwrap_or(defaults.dedupe_buffer_size),
+        io_buffer_size: p
+            .int("log.cleaner.io.buffer.size", 0)?
+            .map_or(defaults.io_buffer_size, |n| n as usize),
+    })
+}
+
+/// `cleanup.policy` (or the broker's `log.cleanup.policy`): a comma-separated
+/// list of `compact` and `delete` (Kafka's `ValidList`).
+fn cleanup_policy(p: &Props<'_>, key: &'static str) -> Result<Option<CleanupPolicy>, ConfigError> {
+    let Some(list) = p.string(key) else {
+        return Ok(None);
+    };
+    let mut policy = CleanupPolicy {
+        compact: false,
+        delete: false,
+    };
+    for item in list.split(',') {
+        match item.trim() {
+            "compact" => policy.compact = true,
+            "delete" => policy.delete = true,
+            _ => return Err(invalid(key, list, "a list of compact, delete")),
+        }
+    }
+    Ok(Some(policy))
+}
+
+/// How Kafka spells a cleanup policy in DescribeConfigs.
+fn describe_cleanup_policy(policy: CleanupPolicy) -> String {
+    match (policy.compact, policy.delete) {
+        (true, true) => "compact,delete",
+        (true, false) => "compact",
+        _ => "delete",
+    }
+    .to_owned()
 }
 
 /// Kafka treats any negative retention as "keep forever".
@@ -659,6 +768,12 @@ const MAX_MESSAGE_BYTES: &str = "max.message.bytes";
 const FILE_DELETE_DELAY_MS: &str = "file.delete.delay.ms";
 /// The same key at broker and topic level.
 const MIN_INSYNC_REPLICAS: &str = "min.insync.replicas";
+/// `cleanup.policy`: `delete`, `compact`, or both comma-separated.
+pub const CLEANUP_POLICY: &str = "cleanup.policy";
+const MIN_CLEANABLE_DIRTY_RATIO: &str = "min.cleanable.dirty.ratio";
+const DELETE_RETENTION_MS: &str = "delete.retention.ms";
+const MIN_COMPACTION_LAG_MS: &str = "min.compaction.lag.ms";
+const MAX_COMPACTION_LAG_MS: &str = "max.compaction.lag.ms";
 
 /// Layers a topic's config overrides on the broker defaults `base`.
 ///
@@ -701,7 +816,31 @@ pub fn topic_log_config(
         min_insync_replicas: p
             .int(MIN_INSYNC_REPLICAS, 1)?
             .unwrap_or(base.min_insync_replicas),
+        cleanup_policy: cleanup_policy(&p, CLEANUP_POLICY)?.unwrap_or(base.cleanup_policy),
+        min_cleanable_dirty_ratio: p
+            .ratio(MIN_CLEANABLE_DIRTY_RATIO)?
+            .unwrap_or(base.min_cleanable_dirty_ratio),
+        delete_retention_ms: p
+            .long(DELETE_RETENTION_MS, 0)?
+            .unwrap_or(base.delete_retention_ms),
+        min_compaction_lag_ms: p
+            .long(MIN_COMPACTION_LAG_MS, 0)?
+            .unwrap_or(base.min_compaction_lag_ms),
+        max_compaction_lag_ms: p
+            .long(MAX_COMPACTION_LAG_MS, 1)?
+            .unwrap_or(base.max_compaction_lag_ms),
     };
+    // Kafka's `LogConfig.validateValues`.
+    if config.min_compaction_lag_ms > config.max_compaction_lag_ms {
+        return Err(invalid(
+            MIN_COMPACTION_LAG_MS,
+            &config.min_compaction_lag_ms.to_string(),
+            format!(
+                "at most {MAX_COMPACTION_LAG_MS} ({})",
+                config.max_compaction_lag_ms
+            ),
+        ));
+    }
     match p.unread().first() {
         Some(unknown) => Err(ConfigError::UnknownTopicConfig((*unknown).to_owned())),
         None => Ok(config),
@@ -733,6 +872,23 @@ pub fn describe(config: &LogConfig) -> Vec<(&'static str, String)> {
             config.file_delete_delay_ms.to_string(),
         ),
         (MIN_INSYNC_REPLICAS, config.min_insync_replicas.to_string()),
+        (
+            CLEANUP_POLICY,
+            describe_cleanup_policy(config.cleanup_policy),
+        ),
+        (
+            MIN_CLEANABLE_DIRTY_RATIO,
+            config.min_cleanable_dirty_ratio.to_string(),
+        ),
+        (DELETE_RETENTION_MS, config.delete_retention_ms.to_string()),
+        (
+            MIN_COMPACTION_LAG_MS,
+            config.min_compaction_lag_ms.to_string(),
+        ),
+        (
+            MAX_COMPACTION_LAG_MS,
+            config.max_compaction_lag_ms.to_string(),
+        ),
     ]
 }
 
@@ -921,6 +1077,18 @@ impl<'a> Props<'a> {
         }
     }
 
+    /// A Kafka `DOUBLE` between 0 and 1 (a ratio).
+    fn ratio(&self, key: &'static str) -> Result<Option<f64>, ConfigError> {
+        let Some(raw) = self.string(key) else {
+            return Ok(None);
+        };
+        raw.parse::<f64>()
+            .ok()
+            .filter(|v| (0.0..=1.0).contains(v))
+            .map(Some)
+            .ok_or_else(|| invalid(key, raw, "a number between 0 and 1"))
+    }
+
     /// The keys present but never asked for.
     fn unread(&self) -> Vec<&'a str> {
         let read = self.read.borrow();
@@ -991,7 +1159,15 @@ mod tests {
         assert_eq!(c.replica_fetch_backoff_ms, 1000);
         assert_eq!(c.offsets_topic_num_partitions, 50);
         assert_eq!(c.offsets_topic_replication_factor, 3);
+        assert_eq!(c.offsets_topic_segment_bytes, 104_857_600);
+        assert_eq!(c.offsets_load_buffer_size, 5_242_880);
+        assert_eq!(c.offset_metadata_max_bytes, 4096);
+        assert_eq!(c.offsets_retention_minutes, 10_080);
+        assert_eq!(c.offsets_retention_check_interval_ms, 600_000);
+        assert_eq!(c.offsets_commit_timeout_ms, 5000);
         assert_eq!(c.group_initial_rebalance_delay_ms, 3000);
+        assert_eq!(c.group_min_session_timeout_ms, 6000);
+        assert_eq!(c.group_max_session_timeout_ms, 1_800_000);
         assert_eq!(c.log_retention_check_interval_ms, 300_000);
         assert_eq!(c.log_flush_scheduler_interval_ms, None);
         assert_eq!(c.log_flush_offset_checkpoint_interval_ms, 60_000);
@@ -1114,6 +1290,55 @@ mod tests {
     }
 
     #[test]
+    fn cleaner_keys_map_onto_the_cleaner_and_log_configs() {
+        let c = parse("").unwrap();
+        assert_eq!(c.log_cleaner, CleanerConfig::default());
+        assert_eq!(
+            (
+                c.log_cleaner.threads,
+                c.log_cleaner.backoff_ms,
+                c.log_cleaner.dedupe_buffer_size
+            ),
+            (1, 15_000, 134_217_728)
+        );
+        let c = parse(
+            "log.cleaner.enable=false\nlog.cleaner.threads=3\nlog.cleaner.backoff.ms=5\n\
+             log.cleaner.dedupe.buffer.size=1048576\nlog.cleaner.io.buffer.size=4096\n\
+             log.cleanup.policy=compact,delete\nlog.cleaner.min.cleanable.ratio=0.25\n\
+             log.cleaner.delete.retention.ms=10\nlog.cleaner.min.compaction.lag.ms=20\n\
+             log.cleaner.max.compaction.lag.ms=30\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.log_cleaner,
+            CleanerConfig {
+                enable: false,
+                threads: 3,
+                backoff_ms: 5,
+                dedupe_buffer_size: 1_048_576,
+                io_buffer_size: 4096,
+            }
+        );
+        let log = c.log_config();
+        assert_eq!(
+            log.cleanup_policy,
+            CleanupPolicy {
+                compact: true,
+                delete: true
+            }
+        );
+        assert_eq!(
+            (
+                log.min_cleanable_dirty_ratio,
+                log.delete_retention_ms,
+                log.min_compaction_lag_ms,
+                log.max_compaction_lag_ms
+            ),
+            (0.25, 10, 20, 30)
+        );
+    }
+
+    #[test]
     fn bad_values_name_key_and_value() {
         let err = parse("broker.id=abc\n").unwrap_err();
         assert_eq!(
@@ -1132,6 +1357,12 @@ mod tests {
             ),
             ("log.segment.bytes=13\n", "log.segment.bytes"),
             ("log.retention.hours=1.5\n", "log.retention.hours"),
+            ("log.cleaner.threads=-1\n", "log.cleaner.threads"),
+            ("log.cleanup.policy=none\n", "log.cleanup.policy"),
+            (
+                "log.cleaner.min.cleanable.ratio=2\n",
+                "log.cleaner.min.cleanable.ratio",
+            ),
             (
                 "zookeeper.session.timeout.ms=\n",
                 "zookeeper.session.timeout.ms",
@@ -1198,6 +1429,10 @@ mod tests {
         replica.fetch.response.max.bytes=3\nreplica.fetch.backoff.ms=4\n\
         offsets.topic.num.partitions=1\n\
         offsets.topic.replication.factor=1\ngroup.initial.rebalance.delay.ms=0\n\
+        offsets.topic.segment.bytes=1\noffsets.load.buffer.size=1\noffset.metadata.max.bytes=1\n\
+        offsets.retention.minutes=1\noffsets.retention.check.interval.ms=1\n\
+        offsets.commit.timeout.ms=1\n\
+        group.min.session.timeout.ms=1\ngroup.max.session.timeout.ms=1\n\
         log.retention.check.interval.ms=1\nlog.flush.scheduler.interval.ms=1\n\
         log.flush.offset.checkpoint.interval.ms=1\n\
         log.flush.start.offset.checkpoint.interval.ms=1\n\
@@ -1206,7 +1441,12 @@ mod tests {
         log.index.size.max.bytes=8\nlog.index.interval.bytes=1\nlog.retention.ms=1\n\
         log.retention.minutes=1\nlog.retention.hours=1\nlog.retention.bytes=1\n\
         log.flush.interval.messages=1\nlog.flush.interval.ms=1\nmessage.max.bytes=1\n\
-        log.segment.delete.delay.ms=1\n";
+        log.segment.delete.delay.ms=1\nlog.cleanup.policy=compact\n\
+        log.cleaner.min.cleanable.ratio=0.1\nlog.cleaner.delete.retention.ms=1\n\
+        log.cleaner.min.compaction.lag.ms=1\nlog.cleaner.max.compaction.lag.ms=2\n\
+        log.cleaner.enable=false\nlog.cleaner.threads=2\n\
+        log.cleaner.backoff.ms=1\nlog.cleaner.dedupe.buffer.size=1\n\
+        log.cleaner.io.buffer.size=1\n";
 
     #[test]
     fn every_supported_key_is_known() {
@@ -1348,9 +1588,24 @@ mod tests {
     #[test]
     fn topic_overrides_are_validated() {
         let base = LogConfig::default();
-        let err = topic_log_config(&base, &map(&[("cleanup.policy", "compact")])).unwrap_err();
-        assert_eq!(err.to_string(), "unknown topic config cleanup.policy");
+        let err = topic_log_config(&base, &map(&[("cleanup.polic", "compact")])).unwrap_err();
+        assert_eq!(err.to_string(), "unknown topic config cleanup.polic");
+        for (policy, compact, delete) in [
+            ("compact", true, false),
+            ("delete", false, true),
+            ("compact, delete", true, true),
+        ] {
+            let config = topic_log_config(&base, &map(&[("cleanup.policy", policy)])).unwrap();
+            assert_eq!(config.cleanup_policy, CleanupPolicy { compact, delete });
+        }
         for (key, value) in [
+            ("cleanup.policy", "compacted"),
+            ("cleanup.policy", ""),
+            ("min.cleanable.dirty.ratio", "1.5"),
+            ("min.cleanable.dirty.ratio", "NaN"),
+            ("delete.retention.ms", "-1"),
+            ("min.compaction.lag.ms", "-1"),
+            ("max.compaction.lag.ms", "0"),
             ("segment.bytes", "13"),
             ("segment.ms", "0"),
             ("segment.index.bytes", "3"),
@@ -1368,6 +1623,15 @@ mod tests {
                 "{key}={value}: {err}"
             );
         }
+        let lags = map(&[
+            ("min.compaction.lag.ms", "10"),
+            ("max.compaction.lag.ms", "5"),
+        ]);
+        let err = topic_log_config(&base, &lags).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::InvalidValue { key, .. } if *key == "min.compaction.lag.ms"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1387,7 +1651,12 @@ mod tests {
                 "flush.ms",
                 "max.message.bytes",
                 "file.delete.delay.ms",
-                "min.insync.replicas"
+                "min.insync.replicas",
+                "cleanup.policy",
+                "min.cleanable.dirty.ratio",
+                "delete.retention.ms",
+                "min.compaction.lag.ms",
+                "max.compaction.lag.ms"
             ]
         );
         let value = |key: &str| {
@@ -1399,6 +1668,11 @@ mod tests {
         assert_eq!(value("retention.bytes"), Some("-1"));
         assert_eq!(value("flush.ms"), Some("9223372036854775807"));
         assert_eq!(value("retention.ms"), Some("604800000"));
+        assert_eq!(value("cleanup.policy"), Some("delete"));
+        assert_eq!(value("min.cleanable.dirty.ratio"), Some("0.5"));
+        assert_eq!(value("delete.retention.ms"), Some("86400000"));
+        assert_eq!(value("min.compaction.lag.ms"), Some("0"));
+        assert_eq!(value("max.compaction.lag.ms"), Some("9223372036854775807"));
     }
 
     fn arb_log_config() -> impl Strategy<Value = LogConfig> {
@@ -1414,6 +1688,12 @@ mod tests {
                 proptest::option::of(0..LONG_MAX),
             ),
             (0..=INT_MAX, 0..=LONG_MAX, 1..=INT_MAX),
+            (
+                (any::<bool>(), any::<bool>()),
+                0.0..=1.0f64,
+                0..=LONG_MAX,
+                (0..=LONG_MAX).prop_flat_map(|min| (Just(min), min.max(1)..=LONG_MAX)),
+            ),
         )
             .prop_map(
                 |(
@@ -1421,6 +1701,12 @@ mod tests {
                     (retention_ms, retention_bytes),
                     (flush_messages, flush_ms),
                     (max_message_bytes, file_delete_delay_ms, min_insync_replicas),
+                    (
+                        (compact, delete),
+                        min_cleanable_dirty_ratio,
+                        delete_retention_ms,
+                        (min_compaction_lag_ms, max_compaction_lag_ms),
+                    ),
                 )| LogConfig {
                     segment_bytes,
                     segment_ms,
@@ -1433,6 +1719,15 @@ mod tests {
                     max_message_bytes,
                     file_delete_delay_ms,
                     min_insync_replicas,
+                    // A list with neither is not valid: `delete` stands in.
+                    cleanup_policy: CleanupPolicy {
+                        compact,
+                        delete: delete || !compact,
+                    },
+                    min_cleanable_dirty_ratio,
+                    delete_retention_ms,
+                    min_compaction_lag_ms,
+                    max_compaction_lag_ms,
                 },
             )
     }

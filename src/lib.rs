@@ -8,6 +8,7 @@ pub mod broker;
 pub mod client;
 pub mod config;
 pub mod controller;
+pub mod coordinator;
 pub mod log;
 pub mod metadata;
 pub mod protocol;

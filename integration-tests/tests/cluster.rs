@@ -618,7 +618,7 @@ fn deleting_a_topic_removes_its_znodes_and_its_directories_on_every_broker() -> 
 }
 
 #[test]
-fn reassigning_a_partition_away_from_its_leader_moves_leadership_and_deletes_the_replica(
+fn reassigning_a_partition_moves_leadership_deletes_removed_replicas_and_copies_added_ones(
 ) -> Result<()> {
     let cluster = Cluster::start_with(3, |c| c.property("log.segment.delete.delay.ms", 1000))?;
     let all = cluster.broker_ids();
@@ -665,6 +665,42 @@ fn reassigning_a_partition_away_from_its_leader_moves_leadership_and_deletes_the
             )
         },
     )?;
+    cluster.wait_until_metadata_agrees(&all, TOPIC, CHANGE_TIMEOUT)?;
+
+    // And back: the added replica must copy the partition and join the ISR
+    // before the reassignment completes.
+    let grown: Vec<i32> = target.iter().copied().chain([old_leader]).collect();
+    let request = format!(
+        r#"{{"version":1,"partitions":[{{"topic":"{TOPIC}","partition":0,"replicas":{grown:?}}}]}}"#
+    );
+    eprintln!("reassign {TOPIC}-0 to {grown:?}");
+    cluster.zk_cli(&["create", "/admin/reassign_partitions", &request])?;
+    let done = cluster.wait_for_topic(
+        &format!("{TOPIC}-0 to be assigned {grown:?} with all of them in sync"),
+        TOPIC,
+        CHANGE_TIMEOUT,
+        |t| {
+            t.assignment[&0] == grown
+                && t.states
+                    .get(&0)
+                    .is_some_and(|s| grown.iter().all(|r| s.isr.contains(r)))
+        },
+    )?;
+    eprintln!("{TOPIC}-0 after growing: {:?}", done.states[&0]);
+    wait_until(
+        "the reassignment request to be done",
+        CHANGE_TIMEOUT,
+        || {
+            Ok(cluster
+                .zk_get("/admin/reassign_partitions")?
+                .is_none()
+                .then_some(()))
+        },
+    )?;
+    ensure!(
+        topic_directories(&cluster, old_leader)?.contains(&format!("{TOPIC}-0")),
+        "broker {old_leader} has no {TOPIC}-0 directory after being added back"
+    );
     cluster.wait_until_metadata_agrees(&all, TOPIC, CHANGE_TIMEOUT)?;
     Ok(())
 }

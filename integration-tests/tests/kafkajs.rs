@@ -2,10 +2,10 @@
 //! (scenarios in `integration_tests::client_matrix`).
 //!
 //! kafkajs's consumer has no manual assignment: it only consumes through
-//! consumer groups, which gregor does not have yet. Consumption here goes
-//! through kafkajs's own Cluster and Broker.fetch (the layer its consumer
-//! uses below the group protocol), see `clients/js/kafkajs_client.js`; a
-//! test of `consumer.subscribe`/`run` waits for FindCoordinator/JoinGroup.
+//! consumer groups. Reading one partition here goes through kafkajs's own
+//! Cluster and Broker.fetch (the layer its consumer uses below the group
+//! protocol), see `clients/js/kafkajs_client.js`; `consumer.subscribe`/`run`
+//! is tested in `consumer_groups.rs`.
 
 use anyhow::Result;
 use integration_tests::client_matrix::{

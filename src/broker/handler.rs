@@ -5,18 +5,29 @@ use crate::protocol::api::controlled_shutdown::{
     ControlledShutdownRequest, ControlledShutdownResponse,
 };
 use crate::protocol::api::create_topics::{CreateTopicsRequest, CreateTopicsResponse};
+use crate::protocol::api::delete_groups::{DeleteGroupsRequest, DeleteGroupsResponse};
 use crate::protocol::api::delete_topics::{DeleteTopicsRequest, DeleteTopicsResponse};
 use crate::protocol::api::describe_configs::{DescribeConfigsRequest, DescribeConfigsResponse};
+use crate::protocol::api::describe_groups::{DescribeGroupsRequest, DescribeGroupsResponse};
 use crate::protocol::api::fetch::{FetchRequest, FetchResponse};
+use crate::protocol::api::find_coordinator::{FindCoordinatorRequest, FindCoordinatorResponse};
+use crate::protocol::api::heartbeat::{HeartbeatRequest, HeartbeatResponse};
 use crate::protocol::api::init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
+use crate::protocol::api::join_group::{JoinGroupRequest, JoinGroupResponse};
 use crate::protocol::api::leader_and_isr::{LeaderAndIsrRequest, LeaderAndIsrResponse};
+use crate::protocol::api::leave_group::{LeaveGroupRequest, LeaveGroupResponse};
+use crate::protocol::api::list_groups::{ListGroupsRequest, ListGroupsResponse};
 use crate::protocol::api::list_offsets::{ListOffsetsRequest, ListOffsetsResponse};
 use crate::protocol::api::metadata::{MetadataRequest, MetadataResponse};
+use crate::protocol::api::offset_commit::{OffsetCommitRequest, OffsetCommitResponse};
+use crate::protocol::api::offset_delete::{OffsetDeleteRequest, OffsetDeleteResponse};
+use crate::protocol::api::offset_fetch::{OffsetFetchRequest, OffsetFetchResponse};
 use crate::protocol::api::offset_for_leader_epoch::{
     OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
 };
 use crate::protocol::api::produce::{ProduceRequest, ProduceResponse};
 use crate::protocol::api::stop_replica::{StopReplicaRequest, StopReplicaResponse};
+use crate::protocol::api::sync_group::{SyncGroupRequest, SyncGroupResponse};
 use crate::protocol::api::update_metadata::{UpdateMetadataRequest, UpdateMetadataResponse};
 use crate::server::{Reply, RequestContext, RequestHandler};
 
@@ -137,6 +148,94 @@ impl RequestHandler for Broker {
     ) -> Reply<DescribeConfigsResponse> {
         Reply::Respond(Broker::describe_configs(self, request).await)
     }
+
+    async fn find_coordinator(
+        &self,
+        ctx: &RequestContext<'_>,
+        request: FindCoordinatorRequest,
+    ) -> Reply<FindCoordinatorResponse> {
+        Reply::Respond(Broker::find_coordinator(self, request, ctx.header.api_version).await)
+    }
+
+    async fn join_group(
+        &self,
+        ctx: &RequestContext<'_>,
+        request: JoinGroupRequest,
+    ) -> Reply<JoinGroupResponse> {
+        Reply::Respond(Broker::join_group(self, ctx, request).await)
+    }
+
+    async fn sync_group(
+        &self,
+        ctx: &RequestContext<'_>,
+        request: SyncGroupRequest,
+    ) -> Reply<SyncGroupResponse> {
+        Reply::Respond(Broker::sync_group(self, request, ctx.header.api_version).await)
+    }
+
+    async fn heartbeat(
+        &self,
+        _ctx: &RequestContext<'_>,
+        request: HeartbeatRequest,
+    ) -> Reply<HeartbeatResponse> {
+        Reply::Respond(Broker::heartbeat(self, request))
+    }
+
+    async fn leave_group(
+        &self,
+        ctx: &RequestContext<'_>,
+        request: LeaveGroupRequest,
+    ) -> Reply<LeaveGroupResponse> {
+        Reply::Respond(Broker::leave_group(self, request, ctx.header.api_version))
+    }
+
+    async fn offset_commit(
+        &self,
+        _ctx: &RequestContext<'_>,
+        request: OffsetCommitRequest,
+    ) -> Reply<OffsetCommitResponse> {
+        Reply::Respond(Broker::offset_commit(self, request).await)
+    }
+
+    async fn offset_fetch(
+        &self,
+        ctx: &RequestContext<'_>,
+        request: OffsetFetchRequest,
+    ) -> Reply<OffsetFetchResponse> {
+        Reply::Respond(Broker::offset_fetch(self, request, ctx.header.api_version))
+    }
+
+    async fn describe_groups(
+        &self,
+        _ctx: &RequestContext<'_>,
+        request: DescribeGroupsRequest,
+    ) -> Reply<DescribeGroupsResponse> {
+        Reply::Respond(Broker::describe_groups(self, request))
+    }
+
+    async fn list_groups(
+        &self,
+        _ctx: &RequestContext<'_>,
+        request: ListGroupsRequest,
+    ) -> Reply<ListGroupsResponse> {
+        Reply::Respond(Broker::list_groups(self, request))
+    }
+
+    async fn delete_groups(
+        &self,
+        _ctx: &RequestContext<'_>,
+        request: DeleteGroupsRequest,
+    ) -> Reply<DeleteGroupsResponse> {
+        Reply::Respond(Broker::delete_groups(self, request))
+    }
+
+    async fn offset_delete(
+        &self,
+        _ctx: &RequestContext<'_>,
+        request: OffsetDeleteRequest,
+    ) -> Reply<OffsetDeleteResponse> {
+        Reply::Respond(Broker::offset_delete(self, request))
+    }
 }
 
 #[cfg(test)]
@@ -151,5 +250,28 @@ mod tests {
         assert!(apis.contains(&(ApiKey::StopReplica, 0..=3)));
         assert!(apis.contains(&(ApiKey::UpdateMetadata, 0..=7)));
         assert!(apis.contains(&(ApiKey::OffsetForLeaderEpoch, 0..=4)));
+    }
+
+    #[test]
+    fn group_apis_are_served_in_kafka_2_8_versions_and_later() {
+        let apis = supported_apis();
+        for (key, versions) in [
+            (ApiKey::FindCoordinator, 0..=4),
+            (ApiKey::JoinGroup, 0..=7),
+            (ApiKey::SyncGroup, 0..=5),
+            (ApiKey::Heartbeat, 0..=4),
+            (ApiKey::LeaveGroup, 0..=4),
+            (ApiKey::OffsetCommit, 0..=8),
+            (ApiKey::OffsetFetch, 0..=7),
+            (ApiKey::DescribeGroups, 0..=5),
+            (ApiKey::ListGroups, 0..=4),
+            (ApiKey::DeleteGroups, 0..=2),
+            (ApiKey::OffsetDelete, 0..=0),
+        ] {
+            assert!(
+                apis.contains(&(key, versions.clone())),
+                "{key:?} {versions:?}"
+            );
+        }
     }
 }

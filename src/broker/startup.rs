@@ -9,6 +9,8 @@ use ::log::{info, warn};
 
 use crate::config::{topic_log_config, ConfigError, KafkaConfig};
 use crate::controller::{ActiveController, ControllerConfig, ControllerElector};
+use crate::coordinator::offsets_topic::OffsetsTopic;
+use crate::coordinator::{GroupConfig, GroupCoordinator};
 use crate::log::checkpoint::MetaProperties;
 use crate::log::manager::BackgroundTasks;
 use crate::log::{LogConfig, LogError, LogManager, LogManagerConfig};
@@ -72,6 +74,9 @@ pub struct Broker {
     pub(crate) topic_configs: TopicConfigs,
     /// The controller, while this broker is elected.
     pub(crate) controller: Arc<std::sync::Mutex<Option<ActiveController>>>,
+    /// The group coordinator of the `__consumer_offsets` partitions this
+    /// broker leads.
+    pub(crate) coordinator: Arc<GroupCoordinator>,
 }
 
 impl Broker {
@@ -100,6 +105,7 @@ impl Broker {
                 config.log_flush_offset_checkpoint_interval_ms,
             ),
             broker_id: id,
+            cleaner: config.log_cleaner.clone(),
         })?);
         let background = logs.start_background();
         let replicas = Arc::new(ReplicaManager::new(
@@ -109,6 +115,12 @@ impl Broker {
         ));
         replicas.startup();
         let metadata = Arc::new(MetadataCache::new(cluster_id));
+        let coordinator = GroupCoordinator::new(
+            GroupConfig::from_broker(&config),
+            Arc::clone(&replicas) as Arc<dyn OffsetsTopic>,
+            Arc::clone(&metadata),
+        );
+        coordinator.start();
         let broker = Arc::new(Broker {
             config,
             id,
@@ -123,6 +135,7 @@ impl Broker {
             elector: std::sync::Mutex::new(None),
             controller: Arc::new(std::sync::Mutex::new(None)),
             topic_configs: TopicConfigs::default(),
+            coordinator,
         });
         info!(
             "broker {id} started in {:?} (before listeners)",
@@ -357,6 +370,7 @@ impl Broker {
     /// cleanly (flush, trimmed indexes, checkpoints, clean-shutdown marker) so
     /// the next start skips recovery.
     pub async fn shutdown(&self) -> Result<(), BrokerError> {
+        self.coordinator.shutdown();
         let keeper = self
             .session_keeper
             .lock()

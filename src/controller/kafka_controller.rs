@@ -715,7 +715,8 @@ impl Controller {
                 .delete_fenced(&path, self.ctx.epoch_zk_version)
                 .await?;
         }
-        Ok(())
+        // A reassignment completes when its new replicas joined the ISR.
+        self.complete_caught_up_reassignments().await
     }
 
     /// Kafka's `doControlledShutdown`: the broker stops leading (leaders

@@ -229,14 +229,17 @@ impl Controller {
         }))
     }
 
-    /// The replicas on registered brokers (shutting down included: a
-    /// stopping leader must learn it no longer leads).
+    /// The replicas on live brokers that are not shutting down (Kafka's
+    /// `isReplicaOnline`): a stopping broker is not told to follow the
+    /// partitions it led, or it would fetch and rejoin their ISRs while it
+    /// goes away; it only serves until it exits.
     pub(super) fn replicas_to_tell(&self, tp: &TopicPartition) -> Vec<i32> {
+        let live = self.ctx.live_broker_ids();
         self.ctx
             .replicas(tp)
             .iter()
             .copied()
-            .filter(|r| self.ctx.is_live(*r))
+            .filter(|r| live.contains(r))
             .collect()
     }
 

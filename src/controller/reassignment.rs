@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use log::{info, warn};
 
-use super::context::Reassignment;
+use super::context::{Reassignment, ReplicaState};
 use super::kafka_controller::{Controller, ControllerError};
 use super::leader_election::ElectionStrategy;
 use crate::zk::data::{PartitionReassignment, TopicAssignment};
@@ -65,6 +65,11 @@ impl Controller {
                 .filter(|r| self.ctx.is_live(*r))
                 .map(|r| (tp.clone(), r))
                 .collect();
+            for replica in &new_replicas {
+                self.ctx
+                    .replica_states
+                    .insert(replica.clone(), ReplicaState::New);
+            }
             self.replicas_online(&new_replicas);
         }
         self.complete_caught_up_reassignments().await

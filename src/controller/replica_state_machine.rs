@@ -17,10 +17,9 @@ impl Controller {
     pub(super) fn replicas_online(&mut self, replicas: &[(TopicPartition, BrokerId)]) {
         for (tp, broker) in replicas {
             let key = (tp.clone(), *broker);
-            let was_new = matches!(
-                self.ctx.replica_states.get(&key),
-                None | Some(ReplicaState::New)
-            );
+            // Replicas of partitions created in this controller's time start
+            // New; after a failover existing ones are simply re-announced.
+            let was_new = self.ctx.replica_states.get(&key) == Some(&ReplicaState::New);
             if self.ctx.leaderships.contains_key(tp) {
                 self.batch.leader_and_isr(&self.ctx, [*broker], tp, was_new);
             }

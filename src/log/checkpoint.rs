@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Used for `recovery-point-offset-checkpoint`,
-//! `replication-offset-checkpoint` and `log-start-offset-checkpoint` (entries
+//! `replication-offset-checkpoint`, `log-start-offset-checkpoint` and
+//! `cleaner-offset-checkpoint` (entries
 //! `topic partition offset`) in each log dir, and `leader-epoch-checkpoint`
 //! (entries `epoch start_offset`) in each partition dir. Also `meta.properties`.
 
@@ -25,6 +26,7 @@ use super::error::{LogError, Result};
 pub const RECOVERY_POINT_CHECKPOINT: &str = "recovery-point-offset-checkpoint";
 pub const REPLICATION_CHECKPOINT: &str = "replication-offset-checkpoint";
 pub const LOG_START_CHECKPOINT: &str = "log-start-offset-checkpoint";
+pub const CLEANER_CHECKPOINT: &str = "cleaner-offset-checkpoint";
 pub const LEADER_EPOCH_CHECKPOINT: &str = "leader-epoch-checkpoint";
 pub const META_PROPERTIES: &str = "meta.properties";
 

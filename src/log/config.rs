@@ -6,8 +6,31 @@
 
 use std::time::Duration;
 
+/// `cleanup.policy` (broker: `log.cleanup.policy`), default `delete`: what
+/// happens to old segments. Kafka's `LogConfig.compact` and `.delete`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CleanupPolicy {
+    /// `compact`: the log cleaner keeps only the latest record of each key.
+    pub compact: bool,
+    /// `delete`: `retention.ms` and `retention.bytes` delete whole segments.
+    pub delete: bool,
+}
+
+impl CleanupPolicy {
+    /// Kafka's default, `delete`.
+    pub const DELETE: CleanupPolicy = CleanupPolicy {
+        compact: false,
+        delete: true,
+    };
+    /// `compact` alone: no retention by time or size.
+    pub const COMPACT: CleanupPolicy = CleanupPolicy {
+        compact: true,
+        delete: false,
+    };
+}
+
 /// The settings one partition log runs with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
     /// `segment.bytes` (broker: `log.segment.bytes`), default 1 GiB: roll the
     /// active segment before it would grow past this.
@@ -43,6 +66,25 @@ pub struct LogConfig {
     /// `acks=all`, an ISR smaller than this makes the leader refuse writes
     /// (NOT_ENOUGH_REPLICAS).
     pub min_insync_replicas: u32,
+    /// `cleanup.policy` (broker: `log.cleanup.policy`), default `delete`.
+    pub cleanup_policy: CleanupPolicy,
+    /// `min.cleanable.dirty.ratio` (broker: `log.cleaner.min.cleanable.ratio`),
+    /// default 0.5: the cleaner takes a compacted log only once this share
+    /// of its bytes has not been cleaned yet.
+    pub min_cleanable_dirty_ratio: f64,
+    /// `delete.retention.ms` (broker: `log.cleaner.delete.retention.ms`),
+    /// default 86400000 (1 day): how long a tombstone (a record with a null
+    /// value) outlives its cleaning, so consumers reading the log from the
+    /// start see the delete.
+    pub delete_retention_ms: u64,
+    /// `min.compaction.lag.ms` (broker: `log.cleaner.min.compaction.lag.ms`),
+    /// default 0: a record stays uncompacted at least this long.
+    pub min_compaction_lag_ms: u64,
+    /// `max.compaction.lag.ms` (broker: `log.cleaner.max.compaction.lag.ms`),
+    /// default `Long.MAX_VALUE`: a record older than this is compacted
+    /// whatever the dirty ratio, and a compacted log's active segment rolls
+    /// after at most this long (see [`LogConfig::max_segment_ms`]).
+    pub max_compaction_lag_ms: u64,
 }
 
 /// 7 days in milliseconds: Kafka's default for `segment.ms` and `retention.ms`.
@@ -62,11 +104,26 @@ impl Default for LogConfig {
             max_message_bytes: 1_048_588,
             file_delete_delay_ms: 60_000,
             min_insync_replicas: 1,
+            cleanup_policy: CleanupPolicy::DELETE,
+            min_cleanable_dirty_ratio: 0.5,
+            delete_retention_ms: 24 * 60 * 60 * 1000,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX as u64,
         }
     }
 }
 
 impl LogConfig {
+    /// How long after its first append the active segment rolls: `segment.ms`,
+    /// or for a compacted log `max.compaction.lag.ms` if that is shorter, so
+    /// that its records become cleanable in time (Kafka's `maxSegmentMs`).
+    pub fn max_segment_ms(&self) -> u64 {
+        match self.cleanup_policy.compact {
+            true => self.segment_ms.min(self.max_compaction_lag_ms),
+            false => self.segment_ms,
+        }
+    }
+
     /// `file.delete.delay.ms` as a `Duration`.
     pub fn file_delete_delay(&self) -> Duration {
         Duration::from_millis(self.file_delete_delay_ms)

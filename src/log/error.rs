@@ -25,6 +25,10 @@ pub enum LogError {
     /// An idempotent producer's batch out of sequence or from a fenced epoch.
     #[error(transparent)]
     ProducerState(#[from] ProducerStateError),
+    /// A record without a key sent to a `cleanup.policy=compact` topic
+    /// (Kafka's InvalidRecordException: INVALID_RECORD).
+    #[error("a compacted topic cannot accept a record without a key")]
+    MissingKeyInCompactedTopic,
     #[error("offset {offset} is out of range [{log_start}, {log_end}]")]
     OffsetOutOfRange {
         offset: i64,
@@ -33,7 +37,9 @@ pub enum LogError {
     },
     /// Batches fetched from the leader do not continue the follower's log
     /// where it ends (or are not contiguous among themselves).
-    #[error("a follower append must start at offset {expected}, the batch starts at {found}")]
+    #[error(
+        "a follower append must start at or after offset {expected}, the batch starts at {found}"
+    )]
     UnexpectedAppendOffset { expected: i64, found: i64 },
     #[error("malformed file {path}: {reason}")]
     Corrupt { path: PathBuf, reason: String },

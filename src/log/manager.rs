@@ -1,13 +1,12 @@
 //! The log manager (Kafka's `LogManager`): owns every partition log under
 //! `log.dirs`, loads and recovers them at start-up, writes the per-dir
 //! checkpoints, and runs retention, flushing and checkpointing in the
-//! background.
+//! background, and the log cleaner's threads beside them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -16,8 +15,10 @@ use ::log::{error, info, warn};
 use crate::TopicPartition;
 
 use super::checkpoint::{
-    self, MetaProperties, LOG_START_CHECKPOINT, RECOVERY_POINT_CHECKPOINT, REPLICATION_CHECKPOINT,
+    self, MetaProperties, CLEANER_CHECKPOINT, LOG_START_CHECKPOINT, RECOVERY_POINT_CHECKPOINT,
+    REPLICATION_CHECKPOINT,
 };
+use super::cleaner::{self, CleanerConfig, LogCleanerManager};
 use super::config::LogConfig;
 use super::error::{LogError, Result};
 use super::partition_log::{now_ms, parse_partition_dir, LoadState, PartitionLog};
@@ -45,6 +46,8 @@ pub struct LogManagerConfig {
     pub checkpoint_interval: Duration,
     /// `broker.id`, recorded in each dir's `meta.properties`.
     pub broker_id: i32,
+    /// The log cleaner's `log.cleaner.*` settings.
+    pub cleaner: CleanerConfig,
 }
 
 pub type SharedLog = Arc<Mutex<PartitionLog>>;
@@ -59,6 +62,11 @@ pub struct LogManager {
     config: LogManagerConfig,
     dirs: Vec<LogDir>,
     logs: RwLock<HashMap<TopicPartition, SharedLog>>,
+    /// Which logs the cleaner threads are working on.
+    cleaner: LogCleanerManager,
+    /// Held while writing `cleaner-offset-checkpoint`, which cleaner
+    /// threads and the checkpoint task both write.
+    cleaner_checkpoint_lock: Mutex<()>,
 }
 
 /// Locks a log, recovering it from a poisoned mutex: a panic in another
@@ -98,6 +106,8 @@ impl LogManager {
             config,
             dirs,
             logs: RwLock::new(logs),
+            cleaner: LogCleanerManager::default(),
+            cleaner_checkpoint_lock: Mutex::new(()),
         })
     }
 
@@ -155,8 +165,16 @@ impl LogManager {
             .ok_or(LogError::ShutDown)
     }
 
-    /// Removes a partition's log and its directory (StopReplica with delete).
+    /// Removes a partition's log and its directory (StopReplica with delete),
+    /// once no cleaner thread works on it.
     pub fn delete(&self, tp: &TopicPartition) -> Result<bool> {
+        self.cleaner.abort_and_pause(tp);
+        let deleted = self.delete_log(tp);
+        self.cleaner.resume_cleaning(tp);
+        deleted
+    }
+
+    fn delete_log(&self, tp: &TopicPartition) -> Result<bool> {
         let removed = self
             .logs
             .write()
@@ -179,12 +197,28 @@ impl LogManager {
         Ok(true)
     }
 
-    /// Writes each dir's recovery-point and log-start-offset checkpoints
-    /// (Kafka's `LogManager.checkpointLogRecoveryOffsets` and
-    /// `checkpointLogStartOffsets`).
+    /// Writes each dir's recovery-point, log-start-offset and cleaner
+    /// checkpoints (Kafka's `LogManager.checkpointLogRecoveryOffsets` and
+    /// `checkpointLogStartOffsets`; the cleaner's drops deleted logs).
     pub fn checkpoint(&self) -> Result<()> {
-        self.write_checkpoint(RECOVERY_POINT_CHECKPOINT, PartitionLog::recovery_point)?;
-        self.write_checkpoint(LOG_START_CHECKPOINT, PartitionLog::log_start_offset)
+        self.write_checkpoint(RECOVERY_POINT_CHECKPOINT, |l| Some(l.recovery_point()))?;
+        self.write_checkpoint(LOG_START_CHECKPOINT, |l| Some(l.log_start_offset()))?;
+        self.checkpoint_cleaner_offsets()
+    }
+
+    /// Writes each dir's `cleaner-offset-checkpoint`: how far the cleaner
+    /// has cleaned each compacted log.
+    pub fn checkpoint_cleaner_offsets(&self) -> Result<()> {
+        let _writing = self
+            .cleaner_checkpoint_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        self.write_checkpoint(CLEANER_CHECKPOINT, PartitionLog::cleaner_checkpoint)
+    }
+
+    /// The cleaner threads' shared state.
+    pub(super) fn cleaner_manager(&self) -> &LogCleanerManager {
+        &self.cleaner
     }
 
     /// Writes each dir's `replication-offset-checkpoint`: every log's high
@@ -192,19 +226,26 @@ impl LogManager {
     /// `replica.high.watermark.checkpoint.interval.ms` (Kafka's
     /// `ReplicaManager.checkpointHighWatermarks`); shutdown writes it too.
     pub fn checkpoint_high_watermarks(&self) -> Result<()> {
-        self.write_checkpoint(REPLICATION_CHECKPOINT, PartitionLog::high_watermark)
+        self.write_checkpoint(REPLICATION_CHECKPOINT, |l| Some(l.high_watermark()))
     }
 
     /// Writes checkpoint `name` in each log dir with `offset` of each of
-    /// the dir's logs.
-    fn write_checkpoint(&self, name: &str, offset: fn(&PartitionLog) -> i64) -> Result<()> {
+    /// the dir's logs that has one.
+    fn write_checkpoint(
+        &self,
+        name: &str,
+        offset: impl Fn(&PartitionLog) -> Option<i64>,
+    ) -> Result<()> {
         let logs = self.all();
         for dir in &self.dirs {
             let mut offsets = BTreeMap::new();
             for (tp, log) in &logs {
                 let log = lock(log);
-                if log.dir().parent() == Some(dir.path.as_path()) {
-                    offsets.insert(tp.clone(), offset(&log));
+                if log.dir().parent() != Some(dir.path.as_path()) {
+                    continue;
+                }
+                if let Some(offset) = offset(&log) {
+                    offsets.insert(tp.clone(), offset);
                 }
             }
             checkpoint::write_offsets(&dir.path.join(name), &offsets)?;
@@ -253,22 +294,40 @@ impl LogManager {
     }
 
     /// Starts the background thread (Kafka's `kafka-log-retention`,
-    /// `kafka-log-flusher` and `kafka-recovery-point-checkpoint` tasks); it
-    /// stops when the returned handle is stopped or dropped.
+    /// `kafka-log-flusher` and `kafka-recovery-point-checkpoint` tasks) and,
+    /// with `log.cleaner.enable`, `log.cleaner.threads` cleaner threads;
+    /// they stop when the returned handle is stopped or dropped.
     pub fn start_background(self: &Arc<Self>) -> BackgroundTasks {
-        let (stop, stopped) = mpsc::channel::<()>();
-        let manager = Arc::clone(self);
-        let thread = std::thread::Builder::new()
-            .name("log-manager".into())
-            .spawn(move || manager.background_loop(&stopped))
-            .ok();
-        BackgroundTasks {
-            stop: Some(stop),
-            thread,
+        let stop = Arc::new(StopSignal::default());
+        let mut threads = Vec::new();
+        let mut spawn =
+            |name: String, task: Box<dyn FnOnce() + Send>| match std::thread::Builder::new()
+                .name(name.clone())
+                .spawn(task)
+            {
+                Ok(thread) => threads.push(thread),
+                Err(e) => error!("could not start thread {name}: {e}"),
+            };
+        let (manager, signal) = (Arc::clone(self), Arc::clone(&stop));
+        spawn(
+            "log-manager".into(),
+            Box::new(move || manager.background_loop(&signal)),
+        );
+        let cleaner = &self.config.cleaner;
+        let cleaner_threads = if cleaner.enable { cleaner.threads } else { 0 };
+        for i in 0..cleaner_threads {
+            let (manager, signal) = (Arc::clone(self), Arc::clone(&stop));
+            spawn(
+                format!("kafka-log-cleaner-thread-{i}"),
+                Box::new(move || {
+                    cleaner::run_cleaner_thread(&manager, &manager.config.cleaner, &signal)
+                }),
+            );
         }
+        BackgroundTasks { stop, threads }
     }
 
-    fn background_loop(&self, stopped: &mpsc::Receiver<()>) {
+    fn background_loop(&self, stop: &StopSignal) {
         let c = &self.config;
         let mut tasks: Vec<(Duration, Instant, Task)> = vec![
             (c.retention_check_interval, Instant::now(), |m| {
@@ -288,9 +347,8 @@ impl LogManager {
             let wait = next.map_or(Duration::from_secs(3600), |t| {
                 t.saturating_duration_since(Instant::now())
             });
-            match stopped.recv_timeout(wait) {
-                Err(RecvTimeoutError::Timeout) => {}
-                _ => return,
+            if stop.wait(wait) {
+                return;
             }
             for (every, last, task) in &mut tasks {
                 if last.elapsed() >= *every {
@@ -311,17 +369,46 @@ impl LogManager {
 /// A periodic background job over all logs.
 type Task = fn(&LogManager) -> Result<()>;
 
-/// The running background thread; stopping it waits for the current pass.
+/// Tells background threads to stop, waking those that wait.
+#[derive(Default)]
+pub struct StopSignal {
+    stopped: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl StopSignal {
+    pub fn stop(&self) {
+        *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.wake.notify_all();
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        *self.stopped.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits up to `timeout`; returns whether the stop was signalled.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        let stopped = self.stopped.lock().unwrap_or_else(|p| p.into_inner());
+        let (stopped, _) = self
+            .wake
+            .wait_timeout_while(stopped, timeout, |stopped| !*stopped)
+            .unwrap_or_else(|p| p.into_inner());
+        *stopped
+    }
+}
+
+/// The running background threads; stopping them waits for the current
+/// pass (a cleaning under way is abandoned at its next batch).
 pub struct BackgroundTasks {
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    stop: Arc<StopSignal>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl BackgroundTasks {
     pub fn stop(&mut self) {
-        self.stop.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        self.stop.stop();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
         }
     }
 }
@@ -372,6 +459,7 @@ fn load_dir(dir: &Path, config: &LogConfig) -> Result<Vec<(TopicPartition, Parti
     let recovery = checkpoint::read_offsets(&dir.join(RECOVERY_POINT_CHECKPOINT))?;
     let start = checkpoint::read_offsets(&dir.join(LOG_START_CHECKPOINT))?;
     let hw = checkpoint::read_offsets(&dir.join(REPLICATION_CHECKPOINT))?;
+    let cleaned = checkpoint::read_offsets(&dir.join(CLEANER_CHECKPOINT))?;
     let mut logs = Vec::new();
     for entry in fs::read_dir(dir).map_err(LogError::io(dir))? {
         let path = entry.map_err(LogError::io(dir))?.path();
@@ -391,6 +479,7 @@ fn load_dir(dir: &Path, config: &LogConfig) -> Result<Vec<(TopicPartition, Parti
             log_start_offset: start.get(&tp).copied().unwrap_or(0),
             high_watermark: hw.get(&tp).copied().unwrap_or(0),
             clean_shutdown,
+            cleaner_checkpoint: cleaned.get(&tp).copied(),
         };
         let log = PartitionLog::open(&path, config.clone(), state, now_ms())?;
         logs.push((tp, log));
@@ -421,6 +510,7 @@ mod tests {
             flush_check_interval: None,
             checkpoint_interval: Duration::from_secs(60),
             broker_id: 1,
+            cleaner: CleanerConfig::default(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The partition log: segments, indexes, recovery, retention.
 
 pub mod checkpoint;
+pub mod cleaner;
 pub mod config;
 mod error;
 pub mod index;
@@ -10,7 +11,8 @@ pub mod partition_log;
 pub mod producer_state;
 pub mod segment;
 
-pub use config::LogConfig;
+pub use cleaner::CleanerConfig;
+pub use config::{CleanupPolicy, LogConfig};
 pub use error::{LogError, Result};
 pub use manager::{LogManager, LogManagerConfig, SharedLog};
 pub use partition_log::{LoadState, LogAppendInfo, PartitionLog};

@@ -9,15 +9,19 @@ use std::io::IoSlice;
 use std::path::{Path, PathBuf};
 
 use ::log::{info, warn};
+use bytes::Bytes;
 
-use crate::record::{BatchError, BatchHeader, Batches, LEADER_EPOCH_AT};
+use crate::record::{BatchError, BatchHeader, Batches, Records, LEADER_EPOCH_AT};
 use crate::TopicPartition;
 
 use super::config::LogConfig;
 use super::error::{LogError, Result};
 use super::leader_epoch::LeaderEpochCache;
 use super::producer_state::{ProducerBatch, ProducerStateManager};
-use super::segment::{BatchMeta, FileRange, Segment, DELETED_SUFFIX, LOG_SUFFIX};
+use super::segment::{
+    change_file_suffixes, remove_segment_files, BatchMeta, FileRange, Segment, CLEANED_SUFFIX,
+    DELETED_SUFFIX, LOG_SUFFIX, SWAP_SUFFIX,
+};
 
 /// What the log manager remembers about a log between runs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -30,6 +34,9 @@ pub struct LoadState {
     pub high_watermark: i64,
     /// Whether the log dir holds a clean-shutdown marker.
     pub clean_shutdown: bool,
+    /// From `cleaner-offset-checkpoint`: how far the log cleaner has
+    /// cleaned a compacted log.
+    pub cleaner_checkpoint: Option<i64>,
 }
 
 /// The outcome of a successful append.
@@ -80,6 +87,10 @@ pub struct PartitionLog {
     unflushed_records: u64,
     last_flush_ms: i64,
     pending_deletes: Vec<PendingDelete>,
+    /// The offset below which the log cleaner has cleaned the log (Kafka's
+    /// `cleaner-offset-checkpoint` entry), lowered when the log is
+    /// truncated below it; `None` before the first cleaning.
+    cleaner_checkpoint: Option<i64>,
 }
 
 /// Parses `<topic>-<partition>` (the topic may itself contain dashes).
@@ -103,7 +114,7 @@ impl PartitionLog {
     pub fn open(dir: &Path, config: LogConfig, state: LoadState, now_ms: i64) -> Result<Self> {
         let topic_partition = parse_partition_dir(dir)?;
         fs::create_dir_all(dir).map_err(LogError::io(dir))?;
-        let bases = scan_segment_files(dir)?;
+        let bases = scan_segment_files(dir, &config)?;
         let mut segments = BTreeMap::new();
         for base in bases {
             segments.insert(base, Segment::open(dir, base, &config)?);
@@ -130,6 +141,7 @@ impl PartitionLog {
             unflushed_records: 0,
             last_flush_ms: now_ms,
             pending_deletes: Vec::new(),
+            cleaner_checkpoint: state.cleaner_checkpoint,
         };
         log.log_end_offset = log.active().next_offset()?;
         log.log_start_offset = state.log_start_offset.max(log.first().base_offset());
@@ -231,6 +243,21 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// The segments, oldest first; the last is the active one.
+    pub fn segments(&self) -> impl Iterator<Item = &Segment> {
+        self.segments.values()
+    }
+
+    /// How far the log cleaner has cleaned the log, if it has.
+    pub fn cleaner_checkpoint(&self) -> Option<i64> {
+        self.cleaner_checkpoint
+    }
+
+    /// Records that the log is clean below `offset` (after a cleaning).
+    pub fn set_cleaner_checkpoint(&mut self, offset: i64) {
+        self.cleaner_checkpoint = Some(offset);
+    }
+
     pub fn segment_count(&self) -> usize {
         self.segments.len()
     }
@@ -287,6 +314,9 @@ impl PartitionLog {
         for batch in Batches::new(records) {
             let (header, bytes) = batch?;
             header.check_count()?;
+            if self.config.cleanup_policy.compact && !header.is_control() {
+                check_keys(bytes)?;
+            }
             if bytes.len() > max {
                 return Err(BatchError::TooLarge {
                     size: bytes.len(),
@@ -373,8 +403,9 @@ impl PartitionLog {
     /// Appends batches fetched from the leader (Kafka's `appendAsFollower`):
     /// each is validated (length, magic, CRC) and stored byte for byte, with
     /// the offsets and leader epoch the leader gave it. The first batch must
-    /// start at the log end offset and each next one right after the one
+    /// start at or after the log end offset and each next one after the one
     /// before: a follower's log is a copy of the leader's, never a variant.
+    /// (Offsets may skip: the leader's log cleaner removes records.)
     ///
     /// A fetch response may end part way through a batch; the complete
     /// batches before it are appended and the rest comes with the next
@@ -398,7 +429,7 @@ impl PartitionLog {
                 Err(BatchError::Truncated { .. }) if !batches.is_empty() => break,
                 Err(e) => return Err(e.into()),
             };
-            if header.base_offset != next || header.last_offset_delta < 0 {
+            if header.base_offset < next || header.last_offset_delta < 0 {
                 return Err(LogError::UnexpectedAppendOffset {
                     expected: next,
                     found: header.base_offset,
@@ -575,14 +606,18 @@ impl PartitionLog {
         Ok(None)
     }
 
-    /// Applies retention: deletes whole segments past `retention.ms`, beyond
-    /// `retention.bytes`, or wholly below the log start offset, oldest first
-    /// and never past the high watermark. Returns how many were deleted.
+    /// Applies retention: deletes whole segments wholly below the log start
+    /// offset and, with `cleanup.policy` `delete`, past `retention.ms` or
+    /// beyond `retention.bytes`; oldest first and never past the high
+    /// watermark. Returns how many were deleted.
     pub fn delete_old_segments(&mut self, now_ms: i64) -> Result<usize> {
         let log_start = self.log_start_offset;
         let mut deleted = self.delete_segments_while(|seg, next_base| {
             next_base.is_some_and(|b| b <= log_start) && seg.base_offset() < log_start
         })?;
+        if !self.config.cleanup_policy.delete {
+            return Ok(deleted);
+        }
         if let Some(ms) = self.config.retention_ms {
             let ms = i64::try_from(ms).unwrap_or(i64::MAX);
             deleted += self
@@ -603,7 +638,8 @@ impl PartitionLog {
 
     /// Deletes segments from the oldest while `pred(segment, next segment's
     /// base)` holds and the segment lies wholly below the high watermark.
-    /// Deleting the active segment first rolls a new empty one.
+    /// Deleting the active segment first rolls a new empty one; an empty
+    /// active segment is never deleted (a cleaned segment may be empty).
     fn delete_segments_while(
         &mut self,
         mut pred: impl FnMut(&Segment, Option<i64>) -> bool,
@@ -614,7 +650,8 @@ impl PartitionLog {
             let next = bases.get(i + 1).copied();
             let segment = &self.segments[base];
             let upper = next.unwrap_or(self.log_end_offset);
-            if upper > self.high_watermark || segment.is_empty() || !pred(segment, next) {
+            let empty_active = next.is_none() && segment.is_empty();
+            if upper > self.high_watermark || empty_active || !pred(segment, next) {
                 break;
             }
             doomed.push(*base);
@@ -713,6 +750,7 @@ impl PartitionLog {
         self.recovery_point = self.recovery_point.min(end);
         self.high_watermark = self.high_watermark.min(end);
         self.leader_epochs.truncate_from_end(end)?;
+        self.cleaner_checkpoint = self.cleaner_checkpoint.map(|c| c.min(end));
         // Batches of the removed tail may be among a producer's cached ones.
         self.rebuild_producer_state()?;
         Ok(end)
@@ -749,8 +787,52 @@ impl PartitionLog {
         self.log_end_offset = offset;
         self.high_watermark = offset;
         self.recovery_point = offset;
+        self.cleaner_checkpoint = None;
         self.producers.clear();
         self.leader_epochs.clear()
+    }
+
+    /// Puts the segment the log cleaner wrote as `<base>.*.cleaned` in the
+    /// place of `sources` (each segment's base offset and its
+    /// [`as_range`](Segment::as_range) when cleaning started; the first base
+    /// is the cleaned segment's), Kafka's `replaceSegments`.
+    ///
+    /// Returns `false`, and deletes the cleaned files, when one of the
+    /// sources changed meanwhile (retention deleted it, truncation cut it,
+    /// it became the active segment): the cleaned copy is then stale.
+    ///
+    /// Crash-safe by renames: the cleaned files become `.swap` (once the
+    /// `.log` has, opening the log completes the swap), the old segments
+    /// `.deleted`, and the `.swap` files lose their suffix. An I/O error
+    /// part way leaves the swap for the next opening of the log to finish.
+    pub fn replace_segments(&mut self, sources: &[(i64, FileRange)]) -> Result<bool> {
+        let Some(&(base, _)) = sources.first() else {
+            return Ok(false);
+        };
+        let active = self.active().base_offset();
+        let unchanged = sources.iter().all(|(b, range)| {
+            *b != active
+                && self
+                    .segments
+                    .get(b)
+                    .is_some_and(|s| s.is_unchanged_since(range))
+        });
+        if !unchanged {
+            remove_segment_files(&self.dir, base, CLEANED_SUFFIX)?;
+            return Ok(false);
+        }
+        change_file_suffixes(&self.dir, base, CLEANED_SUFFIX, SWAP_SUFFIX)?;
+        sync_dir(&self.dir)?;
+        for (b, _) in sources {
+            if let Some(old) = self.segments.remove(b) {
+                self.schedule_delete(old)?;
+            }
+        }
+        change_file_suffixes(&self.dir, base, SWAP_SUFFIX, "")?;
+        sync_dir(&self.dir)?;
+        let cleaned = Segment::open(&self.dir, base, &self.config)?;
+        self.segments.insert(base, cleaned);
+        Ok(true)
     }
 
     /// fsyncs every segment holding data past the recovery point and moves
@@ -824,6 +906,26 @@ fn batch_head(base_offset: i64, batch: &[u8], leader_epoch: i32) -> [u8; HEAD_LE
     head
 }
 
+/// Kafka's `LogValidator.validateKey`: every record of a compacted topic
+/// needs a key, or the cleaner could never tell which records it replaces
+/// (INVALID_RECORD).
+fn check_keys(batch: &[u8]) -> Result<()> {
+    let batch = Bytes::copy_from_slice(batch);
+    for record in Records::new(&batch)? {
+        if record?.key.is_none() {
+            return Err(LogError::MissingKeyInCompactedTopic);
+        }
+    }
+    Ok(())
+}
+
+/// fsyncs a directory, making the renames in it durable.
+fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(LogError::io(dir))
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -831,27 +933,32 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Lists segment base offsets from `*.log` names, removing leftovers of
-/// interrupted operations (`.deleted`, `.tmp`) and index files whose log is
-/// gone, as Kafka's `Log.loadSegmentFiles` does.
-fn scan_segment_files(dir: &Path) -> Result<Vec<i64>> {
+/// Lists segment base offsets from `*.log` names, as Kafka's
+/// `Log.loadSegmentFiles` does: removes leftovers of interrupted operations
+/// (`.deleted`, `.tmp`, a cleaning's `.cleaned`), completes interrupted
+/// swaps of cleaned segments, and removes index files whose log is gone.
+fn scan_segment_files(dir: &Path, config: &LogConfig) -> Result<Vec<i64>> {
     let mut bases = Vec::new();
+    let mut swaps = Vec::new();
     let mut indexes = Vec::new();
     for entry in fs::read_dir(dir).map_err(LogError::io(dir))? {
         let path = entry.map_err(LogError::io(dir))?.path();
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        if name.ends_with(DELETED_SUFFIX) || name.ends_with(".tmp") {
+        if name.ends_with(DELETED_SUFFIX)
+            || name.ends_with(".tmp")
+            || name.ends_with(CLEANED_SUFFIX)
+        {
             fs::remove_file(&path).map_err(LogError::io(&path))?;
+        } else if let Some(swapped) = name.strip_suffix(SWAP_SUFFIX) {
+            match swapped.strip_suffix(LOG_SUFFIX) {
+                Some(stem) => swaps.extend(parse_base(&path, stem)?),
+                // A swapped index: rebuilt from the log when the swap completes.
+                None => fs::remove_file(&path).map_err(LogError::io(&path))?,
+            }
         } else if let Some(stem) = name.strip_suffix(LOG_SUFFIX) {
-            if let Ok(base) = stem.parse::<i64>() {
-                if base < 0 {
-                    return Err(LogError::Corrupt {
-                        path,
-                        reason: "negative segment base offset".into(),
-                    });
-                }
+            if let Some(base) = parse_base(&path, stem)? {
                 bases.push(base);
             }
         } else if let Some((stem, _)) = name
@@ -863,14 +970,65 @@ fn scan_segment_files(dir: &Path) -> Result<Vec<i64>> {
             }
         }
     }
+    swaps.sort_unstable();
+    for &base in &swaps {
+        complete_swap(dir, base, config, &mut bases)?;
+    }
     for (base, path) in indexes {
-        if !bases.contains(&base) {
+        // (The indexes of segments a swap replaced are gone already.)
+        if !bases.contains(&base) && path.exists() {
             warn!("removing orphaned index {}", path.display());
             fs::remove_file(&path).map_err(LogError::io(&path))?;
         }
     }
     bases.sort_unstable();
     Ok(bases)
+}
+
+/// The base offset of segment file `path` from its name's `stem` (`None`
+/// if the stem is not a number: not a segment file).
+fn parse_base(path: &Path, stem: &str) -> Result<Option<i64>> {
+    match stem.parse::<i64>() {
+        Ok(base) if base < 0 => Err(LogError::Corrupt {
+            path: path.to_path_buf(),
+            reason: "negative segment base offset".into(),
+        }),
+        Ok(base) => Ok(Some(base)),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Finishes the swap of the cleaned segment `<base>.log.swap` (Kafka's
+/// `completeSwapOperations`): it replaces every segment whose base offset
+/// lies in the range of offsets it holds (the one at `base` at least), and
+/// takes the plain name. Segments of the cleaned range past its last
+/// record, if any survive, still hold valid (older) records: the log is
+/// consistent either way, and the next cleaning removes them again.
+///
+/// Its indexes were deleted with the other `.swap` files: recovering the
+/// segment validates it and rebuilds them.
+fn complete_swap(dir: &Path, base: i64, config: &LogConfig, bases: &mut Vec<i64>) -> Result<()> {
+    let mut swapped = Segment::open_with_suffix(dir, base, config, SWAP_SUFFIX)?;
+    swapped.recover()?;
+    let end = swapped.next_offset()?.max(base + 1);
+    swapped.close()?;
+    drop(swapped);
+    warn!(
+        "{}: completing the interrupted swap of cleaned segment {base}",
+        dir.display()
+    );
+    let mut kept = Vec::with_capacity(bases.len());
+    for &old in bases.iter() {
+        if (base..end).contains(&old) {
+            remove_segment_files(dir, old, "")?;
+        } else {
+            kept.push(old);
+        }
+    }
+    change_file_suffixes(dir, base, SWAP_SUFFIX, "")?;
+    kept.push(base);
+    *bases = kept;
+    Ok(())
 }
 
 /// Recovers segments that need it: after an unclean shutdown those holding

@@ -167,6 +167,15 @@ impl ProducerStateManager {
         Some((entry.epoch, entry.last_seq()?))
     }
 
+    /// The last offset of each producer's latest batch: the batches the log
+    /// cleaner keeps (if empty) so that the producer's state survives
+    /// cleaning and a reload from the log.
+    pub fn last_batch_offsets(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.producers
+            .iter()
+            .filter_map(|(id, entry)| Some((*id, entry.last_offset()?)))
+    }
+
     /// The cached batch `batch` repeats, if it is a retry of one of the
     /// producer's last batches (same epoch, same sequence range).
     pub fn find_duplicate(&self, batch: &ProducerBatch) -> Option<BatchMetadata> {

@@ -7,6 +7,7 @@ use std::io::{BufReader, IoSlice, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 
@@ -22,6 +23,13 @@ pub const TIME_INDEX_SUFFIX: &str = ".timeindex";
 /// Appended to a segment's file names while it waits for
 /// `file.delete.delay.ms` before being unlinked.
 pub const DELETED_SUFFIX: &str = ".deleted";
+/// Appended to the file names of a segment the log cleaner is writing; such
+/// files are incomplete, and deleted when a log is opened.
+pub const CLEANED_SUFFIX: &str = ".cleaned";
+/// Appended to the file names of a cleaned segment about to replace the
+/// segments it was cleaned from: once its `.log.swap` file exists, opening
+/// the log completes the replacement (Kafka's `Log.SwapFileSuffix`).
+pub const SWAP_SUFFIX: &str = ".swap";
 
 /// Buffer for sequential scans during recovery.
 const RECOVERY_READ_BUFFER: usize = 1 << 20;
@@ -77,14 +85,33 @@ pub struct Segment {
     /// Wall-clock ms of the first append since the segment was opened, the
     /// clock `segment.ms` runs on.
     first_append_ms: Option<i64>,
+    /// An index file did not exist when the segment was opened: its
+    /// entries must be rebuilt from the log (Kafka's `sanityCheck` on a
+    /// newly created index).
+    indexes_missing: bool,
 }
 
 impl Segment {
     /// Creates a new, empty active segment, replacing any stale files of that
     /// name.
     pub fn create(dir: &Path, base_offset: i64, config: &LogConfig) -> Result<Segment> {
+        Segment::create_with_suffix(dir, base_offset, config, "")
+    }
+
+    /// Creates the empty segment the log cleaner writes a cleaned copy into:
+    /// its files carry [`CLEANED_SUFFIX`] until it is swapped in.
+    pub fn create_cleaned(dir: &Path, base_offset: i64, config: &LogConfig) -> Result<Segment> {
+        Segment::create_with_suffix(dir, base_offset, config, CLEANED_SUFFIX)
+    }
+
+    fn create_with_suffix(
+        dir: &Path,
+        base_offset: i64,
+        config: &LogConfig,
+        file_suffix: &str,
+    ) -> Result<Segment> {
         for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
-            let path = segment_file(dir, base_offset, suffix);
+            let path = suffixed(&segment_file(dir, base_offset, suffix), file_suffix);
             match fs::remove_file(&path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     return Err(LogError::io(path)(e))
@@ -92,7 +119,7 @@ impl Segment {
                 _ => {}
             }
         }
-        let mut segment = Segment::open(dir, base_offset, config)?;
+        let mut segment = Segment::open_with_suffix(dir, base_offset, config, file_suffix)?;
         segment.make_active()?;
         Ok(segment)
     }
@@ -101,7 +128,19 @@ impl Segment {
     /// taken as they are; call `indexes_are_sane` and `recover` as needed.
     /// The indexes keep their size on disk; `make_active` preallocates them.
     pub fn open(dir: &Path, base_offset: i64, config: &LogConfig) -> Result<Segment> {
-        let log_path = segment_file(dir, base_offset, LOG_SUFFIX);
+        Segment::open_with_suffix(dir, base_offset, config, "")
+    }
+
+    /// [`open`](Self::open) for files whose names end in `file_suffix`
+    /// after the usual extension (`.log.swap`).
+    pub fn open_with_suffix(
+        dir: &Path,
+        base_offset: i64,
+        config: &LogConfig,
+        file_suffix: &str,
+    ) -> Result<Segment> {
+        let path = |suffix| suffixed(&segment_file(dir, base_offset, suffix), file_suffix);
+        let log_path = path(LOG_SUFFIX);
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -112,8 +151,9 @@ impl Segment {
         let size = file
             .seek(SeekFrom::End(0))
             .map_err(LogError::io(&log_path))?;
-        let offset_index = OffsetIndex::open(&segment_file(dir, base_offset, INDEX_SUFFIX), 0)?;
-        let time_index = TimeIndex::open(&segment_file(dir, base_offset, TIME_INDEX_SUFFIX), 0)?;
+        let indexes_missing = !path(INDEX_SUFFIX).exists() || !path(TIME_INDEX_SUFFIX).exists();
+        let offset_index = OffsetIndex::open(&path(INDEX_SUFFIX), 0)?;
+        let time_index = TimeIndex::open(&path(TIME_INDEX_SUFFIX), 0)?;
         let max_timestamp = time_index
             .last()
             .map(|e| (e.timestamp, base_offset + i64::from(e.relative_offset)));
@@ -130,6 +170,7 @@ impl Segment {
             bytes_since_last_index_entry: 0,
             max_timestamp,
             first_append_ms: None,
+            indexes_missing,
         })
     }
 
@@ -155,18 +196,65 @@ impl Segment {
         &self.log_path
     }
 
+    /// The whole `.log` file as a byte range: readers holding it keep
+    /// reading this segment's bytes, without the log's lock, even after the
+    /// segment is deleted or replaced (the log cleaner copies segments so).
+    pub fn as_range(&self) -> FileRange {
+        FileRange {
+            file: Arc::clone(&self.file),
+            path: Arc::clone(&self.log_path),
+            position: 0,
+            len: self.size,
+        }
+    }
+
+    /// Whether `range` was taken from this segment as it is now (same file,
+    /// same size): nothing was appended to or cut from it since.
+    pub fn is_unchanged_since(&self, range: &FileRange) -> bool {
+        Arc::ptr_eq(&self.file, &range.file) && self.size == range.len
+    }
+
+    /// The `.log` file's modification time: when the segment was last
+    /// written. The log cleaner measures `delete.retention.ms` from it, as
+    /// Kafka does with `LogSegment.lastModified`.
+    pub fn last_modified(&self) -> Result<SystemTime> {
+        self.file
+            .metadata()
+            .and_then(|m| m.modified())
+            .map_err(LogError::io(&self.log_path))
+    }
+
+    /// Sets the `.log` file's modification time (a cleaned segment takes
+    /// that of the segments it replaces).
+    pub fn set_last_modified(&self, time: SystemTime) -> Result<()> {
+        self.file
+            .set_modified(time)
+            .map_err(LogError::io(&self.log_path))
+    }
+
     /// The largest timestamp in the segment (-1 when it has none), which
     /// `retention.ms` is measured against.
     pub fn max_timestamp(&self) -> i64 {
         self.max_timestamp.map_or(-1, |(ts, _)| ts)
     }
 
+    /// The max timestamp of the segment's first batch, if it has one: how
+    /// old its oldest data is, for `max.compaction.lag.ms` (Kafka's
+    /// `getFirstBatchTimestamp`).
+    pub fn first_batch_timestamp(&self) -> Result<Option<i64>> {
+        Ok(self.header_at(0)?.map(|h| h.max_timestamp))
+    }
+
     /// Whether the offset and time index entries are plausible for this
-    /// segment; if not, the segment must be recovered (indexes rebuilt).
+    /// segment (and there were index files to read them from, unless the
+    /// segment is empty); if not, the segment must be recovered (indexes
+    /// rebuilt).
     pub fn indexes_are_sane(&self) -> bool {
         let size = self.size;
-        self.offset_index
-            .is_sane(|e| u64::from(e.position) < size.max(1))
+        !(self.indexes_missing && size > 0)
+            && self
+                .offset_index
+                .is_sane(|e| u64::from(e.position) < size.max(1))
             && self.time_index.is_sane(|_| true)
     }
 
@@ -258,7 +346,8 @@ impl Segment {
         let full = size > 0 && size + batch_size > config.segment_bytes;
         let old = self.first_append_ms.is_some_and(|t| {
             size > 0
-                && now_ms.saturating_sub(t) >= i64::try_from(config.segment_ms).unwrap_or(i64::MAX)
+                && now_ms.saturating_sub(t)
+                    >= i64::try_from(config.max_segment_ms()).unwrap_or(i64::MAX)
         });
         let index_full = self.offset_index.is_full() || self.time_index.is_full();
         let offset_overflow = last_offset - self.base_offset > i64::from(i32::MAX);
@@ -455,6 +544,7 @@ impl Segment {
     /// CRC, offsets increasing), rebuilds both indexes, and truncates the file
     /// at the first invalid or torn batch. Returns the bytes cut off.
     pub fn recover(&mut self) -> Result<u64> {
+        self.indexes_missing = false;
         self.offset_index.clear();
         self.time_index.clear();
         self.make_active()?;
@@ -581,18 +671,55 @@ impl Segment {
     /// files vanish from the log at once, open readers keep working) and
     /// returns the new paths, to unlink after `file.delete.delay.ms`.
     pub fn rename_for_delete(self) -> Result<Vec<PathBuf>> {
-        let mut renamed = Vec::with_capacity(3);
-        for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
-            let from = segment_file(&self.dir, self.base_offset, suffix);
-            let to = PathBuf::from(format!("{}{DELETED_SUFFIX}", from.display()));
-            match fs::rename(&from, &to) {
-                Ok(()) => renamed.push(to),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(LogError::io(from)(e)),
-            }
-        }
-        Ok(renamed)
+        change_file_suffixes(&self.dir, self.base_offset, "", DELETED_SUFFIX)
     }
+}
+
+/// `path` with `suffix` appended to its file name.
+fn suffixed(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Deletes the files of segment `base_offset` whose names end in `suffix`
+/// after the usual extensions (missing ones are fine).
+pub fn remove_segment_files(dir: &Path, base_offset: i64, suffix: &str) -> Result<()> {
+    for extension in [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX] {
+        let path = suffixed(&segment_file(dir, base_offset, extension), suffix);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(LogError::io(path)(e))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Renames the files of segment `base_offset` from names ending in `from`
+/// to names ending in `to` (after the usual extensions), the `.log` file
+/// first, as Kafka's `LogSegment.changeFileSuffixes`: the `.log` file's
+/// name is what says which state the segment is in after a crash part way,
+/// and indexes left behind are deleted or rebuilt when the log is opened.
+/// Missing files are skipped. Returns the new paths.
+pub fn change_file_suffixes(
+    dir: &Path,
+    base_offset: i64,
+    from: &str,
+    to: &str,
+) -> Result<Vec<PathBuf>> {
+    let mut renamed = Vec::with_capacity(3);
+    for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+        let plain = segment_file(dir, base_offset, suffix);
+        let (source, target) = (suffixed(&plain, from), suffixed(&plain, to));
+        match fs::rename(&source, &target) {
+            Ok(()) => renamed.push(target),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(LogError::io(source)(e)),
+        }
+    }
+    Ok(renamed)
 }
 
 /// Whether the batch's last offset, and the offset after it, are `i64`s

@@ -224,6 +224,29 @@ fn rolls_by_segment_ms() {
 }
 
 #[test]
+fn a_compacted_log_rolls_by_max_compaction_lag_ms_if_sooner() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_ms: 1_000,
+        max_compaction_lag_ms: 500,
+        ..small_config()
+    };
+    // With the delete policy the lag does not matter.
+    let mut log = open(dir.path(), config.clone(), LoadState::default());
+    log.append_as_leader(&batch(1, T0, 0), 0, T0).unwrap();
+    log.append_as_leader(&batch(1, T0, 0), 0, T0 + 999).unwrap();
+    assert_eq!(log.segment_count(), 1);
+    log.set_config(compacted(config));
+    log.append_as_leader(&batch(1, T0, 0), 0, T0 + 999).unwrap();
+    assert_eq!(log.segment_base_offsets(), vec![0, 2]);
+    log.append_as_leader(&batch(1, T0, 0), 0, T0 + 1_498)
+        .unwrap();
+    log.append_as_leader(&batch(1, T0, 0), 0, T0 + 1_499)
+        .unwrap();
+    assert_eq!(log.segment_base_offsets(), vec![0, 2, 4]);
+}
+
+#[test]
 fn retention_by_time_deletes_exactly_the_expired_segments() {
     let dir = tempfile::tempdir().unwrap();
     let config = LogConfig {
@@ -478,6 +501,29 @@ fn corrupt_index_is_rebuilt_not_trusted() {
     };
     let log = open(dir.path(), small_config(), state);
     assert_eq!(read_all(&log, 0), before);
+}
+
+#[test]
+fn a_missing_index_is_rebuilt_even_after_a_clean_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    for i in 0..10 {
+        log.append_as_leader(&batch(3, T0 + i, i as u8), 0, T0)
+            .unwrap();
+    }
+    let first_max = log.segments().next().unwrap().max_timestamp();
+    let end = log.log_end_offset();
+    log.close().unwrap();
+    drop(log);
+    let part = partition_dir(dir.path());
+    fs::remove_file(segment_file(&part, 0, super::segment::TIME_INDEX_SUFFIX)).unwrap();
+    let state = LoadState {
+        recovery_point: end,
+        clean_shutdown: true,
+        ..LoadState::default()
+    };
+    let log = open(dir.path(), small_config(), state);
+    assert_eq!(log.segments().next().unwrap().max_timestamp(), first_max);
 }
 
 #[test]
@@ -847,39 +893,26 @@ fn a_follower_copies_the_leaders_log_and_its_segment_boundaries() {
 }
 
 #[test]
-fn a_follower_append_keeps_whole_batches_only_and_refuses_gaps_and_corruption() {
+fn a_follower_append_keeps_whole_batches_only_and_refuses_overlaps_and_corruption() {
     let (leader_dir, follower_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut leader = open(leader_dir.path(), small_config(), LoadState::default());
     for i in 0..4 {
         leader.append_as_leader(&batch(2, T0, i), 1, T0).unwrap();
     }
     let all = raw_from(&leader, 0);
+    let first_two = &all[..all.len() - raw_from(&leader, 4).len()];
     let mut follower = open(follower_dir.path(), small_config(), LoadState::default());
 
-    // Not where the follower's log ends: nothing is appended.
-    let err = follower
-        .append_as_follower(&raw_from(&leader, 2), T0)
-        .unwrap_err();
+    // Batches out of order within one fetch: nothing is appended.
+    let mut reordered = raw_from(&leader, 2)[..first_two.len() / 2].to_vec();
+    reordered.extend(first_two);
+    let err = follower.append_as_follower(&reordered, T0).unwrap_err();
     assert!(
         matches!(
             err,
             LogError::UnexpectedAppendOffset {
-                expected: 0,
-                found: 2
-            }
-        ),
-        "{err}"
-    );
-    // A gap between two batches: nothing is appended either.
-    let mut gap = raw_from(&leader, 0)[..all.len() - raw_from(&leader, 2).len()].to_vec();
-    gap.extend(raw_from(&leader, 4));
-    let err = follower.append_as_follower(&gap, T0).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            LogError::UnexpectedAppendOffset {
-                expected: 2,
-                found: 4
+                expected: 4,
+                found: 0
             }
         ),
         "{err}"
@@ -907,8 +940,100 @@ fn a_follower_append_keeps_whole_batches_only_and_refuses_gaps_and_corruption() 
     );
     assert_eq!(follower.log_end_offset(), 6);
     assert!(follower.append_as_follower(&[], T0).unwrap().is_none());
+    // Batches the follower has already: refused.
+    let err = follower
+        .append_as_follower(&raw_from(&leader, 2), T0)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LogError::UnexpectedAppendOffset {
+                expected: 6,
+                found: 2
+            }
+        ),
+        "{err}"
+    );
     follower
         .append_as_follower(&raw_from(&leader, 6), T0)
         .unwrap();
     assert_eq!(raw_from(&follower, 0), all);
+}
+
+#[test]
+fn a_follower_append_takes_the_gaps_of_a_compacted_leader() {
+    let (leader_dir, follower_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut leader = open(leader_dir.path(), small_config(), LoadState::default());
+    for i in 0..4 {
+        leader.append_as_leader(&batch(2, T0, i), 1, T0).unwrap();
+    }
+    // Batches [0, 1] and [6, 7], as if cleaning had removed [2, 5].
+    let mut gapped =
+        raw_from(&leader, 0)[..raw_from(&leader, 0).len() - raw_from(&leader, 2).len()].to_vec();
+    gapped.extend(raw_from(&leader, 6));
+    let mut follower = open(follower_dir.path(), small_config(), LoadState::default());
+    let info = follower.append_as_follower(&gapped, T0).unwrap().unwrap();
+    assert_eq!((info.first_offset, info.last_offset), (0, 7));
+    assert_eq!(follower.log_end_offset(), 8);
+    assert_eq!(raw_from(&follower, 0), gapped);
+    // A read inside the gap answers with the next batch.
+    assert_eq!(raw_from(&follower, 3), raw_from(&leader, 6));
+}
+
+fn compacted(config: LogConfig) -> LogConfig {
+    LogConfig {
+        cleanup_policy: crate::log::CleanupPolicy::COMPACT,
+        ..config
+    }
+}
+
+#[test]
+fn a_compacted_log_refuses_records_without_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), compacted(small_config()), LoadState::default());
+    let mut keyless = RecordBatchBuilder::new(T0).compression(Compression::Gzip);
+    keyless.append(Record::new(
+        T0,
+        Some(b"k".as_slice()),
+        Some(b"v".as_slice()),
+    ));
+    keyless.append(Record::new(T0, None, Some(b"v".as_slice())));
+    let keyless = keyless.build();
+    assert!(matches!(
+        log.append_as_leader(&keyless, 0, T0),
+        Err(LogError::MissingKeyInCompactedTopic)
+    ));
+    assert_eq!(log.log_end_offset(), 0);
+    log.append_as_leader(&batch(2, T0, 1), 0, T0).unwrap();
+    // The same batch is fine where the policy is delete.
+    log.set_config(small_config());
+    log.append_as_leader(&keyless, 0, T0).unwrap();
+    assert_eq!(log.log_end_offset(), 4);
+}
+
+#[test]
+fn retention_by_time_and_size_only_applies_with_the_delete_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        retention_ms: Some(1),
+        retention_bytes: Some(1),
+        ..compacted(small_config())
+    };
+    let mut log = open(dir.path(), config.clone(), LoadState::default());
+    for i in 0..30 {
+        log.append_as_leader(&batch(3, T0, i), 0, T0).unwrap();
+    }
+    let end = log.log_end_offset();
+    log.set_high_watermark(end);
+    let segments = log.segment_count();
+    assert!(segments > 2);
+    assert_eq!(log.delete_old_segments(T0 + 60_000).unwrap(), 0);
+    log.set_config(LogConfig {
+        cleanup_policy: crate::log::CleanupPolicy {
+            compact: true,
+            delete: true,
+        },
+        ..config
+    });
+    assert_eq!(log.delete_old_segments(T0 + 60_000).unwrap(), segments);
 }

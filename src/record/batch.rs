@@ -33,7 +33,7 @@ pub(crate) const CRC_AT: usize = 17;
 /// Offset of the partitionLeaderEpoch field.
 pub const LEADER_EPOCH_AT: usize = 12;
 /// Low three bits of attributes: the compression codec.
-const COMPRESSION_MASK: i16 = 0x07;
+pub(crate) const COMPRESSION_MASK: i16 = 0x07;
 /// Attribute bit 3: the timestamps are the broker's append time
 /// (LogAppendTime) rather than the producer's create time.
 pub(crate) const LOG_APPEND_TIME_FLAG: i16 = 0x08;

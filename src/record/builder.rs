@@ -5,7 +5,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::protocol::primitives::{put_varint, put_varlong};
 
-use super::batch::{CRC_AT, CRC_START, HEADER_LEN, LOG_OVERHEAD, MAGIC_V2};
+use super::batch::{
+    BatchHeader, COMPRESSION_MASK, CRC_AT, CRC_START, HEADER_LEN, LOG_OVERHEAD, MAGIC_V2,
+};
 use super::compression::Compression;
 
 /// One record to put in a batch.
@@ -33,7 +35,20 @@ impl<'a> Record<'a> {
 /// called, no producer id (-1: not idempotent).
 /// Records are kept uncompressed until [`build`](Self::build), which
 /// compresses the whole records section at once, as Kafka producers do.
+///
+/// [`retaining`](Self::retaining) instead rebuilds a stored batch from some
+/// of its records, keeping its offsets (the log cleaner).
 pub struct RecordBatchBuilder {
+    base_offset: i64,
+    partition_leader_epoch: i32,
+    /// Attribute bits other than the codec (timestamp type, transactional,
+    /// control): 0 for a producer's new batch.
+    flags: i16,
+    /// The offset delta of the batch's last offset when it is not that of
+    /// its last record: a cleaned batch keeps its original last offset so
+    /// that the producer's last sequence survives cleaning (Kafka's
+    /// `overrideLastOffset`).
+    last_offset_delta: Option<i32>,
     base_timestamp: i64,
     producer_id: i64,
     producer_epoch: i16,
@@ -52,6 +67,10 @@ pub struct RecordBatchBuilder {
 impl RecordBatchBuilder {
     pub fn new(base_timestamp: i64) -> Self {
         RecordBatchBuilder {
+            base_offset: 0,
+            partition_leader_epoch: -1,
+            flags: 0,
+            last_offset_delta: None,
             base_timestamp,
             producer_id: -1,
             producer_epoch: -1,
@@ -71,6 +90,25 @@ impl RecordBatchBuilder {
         self.producer_epoch = epoch;
         self.base_sequence = base_sequence;
         self
+    }
+
+    /// Starts the batch that replaces the stored batch `original` with some
+    /// of its records (Kafka's `MemoryRecords.filterTo`): the same base and
+    /// last offset, producer id, epoch and base sequence, partition leader
+    /// epoch and attributes (codec, timestamp type, flags). Records are
+    /// added with [`append_at`](Self::append_at); `base_timestamp` is the
+    /// first one's (the original's max timestamp for a batch left empty).
+    pub fn retaining(original: &BatchHeader, base_timestamp: i64) -> Self {
+        let mut builder = RecordBatchBuilder::new(base_timestamp).producer(
+            original.producer_id,
+            original.producer_epoch,
+            original.base_sequence,
+        );
+        builder.base_offset = original.base_offset;
+        builder.partition_leader_epoch = original.partition_leader_epoch;
+        builder.flags = original.attributes & !COMPRESSION_MASK;
+        builder.last_offset_delta = Some(original.last_offset_delta);
+        builder
     }
 
     /// Compresses the records section with `compression` when built.
@@ -100,11 +138,21 @@ impl RecordBatchBuilder {
     /// If a key, value or header is longer than `i32::MAX` bytes, which no
     /// batch can hold.
     pub fn append(&mut self, record: Record<'_>) {
+        self.append_at(self.count, record);
+    }
+
+    /// Adds a record `offset_delta` after the batch's base offset, for a
+    /// batch whose records keep offsets they already have (see
+    /// [`retaining`](Self::retaining)); deltas must increase.
+    ///
+    /// # Panics
+    /// As [`append`](Self::append).
+    pub fn append_at(&mut self, offset_delta: i32, record: Record<'_>) {
         let body = &mut self.scratch;
         body.clear();
         body.put_i8(0); // record attributes: unused in v2
         put_varlong(body, record.timestamp.wrapping_sub(self.base_timestamp));
-        put_varint(body, self.count);
+        put_varint(body, offset_delta);
         put_nullable(body, record.key);
         put_nullable(body, record.value);
         put_length(body, record.headers.len());
@@ -122,7 +170,13 @@ impl RecordBatchBuilder {
     /// the batch goes out uncompressed, as librdkafka does: it is still a
     /// valid batch with the same records.
     pub fn build(self) -> Bytes {
-        let (compression, mut out) = match self.compression {
+        let compression = match self.count {
+            // An empty batch (a cleaned batch kept for its producer state)
+            // has no records section to compress, as in Kafka.
+            0 => Compression::None,
+            _ => self.compression,
+        };
+        let (compression, mut out) = match compression {
             Compression::None => (Compression::None, self.buf),
             c => match c.compress(&self.buf[HEADER_LEN..]) {
                 Ok(packed) => {
@@ -139,13 +193,17 @@ impl RecordBatchBuilder {
         };
         let batch_length = (out.len() - LOG_OVERHEAD) as i32;
         let mut header = &mut out[..HEADER_LEN];
-        header.put_i64(0); // base offset: assigned by the log
+        // Base offset and leader epoch of a new batch: assigned by the log.
+        header.put_i64(self.base_offset);
         header.put_i32(batch_length);
-        header.put_i32(-1); // partition leader epoch: assigned by the leader
+        header.put_i32(self.partition_leader_epoch);
         header.put_i8(MAGIC_V2);
         header.put_u32(0); // CRC placeholder
-        header.put_i16(compression.id()); // attributes: codec, create time
-        header.put_i32(self.count.max(1) - 1);
+        header.put_i16(compression.id() | self.flags);
+        header.put_i32(
+            self.last_offset_delta
+                .unwrap_or_else(|| self.count.max(1) - 1),
+        );
         header.put_i64(self.base_timestamp);
         header.put_i64(self.max_timestamp);
         header.put_i64(self.producer_id);
@@ -196,5 +254,71 @@ mod tests {
             &batch[HEADER_LEN..],
             &[18, 0, 0, 0, 2, b'a', 4, b'b', b'c', 0]
         );
+    }
+
+    #[test]
+    fn a_retained_batch_keeps_the_originals_offsets_and_attributes() {
+        use crate::record::batch::LOG_APPEND_TIME_FLAG;
+        use crate::record::{decode_batch, parse_batch};
+
+        let mut original = RecordBatchBuilder::new(10)
+            .producer(7, 2, 40)
+            .compression(Compression::Gzip);
+        for i in 0..5u8 {
+            original.append(Record::new(10 + i64::from(i), Some(&[i]), Some(&[i])));
+        }
+        let mut bytes = original.build().to_vec();
+        // As stored: base offset 100, leader epoch 3, LogAppendTime at 99.
+        bytes[..8].copy_from_slice(&100i64.to_be_bytes());
+        bytes[12..16].copy_from_slice(&3i32.to_be_bytes());
+        bytes[21..23]
+            .copy_from_slice(&(Compression::Gzip.id() | LOG_APPEND_TIME_FLAG).to_be_bytes());
+        bytes[35..43].copy_from_slice(&99i64.to_be_bytes());
+        let crc = crc32c::crc32c(&bytes[CRC_START..]);
+        bytes[CRC_AT..CRC_START].copy_from_slice(&crc.to_be_bytes());
+        let (header, _) = parse_batch(&bytes).unwrap();
+
+        let mut kept = RecordBatchBuilder::retaining(&header, 99).compression(Compression::Gzip);
+        for delta in [1u8, 3] {
+            kept.append_at(
+                i32::from(delta),
+                Record::new(99, Some(&[delta]), Some(&[delta])),
+            );
+        }
+        let kept = kept.build();
+        let (h, _) = parse_batch(&kept).unwrap();
+        assert_eq!(
+            (
+                h.base_offset,
+                h.last_offset_delta,
+                h.record_count,
+                h.partition_leader_epoch
+            ),
+            (100, 4, 2, 3)
+        );
+        assert_eq!(
+            (h.producer_id, h.producer_epoch, h.base_sequence),
+            (7, 2, 40)
+        );
+        assert!(h.is_log_append_time() && h.compression() == Compression::Gzip.id());
+        let records = decode_batch(&kept).unwrap();
+        let offsets: Vec<(i64, i64)> = records.iter().map(|r| (r.offset, r.timestamp)).collect();
+        assert_eq!(offsets, [(101, 99), (103, 99)]);
+
+        // Nothing kept: an empty, uncompressed batch with the same offsets.
+        let empty = RecordBatchBuilder::retaining(&header, 99)
+            .compression(Compression::Gzip)
+            .build();
+        let (h, _) = parse_batch(&empty).unwrap();
+        assert_eq!(
+            (
+                h.base_offset,
+                h.last_offset(),
+                h.record_count,
+                h.compression()
+            ),
+            (100, 104, 0, 0)
+        );
+        assert_eq!(empty.len(), HEADER_LEN);
     }
 }

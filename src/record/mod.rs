@@ -6,7 +6,8 @@
 //! (with nom) and checks the CRC32C. Decoding the records inside a batch
 //! (decompressing them first) is for ListOffsets by timestamp, gregor's own
 //! consumer and the log cleaner; building batches, compressed or not, is for
-//! gregor's producer, benchmarks and tests.
+//! gregor's producer, the log cleaner (which rebuilds the batches it
+//! thins), benchmarks and tests.
 
 mod batch;
 mod builder;

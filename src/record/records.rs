@@ -3,8 +3,9 @@
 //!
 //! The broker itself never needs this on the produce and fetch paths (it
 //! stores and serves batches as sent); it does for ListOffsets by timestamp
-//! (Kafka's `LogSegment.findOffsetByTimestamp` looks at each record), and
-//! gregor's consumer and the log cleaner will.
+//! (Kafka's `LogSegment.findOffsetByTimestamp` looks at each record), for
+//! gregor's consumer, and for the log cleaner and the produce path of
+//! compacted topics (every record needs a key).
 //!
 //! ```text
 //! length: varint              bytes of the record after this field

@@ -123,6 +123,7 @@ impl ReplicaError {
                 }
                 ProducerStateError::InvalidBatch { .. } => ErrorCode::INVALID_RECORD,
             },
+            ReplicaError::Log(LogError::MissingKeyInCompactedTopic) => ErrorCode::INVALID_RECORD,
             ReplicaError::Log(LogError::OffsetOutOfRange { .. }) => ErrorCode::OFFSET_OUT_OF_RANGE,
             ReplicaError::Log(_) => ErrorCode::KAFKA_STORAGE_ERROR,
         }

@@ -40,16 +40,27 @@ use log::{debug, warn};
 use crate::protocol::api::api_versions::{ApiVersion, ApiVersionsRequest, ApiVersionsResponse};
 use crate::protocol::api::controlled_shutdown::ControlledShutdownRequest;
 use crate::protocol::api::create_topics::CreateTopicsRequest;
+use crate::protocol::api::delete_groups::DeleteGroupsRequest;
 use crate::protocol::api::delete_topics::DeleteTopicsRequest;
 use crate::protocol::api::describe_configs::DescribeConfigsRequest;
+use crate::protocol::api::describe_groups::DescribeGroupsRequest;
 use crate::protocol::api::fetch::FetchRequest;
+use crate::protocol::api::find_coordinator::FindCoordinatorRequest;
+use crate::protocol::api::heartbeat::HeartbeatRequest;
 use crate::protocol::api::init_producer_id::InitProducerIdRequest;
+use crate::protocol::api::join_group::JoinGroupRequest;
 use crate::protocol::api::leader_and_isr::LeaderAndIsrRequest;
+use crate::protocol::api::leave_group::LeaveGroupRequest;
+use crate::protocol::api::list_groups::ListGroupsRequest;
 use crate::protocol::api::list_offsets::ListOffsetsRequest;
 use crate::protocol::api::metadata::MetadataRequest;
+use crate::protocol::api::offset_commit::OffsetCommitRequest;
+use crate::protocol::api::offset_delete::OffsetDeleteRequest;
+use crate::protocol::api::offset_fetch::OffsetFetchRequest;
 use crate::protocol::api::offset_for_leader_epoch::OffsetForLeaderEpochRequest;
 use crate::protocol::api::produce::ProduceRequest;
 use crate::protocol::api::stop_replica::StopReplicaRequest;
+use crate::protocol::api::sync_group::SyncGroupRequest;
 use crate::protocol::api::update_metadata::UpdateMetadataRequest;
 use crate::protocol::frame::write_frame;
 use crate::protocol::header::response_header_version;
@@ -224,6 +235,17 @@ dispatch_table! {
     InitProducerId => init_producer_id(InitProducerIdRequest),
     DescribeConfigs => describe_configs(DescribeConfigsRequest),
     ControlledShutdown => controlled_shutdown(ControlledShutdownRequest),
+    FindCoordinator => find_coordinator(FindCoordinatorRequest),
+    JoinGroup => join_group(JoinGroupRequest),
+    SyncGroup => sync_group(SyncGroupRequest),
+    Heartbeat => heartbeat(HeartbeatRequest),
+    LeaveGroup => leave_group(LeaveGroupRequest),
+    OffsetCommit => offset_commit(OffsetCommitRequest),
+    OffsetFetch => offset_fetch(OffsetFetchRequest),
+    DescribeGroups => describe_groups(DescribeGroupsRequest),
+    ListGroups => list_groups(ListGroupsRequest),
+    DeleteGroups => delete_groups(DeleteGroupsRequest),
+    OffsetDelete => offset_delete(OffsetDeleteRequest),
     OffsetForLeaderEpoch => offset_for_leader_epoch(OffsetForLeaderEpochRequest),
 }
 
@@ -497,11 +519,11 @@ mod tests {
         let f = frame(ApiKey::Metadata, 10, "c", |b| b.put_i32(-1));
         assert!(matches!(run(f).0, Err(DispatchError::Body { .. })));
 
-        let f = frame(ApiKey::JoinGroup, 0, "c", |_| {});
+        let f = frame(ApiKey::SaslHandshake, 0, "c", |_| {});
         assert!(matches!(
             run(f).0,
             Err(DispatchError::Unsupported {
-                key: ApiKey::JoinGroup
+                key: ApiKey::SaslHandshake
             })
         ));
 

@@ -1,15 +1,15 @@
 // kafkajs as a gregor client, with the command line and JSON-lines output
 // of ../python/common.py:
 //   node kafkajs_client.js <bootstrap> <topic> <mode> [--option value ...]
-// Modes: produce, consume, offsets-for-times, create-topic, delete-topic,
-// metadata.
+// Modes: produce, consume, group-consume, offsets-for-times, create-topic,
+// delete-topic, metadata.
 //
 // kafkajs's consumer only works through consumer groups (subscribe + run,
-// no manual assignment), which gregor does not have yet. `consume` therefore
-// drives the same code the kafkajs consumer uses below its group layer: the
-// client's Cluster (reached through kafkajs's private createCluster factory)
-// and Broker.fetch, which encodes Fetch and decodes record batches with
-// kafkajs's own codecs.
+// no manual assignment). `group-consume` uses it so. `consume` reads one
+// partition without a group: it drives the same code the kafkajs consumer
+// uses below its group layer, the client's Cluster (reached through
+// kafkajs's private createCluster factory) and Broker.fetch, which encodes
+// Fetch and decodes record batches with kafkajs's own codecs.
 'use strict';
 
 const { Kafka, logLevel } = require('kafkajs');
@@ -21,13 +21,14 @@ function parseArgs(argv) {
   const opts = {
     acks: -1, count: 0, start: 0, timestampBase: null, lingerMs: 5, messageTimeoutMs: 0,
     partition: 0, offset: 'earliest', timestamp: null, partitions: 1, replicationFactor: 1,
+    group: null, exitAfter: 0, crashAfter: 0, idleMs: 5000, maxSecs: 90, sessionTimeoutMs: 10000,
   };
   for (let i = 0; i < rest.length; i += 2) {
     const name = rest[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase());
     // --linger-ms and --message-timeout-ms are accepted and ignored: a send()
     // is one batch in kafkajs, bounded by TIMEOUT_MS.
     if (!(name in opts)) throw new Error(`unknown option ${rest[i]}`);
-    opts[name] = name === 'offset' ? rest[i + 1] : Number(rest[i + 1]);
+    opts[name] = name === 'offset' || name === 'group' ? rest[i + 1] : Number(rest[i + 1]);
   }
   return { bootstrap, topic, mode, opts };
 }
@@ -123,6 +124,64 @@ async function consume(kafka, topic, o) {
   emit({ end: high });
 }
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// group-consume, with the stop rules of common.GroupConsumption.
+async function groupConsume(kafka, topic, o) {
+  const consumer = kafka.consumer({
+    groupId: o.group,
+    sessionTimeout: o.sessionTimeoutMs,
+    heartbeatInterval: 1000,
+    allowAutoTopicCreation: false,
+  });
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    emit({ assigned: [...(e.payload.memberAssignment[topic] || [])].sort((a, b) => a - b) });
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let committed = 0;
+  let lastRecord = null;
+  const enough = () => o.exitAfter > 0 && committed >= o.exitAfter;
+  await consumer.run({
+    autoCommit: false,
+    eachMessage: async ({ partition, message }) => {
+      // Past the limit: neither reported nor committed, so the group's next
+      // owner of the partition reads it.
+      if (enough()) return;
+      const offset = Number(message.offset);
+      let ok = true;
+      try {
+        await consumer.commitOffsets([{ topic, partition, offset: String(offset + 1) }]);
+      } catch (e) {
+        ok = false;
+      }
+      emit({
+        partition,
+        offset,
+        key: message.key === null ? null : message.key.toString(),
+        value: message.value === null ? null : message.value.toString(),
+        committed: ok,
+      });
+      lastRecord = Date.now();
+      if (ok) committed += 1;
+      if (o.crashAfter > 0 && committed >= o.crashAfter) {
+        // Gone without leaving the group, as if killed.
+        emit({ crashed: committed });
+        exitAfterFlush(0);
+      }
+    },
+  });
+  const deadline = Date.now() + o.maxSecs * 1000;
+  while (!enough() && !(lastRecord !== null && Date.now() - lastRecord > o.idleMs)) {
+    if (Date.now() > deadline) {
+      throw new Error(`still consuming after ${o.maxSecs}s (${committed} committed)`);
+    }
+    await sleep(100);
+  }
+  await consumer.disconnect();
+  emit({ consumed: committed });
+}
+
 async function offsetsForTimes(kafka, topic, o) {
   const admin = kafka.admin();
   await admin.connect();
@@ -168,6 +227,7 @@ async function metadata(kafka) {
 const MODES = {
   produce,
   consume,
+  'group-consume': groupConsume,
   'offsets-for-times': offsetsForTimes,
   'create-topic': createTopic,
   'delete-topic': deleteTopic,

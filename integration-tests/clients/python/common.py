@@ -20,6 +20,18 @@ and prints one JSON object per line on stdout. Modes:
            {"end": <high watermark>}.
   offsets-for-times --partition P --timestamp T
            prints {"offset", "timestamp"} (ListOffsets by timestamp).
+  group-consume --group G [--exit-after N | --crash-after N] [--idle-ms I]
+                [--max-secs S] [--session-timeout-ms T]
+           subscribes to the topic as a member of consumer group G (from the
+           earliest offset when G has none committed) and commits each
+           record's offset synchronously after reading it; prints
+           {"assigned": [partitions]} on every assignment and
+           {"partition", "offset", "key", "value", "committed": bool} per
+           record, then {"consumed": n}. Stops (leaving the group) after N
+           committed records, or once nothing arrived for I ms after the
+           first record; fails after S seconds. With --crash-after the
+           process ends abruptly after N committed records, without leaving
+           the group (as if killed): prints {"crashed": n} and exits 0.
   create-topic --partitions N [--replication-factor R]
                                  prints {"created": topic}
   delete-topic                   prints {"deleted": topic}
@@ -28,7 +40,9 @@ and prints one JSON object per line on stdout. Modes:
 """
 import argparse
 import json
+import os
 import sys
+import time
 
 # Every client call is bounded by this, so that a broker that never answers
 # makes a script fail with the client's error rather than hang.
@@ -40,8 +54,8 @@ def parse_args():
     p.add_argument("bootstrap")
     p.add_argument("topic")
     p.add_argument("mode", choices=[
-        "produce", "consume", "offsets-for-times", "create-topic",
-        "delete-topic", "metadata"])
+        "produce", "consume", "group-consume", "offsets-for-times",
+        "create-topic", "delete-topic", "metadata"])
     p.add_argument("--acks", type=int, default=-1)
     p.add_argument("--count", type=int, default=0)
     p.add_argument("--start", type=int, default=0)
@@ -53,6 +67,12 @@ def parse_args():
     p.add_argument("--timestamp", type=int)
     p.add_argument("--partitions", type=int, default=1)
     p.add_argument("--replication-factor", type=int, default=1)
+    p.add_argument("--group")
+    p.add_argument("--exit-after", type=int, default=0)
+    p.add_argument("--crash-after", type=int, default=0)
+    p.add_argument("--idle-ms", type=int, default=5000)
+    p.add_argument("--max-secs", type=int, default=90)
+    p.add_argument("--session-timeout-ms", type=int, default=10000)
     p.add_argument("--compression", default="none",
                    choices=["none", "gzip", "snappy", "lz4", "zstd"])
     return p.parse_args()
@@ -81,6 +101,50 @@ def emit_record(offset, k, v, ts):
         "value": None if v is None else v.decode(),
         "timestamp": ts,
     })
+
+
+def emit_group_record(partition, offset, k, v, committed):
+    emit({
+        "partition": partition,
+        "offset": offset,
+        "key": None if k is None else k.decode(),
+        "value": None if v is None else v.decode(),
+        "committed": committed,
+    })
+
+
+class GroupConsumption:
+    """The stop rules of group-consume: `done()` once --exit-after records
+    were committed, or --idle-ms passed since the last record; `fail`s once
+    --max-secs passed."""
+
+    def __init__(self, args):
+        self.args = args
+        self.committed = 0
+        self.last_record = None
+        self.deadline = time.monotonic() + args.max_secs
+
+    def record(self, committed):
+        self.last_record = time.monotonic()
+        if committed:
+            self.committed += 1
+        if self.args.crash_after and self.committed >= self.args.crash_after:
+            emit({"crashed": self.committed})
+            sys.stdout.flush()
+            os._exit(0)
+
+    def done(self):
+        if self.args.exit_after and self.committed >= self.args.exit_after:
+            return True
+        idle_s = self.args.idle_ms / 1000
+        if self.last_record is not None and time.monotonic() - self.last_record > idle_s:
+            return True
+        if time.monotonic() > self.deadline:
+            fail(f"still consuming after {self.args.max_secs}s ({self.committed} committed)")
+        return False
+
+    def finish(self):
+        emit({"consumed": self.committed})
 
 
 def finish_produce(acked, errors):

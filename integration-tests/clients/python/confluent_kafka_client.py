@@ -86,6 +86,38 @@ def consume(args):
     emit({"end": high})
 
 
+def group_consume(args):
+    c = Consumer({
+        "bootstrap.servers": args.bootstrap,
+        "group.id": args.group,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": args.session_timeout_ms,
+        "heartbeat.interval.ms": 1000,
+    })
+
+    def on_assign(consumer, partitions):
+        emit({"assigned": sorted(p.partition for p in partitions)})
+
+    c.subscribe([args.topic], on_assign=on_assign)
+    run = common.GroupConsumption(args)
+    while not run.done():
+        msg = c.poll(0.2)
+        if msg is None:
+            continue
+        if msg.error():
+            fail(f"consume error: {msg.error()}")
+        try:
+            c.commit(message=msg, asynchronous=False)
+            committed = True
+        except KafkaException:
+            committed = False
+        common.emit_group_record(msg.partition(), msg.offset(), msg.key(), msg.value(), committed)
+        run.record(committed)
+    c.close()
+    run.finish()
+
+
 def offsets_for_times(args):
     c = consumer(args)
     [result] = c.offsets_for_times(

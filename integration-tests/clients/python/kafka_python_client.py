@@ -3,8 +3,10 @@ output."""
 import sys
 import time
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import (ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer,
+                   KafkaProducer, TopicPartition)
 from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
 
 import common
 from common import TIMEOUT_S, emit, emit_record, fail
@@ -68,6 +70,44 @@ def consume(args):
                 position = r.offset + 1
     c.close()
     emit({"end": high})
+
+
+def group_consume(args):
+    c = KafkaConsumer(
+        bootstrap_servers=args.bootstrap,
+        group_id=args.group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=args.session_timeout_ms,
+        heartbeat_interval_ms=1000,
+        request_timeout_ms=TIMEOUT_S * 1000 + 5000,
+    )
+
+    class Listener(ConsumerRebalanceListener):
+        def on_partitions_revoked(self, revoked):
+            pass
+
+        def on_partitions_assigned(self, assigned):
+            emit({"assigned": sorted(tp.partition for tp in assigned)})
+
+    c.subscribe([args.topic], listener=Listener())
+    run = common.GroupConsumption(args)
+    while not run.done():
+        for tp, records in c.poll(timeout_ms=200).items():
+            for r in records:
+                try:
+                    c.commit({tp: OffsetAndMetadata(r.offset + 1, "", -1)})
+                    committed = True
+                except KafkaError:
+                    committed = False
+                common.emit_group_record(r.partition, r.offset, r.key, r.value, committed)
+                run.record(committed)
+                if run.done():
+                    break
+            if run.done():
+                break
+    c.close()
+    run.finish()
 
 
 def offsets_for_times(args):

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::coordinator::OffsetsPartitionLeadership;
 use crate::metadata::BrokerEndpoint;
 use crate::protocol::api::leader_and_isr::{
     LeaderAndIsrLiveLeader, LeaderAndIsrPartitionError, LeaderAndIsrPartitionState,
@@ -73,12 +74,17 @@ impl Broker {
                 })
             })
             .collect();
+        let group_partitions = OffsetsPartitionLeadership::of(self.id, &partitions);
         let replicas = Arc::clone(&self.replicas);
         let outcome =
             run_blocking(move || replicas.become_leader_or_follower(controller_epoch, &partitions))
                 .await;
         match outcome {
             Ok(results) => {
+                // The group coordinator loads or unloads the groups of the
+                // `__consumer_offsets` partitions it now leads or follows.
+                self.coordinator
+                    .on_leadership_change(group_partitions, &results);
                 for (tp, result) in &results {
                     if let Err(e) = result {
                         ::log::warn!("LeaderAndIsr for {tp} not applied: {e}");
