@@ -423,7 +423,6 @@ fn kill_and_restart(
 }
 
 #[test]
-#[ignore = "not yet proven stable over repeated runs; run with --ignored"]
 fn acknowledged_records_survive_killed_leaders() -> Result<()> {
     let mut cluster = Cluster::start_with(3, |config| {
         config
@@ -596,7 +595,6 @@ fn numbered(prefix: &str, count: usize) -> Vec<String> {
 /// leader epochs (OffsetForLeaderEpoch) tell it where its log stops being
 /// F's. It truncates them and ends byte-identical to F.
 #[test]
-#[ignore = "not yet proven stable over repeated runs; run with --ignored"]
 fn a_returning_leader_drops_the_records_the_new_leader_never_got() -> Result<()> {
     const TOPIC: &str = "diverged";
     let mut cluster = Cluster::start_with(3, |config| {
