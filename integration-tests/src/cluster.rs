@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -634,6 +635,26 @@ pub fn ensure_distinct_epochs(elections: &[LoggedElection]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A partition directory's log segments and leader epoch checkpoint, by
+/// file name: what must be byte-identical on every replica.
+pub fn replica_files(partition_dir: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
+    let mut files = BTreeMap::new();
+    for entry in fs::read_dir(partition_dir)
+        .with_context(|| format!("listing {}", partition_dir.display()))?
+    {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        if name.ends_with(".log") || name == "leader-epoch-checkpoint" {
+            files.insert(name, fs::read(&path)?);
+        }
+    }
+    Ok(files)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
 use bytes::{Bytes, BytesMut};
+use gregor::protocol::api::create_topics::{CreatableTopic, CreateTopicsRequest};
 use gregor::protocol::api::fetch::{FetchPartition, FetchRequest, FetchTopic, PartitionData};
 use gregor::protocol::api::metadata::{
     MetadataRequest, MetadataRequestTopic, MetadataResponseTopic,
@@ -246,5 +247,23 @@ impl WireClient {
             .into_iter()
             .find(|t| t.name == topic)
             .with_context(|| format!("metadata has no entry for {topic}"))
+    }
+
+    /// Creates one topic with CreateTopics v5, waiting up to 30 s for the
+    /// controller to give it leaders; an error unless the broker answers
+    /// success.
+    pub fn create_topic(&mut self, topic: CreatableTopic) -> Result<()> {
+        let request = CreateTopicsRequest {
+            topics: vec![topic],
+            timeout_ms: 30_000,
+            validate_only: false,
+        };
+        let response = self.request(5, &request).context("CreateTopics")?;
+        let result = response
+            .topics
+            .first()
+            .context("CreateTopics answered no topic")?;
+        ensure!(result.error_code == 0, "CreateTopics answered {result:?}");
+        Ok(())
     }
 }

@@ -12,9 +12,7 @@ use std::time::Duration;
 use anyhow::{bail, ensure, Context, Result};
 use gregor::coordinator::schema::{self, RecordKey};
 use gregor::coordinator::GROUP_METADATA_TOPIC_NAME;
-use gregor::protocol::api::create_topics::{
-    CreatableTopic, CreatableTopicConfig, CreateTopicsRequest,
-};
+use gregor::protocol::api::create_topics::{CreatableTopic, CreatableTopicConfig};
 use gregor::protocol::api::find_coordinator::FindCoordinatorRequest;
 use gregor::protocol::api::offset_commit::{
     OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
@@ -46,32 +44,20 @@ fn create_topic(
     partitions: i32,
     configs: &[(&str, &str)],
 ) -> Result<()> {
-    let request = CreateTopicsRequest {
-        topics: vec![CreatableTopic {
-            name: topic.into(),
-            num_partitions: partitions,
-            replication_factor: 1,
-            assignments: Vec::new(),
-            configs: configs
-                .iter()
-                .map(|(name, value)| CreatableTopicConfig {
-                    name: (*name).into(),
-                    value: Some((*value).into()),
-                })
-                .collect(),
-        }],
-        timeout_ms: 30_000,
-        validate_only: false,
+    let topic = CreatableTopic {
+        name: topic.into(),
+        num_partitions: partitions,
+        replication_factor: 1,
+        assignments: Vec::new(),
+        configs: configs
+            .iter()
+            .map(|(name, value)| CreatableTopicConfig {
+                name: (*name).into(),
+                value: Some((*value).into()),
+            })
+            .collect(),
     };
-    let response = WireClient::connect(bootstrap)?
-        .request(5, &request)
-        .context("CreateTopics")?;
-    let result = response
-        .topics
-        .first()
-        .context("CreateTopics answered no topic")?;
-    ensure!(result.error_code == 0, "CreateTopics answered {result:?}");
-    Ok(())
+    WireClient::connect(bootstrap)?.create_topic(topic)
 }
 
 /// `(offset, key, value)` of every record kcat reads from the beginning.

@@ -6,12 +6,11 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use gregor::protocol::api::create_topics::{CreatableTopic, CreateTopicsRequest};
-use integration_tests::cluster::CHANGE_TIMEOUT;
+use gregor::protocol::api::create_topics::CreatableTopic;
+use integration_tests::cluster::{replica_files, CHANGE_TIMEOUT};
 use integration_tests::wire::WireClient;
 use integration_tests::{kcat_consume, kcat_produce_file, wait_until, Cluster};
 
@@ -35,46 +34,14 @@ const REPLICATION_TIMEOUT: Duration = Duration::from_secs(60);
 /// controller (CreateTopics v5).
 fn create_topic(cluster: &Cluster, topic: &str, replication_factor: i16) -> Result<()> {
     let controller = cluster.controller_id()?;
-    let request = CreateTopicsRequest {
-        topics: vec![CreatableTopic {
-            name: topic.into(),
-            num_partitions: 1,
-            replication_factor,
-            assignments: Vec::new(),
-            configs: Vec::new(),
-        }],
-        timeout_ms: 30_000,
-        validate_only: false,
+    let topic = CreatableTopic {
+        name: topic.into(),
+        num_partitions: 1,
+        replication_factor,
+        assignments: Vec::new(),
+        configs: Vec::new(),
     };
-    let response = WireClient::connect(&cluster.broker(controller)?.bootstrap())?
-        .request(5, &request)
-        .context("CreateTopics")?;
-    let result = response
-        .topics
-        .first()
-        .context("CreateTopics answered no topic")?;
-    ensure!(result.error_code == 0, "CreateTopics answered {result:?}");
-    Ok(())
-}
-
-/// A partition directory's segment files and leader epoch checkpoint, by
-/// name.
-fn replica_files(partition_dir: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
-    let mut files = BTreeMap::new();
-    for entry in fs::read_dir(partition_dir)
-        .with_context(|| format!("listing {}", partition_dir.display()))?
-    {
-        let path = entry?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_owned();
-        if name.ends_with(".log") || name == "leader-epoch-checkpoint" {
-            files.insert(name, fs::read(&path)?);
-        }
-    }
-    Ok(files)
+    WireClient::connect(&cluster.broker(controller)?.bootstrap())?.create_topic(topic)
 }
 
 /// Produces `lines` with `acks` to partition 0 of [`TOPIC`] at `bootstrap`.

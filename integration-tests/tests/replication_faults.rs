@@ -14,19 +14,17 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use bytes::Bytes;
-use gregor::protocol::api::create_topics::{
-    CreatableReplicaAssignment, CreatableTopic, CreateTopicsRequest,
-};
+use gregor::protocol::api::create_topics::{CreatableReplicaAssignment, CreatableTopic};
 use gregor::protocol::api::metadata::MetadataResponseTopic;
 use gregor::protocol::ErrorCode;
 use gregor::record::{Record, RecordBatchBuilder};
-use integration_tests::cluster::{now_ms, CHANGE_TIMEOUT, SESSION_TIMEOUT};
+use integration_tests::cluster::{now_ms, replica_files, CHANGE_TIMEOUT, SESSION_TIMEOUT};
 use integration_tests::wire::WireClient;
 use integration_tests::{json_lines, python, wait_until, Cluster};
 use serde::Deserialize;
@@ -71,33 +69,21 @@ fn create_topic(
 ) -> Result<()> {
     let controller = cluster.controller_id()?;
     let manual = !assignment.is_empty();
-    let request = CreateTopicsRequest {
-        topics: vec![CreatableTopic {
-            name: topic.into(),
-            num_partitions: if manual { -1 } else { partitions },
-            replication_factor: if manual { -1 } else { 3 },
-            assignments: assignment
-                .iter()
-                .zip(0..)
-                .map(|(brokers, p)| CreatableReplicaAssignment {
-                    partition_index: p,
-                    broker_ids: brokers.clone(),
-                })
-                .collect(),
-            configs: Vec::new(),
-        }],
-        timeout_ms: 30_000,
-        validate_only: false,
+    let topic = CreatableTopic {
+        name: topic.into(),
+        num_partitions: if manual { -1 } else { partitions },
+        replication_factor: if manual { -1 } else { 3 },
+        assignments: assignment
+            .iter()
+            .zip(0..)
+            .map(|(brokers, p)| CreatableReplicaAssignment {
+                partition_index: p,
+                broker_ids: brokers.clone(),
+            })
+            .collect(),
+        configs: Vec::new(),
     };
-    let response = WireClient::connect(&cluster.broker(controller)?.bootstrap())?
-        .request(5, &request)
-        .context("CreateTopics")?;
-    let result = response
-        .topics
-        .first()
-        .context("CreateTopics answered no topic")?;
-    ensure!(result.error_code == 0, "CreateTopics answered {result:?}");
-    Ok(())
+    WireClient::connect(&cluster.broker(controller)?.bootstrap())?.create_topic(topic)
 }
 
 /// `topic`'s partitions as broker `asked` has them in its metadata.
@@ -276,26 +262,6 @@ fn check_partition(p: i32, read: &[String], sent: u64, acked: &[u64]) -> Result<
         );
     }
     Ok(lost.len())
-}
-
-/// A partition directory's log segments and leader epoch checkpoint, by
-/// file name.
-fn replica_files(partition_dir: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
-    let mut files = BTreeMap::new();
-    for entry in fs::read_dir(partition_dir)
-        .with_context(|| format!("listing {}", partition_dir.display()))?
-    {
-        let path = entry?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_owned();
-        if name.ends_with(".log") || name == "leader-epoch-checkpoint" {
-            files.insert(name, fs::read(&path)?);
-        }
-    }
-    Ok(files)
 }
 
 /// How the copies of `topic`'s partition `p` on `brokers` differ: each
