@@ -617,6 +617,30 @@ fn deleting_a_topic_removes_its_znodes_and_its_directories_on_every_broker() -> 
     })
 }
 
+/// Asks the controller, as Kafka's tools do, to move partition 0 of
+/// [`TOPIC`] to `replicas`.
+fn request_reassignment(cluster: &Cluster, replicas: &[i32]) -> Result<()> {
+    let request = format!(
+        r#"{{"version":1,"partitions":[{{"topic":"{TOPIC}","partition":0,"replicas":{replicas:?}}}]}}"#
+    );
+    cluster.zk_cli(&["create", "/admin/reassign_partitions", &request])?;
+    Ok(())
+}
+
+/// The controller removes the request once every partition in it moved.
+fn wait_for_reassignment_done(cluster: &Cluster) -> Result<()> {
+    wait_until(
+        "the reassignment request to be done",
+        CHANGE_TIMEOUT,
+        || {
+            Ok(cluster
+                .zk_get("/admin/reassign_partitions")?
+                .is_none()
+                .then_some(()))
+        },
+    )
+}
+
 #[test]
 fn reassigning_a_partition_moves_leadership_deletes_removed_replicas_and_copies_added_ones(
 ) -> Result<()> {
@@ -627,21 +651,9 @@ fn reassigning_a_partition_moves_leadership_deletes_removed_replicas_and_copies_
     // in the ISR already, so the reassignment completes at once.
     let old_leader = before.states[&0].leader;
     let target = all_but(&before.assignment[&0], old_leader);
-    let request = format!(
-        r#"{{"version":1,"partitions":[{{"topic":"{TOPIC}","partition":0,"replicas":{target:?}}}]}}"#
-    );
     eprintln!("reassign {TOPIC}-0 to {target:?} (leader was {old_leader})");
-    cluster.zk_cli(&["create", "/admin/reassign_partitions", &request])?;
-    wait_until(
-        "the reassignment request to be done",
-        CHANGE_TIMEOUT,
-        || {
-            Ok(cluster
-                .zk_get("/admin/reassign_partitions")?
-                .is_none()
-                .then_some(()))
-        },
-    )?;
+    request_reassignment(&cluster, &target)?;
+    wait_for_reassignment_done(&cluster)?;
     let after = cluster
         .topic_in_zk(TOPIC)?
         .context("the topic vanished from ZooKeeper")?;
@@ -670,11 +682,8 @@ fn reassigning_a_partition_moves_leadership_deletes_removed_replicas_and_copies_
     // And back: the added replica must copy the partition and join the ISR
     // before the reassignment completes.
     let grown: Vec<i32> = target.iter().copied().chain([old_leader]).collect();
-    let request = format!(
-        r#"{{"version":1,"partitions":[{{"topic":"{TOPIC}","partition":0,"replicas":{grown:?}}}]}}"#
-    );
     eprintln!("reassign {TOPIC}-0 to {grown:?}");
-    cluster.zk_cli(&["create", "/admin/reassign_partitions", &request])?;
+    request_reassignment(&cluster, &grown)?;
     let done = cluster.wait_for_topic(
         &format!("{TOPIC}-0 to be assigned {grown:?} with all of them in sync"),
         TOPIC,
@@ -687,16 +696,7 @@ fn reassigning_a_partition_moves_leadership_deletes_removed_replicas_and_copies_
         },
     )?;
     eprintln!("{TOPIC}-0 after growing: {:?}", done.states[&0]);
-    wait_until(
-        "the reassignment request to be done",
-        CHANGE_TIMEOUT,
-        || {
-            Ok(cluster
-                .zk_get("/admin/reassign_partitions")?
-                .is_none()
-                .then_some(()))
-        },
-    )?;
+    wait_for_reassignment_done(&cluster)?;
     ensure!(
         topic_directories(&cluster, old_leader)?.contains(&format!("{TOPIC}-0")),
         "broker {old_leader} has no {TOPIC}-0 directory after being added back"
