@@ -10,11 +10,9 @@
 //! cache shows the outcome.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use crate::admin::{assign_replicas, validate_topic_name, AssignmentError, TopicNameError};
 use crate::config::ConfigError;
-use crate::metadata::MetadataCache;
 use crate::protocol::ErrorCode;
 use crate::replica::ReplicaError;
 use crate::zk::client::ZkError;
@@ -22,10 +20,6 @@ use crate::zk::data::{BrokerId, PartitionReplicas};
 use crate::zk::id::Uuid;
 
 use super::Broker;
-
-/// How often a CreateTopics or DeleteTopics waiting for the controller's
-/// outcome looks at the metadata cache again.
-const METADATA_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 /// Why a topic could not be created or deleted.
 #[derive(Debug, thiserror::Error)]
@@ -108,25 +102,6 @@ impl Broker {
                 .await?;
         }
         Ok(assignment)
-    }
-
-    /// Waits until this broker's metadata cache satisfies `done` (fed by
-    /// the controller's UpdateMetadata), or `timeout` passes; `false` then.
-    pub(crate) async fn wait_for_metadata(
-        &self,
-        timeout: Duration,
-        done: impl Fn(&MetadataCache) -> bool,
-    ) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if done(&self.metadata) {
-                return true;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return false;
-            }
-            tokio::time::sleep(METADATA_POLL_INTERVAL).await;
-        }
     }
 
     /// The explicit assignment, checked; or Kafka's rack-unaware one over

@@ -156,8 +156,9 @@ impl MetadataSnapshot {
 pub struct MetadataCache {
     cluster_id: String,
     snapshot: RwLock<Arc<MetadataSnapshot>>,
-    /// Whether a controller's UpdateMetadata has arrived.
-    updated_by_controller: watch::Sender<bool>,
+    /// How many UpdateMetadata requests of a controller have been applied:
+    /// waiters for the controller's outcome wake on each.
+    controller_updates: watch::Sender<u64>,
 }
 
 impl MetadataCache {
@@ -165,7 +166,7 @@ impl MetadataCache {
         MetadataCache {
             cluster_id,
             snapshot: RwLock::new(Arc::default()),
-            updated_by_controller: watch::Sender::new(false),
+            controller_updates: watch::Sender::new(0),
         }
     }
 
@@ -183,8 +184,7 @@ impl MetadataCache {
     /// caller's job (the replica manager knows the newest controller epoch).
     pub fn update(&self, update: MetadataUpdate) {
         self.modify(|s| s.apply(update));
-        self.updated_by_controller
-            .send_if_modified(|updated| !std::mem::replace(updated, true));
+        self.controller_updates.send_modify(|n| *n += 1);
     }
 
     /// Waits, at most `timeout`, until a controller has sent this broker
@@ -192,10 +192,36 @@ impl MetadataCache {
     /// cache cannot tell a topic that does not exist from one it has not
     /// heard of.
     pub async fn wait_for_controller(&self, timeout: Duration) -> bool {
-        let mut updated = self.updated_by_controller.subscribe();
-        tokio::time::timeout(timeout, updated.wait_for(|u| *u))
+        let mut updates = self.controller_updates.subscribe();
+        tokio::time::timeout(timeout, updates.wait_for(|n| *n > 0))
             .await
             .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Waits, at most `timeout`, until the cache satisfies `done`, checking
+    /// after each UpdateMetadata (how CreateTopics and DeleteTopics wait for
+    /// the controller, Kafka's delayed create/delete operations); returns
+    /// whether it did.
+    pub async fn wait_until(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&MetadataSnapshot) -> bool,
+    ) -> bool {
+        let mut updates = self.controller_updates.subscribe();
+        let satisfied = async {
+            loop {
+                // Marks the current count seen before looking, so an update
+                // in between wakes the next wait.
+                updates.borrow_and_update();
+                if done(&self.snapshot()) {
+                    return;
+                }
+                if updates.changed().await.is_err() {
+                    return std::future::pending().await;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, satisfied).await.is_ok()
     }
 
     pub fn broker_ids(&self) -> Vec<BrokerId> {
@@ -281,6 +307,36 @@ mod tests {
         cache.update(MetadataUpdate::default());
         assert!(waiting.await.unwrap());
         assert!(cache.wait_for_controller(Duration::ZERO).await);
+    }
+
+    #[tokio::test]
+    async fn a_wait_until_ends_with_the_update_that_satisfies_it() {
+        let cache = Arc::new(MetadataCache::new("c".into()));
+        let has_broker_2 = |s: &MetadataSnapshot| s.is_alive(2);
+        assert!(
+            !cache
+                .wait_until(Duration::from_millis(10), has_broker_2)
+                .await
+        );
+        let waiting = {
+            let cache = Arc::clone(&cache);
+            tokio::spawn(async move {
+                cache
+                    .wait_until(Duration::from_secs(30), |s| s.is_alive(2))
+                    .await
+            })
+        };
+        // An update that does not satisfy it keeps it waiting.
+        cache.update(MetadataUpdate {
+            brokers: vec![broker(1)],
+            ..Default::default()
+        });
+        cache.update(MetadataUpdate {
+            brokers: vec![broker(1), broker(2)],
+            ..Default::default()
+        });
+        assert!(waiting.await.unwrap());
+        assert!(cache.wait_until(Duration::ZERO, has_broker_2).await);
     }
 
     #[test]

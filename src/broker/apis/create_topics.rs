@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::config::describe;
-use crate::metadata::MetadataCache;
+use crate::metadata::MetadataSnapshot;
 use crate::protocol::api::create_topics::{
     CreatableTopic, CreatableTopicConfigs, CreatableTopicResult, CreateTopicsRequest,
     CreateTopicsResponse,
@@ -44,8 +44,8 @@ impl Broker {
                 match self.create_one(topic, request.validate_only).await {
                     Ok(created) if request.validate_only => Ok(created),
                     Ok(created) => {
-                        let ready = |m: &MetadataCache| {
-                            m.snapshot().topic(&name).is_some_and(|t| {
+                        let ready = |m: &MetadataSnapshot| {
+                            m.topic(&name).is_some_and(|t| {
                                 t.partitions.len() as i32 == created.num_partitions
                                     && t.partitions.values().all(|p| p.leader.is_some())
                             })
@@ -80,14 +80,15 @@ impl Broker {
     async fn await_controller(
         &self,
         timeout_ms: i32,
-        done: impl Fn(&MetadataCache) -> bool,
+        done: impl Fn(&MetadataSnapshot) -> bool,
     ) -> Result<(), (ErrorCode, String)> {
         let Ok(timeout_ms) = u64::try_from(timeout_ms) else {
             return Ok(());
         };
         if timeout_ms == 0
             || self
-                .wait_for_metadata(Duration::from_millis(timeout_ms), done)
+                .metadata
+                .wait_until(Duration::from_millis(timeout_ms), done)
                 .await
         {
             return Ok(());
@@ -158,7 +159,7 @@ impl Broker {
         for name in request.topic_names {
             let outcome = match self.delete_topic(&name).await {
                 Ok(()) => {
-                    let gone = |m: &MetadataCache| !m.contains_topic(&name);
+                    let gone = |m: &MetadataSnapshot| m.topic(&name).is_none();
                     self.await_controller(request.timeout_ms, gone).await
                 }
                 Err(e) => Err((e.error_code(), e.to_string())),
