@@ -1,5 +1,7 @@
 //! The `gregor` command: `gregor broker --config server.properties` runs a
-//! broker. Errors end as one line on stderr; bad arguments exit with 2.
+//! broker; the other subcommands (`src/cli/`) are the operator's and
+//! developer's tools. Errors end as one line on stderr; bad arguments exit
+//! with 2.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,6 +9,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+
+mod cli;
 
 use gregor::broker::Broker;
 use gregor::config::KafkaConfig;

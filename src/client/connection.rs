@@ -70,6 +70,12 @@ pub enum ClientError {
     CorrelationMismatch { expected: i32, actual: i32 },
     #[error("an earlier request failed on this connection; connect again")]
     Broken,
+    /// Metadata does not name this broker (it left, or was never there).
+    #[error("broker {0} is not in the cluster's metadata")]
+    UnknownBroker(i32),
+    /// No bootstrap server or known broker answered; says who failed how.
+    #[error("no broker answered: {0}")]
+    NoBrokerReachable(String),
 }
 
 /// A connection to one broker.

@@ -1,12 +1,14 @@
 //! gregor's own Kafka client, speaking the same wire protocol as the
 //! clients people already use.
 //!
-//! So far it is one [`BrokerConnection`]: a request/response exchange with
-//! one broker, which the controller's channel to the brokers
-//! (`crate::controller::channel`) is built on. It will grow into the
-//! producer, consumer and admin client behind the `gregor produce`,
-//! `consume` and `topics` commands (issue 9).
+//! [`BrokerConnection`] is a request/response exchange with one broker (the
+//! controller's channel to the brokers, `crate::controller::channel`, is
+//! built on it); [`NetworkClient`] routes requests to the right broker from
+//! the cluster's metadata, and the producer, consumer and admin client
+//! behind the `gregor` commands are built on that.
 
 pub mod connection;
+pub mod network;
 
 pub use connection::{BrokerConnection, ClientError, DEFAULT_REQUEST_TIMEOUT, MAX_RESPONSE_SIZE};
+pub use network::{ClientConfig, ClusterMetadata, NetworkClient, PartitionInfo, TopicInfo};
