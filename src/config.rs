@@ -774,6 +774,9 @@ const MIN_CLEANABLE_DIRTY_RATIO: &str = "min.cleanable.dirty.ratio";
 const DELETE_RETENTION_MS: &str = "delete.retention.ms";
 const MIN_COMPACTION_LAG_MS: &str = "min.compaction.lag.ms";
 const MAX_COMPACTION_LAG_MS: &str = "max.compaction.lag.ms";
+/// Valid at topic level but read by the controller (from `/config/topics`)
+/// rather than by the log, so [`topic_log_config`] only validates it.
+const UNCLEAN_LEADER_ELECTION_ENABLE: &str = "unclean.leader.election.enable";
 
 /// Layers a topic's config overrides on the broker defaults `base`.
 ///
@@ -830,6 +833,7 @@ pub fn topic_log_config(
             .long(MAX_COMPACTION_LAG_MS, 1)?
             .unwrap_or(base.max_compaction_lag_ms),
     };
+    p.boolean(UNCLEAN_LEADER_ELECTION_ENABLE)?;
     // Kafka's `LogConfig.validateValues`.
     if config.min_compaction_lag_ms > config.max_compaction_lag_ms {
         return Err(invalid(
@@ -1583,6 +1587,8 @@ mod tests {
             }
         );
         assert_eq!(topic_log_config(&log, &BTreeMap::new()).unwrap(), log);
+        let unclean = map(&[("unclean.leader.election.enable", "true")]);
+        assert_eq!(topic_log_config(&log, &unclean).unwrap(), log);
     }
 
     #[test]
@@ -1616,6 +1622,7 @@ mod tests {
             ("max.message.bytes", "x"),
             ("file.delete.delay.ms", "-1"),
             ("min.insync.replicas", "0"),
+            ("unclean.leader.election.enable", "yes"),
         ] {
             let err = topic_log_config(&base, &map(&[(key, value)])).unwrap_err();
             assert!(

@@ -9,7 +9,9 @@ use std::fs;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use gregor::protocol::api::create_topics::CreatableTopic;
+use gregor::protocol::api::create_topics::{CreatableTopic, CreatableTopicConfig};
+use gregor::protocol::error_code::ErrorCode;
+use gregor::record::{Record, RecordBatchBuilder};
 use integration_tests::cluster::{replica_files, CHANGE_TIMEOUT};
 use integration_tests::wire::WireClient;
 use integration_tests::{kcat_consume, kcat_produce_file, wait_until, Cluster};
@@ -199,6 +201,72 @@ fn followers_copy_the_leader_and_the_isr_follows_them() -> Result<()> {
         "consumed {} records, the first differing at {:?}",
         consumed.len(),
         consumed.iter().zip(&sent).position(|(a, b)| a != b)
+    );
+    Ok(())
+}
+
+/// `min.insync.replicas` (here the topic's) guards acks=all: with the
+/// followers gone and the ISR down to the leader, an acks=all produce is
+/// refused with NOT_ENOUGH_REPLICAS before anything is appended, while
+/// acks=1 is still accepted.
+#[test]
+fn acks_all_is_refused_when_the_isr_is_below_min_insync_replicas() -> Result<()> {
+    let mut cluster = Cluster::start_with(3, |config| {
+        config.property("replica.lag.time.max.ms", LAG_TIME_MAX.as_millis())
+    })?;
+    let topic = CreatableTopic {
+        name: TOPIC.into(),
+        num_partitions: 1,
+        replication_factor: 3,
+        assignments: Vec::new(),
+        configs: vec![CreatableTopicConfig {
+            name: "min.insync.replicas".into(),
+            value: Some("2".into()),
+        }],
+    };
+    WireClient::connect(&cluster.broker(1)?.bootstrap())?.create_topic(topic)?;
+    let leader = cluster.wait_for_leaders(TOPIC, 1, CHANGE_TIMEOUT)?.states[&0].leader;
+    let mut client = WireClient::connect(&cluster.broker(leader)?.bootstrap())?;
+    let batch = |n: usize| {
+        let values = records(n, 10);
+        let mut builder = RecordBatchBuilder::new(0);
+        for value in &values {
+            builder.append(Record::new(0, None, Some(value.as_bytes())));
+        }
+        builder.build()
+    };
+    let all = client.produce(TOPIC, 0, -1, batch(0))?;
+    ensure!(all.error_code == 0, "acks=all with a full ISR: {all:?}");
+
+    for id in cluster.broker_ids() {
+        if id != leader {
+            eprintln!("kill -9 follower {id}");
+            cluster.broker_mut(id)?.kill9()?;
+        }
+    }
+    wait_for_isr(&cluster, &[leader], leader)?;
+    let end = client.fetch(TOPIC, 0, 0)?.high_watermark;
+
+    let refused = client.produce(TOPIC, 0, -1, batch(10))?;
+    ensure!(
+        ErrorCode::from_code(refused.error_code) == ErrorCode::NOT_ENOUGH_REPLICAS,
+        "acks=all with the ISR at 1 of min.insync.replicas=2 answered {refused:?}"
+    );
+    // With the leader alone in the ISR its high watermark is its log end:
+    // the refused batch was not appended.
+    let after = client.fetch(TOPIC, 0, 0)?.high_watermark;
+    ensure!(after == end, "log end moved from {end} to {after}");
+
+    let one = client.produce(TOPIC, 0, 1, batch(20))?;
+    ensure!(
+        one.error_code == 0 && one.base_offset == end,
+        "acks=1 answered {one:?}, expected offset {end}"
+    );
+    let grown = client.fetch(TOPIC, 0, 0)?.high_watermark;
+    ensure!(
+        grown == end + 10,
+        "high watermark {grown}, expected {}",
+        end + 10
     );
     Ok(())
 }

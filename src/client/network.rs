@@ -163,7 +163,9 @@ impl NetworkClient {
                 .await
             {
                 Ok(mut connection) => {
-                    match connection.send(METADATA_VERSION, &metadata_request(Some(&[]), false)).await
+                    match connection
+                        .send(METADATA_VERSION, &metadata_request(Some(&[]), false))
+                        .await
                     {
                         Ok(response) => {
                             let mut client = NetworkClient {
