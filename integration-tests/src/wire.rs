@@ -10,8 +10,12 @@ use anyhow::{bail, ensure, Context, Result};
 use bytes::{Bytes, BytesMut};
 use gregor::protocol::api::create_topics::{CreatableTopic, CreateTopicsRequest};
 use gregor::protocol::api::fetch::{FetchPartition, FetchRequest, FetchTopic, PartitionData};
+use gregor::protocol::api::find_coordinator::FindCoordinatorRequest;
 use gregor::protocol::api::metadata::{
     MetadataRequest, MetadataRequestTopic, MetadataResponseTopic,
+};
+use gregor::protocol::api::offset_commit::{
+    OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use gregor::protocol::api::produce::{
     PartitionProduceData, PartitionProduceResponse, ProduceRequest, TopicProduceData,
@@ -19,6 +23,8 @@ use gregor::protocol::api::produce::{
 use gregor::protocol::frame::write_frame;
 use gregor::protocol::header::response_header_version;
 use gregor::protocol::{Message, Request, RequestHeader, ResponseHeader};
+
+use crate::wait_until;
 
 /// How long a read may block before the test gives up on an answer.
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
@@ -247,6 +253,59 @@ impl WireClient {
             .into_iter()
             .find(|t| t.name == topic)
             .with_context(|| format!("metadata has no entry for {topic}"))
+    }
+
+    /// Waits, at most `timeout`, until FindCoordinator v3 finds `group` a
+    /// coordinator (the first ask creates `__consumer_offsets`).
+    pub fn wait_for_coordinator(&mut self, group: &str, timeout: Duration) -> Result<()> {
+        let find = FindCoordinatorRequest {
+            key: group.into(),
+            ..Default::default()
+        };
+        wait_until(&format!("a coordinator for {group}"), timeout, || {
+            Ok((self.request(3, &find)?.error_code == 0).then_some(()))
+        })
+    }
+
+    /// Commits `offsets` (partition, offset) of `topic` with OffsetCommit v7
+    /// as the simple (memberless, generation -1) consumer group `group`;
+    /// an error unless every partition is answered with success.
+    pub fn commit_offsets(
+        &mut self,
+        group: &str,
+        topic: &str,
+        offsets: &[(i32, i64)],
+    ) -> Result<()> {
+        let request = OffsetCommitRequest {
+            group_id: group.into(),
+            generation_id: -1,
+            member_id: String::new(),
+            topics: vec![OffsetCommitRequestTopic {
+                name: topic.into(),
+                partitions: offsets
+                    .iter()
+                    .map(
+                        |&(partition_index, committed_offset)| OffsetCommitRequestPartition {
+                            partition_index,
+                            committed_offset,
+                            ..Default::default()
+                        },
+                    )
+                    .collect(),
+            }],
+            ..Default::default()
+        };
+        let response = self.request(7, &request)?;
+        let errors: Vec<i16> = response
+            .topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|p| p.error_code))
+            .collect();
+        ensure!(
+            errors.iter().all(|e| *e == 0),
+            "OffsetCommit answered {errors:?}"
+        );
+        Ok(())
     }
 
     /// Creates one topic with CreateTopics v5, waiting up to 30 s for the

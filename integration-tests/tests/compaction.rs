@@ -13,10 +13,6 @@ use anyhow::{bail, ensure, Context, Result};
 use gregor::coordinator::schema::{self, RecordKey};
 use gregor::coordinator::GROUP_METADATA_TOPIC_NAME;
 use gregor::protocol::api::create_topics::{CreatableTopic, CreatableTopicConfig};
-use gregor::protocol::api::find_coordinator::FindCoordinatorRequest;
-use gregor::protocol::api::offset_commit::{
-    OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
-};
 use gregor::protocol::api::offset_fetch::{OffsetFetchRequest, OffsetFetchRequestTopic};
 use gregor::record::{Batches, Records};
 use integration_tests::wire::WireClient;
@@ -169,33 +165,10 @@ const COMMITS: i64 = 60;
 /// Commits `offset + p` for every partition `p` of `topic` as the simple
 /// (memberless) consumer group `group`.
 fn commit(client: &mut WireClient, group: &str, topic: &str, offset: i64) -> Result<()> {
-    let request = OffsetCommitRequest {
-        group_id: group.into(),
-        generation_id: -1,
-        member_id: String::new(),
-        topics: vec![OffsetCommitRequestTopic {
-            name: topic.into(),
-            partitions: (0..COMMITTED_PARTITIONS)
-                .map(|p| OffsetCommitRequestPartition {
-                    partition_index: p,
-                    committed_offset: offset + i64::from(p),
-                    ..Default::default()
-                })
-                .collect(),
-        }],
-        ..Default::default()
-    };
-    let response = client.request(7, &request)?;
-    let errors: Vec<i16> = response
-        .topics
-        .iter()
-        .flat_map(|t| t.partitions.iter().map(|p| p.error_code))
+    let offsets: Vec<(i32, i64)> = (0..COMMITTED_PARTITIONS)
+        .map(|p| (p, offset + i64::from(p)))
         .collect();
-    ensure!(
-        errors.iter().all(|e| *e == 0),
-        "OffsetCommit answered {errors:?}"
-    );
-    Ok(())
+    client.commit_offsets(group, topic, &offsets)
 }
 
 /// The offset commits of `group` in `__consumer_offsets` (one partition),
@@ -278,13 +251,7 @@ fn consumer_offsets_is_compacted_and_a_restarted_coordinator_loads_the_latest_co
     let topic = unique_topic("committed");
     create_topic(&bootstrap, &topic, COMMITTED_PARTITIONS, &[])?;
     let mut client = WireClient::connect(&bootstrap)?;
-    let find = FindCoordinatorRequest {
-        key: "g".into(),
-        ..Default::default()
-    };
-    wait_until("a coordinator for g", COMPACTION_TIMEOUT, || {
-        Ok((client.request(3, &find)?.error_code == 0).then_some(()))
-    })?;
+    client.wait_for_coordinator("g", COMPACTION_TIMEOUT)?;
     for i in 1..=COMMITS {
         commit(&mut client, "g", &topic, i * 100)?;
     }

@@ -254,6 +254,35 @@ fn kcat_consumes_in_a_group_and_resumes_at_its_commit() -> Result<()> {
     Ok(())
 }
 
+/// Deleting a topic removes every group's committed offsets for it (Kafka's
+/// `handleDeletedPartitions`): a topic created again under the same name
+/// starts with none.
+#[test]
+fn deleting_a_topic_removes_its_committed_offsets() -> Result<()> {
+    let cluster = broker()?;
+    let bootstrap = cluster.bootstrap();
+    let topic = unique_topic("deleted");
+    create_topic(&bootstrap, &topic, 2)?;
+    let mut client = WireClient::connect(&bootstrap)?;
+    client.wait_for_coordinator("g", TIMEOUT)?;
+    client.commit_offsets("g", &topic, &[(0, 5), (1, 7)])?;
+    let kept = unique_topic("kept");
+    create_topic(&bootstrap, &kept, 1)?;
+    client.commit_offsets("g", &kept, &[(0, 3)])?;
+    ensure!(committed(&cluster, "g", &topic, 2)?.values().eq([&5, &7]));
+
+    CONFLUENT_KAFKA.run_ok(&bootstrap, &topic, "delete-topic", &[])?;
+    wait_until("the offsets of the deleted topic to go", TIMEOUT, || {
+        let offsets = committed(&cluster, "g", &topic, 2)?;
+        Ok(offsets.values().all(|o| *o == -1).then_some(()))
+    })?;
+    ensure!(
+        committed(&cluster, "g", &kept, 1)?[&0] == 3,
+        "the other topic's offset survives"
+    );
+    Ok(())
+}
+
 /// A record as a group member reported it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct GroupRecord {

@@ -569,22 +569,50 @@ impl GroupCoordinator {
 
     /// Removes expired offsets, and groups left empty without offsets.
     fn expire_offsets(&self) {
-        let handles: Vec<Arc<GroupHandle>> = self.lock_state().groups.values().cloned().collect();
-        let mut removed = 0;
-        for handle in handles {
-            removed += self.run(&handle, |group, ctx| {
-                let due = group.expired_offsets(ctx);
-                let abandoned = group.is(GroupState::Empty) && !group.has_offsets();
-                if due.is_empty() && !abandoned {
-                    return 0;
-                }
-                group.remove_offsets(&due, ctx)
-            });
-            self.remove_if_dead(&handle);
-        }
+        let removed = self.cleanup_group_metadata(|group, ctx| {
+            let due = group.expired_offsets(ctx);
+            let abandoned = group.is(GroupState::Empty) && !group.has_offsets();
+            (!due.is_empty() || abandoned).then_some(due)
+        });
         if removed > 0 {
             info!("removed {removed} expired offsets");
         }
+    }
+
+    /// The UpdateMetadata hook for deleted topics (Kafka's
+    /// `handleDeletedPartitions`): every group's offsets for `partitions`
+    /// are removed, with tombstones in `__consumer_offsets`, so a topic
+    /// created again under the same name starts with no committed offsets.
+    pub fn on_partitions_deleted(&self, partitions: &[TopicPartition]) {
+        let removed = self.cleanup_group_metadata(|group, _| {
+            let held: Vec<TopicPartition> = partitions
+                .iter()
+                .filter(|tp| group.has_offset_for(tp))
+                .cloned()
+                .collect();
+            (!held.is_empty()).then_some(held)
+        });
+        info!("removed {removed} offsets of deleted partitions {partitions:?}");
+    }
+
+    /// Removes, from every loaded group, the offsets `select` picks (a
+    /// group for which it picks `None` is left alone); groups left Dead are
+    /// dropped. Kafka's `cleanupGroupMetadata`. Returns how many offsets
+    /// were removed.
+    fn cleanup_group_metadata(
+        &self,
+        select: impl Fn(&GroupMetadata, &Ctx<'_>) -> Option<Vec<TopicPartition>>,
+    ) -> usize {
+        let handles: Vec<Arc<GroupHandle>> = self.lock_state().groups.values().cloned().collect();
+        let mut removed = 0;
+        for handle in handles {
+            removed += self.run(&handle, |group, ctx| match select(group, ctx) {
+                Some(partitions) => group.remove_offsets(&partitions, ctx),
+                None => 0,
+            });
+            self.remove_if_dead(&handle);
+        }
+        removed
     }
 
     /// The LeaderAndIsr hook (Kafka's `onLeadershipChange` for the group

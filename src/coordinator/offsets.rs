@@ -283,6 +283,10 @@ impl GroupMetadata {
         !self.offsets.is_empty()
     }
 
+    pub fn has_offset_for(&self, partition: &TopicPartition) -> bool {
+        self.offsets.contains_key(partition)
+    }
+
     /// The offsets due for expiry at `ctx.now_ms` (Kafka's
     /// `GroupMetadata.removeExpiredOffsets` selection): in an Empty group,
     /// `offsets.retention.minutes` after it became empty; in a consumer

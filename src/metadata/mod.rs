@@ -118,7 +118,10 @@ impl MetadataSnapshot {
         self.topics.get(&tp.topic)?.partitions.get(&tp.partition)
     }
 
-    fn apply(&mut self, update: MetadataUpdate) {
+    /// Applies `update`; returns the partitions it deleted that the cache
+    /// held.
+    fn apply(&mut self, update: MetadataUpdate) -> Vec<TopicPartition> {
+        let mut deleted = Vec::new();
         self.controller = update.controller;
         self.brokers = update.brokers.into_iter().map(|b| (b.id, b)).collect();
         for (tp, change) in update.partitions {
@@ -135,9 +138,12 @@ impl MetadataSnapshot {
                 }
                 PartitionUpdate::Deleted => {
                     if let Some(topic) = self.topics.get_mut(&tp.topic) {
-                        topic.partitions.remove(&tp.partition);
+                        let known = topic.partitions.remove(&tp.partition).is_some();
                         if topic.partitions.is_empty() {
                             self.topics.remove(&tp.topic);
+                        }
+                        if known {
+                            deleted.push(tp);
                         }
                     }
                 }
@@ -150,6 +156,7 @@ impl MetadataSnapshot {
                 topic.topic_id = id;
             }
         }
+        deleted
     }
 }
 
@@ -182,9 +189,13 @@ impl MetadataCache {
     /// Applies a controller's UpdateMetadata (Kafka's
     /// `MetadataCache.updateMetadata`). Fencing stale controllers is the
     /// caller's job (the replica manager knows the newest controller epoch).
-    pub fn update(&self, update: MetadataUpdate) {
-        self.modify(|s| s.apply(update));
+    /// Returns the partitions the update deleted (Kafka's
+    /// `deletedPartitions`), whose committed offsets go with them.
+    pub fn update(&self, update: MetadataUpdate) -> Vec<TopicPartition> {
+        let mut deleted = Vec::new();
+        self.modify(|s| deleted = s.apply(update));
         self.controller_updates.send_modify(|n| *n += 1);
+        deleted
     }
 
     /// Waits, at most `timeout`, until a controller has sent this broker
@@ -396,18 +407,21 @@ mod tests {
             ..Default::default()
         });
         let deleted = |p| (TopicPartition::new("t", p), PartitionUpdate::Deleted);
-        cache.update(MetadataUpdate {
+        let removed = cache.update(MetadataUpdate {
             partitions: vec![deleted(0)],
             ..Default::default()
         });
+        assert_eq!(removed, [TopicPartition::new("t", 0)]);
         assert_eq!(
             topic(&cache, "t").partitions.keys().collect::<Vec<_>>(),
             [&1]
         );
-        cache.update(MetadataUpdate {
+        // Only partitions the cache held are reported deleted.
+        let removed = cache.update(MetadataUpdate {
             partitions: vec![deleted(1), deleted(5)],
             ..Default::default()
         });
+        assert_eq!(removed, [TopicPartition::new("t", 1)]);
         assert!(!cache.contains_topic("t"));
         assert_eq!(topic(&cache, "u").topic_id, id(8));
         // Created again, it does not inherit the deleted topic's id.

@@ -53,8 +53,18 @@ impl Broker {
             replicas.apply_controller_request(controller_epoch, || metadata.update(update))
         })
         .await;
-        UpdateMetadataResponse {
-            error_code: outcome.err().unwrap_or(ErrorCode::NONE).code(),
+        match outcome {
+            Ok(deleted) => {
+                if !deleted.is_empty() {
+                    self.coordinator.on_partitions_deleted(&deleted);
+                }
+                UpdateMetadataResponse {
+                    error_code: ErrorCode::NONE.code(),
+                }
+            }
+            Err(code) => UpdateMetadataResponse {
+                error_code: code.code(),
+            },
         }
     }
 }
