@@ -268,6 +268,9 @@ pub struct KafkaConfig {
     /// `group.max.session.timeout.ms`, default 1800000: the longest session
     /// timeout a member may ask for (INVALID_SESSION_TIMEOUT above).
     pub group_max_session_timeout_ms: u32,
+    /// `group.max.size`, default `Int.MaxValue`: members a group may have;
+    /// one more gets GROUP_MAX_SIZE_REACHED.
+    pub group_max_size: u32,
     /// `log.retention.check.interval.ms`, default 300000: how often retention runs.
     pub log_retention_check_interval_ms: u64,
     /// `log.flush.scheduler.interval.ms`, default `Long.MaxValue` (`None`):
@@ -473,6 +476,7 @@ impl KafkaConfig {
             group_max_session_timeout_ms: p
                 .int("group.max.session.timeout.ms", 0)?
                 .unwrap_or(1_800_000),
+            group_max_size: p.int("group.max.size", 1)?.unwrap_or(INT_MAX),
             // Intervals start at 1: a zero period is rejected by every
             // scheduler (Kafka's included) at start-up anyway.
             log_retention_check_interval_ms: p
@@ -1172,6 +1176,7 @@ mod tests {
         assert_eq!(c.group_initial_rebalance_delay_ms, 3000);
         assert_eq!(c.group_min_session_timeout_ms, 6000);
         assert_eq!(c.group_max_session_timeout_ms, 1_800_000);
+        assert_eq!(c.group_max_size, INT_MAX);
         assert_eq!(c.log_retention_check_interval_ms, 300_000);
         assert_eq!(c.log_flush_scheduler_interval_ms, None);
         assert_eq!(c.log_flush_offset_checkpoint_interval_ms, 60_000);

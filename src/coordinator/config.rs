@@ -13,6 +13,8 @@ pub struct GroupConfig {
     pub min_session_timeout: Duration,
     /// `group.max.session.timeout.ms`, default 1800000.
     pub max_session_timeout: Duration,
+    /// `group.max.size`, default `Int.MaxValue`.
+    pub max_size: usize,
     /// `group.initial.rebalance.delay.ms`, default 3000: how long a new
     /// (Empty) group waits for more members before its first generation.
     pub initial_rebalance_delay: Duration,
@@ -36,6 +38,7 @@ impl GroupConfig {
         GroupConfig {
             min_session_timeout: Duration::from_millis(config.group_min_session_timeout_ms.into()),
             max_session_timeout: Duration::from_millis(config.group_max_session_timeout_ms.into()),
+            max_size: config.group_max_size as usize,
             initial_rebalance_delay: Duration::from_millis(config.group_initial_rebalance_delay_ms),
             offset_metadata_max_bytes: config.offset_metadata_max_bytes as usize,
             offsets_retention: Duration::from_secs(
@@ -57,6 +60,7 @@ impl Default for GroupConfig {
         GroupConfig {
             min_session_timeout: Duration::from_millis(6000),
             max_session_timeout: Duration::from_millis(1_800_000),
+            max_size: i32::MAX as usize,
             initial_rebalance_delay: Duration::from_millis(3000),
             offset_metadata_max_bytes: 4096,
             offsets_retention: Duration::from_secs(10_080 * 60),

@@ -186,6 +186,15 @@ impl GroupMetadata {
                 tx,
                 JoinResult::error(&request.member_id, ErrorCode::INCONSISTENT_GROUP_PROTOCOL),
             );
+        } else if request.member_id == UNKNOWN_MEMBER_ID
+            && self.members.len() >= ctx.config.max_size
+        {
+            // Kafka checks before handing out an id: a full group takes no
+            // new member, static or not.
+            respond(
+                tx,
+                JoinResult::error(UNKNOWN_MEMBER_ID, ErrorCode::GROUP_MAX_SIZE_REACHED),
+            );
         } else if request.member_id == UNKNOWN_MEMBER_ID {
             self.join_new_member(request, tx, ctx);
         } else {

@@ -524,3 +524,25 @@ fn unloading_answers_waiting_members() {
         ErrorCode::COORDINATOR_NOT_AVAILABLE
     );
 }
+
+#[test]
+fn a_full_group_refuses_new_members_but_not_its_own() {
+    let mut h = Harness::with_config(GroupConfig {
+        max_size: 2,
+        ..config()
+    });
+    let ids = h.stable(2);
+    let mut third = h.join(request(""));
+    let refused = answered(&mut third);
+    assert_eq!(refused.error, ErrorCode::GROUP_MAX_SIZE_REACHED);
+    assert_eq!(refused.member_id, "");
+    assert_eq!(h.group.members.len(), 2);
+    assert!(
+        h.group.is(GroupState::Stable),
+        "no rebalance for a refused member"
+    );
+    // A member already in the group rejoins as before.
+    let mut again = h.join(request(&ids[1]));
+    h.expire();
+    assert_eq!(answered(&mut again).error, ErrorCode::NONE);
+}
