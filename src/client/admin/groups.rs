@@ -69,6 +69,15 @@ pub struct MemberDescription {
     pub assignment: Vec<TopicPartition>,
 }
 
+impl GroupDescription {
+    /// Whether nobody but an admin commits the group's offsets: it has no
+    /// members (Empty) or does not exist (Dead). Only then do Kafka's
+    /// tools reset its offsets.
+    pub fn is_inactive(&self) -> bool {
+        INACTIVE_STATES.contains(&self.state.as_str())
+    }
+}
+
 impl AdminClient {
     /// Every group of every broker, sorted by id.
     pub async fn list_groups(&mut self) -> Result<Vec<GroupListing>, AdminError> {
@@ -191,11 +200,11 @@ impl AdminClient {
         group: &str,
         offsets: &BTreeMap<TopicPartition, i64>,
     ) -> Result<(), AdminError> {
-        let state = self.describe_group(group).await?.state;
-        if !INACTIVE_STATES.contains(&state.as_str()) {
+        let description = self.describe_group(group).await?;
+        if !description.is_inactive() {
             return Err(AdminError::GroupNotInactive {
                 group: group.to_owned(),
-                state,
+                state: description.state,
             });
         }
         let request = commit_request(group, offsets);
