@@ -49,11 +49,18 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => bad_arguments(error),
     };
+    // A broker logs what it does; the tools print their results and only
+    // warnings beside them (RUST_LOG overrides both).
+    let default_level = match cli.command {
+        Command::Broker { .. } => "info",
+        _ => "warn",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level))
+        .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -227,7 +227,12 @@ fn state_table(description: &GroupDescription, cluster: &ClusterMetadata) -> Tab
     table.row(vec![
         description.group_id.clone(),
         coordinator,
-        description.protocol.clone(),
+        // "-" while there is none (no members), like other empty cells.
+        if description.protocol.is_empty() {
+            "-".to_owned()
+        } else {
+            description.protocol.clone()
+        },
         description.state.clone(),
         description.members.len().to_string(),
     ]);
