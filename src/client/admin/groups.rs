@@ -13,6 +13,7 @@ use crate::protocol::api::offset_commit::{
     OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use crate::protocol::api::offset_fetch::OffsetFetchRequest;
+use crate::protocol::ErrorCode;
 use crate::TopicPartition;
 
 /// FindCoordinator v3: Kafka 2.8's newest (v4 batches keys, Kafka 3).
@@ -142,7 +143,7 @@ impl AdminClient {
                 .find(|g| g.group_id == group)
                 .ok_or_else(|| AdminError::Broker {
                     context: format!("describing group '{group}'"),
-                    code: crate::protocol::ErrorCode::UNKNOWN_SERVER_ERROR,
+                    code: ErrorCode::UNKNOWN_SERVER_ERROR,
                     message: Some("the coordinator did not describe it".into()),
                 })?;
             check(described.error_code, None, || {
