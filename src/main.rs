@@ -38,11 +38,29 @@ enum Command {
         #[arg(long = "override", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
+    /// Create, list, describe, delete topics and alter their configs (like
+    /// kafka-topics.sh).
+    Topics(cli::topics::TopicsArgs),
+    /// List consumer groups, describe them with their lag, reset their
+    /// offsets, delete them (like kafka-consumer-groups.sh).
+    Groups(cli::groups::GroupsArgs),
+    /// The brokers, the controller, and the whole ZooKeeper tree.
+    Cluster(cli::cluster::ClusterArgs),
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => bad_arguments(error),
+    };
+    // A broker logs what it does; the tools print their results and only
+    // warnings beside them (RUST_LOG overrides both).
+    let default_level = match cli.command {
+        Command::Broker { .. } => "info",
+        _ => "warn",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level))
+        .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -55,6 +73,9 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Broker { config, overrides } => runtime.block_on(run_broker(config, overrides)),
+        Command::Topics(args) => runtime.block_on(cli::topics::run(args)),
+        Command::Groups(args) => runtime.block_on(cli::groups::run(args)),
+        Command::Cluster(args) => runtime.block_on(cli::cluster::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -88,6 +109,39 @@ async fn run_broker(path: PathBuf, overrides: Vec<String>) -> anyhow::Result<()>
     server.shutdown().await;
     broker.shutdown().await?;
     Ok(())
+}
+
+/// Help and version go to stdout as clap prints them; any other argument
+/// error is one line on stderr and exit code 2 (clap's usage error code).
+fn bad_arguments(error: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        error.exit();
+    }
+    eprintln!("gregor: {}", usage_error_line(&error.render().to_string()));
+    std::process::exit(2);
+}
+
+/// clap's error message without its usage and tips, on one line.
+fn usage_error_line(rendered: &str) -> String {
+    let lines: Vec<&str> = rendered
+        .lines()
+        .take_while(|line| !line.starts_with("Usage:"))
+        .map(str::trim)
+        .filter(|line| {
+            !line.is_empty()
+                && !line.starts_with("tip:")
+                && !line.starts_with("For more information")
+        })
+        .collect();
+    let text = lines.join(" ");
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    format!("{text} (see --help)")
 }
 
 /// The error and its causes on one line, each cause once: several of our

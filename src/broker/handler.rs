@@ -1,6 +1,7 @@
 //! The broker as the server's request handler: each API method forwards to
 //! its handler in `apis/`.
 
+use crate::protocol::api::alter_configs::{AlterConfigsRequest, AlterConfigsResponse};
 use crate::protocol::api::controlled_shutdown::{
     ControlledShutdownRequest, ControlledShutdownResponse,
 };
@@ -12,6 +13,9 @@ use crate::protocol::api::describe_groups::{DescribeGroupsRequest, DescribeGroup
 use crate::protocol::api::fetch::{FetchRequest, FetchResponse};
 use crate::protocol::api::find_coordinator::{FindCoordinatorRequest, FindCoordinatorResponse};
 use crate::protocol::api::heartbeat::{HeartbeatRequest, HeartbeatResponse};
+use crate::protocol::api::incremental_alter_configs::{
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+};
 use crate::protocol::api::init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
 use crate::protocol::api::join_group::{JoinGroupRequest, JoinGroupResponse};
 use crate::protocol::api::leader_and_isr::{LeaderAndIsrRequest, LeaderAndIsrResponse};
@@ -149,6 +153,22 @@ impl RequestHandler for Broker {
         Reply::Respond(Broker::describe_configs(self, request).await)
     }
 
+    async fn alter_configs(
+        &self,
+        _ctx: &RequestContext<'_>,
+        request: AlterConfigsRequest,
+    ) -> Reply<AlterConfigsResponse> {
+        Reply::Respond(Broker::alter_configs(self, request).await)
+    }
+
+    async fn incremental_alter_configs(
+        &self,
+        _ctx: &RequestContext<'_>,
+        request: IncrementalAlterConfigsRequest,
+    ) -> Reply<IncrementalAlterConfigsResponse> {
+        Reply::Respond(Broker::incremental_alter_configs(self, request).await)
+    }
+
     async fn find_coordinator(
         &self,
         ctx: &RequestContext<'_>,
@@ -250,6 +270,14 @@ mod tests {
         assert!(apis.contains(&(ApiKey::StopReplica, 0..=3)));
         assert!(apis.contains(&(ApiKey::UpdateMetadata, 0..=7)));
         assert!(apis.contains(&(ApiKey::OffsetForLeaderEpoch, 0..=4)));
+    }
+
+    #[test]
+    fn config_apis_are_served_in_kafka_2_8_versions() {
+        let apis = supported_apis();
+        assert!(apis.contains(&(ApiKey::DescribeConfigs, 0..=4)));
+        assert!(apis.contains(&(ApiKey::AlterConfigs, 0..=1)));
+        assert!(apis.contains(&(ApiKey::IncrementalAlterConfigs, 0..=1)));
     }
 
     #[test]

@@ -21,7 +21,6 @@ use crate::zk::data::{BrokerId, BrokerInfo, EndPoint, SecurityProtocol};
 use crate::zk::session::ZkSession;
 
 use super::producer_ids::ProducerIdManager;
-use super::topic_configs::TopicConfigs;
 use crate::client::BrokerConnection;
 use crate::protocol::api::controlled_shutdown::ControlledShutdownRequest;
 use crate::protocol::{ErrorCode, Message};
@@ -70,8 +69,6 @@ pub struct Broker {
     session_keeper: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// This broker's part in the controller election, in the current session.
     elector: std::sync::Mutex<Option<ControllerElector>>,
-    /// Topic configs as last read from ZooKeeper.
-    pub(crate) topic_configs: TopicConfigs,
     /// The controller, while this broker is elected.
     pub(crate) controller: Arc<std::sync::Mutex<Option<ActiveController>>>,
     /// The group coordinator of the `__consumer_offsets` partitions this
@@ -134,7 +131,6 @@ impl Broker {
             session_keeper: std::sync::Mutex::new(None),
             elector: std::sync::Mutex::new(None),
             controller: Arc::new(std::sync::Mutex::new(None)),
-            topic_configs: TopicConfigs::default(),
             coordinator,
         });
         info!(

@@ -1,11 +1,15 @@
-//! Topic configs on a broker: read from `/config/topics/<t>` when a
-//! partition of the topic is first hosted, and re-read whenever an admin
+//! Topic configs on a broker: a topic's overrides are read from
+//! `/config/topics/<t>` when one of its partitions is first hosted here (its
+//! log created, or opened after a restart), and again whenever an admin
 //! announces a change under `/config/changes` (Kafka's `ZkConfigManager`
 //! with its `TopicConfigHandler`), so every broker applies a new
 //! `retention.ms` without a restart.
+//!
+//! Nothing is kept in between: the logs hold the config they run with, and
+//! a topic deleted and created again under the same name starts from its
+//! new znode.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use log::{info, warn};
@@ -21,50 +25,26 @@ const WATCH_RETRY_BACKOFF: Duration = Duration::from_millis(500);
 /// The entity path prefix of a topic's config change notification.
 const TOPIC_ENTITY_PREFIX: &str = "topics/";
 
-/// Each topic's effective log config, as last read from ZooKeeper.
-#[derive(Default)]
-pub(crate) struct TopicConfigs {
-    by_topic: Mutex<HashMap<String, LogConfig>>,
-}
-
-impl TopicConfigs {
-    fn get(&self, topic: &str) -> Option<LogConfig> {
-        self.lock().get(topic).cloned()
-    }
-
-    fn put(&self, topic: &str, config: LogConfig) {
-        self.lock().insert(topic.to_owned(), config);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, LogConfig>> {
-        self.by_topic.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
 impl Broker {
-    /// The topic's log config: broker defaults plus its overrides. A
-    /// ZooKeeper failure or a bad override falls back to the defaults (the
-    /// partition must be hosted either way), with a warning.
+    /// The topic's log config as ZooKeeper has it now: broker defaults plus
+    /// its overrides. A ZooKeeper failure or a bad override falls back to
+    /// the defaults (the partition must be hosted either way), with a
+    /// warning.
     pub(crate) async fn topic_log_config(&self, topic: &str) -> LogConfig {
-        if let Some(config) = self.topic_configs.get(topic) {
-            return config;
-        }
-        self.load_topic_config(&self.zk.client(), topic).await
+        self.read_topic_config(&self.zk.client(), topic).await
     }
 
-    async fn load_topic_config(&self, client: &KafkaZkClient, topic: &str) -> LogConfig {
-        let config = match client.get_topic_config(topic).await {
+    async fn read_topic_config(&self, client: &KafkaZkClient, topic: &str) -> LogConfig {
+        match client.get_topic_config(topic).await {
             Ok(overrides) => self.log_config_for(&overrides).unwrap_or_else(|e| {
                 warn!("topic {topic}: ignoring bad config override: {e}");
                 self.logs.default_log_config().clone()
             }),
             Err(e) => {
                 warn!("topic {topic}: cannot read its config ({e}); using the defaults");
-                return self.logs.default_log_config().clone();
+                self.logs.default_log_config().clone()
             }
-        };
-        self.topic_configs.put(topic, config.clone());
-        config
+        }
     }
 
     /// Follows `/config/changes` for the broker's lifetime: each new
@@ -119,7 +99,7 @@ impl Broker {
         let Some(topic) = entity_path.strip_prefix(TOPIC_ENTITY_PREFIX) else {
             return;
         };
-        let config = self.load_topic_config(client, topic).await;
+        let config = self.read_topic_config(client, topic).await;
         let mut applied = 0;
         for (tp, log) in self.logs.all() {
             if tp.topic == topic {

@@ -7,7 +7,13 @@
 
 use clap::Args;
 
+use gregor::client::admin::AdminClient;
 use gregor::client::{ClientConfig, NetworkClient};
+
+pub mod cluster;
+pub mod groups;
+mod output;
+pub mod topics;
 
 /// Where the cluster is.
 #[derive(Args, Debug, Clone)]
@@ -17,6 +23,7 @@ pub struct ConnectArgs {
     #[arg(
         long = "bootstrap-server",
         short = 'b',
+        global = true,
         env = "GREGOR_BOOTSTRAP_SERVER",
         default_value = "127.0.0.1:9092",
         value_name = "HOST:PORT,..."
@@ -34,5 +41,10 @@ impl ConnectArgs {
     /// names each address and why it failed.
     pub async fn connect(&self) -> anyhow::Result<NetworkClient> {
         Ok(NetworkClient::connect(self.client_config()).await?)
+    }
+
+    /// An admin client of the cluster.
+    pub async fn admin(&self) -> anyhow::Result<AdminClient> {
+        Ok(AdminClient::new(self.connect().await?))
     }
 }

@@ -5,8 +5,9 @@
 //! controller's channel to the brokers, `crate::controller::channel`, is
 //! built on it); [`NetworkClient`] routes requests to the right broker from
 //! the cluster's metadata, and the producer, consumer and admin client
-//! behind the `gregor` commands are built on that.
+//! ([`admin::AdminClient`]) behind the `gregor` commands are built on that.
 
+pub mod admin;
 pub mod connection;
 pub mod network;
 

@@ -179,6 +179,9 @@ impl ReplicaManager {
                 let log = self
                     .log_manager()
                     .get_or_create(tp, state.log_config.clone())?;
+                // A log opened at start-up runs with the broker defaults
+                // until its topic's own config arrives here.
+                crate::log::manager::lock(&log).set_config(state.log_config.clone());
                 let new = Arc::new(Partition::new(tp.clone(), self.config.broker_id, log));
                 Arc::clone(self.write_partitions().entry(tp.clone()).or_insert(new))
             }

@@ -37,6 +37,7 @@ use std::ops::RangeInclusive;
 use bytes::{Bytes, BytesMut};
 use log::{debug, warn};
 
+use crate::protocol::api::alter_configs::AlterConfigsRequest;
 use crate::protocol::api::api_versions::{ApiVersion, ApiVersionsRequest, ApiVersionsResponse};
 use crate::protocol::api::controlled_shutdown::ControlledShutdownRequest;
 use crate::protocol::api::create_topics::CreateTopicsRequest;
@@ -47,6 +48,7 @@ use crate::protocol::api::describe_groups::DescribeGroupsRequest;
 use crate::protocol::api::fetch::FetchRequest;
 use crate::protocol::api::find_coordinator::FindCoordinatorRequest;
 use crate::protocol::api::heartbeat::HeartbeatRequest;
+use crate::protocol::api::incremental_alter_configs::IncrementalAlterConfigsRequest;
 use crate::protocol::api::init_producer_id::InitProducerIdRequest;
 use crate::protocol::api::join_group::JoinGroupRequest;
 use crate::protocol::api::leader_and_isr::LeaderAndIsrRequest;
@@ -234,6 +236,8 @@ dispatch_table! {
     DeleteTopics => delete_topics(DeleteTopicsRequest),
     InitProducerId => init_producer_id(InitProducerIdRequest),
     DescribeConfigs => describe_configs(DescribeConfigsRequest),
+    AlterConfigs => alter_configs(AlterConfigsRequest),
+    IncrementalAlterConfigs => incremental_alter_configs(IncrementalAlterConfigsRequest),
     ControlledShutdown => controlled_shutdown(ControlledShutdownRequest),
     FindCoordinator => find_coordinator(FindCoordinatorRequest),
     JoinGroup => join_group(JoinGroupRequest),

@@ -9,9 +9,9 @@ use zookeeper_client as zkc;
 use zookeeper_client::{Acls, CreateMode, CreateOptions, Stat};
 
 use super::data::{
-    BrokerId, BrokerInfo, ClusterIdZNode, DecodeError, EntityConfig, IsrChangeNotification,
-    LeaderIsrAndControllerEpoch, PartitionReplicas, ProducerIdBlock, TopicAssignment,
-    TopicPartition, ZNodeData,
+    BrokerId, BrokerInfo, ClusterIdZNode, ConfigChangeNotification, DecodeError, EntityConfig,
+    IsrChangeNotification, LeaderIsrAndControllerEpoch, PartitionReplicas, ProducerIdBlock,
+    TopicAssignment, TopicPartition, ZNodeData,
 };
 use super::id::{generate_cluster_id, Uuid};
 use super::paths;
@@ -509,6 +509,34 @@ impl KafkaZkClient {
                 .map_err(|source| ZkError::Decode { path, source }),
             _ => Ok(BTreeMap::new()),
         }
+    }
+
+    /// Replaces the topic's config overrides and tells every broker, as
+    /// Kafka's `AdminZkClient.changeTopicConfig`: `overrides` go to
+    /// `/config/topics/<t>`, then a persistent sequential
+    /// `/config/changes/config_change_<seq>` names `topics/<t>`, which each
+    /// broker's config change watcher reads to reload the topic's config.
+    /// Returns the notification's path.
+    pub async fn change_topic_config(
+        &self,
+        topic: &str,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<String, ZkError> {
+        let config = EntityConfig::new(overrides.clone()).encode();
+        self.set_or_create(&paths::topic_config(topic), &config)
+            .await?;
+        let notification = ConfigChangeNotification::new(paths::config_entity_change_path(
+            paths::ConfigType::Topic,
+            topic,
+        ));
+        let prefix = paths::CONFIG_CHANGE_PREFIX;
+        let options = CreateMode::PersistentSequential.with_acls(Acls::anyone_all());
+        let (_, sequence) = self
+            .zk
+            .create(prefix, &notification.encode(), &options)
+            .await
+            .at("create", prefix)?;
+        Ok(format!("{prefix}{sequence}"))
     }
 
     /// Whether `path` exists.

@@ -4,7 +4,8 @@
 //! cluster, so every znode path ([`paths`]) and every JSON payload ([`data`])
 //! mirrors Kafka's `kafka.zk.ZkData`. [`KafkaZkClient`] is the typed access
 //! layer over those znodes (Kafka's `KafkaZkClient`), and [`ZkSession`] keeps
-//! a broker's ephemeral state alive across ZooKeeper session expiry.
+//! a broker's ephemeral state alive across ZooKeeper session expiry;
+//! [`tree`] reads a whole tree for operators.
 
 pub mod client;
 mod controller_zk;
@@ -12,6 +13,7 @@ pub mod data;
 pub mod id;
 pub mod paths;
 pub mod session;
+pub mod tree;
 
 pub use client::{KafkaZkClient, Versioned, ZkError};
 pub use data::{BrokerId, BrokerInfo, DecodeError, LeaderIsrAndControllerEpoch, TopicAssignment};

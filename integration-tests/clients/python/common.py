@@ -37,6 +37,13 @@ and prints one JSON object per line on stdout. Modes:
   delete-topic                   prints {"deleted": topic}
   metadata  prints {"brokers": [{"id", "host", "port"}],
                     "topics": {name: partition count}}
+  alter-configs --config K=V [--config K=V ...]
+           replaces the topic's config overrides with these (AlterConfigs);
+           prints {"overrides": {K: V}}, the overrides DescribeConfigs
+           reports afterwards.
+  incremental-alter-configs --config K=V [--config K=V ...]
+           sets these keys, keeping the other overrides
+           (IncrementalAlterConfigs); prints {"overrides": {K: V}} as above.
 """
 import argparse
 import json
@@ -55,7 +62,8 @@ def parse_args():
     p.add_argument("topic")
     p.add_argument("mode", choices=[
         "produce", "consume", "group-consume", "offsets-for-times",
-        "create-topic", "delete-topic", "metadata"])
+        "create-topic", "delete-topic", "metadata", "alter-configs",
+        "incremental-alter-configs"])
     p.add_argument("--acks", type=int, default=-1)
     p.add_argument("--count", type=int, default=0)
     p.add_argument("--start", type=int, default=0)
@@ -73,6 +81,8 @@ def parse_args():
     p.add_argument("--idle-ms", type=int, default=5000)
     p.add_argument("--max-secs", type=int, default=90)
     p.add_argument("--session-timeout-ms", type=int, default=10000)
+    p.add_argument("--config", action="append", default=[],
+                   type=lambda kv: tuple(kv.split("=", 1)))
     p.add_argument("--compression", default="none",
                    choices=["none", "gzip", "snappy", "lz4", "zstd"])
     return p.parse_args()

@@ -4,7 +4,9 @@ import sys
 import time
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry,
+                                  ConfigResource, ConfigSource, NewTopic,
+                                  ResourceType)
 
 import common
 from common import TIMEOUT_S, emit, emit_record, fail
@@ -158,6 +160,32 @@ def metadata(args):
         "brokers": [{"id": b.id, "host": b.host, "port": b.port} for b in md.brokers.values()],
         "topics": {name: len(t.partitions) for name, t in md.topics.items()},
     })
+
+
+def topic_overrides(client, topic):
+    resource = ConfigResource(ResourceType.TOPIC, topic)
+    futures = client.describe_configs([resource], request_timeout=TIMEOUT_S)
+    entries = futures[resource].result(timeout=TIMEOUT_S)
+    return {name: entry.value for name, entry in entries.items()
+            if entry.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value}
+
+
+def alter_configs(args):
+    client = admin(args)
+    resource = ConfigResource(ResourceType.TOPIC, args.topic, set_config=dict(args.config))
+    futures = client.alter_configs([resource], request_timeout=TIMEOUT_S)
+    futures[resource].result(timeout=TIMEOUT_S)
+    emit({"overrides": topic_overrides(client, args.topic)})
+
+
+def incremental_alter_configs(args):
+    client = admin(args)
+    entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+               for k, v in args.config]
+    resource = ConfigResource(ResourceType.TOPIC, args.topic, incremental_configs=entries)
+    futures = client.incremental_alter_configs([resource], request_timeout=TIMEOUT_S)
+    futures[resource].result(timeout=TIMEOUT_S)
+    emit({"overrides": topic_overrides(client, args.topic)})
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ use super::create_topics::{DEFAULT_CONFIG_SOURCE, TOPIC_CONFIG_SOURCE};
 use crate::broker::Broker;
 
 /// Kafka's `ConfigResource.Type` codes.
-const TOPIC_RESOURCE: i8 = 2;
-const BROKER_RESOURCE: i8 = 4;
+pub(super) const TOPIC_RESOURCE: i8 = 2;
+pub(super) const BROKER_RESOURCE: i8 = 4;
 /// `ConfigSource.STATIC_BROKER_CONFIG`: from server.properties.
 const STATIC_BROKER_CONFIG_SOURCE: i8 = 4;
 
@@ -37,6 +37,9 @@ impl Broker {
                 )),
             };
             let wanted = resource.configuration_keys.as_ref();
+            // Topic configs can be altered (AlterConfigs); broker configs
+            // come from server.properties only.
+            let read_only = resource.resource_type != TOPIC_RESOURCE;
             results.push(match entries {
                 Ok(entries) => DescribeConfigsResult {
                     error_code: ErrorCode::NONE.code(),
@@ -49,7 +52,7 @@ impl Broker {
                         .map(|(name, value, source)| DescribeConfigsResourceResult {
                             name,
                             value: Some(value),
-                            read_only: source != TOPIC_CONFIG_SOURCE,
+                            read_only,
                             is_default: source == DEFAULT_CONFIG_SOURCE,
                             config_source: source,
                             ..Default::default()

@@ -54,7 +54,19 @@ impl Broker {
         }
         let mut configs = Vec::with_capacity(topics.len());
         for t in &topics {
-            configs.push(self.topic_log_config(&t.name).await);
+            // The config matters only to a partition hosted here for the
+            // first time (its log created, or opened after a restart), so
+            // ZooKeeper is read only then; a hosted partition's log keeps
+            // its config, which `/config/changes` keeps current.
+            let first_hosted = t.partitions.iter().any(|p| {
+                let tp = TopicPartition::new(t.name.as_str(), p.partition_index);
+                self.replicas.partition(&tp).is_none()
+            });
+            configs.push(if first_hosted {
+                self.topic_log_config(&t.name).await
+            } else {
+                self.logs.default_log_config().clone()
+            });
         }
         let partitions: Vec<LeaderAndIsrPartition> = topics
             .iter()

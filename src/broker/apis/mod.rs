@@ -2,6 +2,7 @@
 //! them; each turns a decoded request into a response body, mapping every
 //! failure to the Kafka error code a client expects.
 
+mod alter_configs;
 mod by_topic;
 mod client_partitions;
 mod controlled_shutdown;

@@ -1,6 +1,7 @@
 //! One module per Kafka API, each declaring its request and response with
 //! `codec::message!`, transcribed from Kafka's JSON specs.
 
+pub mod alter_configs;
 pub mod api_versions;
 pub mod controlled_shutdown;
 pub mod create_topics;
@@ -11,6 +12,7 @@ pub mod describe_groups;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
+pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod join_group;
 pub mod leader_and_isr;
