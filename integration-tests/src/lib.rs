@@ -21,6 +21,7 @@ pub mod client_matrix;
 mod clients;
 pub mod cluster;
 mod fixture;
+pub mod group_matrix;
 mod ports;
 mod process;
 pub mod wire;
