@@ -109,23 +109,31 @@ async def group_consume(args):
     try:
         c.subscribe([args.topic], listener=Listener())
         while not run.done():
-            for tp, records in (await c.getmany(timeout_ms=200)).items():
-                for r in records:
-                    try:
-                        await c.commit({tp: r.offset + 1})
-                        committed = True
-                    except KafkaError:
-                        committed = False
-                    common.emit_group_record(r.partition, r.offset, r.key, r.value, committed)
-                    run.record(committed)
-                    if run.done():
-                        break
-                if run.done():
-                    break
+            await consume_batch(c, await c.getmany(timeout_ms=200), run)
     finally:
         # stop() leaves the group (LeaveGroup).
         await c.stop()
     run.finish()
+
+
+async def consume_batch(c, batch, run):
+    """Commits each record of a getmany() batch after reading it, and drops
+    the rest of the batch after a failed commit: aiokafka rejoins the group
+    in the background, so a later commit from the same batch could succeed
+    in the new generation and cover the record whose commit failed. The next
+    getmany() then starts at the committed offsets of the new assignment,
+    as the other clients' next poll does."""
+    for tp, records in batch.items():
+        for r in records:
+            try:
+                await c.commit({tp: r.offset + 1})
+                committed = True
+            except KafkaError:
+                committed = False
+            common.emit_group_record(r.partition, r.offset, r.key, r.value, committed)
+            run.record(committed)
+            if not committed or run.done():
+                return
 
 
 async def offsets_for_times(args):
