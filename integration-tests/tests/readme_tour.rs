@@ -52,8 +52,9 @@ const BOOTSTRAP: &str = "127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094";
 const PORTS: [u16; 12] = [
     2181, 2182, 2183, 2888, 2889, 2890, 3888, 3889, 3890, 9092, 9093, 9094,
 ];
-/// The quickstart's broker ids.
+/// The quickstart's broker ids, and its ZooKeeper nodes' `myid`s.
 const BROKERS: [i32; 3] = [1, 2, 3];
+const ZK_NODES: [i32; 3] = [1, 2, 3];
 /// Partitions and replicas of the tour's topic (the quickstart's
 /// `num.partitions` and `default.replication.factor`).
 const PARTITIONS: usize = 3;
@@ -249,9 +250,9 @@ impl NewUser {
     /// ZooKeeper nodes' (`<id>` → pid).
     fn pids(&self) -> Result<(BTreeMap<i32, Pid>, BTreeMap<i32, Pid>)> {
         let home = self.gregor_home();
-        let read = |pattern: fn(i32) -> String| -> Result<BTreeMap<i32, Pid>> {
+        let read = |ids: [i32; 3], pattern: fn(i32) -> String| -> Result<BTreeMap<i32, Pid>> {
             let mut pids = BTreeMap::new();
-            for id in BROKERS {
+            for id in ids {
                 let file = home.join(pattern(id));
                 match fs::read_to_string(&file) {
                     Ok(text) => {
@@ -268,8 +269,8 @@ impl NewUser {
             Ok(pids)
         };
         Ok((
-            read(|id| format!("broker-{id}/broker.pid"))?,
-            read(|id| format!("zk/node{id}/node.pid"))?,
+            read(BROKERS, |id| format!("broker-{id}/broker.pid"))?,
+            read(ZK_NODES, |id| format!("zk/node{id}/node.pid"))?,
         ))
     }
 
@@ -611,7 +612,7 @@ fn the_readme_tour_works_as_written() -> Result<()> {
     wait_for_whole_cluster(&znodes, &brokers)?;
     let started = user.pids()?;
     ensure!(
-        started.0.len() == BROKERS.len() && started.1.len() == BROKERS.len(),
+        started.0.len() == BROKERS.len() && started.1.len() == ZK_NODES.len(),
         "pid files after the start: {started:?}"
     );
 
