@@ -54,6 +54,7 @@ broker.id=$id
 listeners=PLAINTEXT://127.0.0.1:$port
 log.dirs=$dir/logs
 zookeeper.connect=$ZK
+num.partitions=3
 default.replication.factor=$BROKERS
 PROPS
   nohup "$BIN" broker --config "$dir/server.properties" > "$dir/broker.log" 2>&1 &

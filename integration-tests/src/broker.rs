@@ -263,6 +263,19 @@ pub fn gregor_binary() -> Result<PathBuf> {
         .map_err(|e| anyhow!(e))
 }
 
+/// The cargo target directory this test binary was built in and its
+/// profile directory: a test binary is
+/// `<target dir>/<profile dir>/deps/<test>-<hash>`.
+pub fn build_dirs() -> Result<(PathBuf, PathBuf)> {
+    let exe = env::current_exe()?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .with_context(|| format!("unexpected test binary location {}", exe.display()))?;
+    let target_dir = profile_dir.parent().context("profile dir has no parent")?;
+    Ok((target_dir.to_owned(), profile_dir.to_owned()))
+}
+
 fn locate_or_build_gregor() -> Result<PathBuf> {
     if let Some(binary) = env::var_os("GREGOR_BIN") {
         let binary = PathBuf::from(binary);
@@ -273,13 +286,7 @@ fn locate_or_build_gregor() -> Result<PathBuf> {
         );
         return Ok(binary);
     }
-    // A test binary is <target dir>/<profile dir>/deps/<test>-<hash>.
-    let exe = env::current_exe()?;
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .with_context(|| format!("unexpected test binary location {}", exe.display()))?;
-    let target_dir = profile_dir.parent().context("profile dir has no parent")?;
+    let (target_dir, profile_dir) = build_dirs()?;
     let profile = match profile_dir.file_name().and_then(|name| name.to_str()) {
         Some("debug") => "dev",
         Some(name) => name,
@@ -288,7 +295,7 @@ fn locate_or_build_gregor() -> Result<PathBuf> {
     let mut cargo = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cargo
         .args(["build", "--bin", "gregor", "--profile", profile])
-        .env("CARGO_TARGET_DIR", target_dir)
+        .env("CARGO_TARGET_DIR", &target_dir)
         .current_dir(repo_root());
     let output = run_with_timeout(cargo, BUILD_TIMEOUT)?;
     ensure!(

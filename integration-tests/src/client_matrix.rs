@@ -30,6 +30,7 @@ pub enum ScriptClient {
 
 pub const CONFLUENT_KAFKA: ScriptClient = ScriptClient::Python("python/confluent_kafka_client.py");
 pub const KAFKA_PYTHON: ScriptClient = ScriptClient::Python("python/kafka_python_client.py");
+pub const AIOKAFKA: ScriptClient = ScriptClient::Python("python/aiokafka_client.py");
 pub const KAFKAJS: ScriptClient = ScriptClient::Node("js/kafkajs_client.js");
 
 /// A record as a client consumed it.

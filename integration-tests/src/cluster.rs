@@ -162,6 +162,115 @@ impl TopicInZk {
     }
 }
 
+/// The znodes of a gregor cluster under its chroot, read with zkCli as an
+/// operator would: of a [`Cluster`] this harness started, or of any other
+/// (say the README's quickstart cluster) given its `zookeeper.connect`.
+pub struct Znodes {
+    /// Every node, then the chroot.
+    connect: String,
+}
+
+impl Znodes {
+    /// `connect` as in `zookeeper.connect`, chroot included.
+    pub fn new(connect: &str) -> Self {
+        Self {
+            connect: connect.to_owned(),
+        }
+    }
+
+    /// Runs one zkCli command inside the chroot (`["ls", "/brokers/ids"]`).
+    pub fn zk_cli(&self, args: &[&str]) -> Result<String> {
+        zk_cli(&self.connect, args)
+    }
+
+    /// `get <path>` as zkCli prints the data, `None` if the znode does not
+    /// exist.
+    pub fn zk_get(&self, path: &str) -> Result<Option<String>> {
+        match self.zk_cli(&["get", path]) {
+            Ok(data) => Ok(Some(data.trim_end().to_owned())),
+            Err(e) if format!("{e:#}").contains(NO_NODE) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `get <path>` parsed as `T`, `None` if the znode does not exist.
+    pub fn zk_get_json<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>> {
+        self.zk_get(path)?
+            .map(|data| {
+                serde_json::from_str(&data)
+                    .with_context(|| format!("{path} holds {data:?}, not the expected JSON"))
+            })
+            .transpose()
+    }
+
+    /// `ls <path>`: the children as zkCli lists them (sorted, `[a, b]`),
+    /// `None` if the znode does not exist.
+    pub fn zk_ls(&self, path: &str) -> Result<Option<Vec<String>>> {
+        let listing = match self.zk_cli(&["ls", path]) {
+            Ok(listing) => listing,
+            Err(e) if format!("{e:#}").contains(NO_NODE) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let list = listing
+            .trim()
+            .strip_prefix('[')
+            .and_then(|rest| rest.strip_suffix(']'))
+            .with_context(|| format!("`ls {path}` printed {listing:?}"))?;
+        Ok(Some(
+            list.split(", ")
+                .filter(|child| !child.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        ))
+    }
+
+    /// The ids under `/brokers/ids`, ascending.
+    pub fn registered_brokers(&self) -> Result<Vec<i32>> {
+        let children = self.zk_ls("/brokers/ids")?.unwrap_or_default();
+        let mut ids = children
+            .iter()
+            .map(|id| id.parse().with_context(|| format!("/brokers/ids/{id}")))
+            .collect::<Result<Vec<i32>>>()?;
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    pub fn topic_assignment(&self, topic: &str) -> Result<Option<TopicZNode>> {
+        self.zk_get_json(&format!("/brokers/topics/{topic}"))
+    }
+
+    pub fn partition_state(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Option<PartitionStateZNode>> {
+        self.zk_get_json(&format!(
+            "/brokers/topics/{topic}/partitions/{partition}/state"
+        ))
+    }
+
+    /// The topic's assignment and every partition's state; `None` until all
+    /// of them exist.
+    pub fn topic_in_zk(&self, topic: &str) -> Result<Option<TopicInZk>> {
+        let Some(znode) = self.topic_assignment(topic)? else {
+            return Ok(None);
+        };
+        let assignment = znode.assignment()?;
+        let mut states = BTreeMap::new();
+        for &partition in assignment.keys() {
+            match self.partition_state(topic, partition)? {
+                Some(state) => states.insert(partition, state),
+                None => return Ok(None),
+            };
+        }
+        Ok(Some(TopicInZk {
+            topic_id: znode.topic_id,
+            assignment,
+            states,
+        }))
+    }
+}
+
 /// A controller election as a broker logged it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LoggedElection {
@@ -252,61 +361,34 @@ impl Cluster {
         format!("{}{CHROOT}", self.ensemble.connect_string())
     }
 
-    /// Runs one zkCli command inside the chroot (`["ls", "/brokers/ids"]`).
+    /// The cluster's znodes, read with zkCli.
+    pub fn znodes(&self) -> Znodes {
+        Znodes::new(&self.zk_connect())
+    }
+
+    /// [`Znodes::zk_cli`].
     pub fn zk_cli(&self, args: &[&str]) -> Result<String> {
-        zk_cli(&self.zk_connect(), args)
+        self.znodes().zk_cli(args)
     }
 
-    /// `get <path>` as zkCli prints the data, `None` if the znode does not
-    /// exist.
+    /// [`Znodes::zk_get`].
     pub fn zk_get(&self, path: &str) -> Result<Option<String>> {
-        match self.zk_cli(&["get", path]) {
-            Ok(data) => Ok(Some(data.trim_end().to_owned())),
-            Err(e) if format!("{e:#}").contains(NO_NODE) => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.znodes().zk_get(path)
     }
 
-    /// `get <path>` parsed as `T`, `None` if the znode does not exist.
+    /// [`Znodes::zk_get_json`].
     pub fn zk_get_json<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>> {
-        self.zk_get(path)?
-            .map(|data| {
-                serde_json::from_str(&data)
-                    .with_context(|| format!("{path} holds {data:?}, not the expected JSON"))
-            })
-            .transpose()
+        self.znodes().zk_get_json(path)
     }
 
-    /// `ls <path>`: the children as zkCli lists them (sorted, `[a, b]`),
-    /// `None` if the znode does not exist.
+    /// [`Znodes::zk_ls`].
     pub fn zk_ls(&self, path: &str) -> Result<Option<Vec<String>>> {
-        let listing = match self.zk_cli(&["ls", path]) {
-            Ok(listing) => listing,
-            Err(e) if format!("{e:#}").contains(NO_NODE) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let list = listing
-            .trim()
-            .strip_prefix('[')
-            .and_then(|rest| rest.strip_suffix(']'))
-            .with_context(|| format!("`ls {path}` printed {listing:?}"))?;
-        Ok(Some(
-            list.split(", ")
-                .filter(|child| !child.is_empty())
-                .map(str::to_owned)
-                .collect(),
-        ))
+        self.znodes().zk_ls(path)
     }
 
-    /// The ids under `/brokers/ids`, ascending.
+    /// [`Znodes::registered_brokers`].
     pub fn registered_brokers(&self) -> Result<Vec<i32>> {
-        let children = self.zk_ls("/brokers/ids")?.unwrap_or_default();
-        let mut ids = children
-            .iter()
-            .map(|id| id.parse().with_context(|| format!("/brokers/ids/{id}")))
-            .collect::<Result<Vec<i32>>>()?;
-        ids.sort_unstable();
-        Ok(ids)
+        self.znodes().registered_brokers()
     }
 
     /// `/controller`, `None` while no broker is controller.
@@ -331,39 +413,23 @@ impl Cluster {
             .with_context(|| format!("/controller_epoch holds {epoch:?}"))
     }
 
+    /// [`Znodes::topic_assignment`].
     pub fn topic_assignment(&self, topic: &str) -> Result<Option<TopicZNode>> {
-        self.zk_get_json(&format!("/brokers/topics/{topic}"))
+        self.znodes().topic_assignment(topic)
     }
 
+    /// [`Znodes::partition_state`].
     pub fn partition_state(
         &self,
         topic: &str,
         partition: i32,
     ) -> Result<Option<PartitionStateZNode>> {
-        self.zk_get_json(&format!(
-            "/brokers/topics/{topic}/partitions/{partition}/state"
-        ))
+        self.znodes().partition_state(topic, partition)
     }
 
-    /// The topic's assignment and every partition's state; `None` until all
-    /// of them exist.
+    /// [`Znodes::topic_in_zk`].
     pub fn topic_in_zk(&self, topic: &str) -> Result<Option<TopicInZk>> {
-        let Some(znode) = self.topic_assignment(topic)? else {
-            return Ok(None);
-        };
-        let assignment = znode.assignment()?;
-        let mut states = BTreeMap::new();
-        for &partition in assignment.keys() {
-            match self.partition_state(topic, partition)? {
-                Some(state) => states.insert(partition, state),
-                None => return Ok(None),
-            };
-        }
-        Ok(Some(TopicInZk {
-            topic_id: znode.topic_id,
-            assignment,
-            states,
-        }))
+        self.znodes().topic_in_zk(topic)
     }
 
     /// Metadata v9 for every topic, asked of broker `id`.

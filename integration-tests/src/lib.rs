@@ -21,6 +21,7 @@ pub mod client_matrix;
 mod clients;
 pub mod cluster;
 mod fixture;
+pub mod group_matrix;
 mod ports;
 mod process;
 pub mod wire;
@@ -28,7 +29,7 @@ mod zookeeper;
 
 use std::path::{Path, PathBuf};
 
-pub use broker::{gregor_binary, Broker, BrokerConfig};
+pub use broker::{build_dirs, gregor_binary, Broker, BrokerConfig};
 pub use clients::{json_lines, kcat, kcat_consume, kcat_produce_file, node, python, ClientOutput};
 pub use cluster::Cluster;
 pub use fixture::{

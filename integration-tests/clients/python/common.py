@@ -46,6 +46,8 @@ and prints one JSON object per line on stdout. Modes:
            (IncrementalAlterConfigs); prints {"overrides": {K: V}} as above.
 """
 import argparse
+import asyncio
+import inspect
 import json
 import os
 import sys
@@ -170,11 +172,16 @@ def fail(message):
 
 def main(client, client_error):
     """Runs the mode named on the command line: the function of that name
-    (dashes as underscores) in the `client` module. A client library error
+    (dashes as underscores) in the `client` module, on an asyncio event loop
+    if it is a coroutine function (aiokafka). A client library error
     (`client_error`, the library's exception base class) becomes a JSON
     error line and exit code 1."""
     args = parse_args()
+    mode = getattr(client, args.mode.replace("-", "_"))
     try:
-        getattr(client, args.mode.replace("-", "_"))(args)
+        if inspect.iscoroutinefunction(mode):
+            asyncio.run(mode(args))
+        else:
+            mode(args)
     except client_error as e:
         fail(f"{type(e).__name__}: {e}")
