@@ -9,6 +9,13 @@
 
 pub mod connection;
 pub mod network;
+pub mod partitioner;
+pub mod pipeline;
+pub mod producer;
 
 pub use connection::{BrokerConnection, ClientError, DEFAULT_REQUEST_TIMEOUT, MAX_RESPONSE_SIZE};
 pub use network::{ClientConfig, ClusterMetadata, NetworkClient, PartitionInfo, TopicInfo};
+pub use pipeline::PipelinedConnection;
+pub use producer::{
+    Acks, DeliveryFuture, ProduceError, Producer, ProducerConfig, ProducerRecord, RecordMetadata,
+};
