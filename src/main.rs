@@ -38,6 +38,13 @@ enum Command {
         #[arg(long = "override", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
+    /// Send lines from stdin as records (like kafka-console-producer.sh).
+    Produce(cli::produce::ProduceArgs),
+    /// Measure throughput and latency (like Kafka's perf-test tools).
+    Perf {
+        #[command(subcommand)]
+        command: cli::perf::PerfCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,6 +62,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Broker { config, overrides } => runtime.block_on(run_broker(config, overrides)),
+        Command::Produce(args) => runtime.block_on(cli::produce::run(args)),
+        Command::Perf { command } => runtime.block_on(cli::perf::run(command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,6 +7,9 @@
 
 use clap::Args;
 
+pub mod perf;
+pub mod produce;
+
 use gregor::client::{ClientConfig, NetworkClient};
 
 /// Where the cluster is.

@@ -187,7 +187,6 @@ impl RecordAccumulator {
         size: usize,
         callback: Option<Callback>,
     ) -> Result<DeliveryFuture, ProduceError> {
-        let now = Instant::now();
         let limits = &self.limits;
         let mut guard = self.lock();
         if guard.closed {
@@ -229,8 +228,13 @@ impl RecordAccumulator {
             .back()
             .is_some_and(|b| b.has_room_for(size, limits.batch_size));
         if new_batch {
-            let batch =
-                ProducerBatch::new(topic, partition, record.timestamp, limits.compression, now);
+            let batch = ProducerBatch::new(
+                topic,
+                partition,
+                record.timestamp,
+                limits.compression,
+                Instant::now(),
+            );
             inner.incomplete.push(Arc::clone(batch.outcome()));
             queue.push_back(batch);
         }
@@ -381,8 +385,11 @@ impl RecordAccumulator {
     /// Closed, and every batch complete: the sender's work is done.
     pub fn is_finished(&self) -> bool {
         let mut inner = self.lock();
+        if !inner.closed {
+            return false;
+        }
         inner.incomplete.retain(|o| !o.is_done());
-        inner.closed && inner.incomplete.is_empty()
+        inner.incomplete.is_empty()
     }
 }
 

@@ -131,8 +131,13 @@ impl ProducerConfig {
     /// Kafka 2.8's defaults, bootstrapping from `bootstrap` (a
     /// comma-separated `host:port` list).
     pub fn new(bootstrap: &str) -> Self {
+        Self::with_client(ClientConfig::new(bootstrap))
+    }
+
+    /// Kafka 2.8's producer defaults for a cluster reached through `client`.
+    pub fn with_client(client: ClientConfig) -> Self {
         ProducerConfig {
-            client: ClientConfig::new(bootstrap),
+            client,
             acks: Acks::Leader,
             linger: Duration::ZERO,
             batch_size: 16_384,
