@@ -77,7 +77,9 @@ impl Stats {
     /// Counts one record of `bytes` that took `latency`.
     pub fn record(&mut self, bytes: usize, latency: Duration) {
         let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        if self.total.records % self.sampling == 0 && (self.samples.len() as u64) < MAX_SAMPLES {
+        if self.total.records.is_multiple_of(self.sampling)
+            && (self.samples.len() as u64) < MAX_SAMPLES
+        {
             self.samples
                 .push(u32::try_from(latency_us).unwrap_or(u32::MAX));
         }

@@ -473,6 +473,11 @@ mod tests {
         Record::new(1, None, Some(VALUE))
     }
 
+    /// Appends a record and forgets its future.
+    fn add(acc: &RecordAccumulator, partitions: &TopicPartitions, target: Target) {
+        drop(append(acc, partitions, target));
+    }
+
     fn append(
         acc: &RecordAccumulator,
         partitions: &TopicPartitions,
@@ -505,8 +510,8 @@ mod tests {
     fn with_linger_0_a_batch_goes_at_once() {
         let acc = accumulator(16_384, Duration::ZERO);
         let t = topic(&[1, 2]);
-        let _ = append(&acc, &t, Target::Partition(1));
-        let _ = append(&acc, &t, Target::Partition(1));
+        add(&acc, &t, Target::Partition(1));
+        add(&acc, &t, Target::Partition(1));
         let drained = acc.drain(Instant::now(), &snapshot(&t), |_| true);
         assert_eq!(layout(&drained), [(2, vec![(1, 2)])]);
         assert!(drained.expired.is_empty());
@@ -521,9 +526,9 @@ mod tests {
         let t = topic(&[1, 1]);
         // 9 records of ~140 bytes bound: the 8th starts a second batch.
         for _ in 0..9 {
-            let _ = append(&acc, &t, Target::Partition(0));
+            add(&acc, &t, Target::Partition(0));
         }
-        let _ = append(&acc, &t, Target::Partition(1));
+        add(&acc, &t, Target::Partition(1));
         let start = Instant::now();
         let drained = acc.drain(start, &snapshot(&t), |_| true);
         // Partition 0's first batch is full; partition 1's lingers.
@@ -546,7 +551,7 @@ mod tests {
         let t = topic(&[1]);
         // batch.size 0: one record per batch.
         for _ in 0..3 {
-            let _ = append(&acc, &t, Target::Partition(0));
+            add(&acc, &t, Target::Partition(0));
         }
         let now = Instant::now();
         for _ in 0..3 {
@@ -560,8 +565,8 @@ mod tests {
     fn batches_wait_for_a_leader_and_for_room_in_flight() {
         let acc = accumulator(16_384, Duration::ZERO);
         let t = topic(&[-1, 2]);
-        let _ = append(&acc, &t, Target::Partition(0));
-        let _ = append(&acc, &t, Target::Partition(1));
+        add(&acc, &t, Target::Partition(0));
+        add(&acc, &t, Target::Partition(1));
         let drained = acc.drain(Instant::now(), &snapshot(&t), |node| node != 2);
         assert!(drained.requests.is_empty());
         assert!(drained.unknown_leaders);
@@ -580,7 +585,7 @@ mod tests {
         let t = topic(&[1, 1, 1, 1]);
         for p in 0..4 {
             for _ in 0..2 {
-                let _ = append(&acc, &t, Target::Partition(p));
+                add(&acc, &t, Target::Partition(p));
             }
         }
         let now = Instant::now();
@@ -620,8 +625,8 @@ mod tests {
     fn a_retried_batch_goes_first_after_its_backoff() {
         let acc = accumulator(0, Duration::ZERO);
         let t = topic(&[1]);
-        let _ = append(&acc, &t, Target::Partition(0));
-        let _ = append(&acc, &t, Target::Partition(0));
+        add(&acc, &t, Target::Partition(0));
+        add(&acc, &t, Target::Partition(0));
         let drained = acc.drain(Instant::now(), &snapshot(&t), |_| true);
         let mut batches = drained.requests.into_iter().flat_map(|(_, b)| b);
         let mut first = batches.next().unwrap();
@@ -646,7 +651,7 @@ mod tests {
         let acc = accumulator(1000, LINGER);
         let t = topic(&[1, 1, 1, 1, 1, 1]);
         for _ in 0..30 {
-            let _ = append(&acc, &t, Target::Sticky);
+            add(&acc, &t, Target::Sticky);
         }
         let mut counts = Vec::new();
         loop {
@@ -674,7 +679,7 @@ mod tests {
     async fn flush_makes_lingering_batches_sendable_and_close_refuses_records() {
         let acc = accumulator(16_384, LINGER);
         let t = topic(&[1]);
-        let _ = append(&acc, &t, Target::Partition(0));
+        add(&acc, &t, Target::Partition(0));
         assert!(acc
             .drain(Instant::now(), &snapshot(&t), |_| true)
             .requests
@@ -685,7 +690,7 @@ mod tests {
         assert_eq!(layout(&drained), [(1, vec![(0, 1)])]);
         complete_all(&acc, drained);
         drop(guard);
-        let _ = append(&acc, &t, Target::Partition(0));
+        add(&acc, &t, Target::Partition(0));
         assert!(acc
             .drain(Instant::now(), &snapshot(&t), |_| true)
             .requests

@@ -185,7 +185,7 @@ mod tests {
         let mut r = record(b"value");
         r.headers = vec![("h", Some(b"v".as_slice())), ("n", None)];
         let bound = record_size_upper_bound(&r);
-        let _ = b.append(r, bound, None);
+        drop(b.append(r, bound, None));
         let added = b.size_in_bytes() - before;
         assert!(added <= bound, "{added} > {bound}");
         // Loose by at most the varints' unused bytes.
@@ -205,7 +205,7 @@ mod tests {
         let batch_size = 400;
         let mut n = 0;
         while b.has_room_for(size, batch_size) {
-            let _ = b.append(record(&big), size, None);
+            drop(b.append(record(&big), size, None));
             n += 1;
         }
         assert!(n >= 2, "{n}");
@@ -218,8 +218,8 @@ mod tests {
     #[test]
     fn closing_builds_the_batch_once_and_takes_no_more_records() {
         let mut b = ProducerBatch::new("t", 2, 10, Compression::Gzip, Instant::now());
-        let _ = b.append(record(b"one"), 40, None);
-        let _ = b.append(record(b"two"), 40, None);
+        drop(b.append(record(b"one"), 40, None));
+        drop(b.append(record(b"two"), 40, None));
         let bytes = b.close();
         assert_eq!(b.close(), bytes);
         assert!(!b.has_room_for(1, usize::MAX));
@@ -235,11 +235,11 @@ mod tests {
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let first = b.append(record(b"a"), 40, None);
         let s = Arc::clone(&seen);
-        let _ = b.append(
+        drop(b.append(
             record(b"b"),
             40,
             Some(Box::new(move |r| s.lock().unwrap().push(r.unwrap().offset))),
-        );
+        ));
         b.complete(Ok(super::super::delivery::BatchAck {
             base_offset: 7,
             log_append_time: -1,

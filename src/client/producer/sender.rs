@@ -365,7 +365,7 @@ mod tests {
 
     fn batch(topic: &str, partition: i32) -> ProducerBatch {
         let mut b = ProducerBatch::new(topic, partition, 1, Compression::None, Instant::now());
-        let _ = b.append(Record::new(1, None, Some(b"v".as_slice())), 40, None);
+        drop(b.append(Record::new(1, None, Some(b"v".as_slice())), 40, None));
         b
     }
 
