@@ -233,6 +233,7 @@ impl RecordAccumulator {
                 partition,
                 record.timestamp,
                 limits.compression,
+                limits.batch_size.max(size),
                 Instant::now(),
             );
             inner.incomplete.push(Arc::clone(batch.outcome()));

@@ -61,19 +61,23 @@ pub(crate) struct ProducerBatch {
 }
 
 impl ProducerBatch {
+    /// A batch with room for `capacity` bytes of records (`batch.size`,
+    /// or the first record's size if larger) allocated up front, as Kafka
+    /// takes a `batch.size` buffer from its pool.
     pub fn new(
         topic: &str,
         partition: i32,
         base_timestamp: i64,
         compression: Compression,
+        capacity: usize,
         now: Instant,
     ) -> Self {
+        let mut builder = RecordBatchBuilder::new(base_timestamp).compression(compression);
+        builder.reserve(capacity);
         ProducerBatch {
             topic: topic.to_owned(),
             partition,
-            records: Records::Open(
-                RecordBatchBuilder::new(base_timestamp).compression(compression),
-            ),
+            records: Records::Open(builder),
             record_count: 0,
             reserved: 0,
             created: now,
@@ -180,7 +184,7 @@ mod tests {
 
     #[test]
     fn the_size_bound_holds_for_real_records() {
-        let mut b = ProducerBatch::new("t", 0, 10, Compression::None, Instant::now());
+        let mut b = ProducerBatch::new("t", 0, 10, Compression::None, 0, Instant::now());
         let before = b.size_in_bytes();
         let mut r = record(b"value");
         r.headers = vec![("h", Some(b"v".as_slice())), ("n", None)];
@@ -197,7 +201,7 @@ mod tests {
 
     #[test]
     fn a_batch_fills_up_to_batch_size_and_always_takes_one_record() {
-        let mut b = ProducerBatch::new("t", 0, 10, Compression::None, Instant::now());
+        let mut b = ProducerBatch::new("t", 0, 10, Compression::None, 0, Instant::now());
         let big = vec![0; 100];
         let size = record_size_upper_bound(&record(&big));
         // Empty: takes even a record larger than batch.size.
@@ -217,7 +221,7 @@ mod tests {
 
     #[test]
     fn closing_builds_the_batch_once_and_takes_no_more_records() {
-        let mut b = ProducerBatch::new("t", 2, 10, Compression::Gzip, Instant::now());
+        let mut b = ProducerBatch::new("t", 2, 10, Compression::Gzip, 0, Instant::now());
         drop(b.append(record(b"one"), 40, None));
         drop(b.append(record(b"two"), 40, None));
         let bytes = b.close();
@@ -231,7 +235,7 @@ mod tests {
 
     #[tokio::test]
     async fn completing_runs_callbacks_and_resolves_futures() {
-        let mut b = ProducerBatch::new("t", 1, 10, Compression::None, Instant::now());
+        let mut b = ProducerBatch::new("t", 1, 10, Compression::None, 0, Instant::now());
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let first = b.append(record(b"a"), 40, None);
         let s = Arc::clone(&seen);

@@ -364,7 +364,7 @@ mod tests {
     use crate::record::Record;
 
     fn batch(topic: &str, partition: i32) -> ProducerBatch {
-        let mut b = ProducerBatch::new(topic, partition, 1, Compression::None, Instant::now());
+        let mut b = ProducerBatch::new(topic, partition, 1, Compression::None, 0, Instant::now());
         drop(b.append(Record::new(1, None, Some(b"v".as_slice())), 40, None));
         b
     }
