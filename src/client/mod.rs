@@ -3,9 +3,11 @@
 //!
 //! [`BrokerConnection`] is a request/response exchange with one broker (the
 //! controller's channel to the brokers, `crate::controller::channel`, is
-//! built on it); [`NetworkClient`] routes requests to the right broker from
-//! the cluster's metadata, and the producer, consumer and admin client
-//! behind the `gregor` commands are built on that.
+//! built on it); [`PipelinedConnection`] keeps several requests in flight on
+//! one connection; [`NetworkClient`] routes requests to the right broker from
+//! the cluster's metadata, and the [`Producer`], consumer and admin client
+//! behind the `gregor` commands are built on those. [`partitioner`] is
+//! Kafka's default partitioner.
 
 pub mod connection;
 pub mod network;

@@ -69,19 +69,19 @@ impl Snapshot {
             .topics
             .values()
             .map(|topic| {
-                let count = topic
-                    .partitions
-                    .iter()
-                    .map(|p| p.partition + 1)
-                    .max()
-                    .unwrap_or(0)
-                    .max(0) as usize;
+                // Partitions are numbered 0..count; an id outside that
+                // (a malformed answer) is ignored rather than trusted to
+                // size the table.
+                let count = topic.partitions.len();
                 let mut leaders = vec![-1; count];
                 for p in &topic.partitions {
+                    let slot = usize::try_from(p.partition)
+                        .ok()
+                        .and_then(|i| leaders.get_mut(i));
                     // A leader the answer names but does not list among the
                     // brokers cannot be reached: treat it as none.
-                    if p.partition >= 0 && brokers.contains_key(&p.leader) {
-                        leaders[p.partition as usize] = p.leader;
+                    if let Some(slot) = slot.filter(|_| brokers.contains_key(&p.leader)) {
+                        *slot = p.leader;
                     }
                 }
                 let available = (0..count as i32)
@@ -306,11 +306,13 @@ mod tests {
             partition(1, -1),
             // Broker 7 is not in the answer's broker list.
             partition(3, 7),
+            // Not a partition of a 5-partition topic.
+            partition(i32::MAX, 1),
         ]));
         let t = &snapshot.topics["t"];
-        assert_eq!(t.leaders, [1, -1, 2, -1]);
+        assert_eq!(t.leaders, [1, -1, 2, -1, -1]);
         assert_eq!(t.available, [0, 2]);
-        assert_eq!(t.partition_count(), 4);
+        assert_eq!(t.partition_count(), 5);
         assert_eq!(t.leader(2), Some(2));
         assert_eq!(t.leader(1), None);
         assert_eq!(t.leader(9), None);

@@ -1,10 +1,11 @@
 //! gregor's Kafka producer, built like Kafka's own: `send` partitions a
-//! record and appends it to a batch in the [record accumulator]; a
-//! [sender] drains full (or `linger.ms`-old) batches into one Produce request
-//! per partition leader, keeps up to `max.in.flight.requests.per.connection`
-//! requests in flight per broker, retries what failed for a retriable
-//! reason after a metadata refresh, and completes each record's
-//! [`DeliveryFuture`] (or callback) with its offset or its error.
+//! record and appends it to a batch in the record accumulator
+//! (`accumulator.rs`); the sender (`sender.rs`) drains full (or
+//! `linger.ms`-old) batches into one Produce request per partition leader,
+//! keeps up to `max.in.flight.requests.per.connection` requests in flight
+//! per broker, retries what failed for a retriable reason after a metadata
+//! refresh, and completes each record's [`DeliveryFuture`] (or callback)
+//! with its offset or its error.
 //!
 //! Settings are Kafka's keys with Kafka 2.8's defaults ([`ProducerConfig`]),
 //! notably `acks=1`; records are partitioned as by Kafka's default
@@ -52,9 +53,6 @@
 //! Not supported yet: idempotence and transactions (`enable.idempotence`,
 //! `transactional.id`), and splitting a batch the broker refuses as too
 //! large (MESSAGE_TOO_LARGE fails its records).
-//!
-//! [record accumulator]: accumulator
-//! [sender]: sender
 
 mod accumulator;
 mod batch;
