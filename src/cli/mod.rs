@@ -13,6 +13,8 @@ use gregor::client::{ClientConfig, NetworkClient};
 pub mod cluster;
 pub mod groups;
 mod output;
+pub mod perf;
+pub mod produce;
 pub mod topics;
 
 /// Where the cluster is.

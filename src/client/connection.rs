@@ -102,25 +102,7 @@ impl BrokerConnection {
         client_id: &str,
         request_timeout: Duration,
     ) -> Result<Self, ClientError> {
-        let stream = match timeout(request_timeout, TcpStream::connect(address)).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(source)) => {
-                return Err(ClientError::Connect {
-                    address: address.to_owned(),
-                    source,
-                })
-            }
-            Err(_) => {
-                return Err(ClientError::ConnectTimeout {
-                    address: address.to_owned(),
-                    timeout: request_timeout,
-                })
-            }
-        };
-        // Requests are small and each waits for its answer: do not let
-        // Nagle's algorithm hold them back.
-        stream.set_nodelay(true)?;
-        debug!("connected to {address}");
+        let stream = open_stream(address, request_timeout).await?;
         Ok(BrokerConnection {
             stream,
             client_id: client_id.to_owned(),
@@ -144,17 +126,14 @@ impl BrokerConnection {
         }
         let correlation_id = self.next_correlation_id;
         self.next_correlation_id = correlation_id.wrapping_add(1);
-        let header = RequestHeader {
-            api_key: R::API_KEY,
-            api_version: version,
-            correlation_id,
-            client_id: Some(self.client_id.clone()),
-        };
         let mut frame = BytesMut::new();
-        write_frame(&mut frame, |buf| {
-            header.encode(buf)?;
-            request.encode(buf, version)
-        })?;
+        encode_request(
+            &mut frame,
+            &self.client_id,
+            correlation_id,
+            version,
+            request,
+        )?;
 
         self.broken = true;
         let answer = timeout(self.request_timeout, self.exchange(&frame))
@@ -164,15 +143,7 @@ impl BrokerConnection {
                 version,
                 timeout: self.request_timeout,
             })??;
-        let (response_header, body) =
-            ResponseHeader::decode(&answer, response_header_version(R::API_KEY, version))?;
-        if response_header.correlation_id != correlation_id {
-            return Err(ClientError::CorrelationMismatch {
-                expected: correlation_id,
-                actual: response_header.correlation_id,
-            });
-        }
-        let response = <R::Response as Message>::decode(&body, version)?;
+        let response = decode_response::<R>(&answer, version, correlation_id)?;
         self.broken = false;
         Ok(response)
     }
@@ -189,6 +160,72 @@ impl BrokerConnection {
             }
         }
     }
+}
+
+/// Opens a TCP connection to `address` (`host:port`) within `connect_timeout`.
+pub(crate) async fn open_stream(
+    address: &str,
+    connect_timeout: Duration,
+) -> Result<TcpStream, ClientError> {
+    let stream = match timeout(connect_timeout, TcpStream::connect(address)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(source)) => {
+            return Err(ClientError::Connect {
+                address: address.to_owned(),
+                source,
+            })
+        }
+        Err(_) => {
+            return Err(ClientError::ConnectTimeout {
+                address: address.to_owned(),
+                timeout: connect_timeout,
+            })
+        }
+    };
+    // Requests are small and each waits for its answer: do not let
+    // Nagle's algorithm hold them back.
+    stream.set_nodelay(true)?;
+    debug!("connected to {address}");
+    Ok(stream)
+}
+
+/// Appends `request` to `buf` as one frame: length prefix, the request
+/// header its API and version call for, then the body.
+pub(crate) fn encode_request<R: Request>(
+    buf: &mut BytesMut,
+    client_id: &str,
+    correlation_id: i32,
+    version: i16,
+    request: &R,
+) -> Result<(), EncodeError> {
+    let header = RequestHeader {
+        api_key: R::API_KEY,
+        api_version: version,
+        correlation_id,
+        client_id: Some(client_id.to_owned()),
+    };
+    write_frame(buf, |buf| {
+        header.encode(buf)?;
+        request.encode(buf, version)
+    })
+}
+
+/// Decodes the response frame (length prefix removed) that answers the
+/// request `correlation_id`, sent as `version` of `R`.
+pub(crate) fn decode_response<R: Request>(
+    frame: &Bytes,
+    version: i16,
+    correlation_id: i32,
+) -> Result<R::Response, ClientError> {
+    let (header, body) =
+        ResponseHeader::decode(frame, response_header_version(R::API_KEY, version))?;
+    if header.correlation_id != correlation_id {
+        return Err(ClientError::CorrelationMismatch {
+            expected: correlation_id,
+            actual: header.correlation_id,
+        });
+    }
+    Ok(<R::Response as Message>::decode(&body, version)?)
 }
 
 #[cfg(test)]

@@ -117,6 +117,13 @@ impl RecordBatchBuilder {
         self
     }
 
+    /// Makes room for `additional` more bytes of records, so that a batch
+    /// filled up to a size known in advance (a producer's `batch.size`)
+    /// is allocated once rather than regrown record by record.
+    pub fn reserve(&mut self, additional: usize) {
+        self.buf.reserve(additional);
+    }
+
     pub fn len(&self) -> usize {
         self.count as usize
     }

@@ -1,0 +1,21 @@
+//! `gregor perf`: throughput and latency measurements in the spirit of
+//! Kafka's `kafka-producer-perf-test.sh` and `kafka-consumer-perf-test.sh`.
+//! `stats` holds what every measurement reports.
+
+use clap::Subcommand;
+
+pub mod produce;
+pub mod stats;
+
+#[derive(Subcommand, Debug)]
+pub enum PerfCommand {
+    /// Send records as fast as allowed and report records/s, MB/s and
+    /// send-to-acknowledgement latency (like kafka-producer-perf-test.sh).
+    Produce(produce::PerfProduceArgs),
+}
+
+pub async fn run(command: PerfCommand) -> anyhow::Result<()> {
+    match command {
+        PerfCommand::Produce(args) => produce::run(args).await,
+    }
+}
