@@ -8,6 +8,7 @@
 //! behind the `gregor` commands are built on that.
 
 pub mod connection;
+pub mod consumer;
 pub mod network;
 
 pub use connection::{BrokerConnection, ClientError, DEFAULT_REQUEST_TIMEOUT, MAX_RESPONSE_SIZE};
