@@ -38,6 +38,12 @@ enum Command {
         #[arg(long = "override", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
+    /// Print a topic's records (like kafka-console-consumer.sh, or kcat -C).
+    Consume(cli::consume::ConsumeArgs),
+    /// Measure consumer throughput (the `perf consume` subcommand until the
+    /// `perf` group is merged).
+    #[command(name = "perf-consume", hide = true)]
+    PerfConsume(cli::perf_consume::PerfConsumeArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +61,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Broker { config, overrides } => runtime.block_on(run_broker(config, overrides)),
+        Command::Consume(args) => runtime.block_on(cli::consume::run(args)),
+        Command::PerfConsume(args) => runtime.block_on(cli::perf_consume::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

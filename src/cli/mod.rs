@@ -7,6 +7,9 @@
 
 use clap::Args;
 
+pub mod consume;
+pub mod perf_consume;
+
 use gregor::client::{ClientConfig, NetworkClient};
 
 /// Where the cluster is.

@@ -191,8 +191,13 @@ pub struct ConsumerConfig {
 impl ConsumerConfig {
     /// Kafka's defaults, for the cluster at `bootstrap` (`host:port,...`).
     pub fn new(bootstrap: &str) -> ConsumerConfig {
+        ConsumerConfig::with_client(ClientConfig::new(bootstrap))
+    }
+
+    /// Kafka's defaults, reaching the cluster as `client` says.
+    pub fn with_client(client: ClientConfig) -> ConsumerConfig {
         ConsumerConfig {
-            client: ClientConfig::new(bootstrap),
+            client,
             group_id: None,
             auto_offset_reset: AutoOffsetReset::Latest,
             enable_auto_commit: true,

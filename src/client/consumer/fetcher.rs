@@ -28,7 +28,7 @@ use tokio::time::Instant;
 
 use super::config::{ConsumerConfig, IsolationLevel};
 use super::subscription::{FetchState, Position, ResetTo, SubscriptionState};
-use super::{ConsumerError, ConsumerRecord};
+use super::{ConsumerError, ConsumerRecord, TimestampType};
 use crate::client::{BrokerConnection, ClientError, ClusterMetadata};
 use crate::protocol::api::fetch::{FetchPartition, FetchRequest, FetchResponse, FetchTopic};
 use crate::protocol::ErrorCode;
@@ -106,6 +106,11 @@ impl CompletedFetch {
                             partition: self.tp.partition,
                             offset: record.offset,
                             timestamp: record.timestamp,
+                            timestamp_type: if header.is_log_append_time() {
+                                TimestampType::LogAppendTime
+                            } else {
+                                TimestampType::CreateTime
+                            },
                             key: record.key,
                             value: record.value,
                             headers: record.headers,

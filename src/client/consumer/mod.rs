@@ -81,14 +81,24 @@ use list_offsets::list_offsets;
 use protocol::ProtocolError;
 use subscription::{Position, ResetTo, SubscriptionState, SubscriptionType};
 
+/// What a record's timestamp means (Kafka's `TimestampType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampType {
+    /// Set by the producer.
+    CreateTime,
+    /// Set by the broker when it appended the batch
+    /// (`message.timestamp.type=LogAppendTime`).
+    LogAppendTime,
+}
+
 /// One record as the consumer returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerRecord {
     pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
-    /// CreateTime, or the broker's LogAppendTime if the topic uses it.
     pub timestamp: i64,
+    pub timestamp_type: TimestampType,
     pub key: Option<Bytes>,
     pub value: Option<Bytes>,
     pub headers: Vec<RecordHeader>,
@@ -105,6 +115,8 @@ pub enum ConsumerError {
     NoGroupId,
     #[error("the consumer is not subscribed to any topic nor assigned any partition")]
     NotSubscribed,
+    #[error("unknown topic {0}")]
+    UnknownTopic(String),
     #[error("partition {0} is not assigned to this consumer")]
     NotAssigned(TopicPartition),
     #[error("{0}")]
@@ -276,6 +288,37 @@ impl Consumer {
             }
         }
         Ok(())
+    }
+
+    /// The partitions of `topic`, in order (Kafka's `partitionsFor`),
+    /// waiting up to `default.api.timeout.ms` for a topic being created to
+    /// get leaders.
+    pub async fn partitions_for(&mut self, topic: &str) -> Result<Vec<i32>, ConsumerError> {
+        let deadline = Instant::now() + self.config.default_api_timeout;
+        let topics = BTreeSet::from([topic.to_owned()]);
+        loop {
+            self.refresh_metadata_for(&topics).await;
+            let error = match self.network.metadata().topics.get(topic) {
+                Some(t) if t.error == ErrorCode::NONE => {
+                    return Ok(t.partitions.iter().map(|p| p.partition).collect())
+                }
+                Some(t) => t.error,
+                None => ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+            };
+            match error {
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION => {
+                    return Err(ConsumerError::UnknownTopic(topic.to_owned()))
+                }
+                code if code.is_retriable() && Instant::now() < deadline => {
+                    tokio::time::sleep(self.config.retry_backoff).await;
+                }
+                code => {
+                    return Err(ConsumerError::Timeout(format!(
+                        "waiting for the metadata of {topic}: {code:?}"
+                    )))
+                }
+            }
+        }
     }
 
     /// The next offset to be fetched from `tp`, if known yet.
