@@ -254,7 +254,7 @@ impl Broker {
 /// `cargo build --bin gregor` once per test process, because
 /// `cargo test -p integration-tests` does not build the root package's
 /// binary (and `CARGO_BIN_EXE_gregor` exists only in the root package).
-fn gregor_binary() -> Result<PathBuf> {
+pub fn gregor_binary() -> Result<PathBuf> {
     static BINARY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BINARY
         .get_or_init(|| locate_or_build_gregor().map_err(|e| format!("{e:#}")))

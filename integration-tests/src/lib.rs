@@ -28,7 +28,7 @@ mod zookeeper;
 
 use std::path::{Path, PathBuf};
 
-pub use broker::{Broker, BrokerConfig};
+pub use broker::{gregor_binary, Broker, BrokerConfig};
 pub use clients::{json_lines, kcat, kcat_consume, kcat_produce_file, node, python, ClientOutput};
 pub use cluster::Cluster;
 pub use fixture::{

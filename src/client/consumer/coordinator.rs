@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use log::{debug, info, warn};
+use log::{debug, warn};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -129,7 +129,7 @@ impl GroupState {
     /// one is already known).
     pub fn coordinator_unreachable(&mut self, node: i32) {
         if self.coordinator.as_ref().is_some_and(|c| c.node == node) {
-            info!("group coordinator {node} is unavailable or moved: looking it up again");
+            debug!("group coordinator {node} is unavailable or moved: looking it up again");
             self.coordinator = None;
         }
     }
@@ -302,7 +302,7 @@ impl ConsumerCoordinator {
             }
             match self.find_coordinator(network).await? {
                 Some(coordinator) => {
-                    info!(
+                    debug!(
                         "group {} is coordinated by broker {} at {}",
                         self.group_id, coordinator.node, coordinator.address
                     );
@@ -425,7 +425,7 @@ impl ConsumerCoordinator {
         state.generation.member_id = attempt.member_id;
         let failure = match attempt.result {
             Ok((generation, assignment)) => {
-                info!(
+                debug!(
                     "joined group {} in generation {} as {}: assigned {:?}",
                     self.group_id, generation.id, generation.member_id, assignment.partitions
                 );
@@ -439,12 +439,12 @@ impl ConsumerCoordinator {
         state.rejoin_needed = true;
         match failure {
             JoinFailure::Coordinator(why) => {
-                info!("joining group {}: {why}", self.group_id);
+                debug!("joining group {}: {why}", self.group_id);
                 state.forget_coordinator();
             }
             JoinFailure::Retry(code) => debug!("joining group {}: {code:?}", self.group_id),
             JoinFailure::ResetMember(code) => {
-                info!(
+                debug!(
                     "joining group {}: {code:?}; joining as a new member",
                     self.group_id
                 );
@@ -746,7 +746,7 @@ pub(super) async fn leave_group(
     }
     .await;
     match result.map(|r| ErrorCode::from_code(r.error_code)) {
-        Ok(ErrorCode::NONE) => info!("member {member_id} left group {group_id}"),
+        Ok(ErrorCode::NONE) => debug!("member {member_id} left group {group_id}"),
         // Already removed (session expired, or a rebalance dropped it).
         Ok(ErrorCode::UNKNOWN_MEMBER_ID) => debug!("LeaveGroup: {member_id} was not a member"),
         Ok(code) => warn!("LeaveGroup of {member_id} answered {code:?}"),

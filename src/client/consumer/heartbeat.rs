@@ -13,7 +13,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use log::{debug, info, warn};
+use log::{debug, warn};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -139,13 +139,13 @@ async fn run(settings: HeartbeatSettings, shared: Arc<Mutex<GroupState>>) {
                         debug!("heartbeat answered in {:?}", sent_at.elapsed())
                     }
                     ErrorCode::REBALANCE_IN_PROGRESS => {
-                        info!("group {} is rebalancing: rejoining", settings.group_id);
+                        debug!("group {} is rebalancing: rejoining", settings.group_id);
                         state.rejoin_needed = true;
                     }
                     ErrorCode::ILLEGAL_GENERATION
                     | ErrorCode::UNKNOWN_MEMBER_ID
                     | ErrorCode::FENCED_INSTANCE_ID => {
-                        info!(
+                        debug!(
                             "heartbeat: {:?}; rejoining group {} as a new member",
                             ErrorCode::from_code(response.error_code),
                             settings.group_id
