@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use gregor::client::consumer::protocol::Assignment;
-use gregor::client::consumer::{Consumer, ConsumerConfig};
+use gregor::client::consumer::{Consumer, ConsumerConfig, ConsumerRecord};
 use gregor::protocol::api::create_topics::CreatableTopic;
 use gregor::protocol::api::describe_groups::DescribeGroupsRequest;
 use gregor::protocol::api::find_coordinator::FindCoordinatorRequest;
@@ -206,14 +206,45 @@ fn an_assigned_consumer_reads_every_record_once_and_in_order() -> Result<()> {
         let extra = consumer.poll(Duration::from_millis(500)).await?;
         ensure!(extra.is_empty(), "{} records past the end", extra.len());
         eprintln!("read {RECORDS} records in {polls} polls");
+
+        // Past the end: OFFSET_OUT_OF_RANGE, and auto.offset.reset=earliest
+        // starts the partition over.
+        consumer.seek(&all[0], 1_000_000_000)?;
+        let again = wait_for_records(&mut consumer).await?;
+        ensure!(
+            again[0].offset == 0,
+            "after the reset: offset {}",
+            again[0].offset
+        );
         consumer.close().await?;
         Ok::<_, anyhow::Error>(reads)
     })?;
     reads.check_exactly(&expected)
 }
 
-/// One member of a group, running as a task: polls, records what it read
-/// and its assignment, commits after every poll that returned records.
+/// The next records a poll returns, within [`TIMEOUT`].
+async fn wait_for_records(consumer: &mut Consumer) -> Result<Vec<ConsumerRecord>> {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let records = consumer.poll(POLL).await?;
+        if !records.is_empty() {
+            return Ok(records);
+        }
+        ensure!(Instant::now() < deadline, "no records within {TIMEOUT:?}");
+    }
+}
+
+/// What a [`Member`] reads.
+enum Reading {
+    /// Subscribes to the topic as a member of the configured group.
+    Subscribe(String),
+    /// Reads these partitions, without a group.
+    Assign(Vec<TopicPartition>),
+}
+
+/// A consumer running as a task: polls, records what it read and its
+/// assignment, and in a group commits after every poll that returned
+/// records.
 struct Member {
     assignment: Arc<Mutex<BTreeSet<i32>>>,
     stop: Arc<AtomicBool>,
@@ -221,15 +252,28 @@ struct Member {
 }
 
 impl Member {
+    /// A member of the configured group, subscribed to `topic`.
     fn spawn(rt: &Runtime, config: ConsumerConfig, topic: &str, reads: Arc<Mutex<Reads>>) -> Self {
+        Self::reading(rt, config, Reading::Subscribe(topic.to_owned()), reads)
+    }
+
+    fn reading(
+        rt: &Runtime,
+        config: ConsumerConfig,
+        reading: Reading,
+        reads: Arc<Mutex<Reads>>,
+    ) -> Self {
         let assignment = Arc::new(Mutex::new(BTreeSet::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let topic = topic.to_owned();
+        let in_group = config.group_id.is_some();
         let task = rt.spawn({
             let (assignment, stop) = (Arc::clone(&assignment), Arc::clone(&stop));
             async move {
                 let mut consumer = Consumer::new(config).await?;
-                consumer.subscribe([topic])?;
+                match reading {
+                    Reading::Subscribe(topic) => consumer.subscribe([topic])?,
+                    Reading::Assign(partitions) => consumer.assign(partitions),
+                }
                 while !stop.load(Ordering::SeqCst) {
                     let records = consumer.poll(POLL).await?;
                     {
@@ -244,7 +288,7 @@ impl Member {
                         .iter()
                         .map(|tp| tp.partition)
                         .collect();
-                    if !records.is_empty() {
+                    if in_group && !records.is_empty() {
                         consumer.commit_sync().await?;
                     }
                 }
@@ -353,6 +397,58 @@ fn group_members_share_partitions_and_take_over_from_committed_offsets() -> Resu
     }
     // Nothing skipped, and nothing read again: the new owners started at
     // the committed offsets, not at auto.offset.reset=earliest.
+    let checked = lock(&reads).check_exactly(&expected);
+    checked
+}
+
+/// Leaders go away while an assigned consumer waits on them: one by a
+/// controlled shutdown, one killed, each followed by more records. The consumer follows the partitions to their new
+/// leaders (NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH, refused
+/// connections, all answered with a metadata refresh) and reads every
+/// record once.
+#[test]
+fn an_assigned_consumer_follows_leaders_that_move() -> Result<()> {
+    const PARTITIONS: i32 = 6;
+    const WAVE: i64 = 1_000;
+    let mut cluster = Cluster::start(3)?;
+    let bootstrap = cluster.bootstrap();
+    let topic = "moving";
+    create_topic(&cluster, topic, PARTITIONS)?;
+    let dir = tempfile::tempdir()?;
+    let rt = Runtime::new()?;
+    let reads = Arc::new(Mutex::new(Reads::default()));
+    let reader = Member::reading(
+        &rt,
+        config(&bootstrap, None)?,
+        Reading::Assign(partitions(topic, PARTITIONS)),
+        Arc::clone(&reads),
+    );
+    for wave in 0..3 {
+        for p in 0..PARTITIONS {
+            let range = wave * WAVE..(wave + 1) * WAVE;
+            produce(&bootstrap, dir.path(), topic, p, range, &[])?;
+        }
+        let total = (wave + 1) * WAVE * i64::from(PARTITIONS);
+        wait_for_reads(&reads, total as usize, &[&reader])?;
+        if wave == 2 {
+            break;
+        }
+        // The leader of partition 0 goes: gently first, then not.
+        let leader = *cluster
+            .topic_in_zk(topic)?
+            .context("topic gone")?
+            .leaders()
+            .get(&0)
+            .context("no partition 0")?;
+        // No waiting for the new leaders: kcat and the consumer find them.
+        if wave == 0 {
+            cluster.broker_mut(leader)?.terminate()?;
+        } else {
+            cluster.broker_mut(leader)?.kill9()?;
+        }
+    }
+    reader.close(&rt)?;
+    let expected: BTreeMap<i32, i64> = (0..PARTITIONS).map(|p| (p, 3 * WAVE)).collect();
     let checked = lock(&reads).check_exactly(&expected);
     checked
 }

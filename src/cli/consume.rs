@@ -127,10 +127,9 @@ fn usage_error(message: &str) -> ! {
 }
 
 pub async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
-    if args.group.is_some() && args.partition.is_none() {
-        if args.offset.is_some() || args.timestamp.is_some() {
-            usage_error("--offset and --timestamp need --partition when --group is given");
-        }
+    let positioned = args.offset.is_some() || args.timestamp.is_some();
+    if args.group.is_some() && args.partition.is_none() && positioned {
+        usage_error("--offset and --timestamp need --partition when --group is given");
     }
     let formatter = Formatter::new(&args);
     let mut config = ConsumerConfig::with_client(args.connect.client_config());

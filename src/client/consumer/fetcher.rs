@@ -212,6 +212,10 @@ struct FetchSettings {
     max_bytes: i32,
     partition_max_bytes: i32,
     isolation_level: IsolationLevel,
+    /// `retry.backoff.ms`: how long a broker that failed a fetch is left
+    /// alone, so that a dead or demoted leader is not asked in a loop
+    /// while the metadata catches up.
+    retry_backoff: Duration,
 }
 
 /// Sends fetches and buffers their answers.
@@ -221,6 +225,8 @@ pub struct Fetcher {
     connections: HashMap<i32, BrokerConnection>,
     in_flight: JoinSet<FetchOutcome>,
     nodes_in_flight: HashSet<i32>,
+    /// Brokers not to fetch from before the given time.
+    node_backoff: HashMap<i32, Instant>,
     completed: VecDeque<CompletedFetch>,
     /// Set when an answer says the metadata is stale (a leader moved).
     metadata_refresh_needed: bool,
@@ -238,10 +244,12 @@ impl Fetcher {
                 max_bytes: config.fetch_max_bytes,
                 partition_max_bytes: config.max_partition_fetch_bytes,
                 isolation_level: config.isolation_level,
+                retry_backoff: config.retry_backoff,
             },
             connections: HashMap::new(),
             in_flight: JoinSet::new(),
             nodes_in_flight: HashSet::new(),
+            node_backoff: HashMap::new(),
             completed: VecDeque::new(),
             metadata_refresh_needed: false,
         }
@@ -263,10 +271,12 @@ impl Fetcher {
     }
 
     /// Sends one Fetch to each broker that leads a fetchable partition and
-    /// has no fetch in flight. Fetchable: assigned, with a position, a known
-    /// leader, and no buffered data. Partitions without a leader ask for a
-    /// metadata refresh.
+    /// has no fetch in flight nor a recent failure. Fetchable: assigned,
+    /// with a position, a known leader, and no buffered data. Partitions
+    /// without a leader ask for a metadata refresh.
     pub fn send_fetches(&mut self, metadata: &ClusterMetadata, subscriptions: &SubscriptionState) {
+        let now = Instant::now();
+        self.node_backoff.retain(|_, until| *until > now);
         let buffered: HashSet<&TopicPartition> = self.completed.iter().map(|c| &c.tp).collect();
         let mut by_node: HashMap<i32, Vec<(TopicPartition, i64, i32)>> = HashMap::new();
         for (tp, state) in subscriptions.assigned() {
@@ -285,7 +295,9 @@ impl Fetcher {
                 self.metadata_refresh_needed = true;
                 continue;
             };
-            if self.nodes_in_flight.contains(&leader.leader) {
+            if self.nodes_in_flight.contains(&leader.leader)
+                || self.node_backoff.contains_key(&leader.leader)
+            {
                 continue;
             }
             by_node.entry(leader.leader).or_default().push((
@@ -387,14 +399,14 @@ impl Fetcher {
             Err(e) => {
                 // The broker may be gone: look again before fetching again.
                 debug!("fetch from broker {} failed: {e}", outcome.node);
-                self.metadata_refresh_needed = true;
+                self.stale_leader(outcome.node);
                 return Ok(());
             }
         };
         let top_error = ErrorCode::from_code(response.error_code);
         if top_error != ErrorCode::NONE {
             warn!("fetch from broker {} answered {top_error:?}", outcome.node);
-            self.metadata_refresh_needed = true;
+            self.stale_leader(outcome.node);
             return Ok(());
         }
         for topic in response.responses {
@@ -436,7 +448,7 @@ impl Fetcher {
                             "fetch of {tp}: {:?}",
                             ErrorCode::from_code(partition.error_code)
                         );
-                        self.metadata_refresh_needed = true;
+                        self.stale_leader(outcome.node);
                     }
                     ErrorCode::OFFSET_OUT_OF_RANGE => match subscriptions.default_reset() {
                         Some(to) => {
@@ -455,6 +467,14 @@ impl Fetcher {
             }
         }
         Ok(())
+    }
+
+    /// `node` failed a fetch or no longer leads: refresh the metadata and
+    /// leave it alone for `retry.backoff.ms`.
+    fn stale_leader(&mut self, node: i32) {
+        self.metadata_refresh_needed = true;
+        self.node_backoff
+            .insert(node, Instant::now() + self.settings.retry_backoff);
     }
 
     /// Up to `max` buffered records, advancing the positions past them.
