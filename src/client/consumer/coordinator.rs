@@ -196,7 +196,9 @@ pub(super) struct ConsumerCoordinator {
     shared: Arc<Mutex<GroupState>>,
     /// For commits, offset lookups and leaving, with the coordinator's id.
     connection: Option<(i32, BrokerConnection)>,
-    heartbeat: JoinHandle<()>,
+    heartbeat: HeartbeatSettings,
+    /// The heartbeat task, started with the first join.
+    heartbeat_task: Option<JoinHandle<()>>,
     join: Option<JoinHandle<JoinAttempt>>,
     /// The topics of the subscription the current generation was joined with.
     joined_topics: Option<BTreeSet<String>>,
@@ -206,7 +208,9 @@ pub(super) struct ConsumerCoordinator {
 
 impl Drop for ConsumerCoordinator {
     fn drop(&mut self) {
-        self.heartbeat.abort();
+        if let Some(heartbeat) = &self.heartbeat_task {
+            heartbeat.abort();
+        }
         if let Some(join) = &self.join {
             join.abort();
         }
@@ -218,8 +222,7 @@ fn millis_i32(d: Duration) -> i32 {
 }
 
 impl ConsumerCoordinator {
-    /// A coordinator for `group_id`; starts the heartbeat task (idle until
-    /// the member joins). Must run inside a tokio runtime.
+    /// A coordinator for `group_id`.
     pub fn new(group_id: String, config: &ConsumerConfig) -> Self {
         let shared = Arc::new(Mutex::new(GroupState {
             coordinator: None,
@@ -228,17 +231,15 @@ impl ConsumerCoordinator {
             rejoin_needed: false,
             last_poll: Instant::now(),
         }));
-        let heartbeat = heartbeat::spawn(
-            HeartbeatSettings {
+        ConsumerCoordinator {
+            heartbeat: HeartbeatSettings {
                 group_id: group_id.clone(),
                 client_id: config.client.client_id.clone(),
                 request_timeout: config.client.request_timeout,
                 interval: config.heartbeat_interval,
                 max_poll_interval: config.max_poll_interval,
             },
-            Arc::clone(&shared),
-        );
-        ConsumerCoordinator {
+            heartbeat_task: None,
             group_id,
             client_id: config.client.client_id.clone(),
             request_timeout: config.client.request_timeout,
@@ -249,7 +250,6 @@ impl ConsumerCoordinator {
             isolation_level: config.isolation_level,
             shared,
             connection: None,
-            heartbeat,
             join: None,
             joined_topics: None,
             backoff_until: None,
@@ -397,6 +397,10 @@ impl ConsumerCoordinator {
         state.member = MemberState::Rebalancing;
         state.rejoin_needed = false;
         drop(state);
+        if self.heartbeat_task.is_none() {
+            let shared = Arc::clone(&self.shared);
+            self.heartbeat_task = Some(heartbeat::spawn(self.heartbeat.clone(), shared));
+        }
         debug!("joining group {} for topics {topics:?}", self.group_id);
         self.joined_topics = Some(topics.clone());
         self.join = Some(tokio::spawn(async move {
@@ -680,7 +684,9 @@ impl ConsumerCoordinator {
     /// heartbeat. Best effort: a member that cannot say goodbye is removed
     /// when its session times out.
     pub async fn leave(&mut self) {
-        self.heartbeat.abort();
+        if let Some(heartbeat) = self.heartbeat_task.take() {
+            heartbeat.abort();
+        }
         if let Some(join) = self.join.take() {
             join.abort();
         }
