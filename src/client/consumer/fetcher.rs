@@ -98,7 +98,7 @@ impl CompletedFetch {
                         if record.offset < self.next_offset {
                             continue;
                         }
-                        self.next_offset = record.offset + 1;
+                        self.next_offset = record.offset.saturating_add(1);
                         self.last_epoch = Some(header.partition_leader_epoch).filter(|e| *e >= 0);
                         self.progressed = true;
                         return Ok(Some(ConsumerRecord {
@@ -130,7 +130,8 @@ impl CompletedFetch {
                     None => {
                         // Past the batch's last offset even if its last
                         // records were removed by compaction.
-                        self.next_offset = self.next_offset.max(header.last_offset() + 1);
+                        self.next_offset =
+                            self.next_offset.max(header.last_offset().saturating_add(1));
                         self.batch = None;
                     }
                 }
@@ -170,7 +171,7 @@ impl CompletedFetch {
             if header.is_control() {
                 // Transaction markers: nothing for the application.
                 self.next_batch += header.total_size();
-                self.next_offset = header.last_offset() + 1;
+                self.next_offset = header.last_offset().saturating_add(1);
                 self.progressed = true;
                 continue;
             }
@@ -656,6 +657,23 @@ mod tests {
             matches!(&err, ConsumerError::CorruptRecords { offset: 1, .. }),
             "{err}"
         );
+    }
+
+    proptest::proptest! {
+        /// Whatever a broker sends (a valid batch at any base offset, then
+        /// anything), draining ends in records or an error, never a panic.
+        #[test]
+        fn draining_never_panics(
+            base in proptest::prelude::any::<i64>(),
+            from in proptest::prelude::any::<i64>(),
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        ) {
+            let data = concat(&[
+                batch(base, &["a", "b"], Compression::None),
+                Bytes::from(tail),
+            ]);
+            let _ = drain(data, from.max(0));
+        }
     }
 
     #[test]
