@@ -95,7 +95,7 @@ async fn run(settings: HeartbeatSettings, shared: Arc<Mutex<GroupState>>) {
                 continue;
             }
         };
-        let conn = match connection.take() {
+        let mut conn = match connection.take() {
             Some((node, conn)) if node == coordinator.node => conn,
             _ => match BrokerConnection::connect(
                 &coordinator.address,
@@ -112,7 +112,6 @@ async fn run(settings: HeartbeatSettings, shared: Arc<Mutex<GroupState>>) {
                 }
             },
         };
-        let mut conn = conn;
         let request = HeartbeatRequest {
             group_id: settings.group_id.clone(),
             generation_id: generation.id,
@@ -121,10 +120,12 @@ async fn run(settings: HeartbeatSettings, shared: Arc<Mutex<GroupState>>) {
         };
         let sent_at = Instant::now();
         let response = conn.send(HEARTBEAT_VERSION, &request).await;
+        if response.is_ok() {
+            connection = Some((coordinator.node, conn));
+        }
         let mut state = lock(&shared);
         if state.generation != generation {
             // A rejoin happened meanwhile: the answer is about the past.
-            connection = Some((coordinator.node, conn));
             continue;
         }
         match response {
@@ -132,32 +133,92 @@ async fn run(settings: HeartbeatSettings, shared: Arc<Mutex<GroupState>>) {
                 debug!("heartbeat to the coordinator failed: {e}");
                 state.coordinator_unreachable(coordinator.node);
             }
-            Ok(response) => {
-                connection = Some((coordinator.node, conn));
-                match ErrorCode::from_code(response.error_code) {
-                    ErrorCode::NONE => {
-                        debug!("heartbeat answered in {:?}", sent_at.elapsed())
-                    }
-                    ErrorCode::REBALANCE_IN_PROGRESS => {
-                        debug!("group {} is rebalancing: rejoining", settings.group_id);
-                        state.rejoin_needed = true;
-                    }
-                    ErrorCode::ILLEGAL_GENERATION
-                    | ErrorCode::UNKNOWN_MEMBER_ID
-                    | ErrorCode::FENCED_INSTANCE_ID => {
-                        debug!(
-                            "heartbeat: {:?}; rejoining group {} as a new member",
-                            ErrorCode::from_code(response.error_code),
-                            settings.group_id
-                        );
-                        state.reset_generation();
-                    }
-                    ErrorCode::COORDINATOR_NOT_AVAILABLE | ErrorCode::NOT_COORDINATOR => {
-                        state.coordinator_unreachable(coordinator.node);
-                    }
-                    code => warn!("heartbeat answered {code:?}"),
+            Ok(response) => match ErrorCode::from_code(response.error_code) {
+                ErrorCode::NONE => {
+                    debug!("heartbeat answered in {:?}", sent_at.elapsed())
                 }
-            }
+                ErrorCode::REBALANCE_IN_PROGRESS => {
+                    debug!("group {} is rebalancing: rejoining", settings.group_id);
+                    state.rejoin_needed = true;
+                }
+                ErrorCode::ILLEGAL_GENERATION
+                | ErrorCode::UNKNOWN_MEMBER_ID
+                | ErrorCode::FENCED_INSTANCE_ID => {
+                    debug!(
+                        "heartbeat: {:?}; rejoining group {} as a new member",
+                        ErrorCode::from_code(response.error_code),
+                        settings.group_id
+                    );
+                    state.reset_generation();
+                }
+                ErrorCode::COORDINATOR_NOT_AVAILABLE | ErrorCode::NOT_COORDINATOR => {
+                    state.coordinator_unreachable(coordinator.node);
+                }
+                code => warn!("heartbeat answered {code:?}"),
+            },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stable_member() -> Mutex<GroupState> {
+        Mutex::new(GroupState {
+            coordinator: Some(CoordinatorNode {
+                node: 2,
+                address: "b2:9092".into(),
+            }),
+            generation: Generation {
+                id: 3,
+                member_id: "m-1".into(),
+                protocol: Some("range".into()),
+            },
+            member: MemberState::Stable,
+            rejoin_needed: false,
+            last_poll: Instant::now(),
+        })
+    }
+
+    #[test]
+    fn a_stable_member_heartbeats_in_its_generation() {
+        let shared = stable_member();
+        let Some(Action::Heartbeat(coordinator, generation)) =
+            next_action(&shared, Duration::from_secs(300))
+        else {
+            panic!("expected a heartbeat");
+        };
+        assert_eq!((coordinator.node, generation.id), (2, 3));
+        assert_eq!(generation.member_id, "m-1");
+    }
+
+    #[test]
+    fn nothing_is_sent_while_unjoined_or_rebalancing_or_without_coordinator() {
+        for change in [
+            |s: &mut GroupState| s.member = MemberState::Unjoined,
+            |s: &mut GroupState| s.member = MemberState::Rebalancing,
+            |s: &mut GroupState| s.coordinator = None,
+        ] {
+            let shared = stable_member();
+            change(&mut lock(&shared));
+            assert!(next_action(&shared, Duration::from_secs(300)).is_none());
+        }
+    }
+
+    #[test]
+    fn a_member_that_stopped_polling_leaves_and_will_rejoin_as_new() {
+        let shared = stable_member();
+        std::thread::sleep(Duration::from_millis(5));
+        let Some(Action::Leave(coordinator, member_id)) =
+            next_action(&shared, Duration::from_millis(1))
+        else {
+            panic!("expected to leave");
+        };
+        assert_eq!((coordinator.node, member_id.as_str()), (2, "m-1"));
+        let state = lock(&shared);
+        assert_eq!(state.member, MemberState::Unjoined);
+        assert!(state.rejoin_needed);
+        assert_eq!(state.generation.member_id, "");
     }
 }
