@@ -46,6 +46,8 @@ enum Command {
     Groups(cli::groups::GroupsArgs),
     /// The brokers, the controller, and the whole ZooKeeper tree.
     Cluster(cli::cluster::ClusterArgs),
+    /// Print a topic's records (like kafka-console-consumer.sh, or kcat -C).
+    Consume(cli::consume::ConsumeArgs),
     /// Send lines from stdin as records (like kafka-console-producer.sh).
     Produce(cli::produce::ProduceArgs),
     /// Measure throughput and latency (like Kafka's perf-test tools).
@@ -83,6 +85,7 @@ fn main() -> ExitCode {
         Command::Topics(args) => runtime.block_on(cli::topics::run(args)),
         Command::Groups(args) => runtime.block_on(cli::groups::run(args)),
         Command::Cluster(args) => runtime.block_on(cli::cluster::run(args)),
+        Command::Consume(args) => runtime.block_on(cli::consume::run(args)),
         Command::Produce(args) => runtime.block_on(cli::produce::run(args)),
         Command::Perf { command } => runtime.block_on(cli::perf::run(command)),
     };

@@ -11,6 +11,7 @@ use gregor::client::admin::AdminClient;
 use gregor::client::{ClientConfig, NetworkClient};
 
 pub mod cluster;
+pub mod consume;
 pub mod groups;
 mod output;
 pub mod perf;

@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod connection;
+pub mod consumer;
 pub mod network;
 pub mod partitioner;
 pub mod pipeline;

@@ -4,6 +4,7 @@
 
 use clap::Subcommand;
 
+pub mod consume;
 pub mod produce;
 pub mod stats;
 
@@ -12,10 +13,14 @@ pub enum PerfCommand {
     /// Send records as fast as allowed and report records/s, MB/s and
     /// send-to-acknowledgement latency (like kafka-producer-perf-test.sh).
     Produce(produce::PerfProduceArgs),
+    /// Read records as fast as they come and report records/s, MB/s and
+    /// poll latency (like kafka-consumer-perf-test.sh).
+    Consume(consume::PerfConsumeArgs),
 }
 
 pub async fn run(command: PerfCommand) -> anyhow::Result<()> {
     match command {
         PerfCommand::Produce(args) => produce::run(args).await,
+        PerfCommand::Consume(args) => consume::run(args).await,
     }
 }

@@ -37,20 +37,23 @@ pub struct Stats {
 struct Window {
     records: u64,
     bytes: u64,
+    /// Latencies observed: one per record sent, one per poll consumed.
+    latencies: u64,
     latency_sum_us: u64,
     latency_max_us: u64,
 }
 
 impl Window {
-    fn add(&mut self, bytes: usize, latency_us: u64) {
-        self.records += 1;
+    fn add(&mut self, records: u64, bytes: usize, latency_us: u64) {
+        self.records += records;
         self.bytes += bytes as u64;
+        self.latencies += 1;
         self.latency_sum_us += latency_us;
         self.latency_max_us = self.latency_max_us.max(latency_us);
     }
 
     fn avg_ms(&self) -> f64 {
-        match self.records {
+        match self.latencies {
             0 => 0.0,
             n => self.latency_sum_us as f64 / n as f64 / 1000.0,
         }
@@ -61,7 +64,11 @@ impl Stats {
     /// Statistics for a run of about `expected_records` records; `verb` says
     /// what happened to them ("records sent").
     pub fn new(expected_records: u64, verb: &'static str) -> Self {
-        let now = Instant::now();
+        Self::starting_at(Instant::now(), expected_records, verb)
+    }
+
+    /// [`new`](Self::new), for a run that began at `now`.
+    pub fn starting_at(now: Instant, expected_records: u64, verb: &'static str) -> Self {
         let sampling = (expected_records / MAX_SAMPLES.min(expected_records.max(1))).max(1);
         Stats {
             verb,
@@ -74,17 +81,24 @@ impl Stats {
         }
     }
 
-    /// Counts one record of `bytes` that took `latency`.
+    /// Counts one record of `bytes` that took `latency` (a send, until its
+    /// acknowledgement).
     pub fn record(&mut self, bytes: usize, latency: Duration) {
+        self.records(1, bytes, latency);
+    }
+
+    /// Counts `records` records of `bytes` in all that arrived together
+    /// after `latency` (a poll): one latency observation.
+    pub fn records(&mut self, records: u64, bytes: usize, latency: Duration) {
         let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        if self.total.records.is_multiple_of(self.sampling)
+        if self.total.latencies.is_multiple_of(self.sampling)
             && (self.samples.len() as u64) < MAX_SAMPLES
         {
             self.samples
                 .push(u32::try_from(latency_us).unwrap_or(u32::MAX));
         }
-        self.total.add(bytes, latency_us);
-        self.window.add(bytes, latency_us);
+        self.total.add(records, bytes, latency_us);
+        self.window.add(records, bytes, latency_us);
     }
 
     /// The progress line of the window that ends now, and starts the next.
@@ -236,6 +250,22 @@ mod tests {
         );
         // The totals keep everything.
         assert_eq!(stats.summary().line.window.records, 3);
+    }
+
+    #[test]
+    fn a_poll_is_one_latency_for_many_records() {
+        let mut stats = Stats::new(100, "records consumed");
+        stats.records(60, 6000, Duration::from_millis(2));
+        stats.records(40, 4000, Duration::from_millis(4));
+        let s = stats.summary();
+        assert_eq!(s.line.window.records, 100);
+        assert_eq!(s.p50_ms, 4.0);
+        let line = s.to_string();
+        assert!(line.starts_with("100 records consumed, "), "{line}");
+        assert!(
+            line.contains(", 3.00 ms avg latency, 4.00 ms max latency, "),
+            "{line}"
+        );
     }
 
     #[test]
