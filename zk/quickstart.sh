@@ -40,7 +40,10 @@ bash zk/ensemble.sh start --dir "$HOME_DIR/zk" --base-port "$ZK_BASE_PORT"
 ZK="127.0.0.1:$ZK_BASE_PORT,127.0.0.1:$((ZK_BASE_PORT + 1)),127.0.0.1:$((ZK_BASE_PORT + 2))/gregor"
 
 cargo build --release --bin gregor
-BIN="${CARGO_TARGET_DIR:-target}/release/gregor"
+BIN="$(realpath "${CARGO_TARGET_DIR:-target}/release/gregor")"
+# The tools (`./gregor topics ...`, see README's tour) run from the
+# repository root, as Kafka's `bin/kafka-topics.sh` run from its home.
+ln -sf "$BIN" ./gregor
 
 BOOTSTRAP=""
 for id in $(seq 1 "$BROKERS"); do
@@ -70,6 +73,6 @@ for id in $(seq 1 "$BROKERS"); do
 done
 echo
 echo "bootstrap: $BOOTSTRAP   (ZooKeeper: $ZK)"
-echo "try:       kcat -b $BOOTSTRAP -L"
+echo "try:       ./gregor cluster brokers   (or kcat -b $BOOTSTRAP -L)"
 echo "logs:      $HOME_DIR/broker-<id>/broker.log"
 echo "stop:      bash zk/quickstart.sh stop"
