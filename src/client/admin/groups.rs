@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::{check, AdminClient, AdminError, Outcomes};
+use crate::client::consumer::protocol::Assignment;
 use crate::protocol::api::delete_groups::DeleteGroupsRequest;
 use crate::protocol::api::describe_groups::{DescribeGroupsRequest, DescribedGroup};
 use crate::protocol::api::find_coordinator::FindCoordinatorRequest;
@@ -287,7 +288,10 @@ fn description(group: DescribedGroup, coordinator: i32) -> GroupDescription {
             .into_iter()
             .map(|m| MemberDescription {
                 assignment: if consumers {
-                    consumer_assignment(&m.member_assignment).unwrap_or_default()
+                    // An assignment that does not parse shows as none.
+                    Assignment::decode(&m.member_assignment)
+                        .map(|a| a.partitions)
+                        .unwrap_or_default()
                 } else {
                     Vec::new()
                 },
@@ -333,69 +337,9 @@ fn commit_request(group: &str, offsets: &BTreeMap<TopicPartition, i64>) -> Offse
     }
 }
 
-/// The partitions of a Kafka consumer's assignment
-/// (`ConsumerProtocolAssignment`, any version: int16 version, then an
-/// array of topics, each a string and an array of int32 partitions; the
-/// user data after it is not needed). `None` if it does not parse; an
-/// empty assignment (a member between rebalances) is no partitions.
-fn consumer_assignment(bytes: &[u8]) -> Option<Vec<TopicPartition>> {
-    struct Reader<'a>(&'a [u8]);
-    impl Reader<'_> {
-        fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
-            let (head, rest) = self.0.split_first_chunk::<N>()?;
-            self.0 = rest;
-            Some(*head)
-        }
-        fn count(&mut self) -> Option<usize> {
-            usize::try_from(i32::from_be_bytes(self.take()?)).ok()
-        }
-    }
-    if bytes.is_empty() {
-        return Some(Vec::new());
-    }
-    let mut r = Reader(bytes);
-    if i16::from_be_bytes(r.take()?) < 0 {
-        return None;
-    }
-    let mut partitions = Vec::new();
-    for _ in 0..r.count()? {
-        let len = usize::try_from(i16::from_be_bytes(r.take()?)).ok()?;
-        let name = r.0.get(..len)?;
-        r.0 = &r.0[len..];
-        let topic = std::str::from_utf8(name).ok()?;
-        for _ in 0..r.count()? {
-            partitions.push(TopicPartition::new(topic, i32::from_be_bytes(r.take()?)));
-        }
-    }
-    Some(partitions)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_a_consumer_protocol_assignment() {
-        #[rustfmt::skip]
-        let v1: &[u8] = &[
-            0, 1, // version 1
-            0, 0, 0, 2, // two topics
-            0, 1, b'a', 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, // a: 0, 3
-            0, 1, b'b', 0, 0, 0, 1, 0, 0, 0, 1, // b: 1
-            0, 0, 0, 0, // user data (empty bytes)
-        ];
-        assert_eq!(
-            consumer_assignment(v1),
-            Some(vec![
-                TopicPartition::new("a", 0),
-                TopicPartition::new("a", 3),
-                TopicPartition::new("b", 1),
-            ])
-        );
-        assert_eq!(consumer_assignment(&[]), Some(Vec::new()));
-        assert_eq!(consumer_assignment(&v1[..9]), None);
-        assert_eq!(consumer_assignment(&[0xff, 0xff, 0, 0, 0, 0]), None);
-    }
 
     #[test]
     fn an_admin_commit_is_outside_any_generation() {
