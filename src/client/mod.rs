@@ -16,6 +16,7 @@ pub mod network;
 pub mod partitioner;
 pub mod pipeline;
 pub mod producer;
+pub mod versions;
 
 pub use connection::{BrokerConnection, ClientError, DEFAULT_REQUEST_TIMEOUT, MAX_RESPONSE_SIZE};
 pub use network::{ClientConfig, ClusterMetadata, NetworkClient, PartitionInfo, TopicInfo};

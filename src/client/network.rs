@@ -18,14 +18,12 @@ use std::time::Duration;
 use log::debug;
 
 use super::connection::{BrokerConnection, ClientError, DEFAULT_REQUEST_TIMEOUT};
+use crate::client::versions::METADATA_VERSION;
 use crate::protocol::api::metadata::{
     MetadataRequest, MetadataRequestTopic, MetadataResponse, MetadataResponseTopic,
 };
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::Request;
-
-/// The Metadata version the client speaks (Kafka 2.8's newest).
-const METADATA_VERSION: i16 = 9;
 
 /// Kafka's default `client.id` is empty; gregor's tools name themselves so
 /// that broker logs say who asked.

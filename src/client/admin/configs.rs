@@ -2,15 +2,11 @@
 //! IncrementalAlterConfigs.
 
 use super::{check, AdminClient, AdminError};
+use crate::client::versions::{DESCRIBE_CONFIGS_VERSION, INCREMENTAL_ALTER_CONFIGS_VERSION};
 use crate::protocol::api::describe_configs::{DescribeConfigsRequest, DescribeConfigsResource};
 use crate::protocol::api::incremental_alter_configs::{
     AlterConfigsResource, AlterableConfig, IncrementalAlterConfigsRequest,
 };
-
-/// DescribeConfigs v4 (flexible), Kafka 2.8's newest.
-const DESCRIBE_CONFIGS_VERSION: i16 = 4;
-/// IncrementalAlterConfigs v1 (flexible), Kafka 2.8's newest.
-const INCREMENTAL_ALTER_CONFIGS_VERSION: i16 = 1;
 
 /// A resource with configs (Kafka's `ConfigResource`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,6 +6,10 @@ use std::collections::BTreeMap;
 
 use super::{check, AdminClient, AdminError, Outcomes};
 use crate::client::consumer::protocol::Assignment;
+use crate::client::versions::{
+    DELETE_GROUPS_VERSION, DESCRIBE_GROUPS_VERSION, FIND_COORDINATOR_VERSION, GROUP_KEY_TYPE,
+    LIST_GROUPS_VERSION, OFFSET_COMMIT_VERSION, OFFSET_FETCH_VERSION,
+};
 use crate::protocol::api::delete_groups::DeleteGroupsRequest;
 use crate::protocol::api::describe_groups::{DescribeGroupsRequest, DescribedGroup};
 use crate::protocol::api::find_coordinator::FindCoordinatorRequest;
@@ -17,15 +21,6 @@ use crate::protocol::api::offset_fetch::OffsetFetchRequest;
 use crate::protocol::ErrorCode;
 use crate::TopicPartition;
 
-/// FindCoordinator v3: Kafka 2.8's newest (v4 batches keys, Kafka 3).
-const FIND_COORDINATOR_VERSION: i16 = 3;
-/// Kafka's `CoordinatorType.GROUP`.
-const GROUP_KEY_TYPE: i8 = 0;
-const LIST_GROUPS_VERSION: i16 = 4;
-const DESCRIBE_GROUPS_VERSION: i16 = 5;
-const OFFSET_FETCH_VERSION: i16 = 7;
-const OFFSET_COMMIT_VERSION: i16 = 8;
-const DELETE_GROUPS_VERSION: i16 = 2;
 /// The `protocol_type` of groups of Kafka consumers, whose member
 /// assignments are `ConsumerProtocolAssignment`s.
 const CONSUMER_PROTOCOL_TYPE: &str = "consumer";

@@ -4,13 +4,12 @@
 use std::collections::BTreeMap;
 
 use super::{check, AdminClient, AdminError};
+use crate::client::versions::LIST_OFFSETS_VERSION;
 use crate::protocol::api::list_offsets::{
     ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic,
 };
 use crate::TopicPartition;
 
-/// ListOffsets v5; v6, Kafka 2.8's newest, only makes it flexible.
-const LIST_OFFSETS_VERSION: i16 = 5;
 /// The `replica_id` of a request from a client rather than a follower.
 const CONSUMER_REPLICA_ID: i32 = -1;
 /// READ_UNCOMMITTED: "latest" is the high watermark, as

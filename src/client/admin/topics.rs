@@ -5,16 +5,12 @@ use std::collections::BTreeMap;
 
 use super::{check, AdminClient, AdminError, Outcomes};
 use crate::client::network::TopicInfo;
+use crate::client::versions::{CREATE_TOPICS_VERSION, DELETE_TOPICS_VERSION};
 use crate::protocol::api::create_topics::{
     CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig, CreateTopicsRequest,
 };
 use crate::protocol::api::delete_topics::DeleteTopicsRequest;
 use crate::protocol::ErrorCode;
-
-/// CreateTopics v5: Kafka 2.8 knows v6, which only adds quota errors.
-const CREATE_TOPICS_VERSION: i16 = 5;
-/// DeleteTopics v5 (v6 names topics by id, which gregor's codec does not).
-const DELETE_TOPICS_VERSION: i16 = 5;
 
 /// A topic to create (Kafka's `NewTopic`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -38,6 +38,10 @@ use super::heartbeat::{self, HeartbeatSettings};
 use super::protocol::{Assignment, Subscription};
 use super::subscription::Position;
 use super::ConsumerError;
+use crate::client::versions::{
+    FIND_COORDINATOR_VERSION, GROUP_KEY_TYPE, JOIN_GROUP_VERSION, LEAVE_GROUP_VERSION,
+    METADATA_VERSION, OFFSET_COMMIT_VERSION, OFFSET_FETCH_VERSION, SYNC_GROUP_VERSION,
+};
 use crate::client::{BrokerConnection, ClientError, NetworkClient};
 use crate::coordinator::group::CONSUMER_PROTOCOL_TYPE;
 use crate::protocol::api::find_coordinator::FindCoordinatorRequest;
@@ -54,16 +58,6 @@ use crate::protocol::api::sync_group::{SyncGroupRequest, SyncGroupRequestAssignm
 use crate::protocol::{ErrorCode, Request};
 use crate::TopicPartition;
 
-/// The versions spoken to the coordinator: Kafka 2.8's newest of each.
-const FIND_COORDINATOR_VERSION: i16 = 3;
-const JOIN_GROUP_VERSION: i16 = 7;
-const SYNC_GROUP_VERSION: i16 = 5;
-const OFFSET_COMMIT_VERSION: i16 = 8;
-const OFFSET_FETCH_VERSION: i16 = 7;
-const LEAVE_GROUP_VERSION: i16 = 4;
-const METADATA_VERSION: i16 = 9;
-/// FindCoordinator's key type for a consumer group (1 is a transaction).
-const GROUP_KEY_TYPE: i8 = 0;
 /// How much longer than the rebalance timeout a JoinGroup may take to be
 /// answered (Kafka's `JOIN_GROUP_TIMEOUT_LAPSE`).
 const JOIN_GROUP_TIMEOUT_LAPSE: Duration = Duration::from_secs(5);

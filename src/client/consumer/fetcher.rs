@@ -29,14 +29,13 @@ use tokio::time::Instant;
 use super::config::{ConsumerConfig, IsolationLevel};
 use super::subscription::{FetchState, Position, ResetTo, SubscriptionState};
 use super::{ConsumerError, ConsumerRecord, TimestampType};
+use crate::client::versions::FETCH_VERSION;
 use crate::client::{BrokerConnection, ClientError, ClusterMetadata};
 use crate::protocol::api::fetch::{FetchPartition, FetchRequest, FetchResponse, FetchTopic};
 use crate::protocol::ErrorCode;
 use crate::record::{BatchError, BatchHeader, Records, DEFAULT_MAX_DECOMPRESSED};
 use crate::TopicPartition;
 
-/// Fetch v12: Kafka 2.8's newest, which the broker serves.
-const FETCH_VERSION: i16 = 12;
 /// A consumer's `replica_id` in Fetch (a broker id names a follower).
 const CONSUMER_REPLICA_ID: i32 = -1;
 

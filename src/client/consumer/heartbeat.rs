@@ -18,12 +18,10 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::coordinator::{leave_group, lock, CoordinatorNode, Generation, GroupState, MemberState};
+use crate::client::versions::HEARTBEAT_VERSION;
 use crate::client::BrokerConnection;
 use crate::protocol::api::heartbeat::HeartbeatRequest;
 use crate::protocol::ErrorCode;
-
-/// Heartbeat v4: Kafka 2.8's newest.
-const HEARTBEAT_VERSION: i16 = 4;
 
 /// What the heartbeat needs to know.
 #[derive(Debug, Clone)]

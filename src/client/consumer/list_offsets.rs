@@ -8,6 +8,7 @@ use log::debug;
 
 use super::config::IsolationLevel;
 use super::ConsumerError;
+use crate::client::versions::LIST_OFFSETS_VERSION;
 use crate::client::NetworkClient;
 use crate::protocol::api::list_offsets::{
     ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic,
@@ -15,8 +16,6 @@ use crate::protocol::api::list_offsets::{
 use crate::protocol::ErrorCode;
 use crate::TopicPartition;
 
-/// ListOffsets v6: Kafka 2.8's newest.
-const LIST_OFFSETS_VERSION: i16 = 6;
 /// A consumer's `replica_id` in ListOffsets.
 const CONSUMER_REPLICA_ID: i32 = -1;
 

@@ -26,15 +26,13 @@ use super::delivery::BatchAck;
 use super::metadata::ProducerMetadata;
 use super::{Acks, ProduceError, ProducerConfig};
 use crate::client::pipeline::{PendingResponse, PipelinedConnection};
+use crate::client::versions::PRODUCE_VERSION;
 use crate::client::ClientError;
 use crate::protocol::api::produce::{
     PartitionProduceData, PartitionProduceResponse, ProduceRequest, ProduceResponse,
     TopicProduceData,
 };
 use crate::protocol::ErrorCode;
-
-/// The Produce version the producer speaks (Kafka 2.8's newest).
-const PRODUCE_VERSION: i16 = 9;
 
 /// What every task of the sender shares.
 pub(crate) struct SenderContext {
