@@ -74,7 +74,15 @@ impl RequestHandler for Broker {
         ctx: &RequestContext<'_>,
         request: MetadataRequest,
     ) -> Reply<MetadataResponse> {
-        Reply::Respond(Broker::metadata(self, request, ctx.header.api_version).await)
+        Reply::Respond(
+            Broker::metadata(
+                self,
+                request,
+                ctx.header.api_version,
+                &ctx.connection.listener,
+            )
+            .await,
+        )
     }
 
     async fn leader_and_isr(
@@ -154,7 +162,15 @@ impl RequestHandler for Broker {
         ctx: &RequestContext<'_>,
         request: FindCoordinatorRequest,
     ) -> Reply<FindCoordinatorResponse> {
-        Reply::Respond(Broker::find_coordinator(self, request, ctx.header.api_version).await)
+        Reply::Respond(
+            Broker::find_coordinator(
+                self,
+                request,
+                ctx.header.api_version,
+                &ctx.connection.listener,
+            )
+            .await,
+        )
     }
 
     async fn join_group(
