@@ -158,18 +158,20 @@ fi
 if daemon_answers; then
   log "using the running daemon"
 else
-  # dockerd in the background, with the storage drivers and networking this
-  # machine supports, in order of preference:
-  #  - defaults: overlay2, and iptables rules for the bridge networks (NAT,
-  #    port publishing). Works on these machines: the kernel has overlayfs
-  #    and iptables.
-  #  - vfs: for kernels or filesystems where overlay2 cannot mount (e.g. an
-  #    overlay root); slower and bigger, as every layer is a full copy.
-  #  - vfs without iptables: where iptables cannot be used (no netfilter in
-  #    the sandbox). Compose's bridge network still connects the containers,
-  #    ports are still published by docker-proxy on 127.0.0.1, and image
-  #    builds run with --network host below, so they need no NAT either.
-  for flags in "" "--storage-driver=vfs" "--storage-driver=vfs --iptables=false"; do
+  # dockerd in the background, with what this machine supports, in order
+  # of preference:
+  #  - the defaults: overlay2 and iptables rules for the bridge networks
+  #    (forwarding, NAT, published ports). They work on these machines: the
+  #    kernel has overlayfs and netfilter, and dockerd runs as root.
+  #  - --iptables=false, where netfilter cannot be used at all: compose's
+  #    bridge network still connects the containers (nothing filters it
+  #    there), docker-proxy still publishes the ports on 127.0.0.1, and the
+  #    image builds below use the host's network, so nothing needs NAT. (On
+  #    a machine with netfilter it is no help: bridged traffic then meets
+  #    the FORWARD chain without Docker's ACCEPT rules.)
+  #  - vfs, where overlay2 cannot mount (an overlay root, say): it works
+  #    here too, only slower and bigger, as every layer is a full copy.
+  for flags in "" "--iptables=false" "--storage-driver=vfs" "--storage-driver=vfs --iptables=false"; do
     log "starting dockerd ${flags:-(defaults)}"
     # shellcheck disable=SC2086 # $flags is a list of options
     $SUDO dockerd $flags >"$tmp/dockerd.log" 2>&1 &
@@ -256,13 +258,17 @@ binary=${CARGO_TARGET_DIR:-target}/release/gregor
 [[ -x $binary ]] || fail "no binary at $binary"
 
 step "docker build: gregor-zookeeper, gregor"
-# --network host: package downloads during the build need no NAT (see the
-# dockerd fallbacks above).
-bounded "${docker[@]}" build --network host -q -t gregor-zookeeper:latest docker/zookeeper >/dev/null
+# docker build `tag` `context`, its output shown only if it fails. With the
+# host's network: package downloads need no NAT (see the dockerd fallbacks).
+build_image() {
+  bounded "${docker[@]}" build --network host -t "$1" "$2" >"$tmp/build.log" 2>&1 ||
+    { tail -40 "$tmp/build.log" >&2; fail "docker build -t $1"; }
+}
+build_image gregor-zookeeper:latest docker/zookeeper
 # The broker's build context: its directory plus the binary.
 cp -r docker/broker "$tmp/broker-context"
 cp "$binary" "$tmp/broker-context/gregor"
-bounded "${docker[@]}" build --network host -q -t gregor:latest "$tmp/broker-context" >/dev/null
+build_image gregor:latest "$tmp/broker-context"
 "${docker[@]}" image ls --format '  {{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^  gregor' || true
 
 # --- 5. the cluster ----------------------------------------------------------
