@@ -300,6 +300,13 @@ zk_ls() {
 registered() { [[ $(zk_ls "$CHROOT/brokers/ids") == "[1, 2, 3]" ]]; }
 wait_for 60 "brokers 1, 2, 3 in $CHROOT/brokers/ids" registered
 log "controller: $(zk_get "$CHROOT/controller")"
+# Asked on the EXTERNAL listener, the brokers give their EXTERNAL addresses
+# (the INTERNAL ones, broker<N>:9092, do not resolve on the host).
+metadata=$(bounded kcat -L -b 127.0.0.1:19092)
+for id in 1 2 3; do
+  grep -q "broker $id at 127.0.0.1:$((19091 + id))" <<<"$metadata" ||
+    fail "kcat -L does not list broker $id at its EXTERNAL address: $metadata"
+done
 
 # --- 6. produce and consume ----------------------------------------------------
 step "produce $RECORDS records with kcat (acks=all)"
