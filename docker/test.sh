@@ -136,8 +136,9 @@ command -v kcat >/dev/null || need+=(kcat)
 if ((${#need[@]} > 0)); then
   log "installing: ${need[*]}"
   apt_opts=(-o DPkg::Lock::Timeout=600 -qq)
-  bounded $SUDO apt-get "${apt_opts[@]}" update
-  bounded $SUDO env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y "${need[@]}" >/dev/null
+  { bounded $SUDO apt-get "${apt_opts[@]}" update &&
+    bounded $SUDO env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y "${need[@]}"; } \
+    >"$tmp/apt.log" 2>&1 || { tail -20 "$tmp/apt.log" >&2; fail "apt-get install ${need[*]}"; }
 fi
 if command -v docker-compose >/dev/null; then
   compose_cmd=(docker-compose)
@@ -274,6 +275,9 @@ build_image gregor:latest "$tmp/broker-context"
 # --- 5. the cluster ----------------------------------------------------------
 step "compose up, wait for health and broker registrations"
 compose_up=true
+# Whatever an interrupted earlier run left (its containers, and volumes
+# holding its records) goes first.
+bounded "${compose[@]}" down -v --remove-orphans >/dev/null 2>&1
 bounded "${compose[@]}" up -d --no-build >"$tmp/up.log" 2>&1 ||
   { cat "$tmp/up.log" >&2; fail "compose up"; }
 
