@@ -61,10 +61,12 @@ bounded() {
   timeout --kill-after=10 $((deadline - SECONDS)) "$@"
 }
 
+# Records the current step's duration; $1 (default "done") says how it ended.
 end_step() {
+  local outcome=${1:-done}
   if [[ -n $step_name ]]; then
-    timings+=("$(printf '%5ss  %s' $((SECONDS - step_start)) "$step_name")")
-    log "done: $step_name ($((SECONDS - step_start))s)"
+    timings+=("$(printf '%5ss  %s' $((SECONDS - step_start)) "$step_name${1:+ ($outcome)}")")
+    log "$outcome: $step_name ($((SECONDS - step_start))s)"
   fi
   step_name=""
 }
@@ -92,6 +94,7 @@ wait_for() {
 cleanup() {
   local status=$?
   set +e
+  ((status == 0)) || end_step failed
   if $compose_up; then
     if ((status != 0)); then
       log "container states and recent logs, for the failure above:"
@@ -112,7 +115,7 @@ cleanup() {
     $SUDO kill -KILL "$dockerd_pid" 2>/dev/null
   fi
   $SUDO rm -rf "$tmp"
-  end_step
+  end_step # the last one, "stop dockerd", ends here
   log "step timings:"
   printf '  %s\n' "${timings[@]}"
   if ((status == 0)); then
