@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::log::{CleanerConfig, CleanupPolicy, LogConfig};
+use crate::zk::data::SecurityProtocol;
 
 /// Kafka's `Int.MaxValue`, the upper bound of every `INT` config.
 const INT_MAX: u32 = i32::MAX as u32;
@@ -153,6 +154,14 @@ pub struct KafkaConfig {
     /// `security.inter.broker.protocol=PLAINTEXT`): the advertised listener
     /// followers and the controller use to reach this broker.
     pub inter_broker_listener_name: String,
+    /// `listener.security.protocol.map`, default
+    /// `PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL`:
+    /// the security protocol of each listener name, so that listeners can
+    /// be named after their purpose (`INTERNAL`, `EXTERNAL`). Every name in
+    /// `listeners` must have an entry; gregor serves PLAINTEXT only, so a
+    /// listener mapped to another protocol is refused at startup rather than
+    /// served without the security its operator asked for.
+    pub listener_security_protocol_map: BTreeMap<String, SecurityProtocol>,
     /// `log.dirs`, else `log.dir`, default `/tmp/kafka-logs`: comma-separated
     /// data directories, each holding `<topic>-<partition>/` subdirectories.
     pub log_dirs: Vec<PathBuf>,
@@ -374,6 +383,11 @@ impl KafkaConfig {
             &advertised_listeners,
             &inter_broker_listener_name,
         )?;
+        let listener_security_protocol_map = listener_security_protocol_map(
+            p.string("listener.security.protocol.map")
+                .unwrap_or(DEFAULT_LISTENER_SECURITY_PROTOCOL_MAP),
+            &listeners,
+        )?;
 
         // Kafka reads both and lets `log.dirs` win; reading both also marks
         // both as known keys.
@@ -403,6 +417,7 @@ impl KafkaConfig {
             listeners,
             advertised_listeners,
             inter_broker_listener_name,
+            listener_security_protocol_map,
             log_dirs,
             zookeeper_connect,
             zookeeper_session_timeout_ms: u64::from(zookeeper_session_timeout_ms),
@@ -607,6 +622,67 @@ fn validate_advertised(
         ));
     }
     Ok(())
+}
+
+/// Kafka's default `listener.security.protocol.map`: each protocol is also
+/// a listener name for itself.
+const DEFAULT_LISTENER_SECURITY_PROTOCOL_MAP: &str =
+    "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL";
+
+/// Parses `listener.security.protocol.map` (`NAME:PROTOCOL,…`, names
+/// upper-cased as Kafka normalises them) and checks it against `listeners`:
+/// each listener needs a protocol (Kafka: "No security protocol defined for
+/// listener"), and that protocol must be PLAINTEXT, the only one gregor
+/// serves.
+fn listener_security_protocol_map(
+    text: &str,
+    listeners: &[Listener],
+) -> Result<BTreeMap<String, SecurityProtocol>, ConfigError> {
+    const KEY: &str = "listener.security.protocol.map";
+    let mut map = BTreeMap::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (name, protocol) = entry
+            .split_once(':')
+            .filter(|(name, _)| !name.trim().is_empty())
+            .ok_or_else(|| invalid(KEY, text, "NAME:PROTOCOL pairs separated by commas"))?;
+        let protocol = protocol.trim().parse().map_err(|_| {
+            invalid(
+                KEY,
+                text,
+                "protocols among PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL",
+            )
+        })?;
+        if map
+            .insert(name.trim().to_ascii_uppercase(), protocol)
+            .is_some()
+        {
+            return Err(invalid(KEY, text, "each listener name once"));
+        }
+    }
+    for listener in listeners {
+        match map.get(&listener.name) {
+            None => {
+                return Err(invalid(
+                    KEY,
+                    text,
+                    format!("a security protocol for listener {}", listener.name),
+                ))
+            }
+            Some(SecurityProtocol::Plaintext) => {}
+            Some(other) => {
+                return Err(invalid(
+                    KEY,
+                    text,
+                    format!(
+                        "PLAINTEXT for listener {} (gregor does not support {})",
+                        listener.name,
+                        other.name()
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(map)
 }
 
 /// `replica.fetch.wait.max.ms`, which Kafka requires to be at most
@@ -1427,6 +1503,7 @@ mod tests {
     const EVERY_KEY: &str = "broker.id=5\nreserved.broker.max.id=2000\n\
         listeners=PLAINTEXT://:9000,INTERNAL://:9001\n\
         advertised.listeners=PLAINTEXT://a:9000,INTERNAL://b:9001\n\
+        listener.security.protocol.map=PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT\n\
         inter.broker.listener.name=INTERNAL\nlog.dir=/a\nlog.dirs=/b\n\
         zookeeper.session.timeout.ms=1\nzookeeper.connection.timeout.ms=2\n\
         num.partitions=3\ndefault.replication.factor=3\nauto.create.topics.enable=false\n\
@@ -1480,7 +1557,11 @@ mod tests {
 
     #[test]
     fn listeners_parsing() {
-        let c = parse("listeners=PLAINTEXT://127.0.0.1:9092, other://:9093\n").unwrap();
+        let c = parse(
+            "listeners=PLAINTEXT://127.0.0.1:9092, other://:9093\n\
+             listener.security.protocol.map=PLAINTEXT:PLAINTEXT,OTHER:PLAINTEXT\n",
+        )
+        .unwrap();
         assert_eq!(
             c.listeners,
             vec![
@@ -1497,6 +1578,7 @@ mod tests {
         let c = parse(
             "listeners=INTERNAL://:9092,EXTERNAL://:9093\n\
              advertised.listeners=INTERNAL://broker1:9092,EXTERNAL://example.com:19093\n\
+             listener.security.protocol.map=INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT\n\
              inter.broker.listener.name=INTERNAL\n",
         )
         .unwrap();
@@ -1506,6 +1588,63 @@ mod tests {
             "EXTERNAL://example.com:19093"
         );
         assert_eq!(c.inter_broker_listener_name, "INTERNAL");
+    }
+
+    #[test]
+    fn listener_security_protocol_map() {
+        let c = parse("").unwrap();
+        assert_eq!(c.listener_security_protocol_map.len(), 4);
+        assert_eq!(
+            c.listener_security_protocol_map.get("SASL_SSL"),
+            Some(&SecurityProtocol::SaslSsl)
+        );
+
+        // Names are normalised to upper case, as in `listeners`.
+        let c = parse(
+            "listeners=internal://:9092,External://:9093\n\
+             listener.security.protocol.map=Internal:plaintext, EXTERNAL:PLAINTEXT\n\
+             inter.broker.listener.name=INTERNAL\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.listener_security_protocol_map,
+            BTreeMap::from([
+                ("EXTERNAL".to_owned(), SecurityProtocol::Plaintext),
+                ("INTERNAL".to_owned(), SecurityProtocol::Plaintext),
+            ])
+        );
+
+        for (extra, why) in [
+            // A listener name without a protocol (Kafka refuses it too).
+            (
+                "listeners=INTERNAL://:9092\ninter.broker.listener.name=INTERNAL\n",
+                "INTERNAL",
+            ),
+            // A protocol gregor does not serve.
+            (
+                "listeners=PLAINTEXT://:9092,SSL://:9093\n",
+                "does not support SSL",
+            ),
+            (
+                "listener.security.protocol.map=PLAINTEXT:SASL_PLAINTEXT\n",
+                "does not support SASL_PLAINTEXT",
+            ),
+            (
+                "listener.security.protocol.map=PLAINTEXT:TLS\n",
+                "protocols among",
+            ),
+            (
+                "listener.security.protocol.map=PLAINTEXT\n",
+                "NAME:PROTOCOL",
+            ),
+            (
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,plaintext:PLAINTEXT\n",
+                "once",
+            ),
+        ] {
+            let err = parse(extra).unwrap_err();
+            assert!(err.to_string().contains(why), "{extra}: {err}");
+        }
     }
 
     #[test]

@@ -78,7 +78,15 @@ impl RequestHandler for Broker {
         ctx: &RequestContext<'_>,
         request: MetadataRequest,
     ) -> Reply<MetadataResponse> {
-        Reply::Respond(Broker::metadata(self, request, ctx.header.api_version).await)
+        Reply::Respond(
+            Broker::metadata(
+                self,
+                request,
+                ctx.header.api_version,
+                &ctx.connection.listener,
+            )
+            .await,
+        )
     }
 
     async fn leader_and_isr(
@@ -174,7 +182,15 @@ impl RequestHandler for Broker {
         ctx: &RequestContext<'_>,
         request: FindCoordinatorRequest,
     ) -> Reply<FindCoordinatorResponse> {
-        Reply::Respond(Broker::find_coordinator(self, request, ctx.header.api_version).await)
+        Reply::Respond(
+            Broker::find_coordinator(
+                self,
+                request,
+                ctx.header.api_version,
+                &ctx.connection.listener,
+            )
+            .await,
+        )
     }
 
     async fn join_group(

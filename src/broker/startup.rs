@@ -14,7 +14,7 @@ use crate::coordinator::{GroupConfig, GroupCoordinator};
 use crate::log::checkpoint::MetaProperties;
 use crate::log::manager::BackgroundTasks;
 use crate::log::{LogConfig, LogError, LogManager, LogManagerConfig};
-use crate::metadata::{BrokerEndpoint, MetadataCache};
+use crate::metadata::{LiveBroker, MetadataCache};
 use crate::replica::{ReplicaConfig, ReplicaError, ReplicaManager, ZkIsrStore};
 use crate::zk::client::{KafkaZkClient, ZkError};
 use crate::zk::data::{BrokerId, BrokerInfo, EndPoint, SecurityProtocol};
@@ -182,7 +182,7 @@ impl Broker {
                 }
             }
         }
-        self.metadata.set_brokers(vec![endpoint_of(&info)]);
+        self.metadata.set_brokers(vec![live_broker(&info)]);
         self.run_for_controller(client);
         self.watch_config_changes();
         let broker = Arc::clone(self);
@@ -272,7 +272,12 @@ impl Broker {
             .enumerate()
             .map(|(i, l)| EndPoint {
                 listener_name: l.name.clone(),
-                security_protocol: SecurityProtocol::Plaintext,
+                security_protocol: self
+                    .config
+                    .listener_security_protocol_map
+                    .get(&l.name)
+                    .copied()
+                    .unwrap_or(SecurityProtocol::Plaintext),
                 host: l.host.clone(),
                 port: match l.port {
                     0 => i32::from(bound_ports.get(i).copied().unwrap_or(0)),
@@ -331,8 +336,7 @@ impl Broker {
                 .map_err(|e| e.to_string());
         }
         let endpoint = metadata
-            .brokers()
-            .find(|b| b.id == controller)
+            .broker_on(controller, &self.config.inter_broker_listener_name)
             .ok_or_else(|| format!("controller {controller} has no known endpoint"))?;
         let timeout = Duration::from_millis(self.config.controller_socket_timeout_ms);
         let address = format!("{}:{}", endpoint.host, endpoint.port);
@@ -411,13 +415,17 @@ fn stop_if_mine(active: &mut Option<ActiveController>, mine: &mut Option<i32>) {
     *mine = None;
 }
 
-fn endpoint_of(info: &BrokerInfo) -> BrokerEndpoint {
-    let first = info.endpoints.first();
-    BrokerEndpoint {
+/// This broker as its registration describes it, for the metadata cache
+/// before the controller's first UpdateMetadata.
+fn live_broker(info: &BrokerInfo) -> LiveBroker {
+    LiveBroker {
         id: info.id,
-        host: first.map_or_else(String::new, |e| e.host.clone()),
-        port: first.map_or(-1, |e| e.port),
         rack: info.rack.clone(),
+        listeners: info
+            .endpoints
+            .iter()
+            .map(|e| (e.listener_name.clone(), (e.host.clone(), e.port)))
+            .collect(),
     }
 }
 

@@ -24,13 +24,40 @@ use crate::zk::data::BrokerId;
 use crate::zk::id::Uuid;
 use crate::TopicPartition;
 
-/// Where clients reach a broker.
+/// Where a broker is reached through one listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerEndpoint {
     pub id: BrokerId,
     pub host: String,
     pub port: i32,
     pub rack: Option<String>,
+}
+
+/// A live broker with its address on each of its advertised listeners
+/// (Kafka's `aliveNodes`: broker id -> listener name -> node). Clients are
+/// told the addresses on the listener their request arrived on, so one
+/// cluster can be reached from inside a container network and from the
+/// host at once; brokers reach each other on `inter.broker.listener.name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveBroker {
+    pub id: BrokerId,
+    pub rack: Option<String>,
+    /// Listener name (upper case, as `listeners` normalises it) -> `(host, port)`.
+    pub listeners: BTreeMap<String, (String, i32)>,
+}
+
+impl LiveBroker {
+    /// The broker as reached through `listener`; `None` when it has no such
+    /// listener (Kafka leaves it out of answers given on that listener).
+    pub fn on(&self, listener: &str) -> Option<BrokerEndpoint> {
+        let (host, port) = self.listeners.get(listener)?;
+        Some(BrokerEndpoint {
+            id: self.id,
+            host: host.clone(),
+            port: *port,
+            rack: self.rack.clone(),
+        })
+    }
 }
 
 /// One partition as the controller last announced it (the parts of Kafka's
@@ -63,7 +90,7 @@ pub struct MetadataUpdate {
     /// The controller, `None` if the request names none (a negative id).
     pub controller: Option<BrokerId>,
     /// Every live broker: replaces the cached list.
-    pub brokers: Vec<BrokerEndpoint>,
+    pub brokers: Vec<LiveBroker>,
     /// Topic ids the controller sent (v7+); a topic not listed, or listed
     /// with [`Uuid::ZERO`], keeps the id it has.
     pub topic_ids: Vec<(String, Uuid)>,
@@ -86,15 +113,23 @@ pub enum PartitionUpdate {
 /// One consistent view of the cache.
 #[derive(Debug, Clone, Default)]
 pub struct MetadataSnapshot {
-    brokers: BTreeMap<BrokerId, BrokerEndpoint>,
+    brokers: BTreeMap<BrokerId, LiveBroker>,
     controller: Option<BrokerId>,
     topics: BTreeMap<String, TopicState>,
 }
 
 impl MetadataSnapshot {
-    /// The live brokers, by id.
-    pub fn brokers(&self) -> impl Iterator<Item = &BrokerEndpoint> {
-        self.brokers.values()
+    /// The live brokers reachable through `listener`, by id.
+    pub fn brokers_on<'a>(
+        &'a self,
+        listener: &'a str,
+    ) -> impl Iterator<Item = BrokerEndpoint> + 'a {
+        self.brokers.values().filter_map(move |b| b.on(listener))
+    }
+
+    /// Live broker `id` as reached through `listener`.
+    pub fn broker_on(&self, id: BrokerId, listener: &str) -> Option<BrokerEndpoint> {
+        self.brokers.get(&id)?.on(listener)
     }
 
     pub fn is_alive(&self, broker: BrokerId) -> bool {
@@ -239,7 +274,7 @@ impl MetadataCache {
         self.snapshot().brokers.keys().copied().collect()
     }
 
-    pub fn set_brokers(&self, brokers: Vec<BrokerEndpoint>) {
+    pub fn set_brokers(&self, brokers: Vec<LiveBroker>) {
         self.modify(|s| s.brokers = brokers.into_iter().map(|b| (b.id, b)).collect());
     }
 
@@ -272,12 +307,11 @@ impl MetadataCache {
 mod tests {
     use super::*;
 
-    fn broker(id: BrokerId) -> BrokerEndpoint {
-        BrokerEndpoint {
+    fn broker(id: BrokerId) -> LiveBroker {
+        LiveBroker {
             id,
-            host: format!("host{id}"),
-            port: 9090 + id,
             rack: None,
+            listeners: BTreeMap::from([("PLAINTEXT".into(), (format!("host{id}"), 9090 + id))]),
         }
     }
 
@@ -365,8 +399,13 @@ mod tests {
             brokers: vec![broker(3), broker(4)],
             ..Default::default()
         });
-        let brokers: Vec<_> = cache.snapshot().brokers().cloned().collect();
-        assert_eq!(brokers, [broker(3), broker(4)]);
+        let snapshot = cache.snapshot();
+        let brokers: Vec<_> = snapshot.brokers_on("PLAINTEXT").collect();
+        let expected: Vec<_> = [broker(3), broker(4)]
+            .iter()
+            .filter_map(|b| b.on("PLAINTEXT"))
+            .collect();
+        assert_eq!(brokers, expected);
         assert_eq!(cache.snapshot().controller(), None);
         assert!(!cache.snapshot().is_alive(1));
     }
@@ -430,6 +469,50 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(topic(&cache, "t").topic_id, Uuid::ZERO);
+    }
+
+    #[test]
+    fn brokers_are_reached_on_the_asked_listener() {
+        let two_listeners = |id: BrokerId| LiveBroker {
+            id,
+            rack: Some("r".into()),
+            listeners: BTreeMap::from([
+                ("INTERNAL".into(), (format!("broker{id}"), 9092)),
+                ("EXTERNAL".into(), ("127.0.0.1".into(), 19090 + id)),
+            ]),
+        };
+        let cache = MetadataCache::new("c".into());
+        cache.update(MetadataUpdate {
+            brokers: vec![two_listeners(1), two_listeners(2), broker(3)],
+            ..Default::default()
+        });
+        let snapshot = cache.snapshot();
+        let at = |listener| -> Vec<_> {
+            snapshot
+                .brokers_on(listener)
+                .map(|b| (b.id, b.host, b.port))
+                .collect()
+        };
+        assert_eq!(
+            at("EXTERNAL"),
+            [
+                (1, "127.0.0.1".into(), 19091),
+                (2, "127.0.0.1".into(), 19092)
+            ]
+        );
+        assert_eq!(
+            at("INTERNAL"),
+            [(1, "broker1".into(), 9092), (2, "broker2".into(), 9092)]
+        );
+        assert_eq!(at("PLAINTEXT"), [(3, "host3".into(), 9093)]);
+        let internal = snapshot.broker_on(2, "INTERNAL").unwrap();
+        assert_eq!(
+            (internal.host.as_str(), internal.rack.as_deref()),
+            ("broker2", Some("r"))
+        );
+        assert_eq!(snapshot.broker_on(3, "INTERNAL"), None);
+        assert_eq!(snapshot.broker_on(4, "PLAINTEXT"), None);
+        assert!(snapshot.is_alive(3), "alive even where it has no listener");
     }
 
     #[test]

@@ -35,18 +35,21 @@ impl Broker {
         &self,
         request: FindCoordinatorRequest,
         version: i16,
+        listener: &str,
     ) -> FindCoordinatorResponse {
         if version >= BATCHED_VERSION {
             let mut coordinators = Vec::with_capacity(request.coordinator_keys.len());
             for key in request.coordinator_keys {
-                coordinators.push(self.coordinator_for(request.key_type, key).await);
+                coordinators.push(self.coordinator_for(request.key_type, key, listener).await);
             }
             return FindCoordinatorResponse {
                 coordinators,
                 ..Default::default()
             };
         }
-        let found = self.coordinator_for(request.key_type, request.key).await;
+        let found = self
+            .coordinator_for(request.key_type, request.key, listener)
+            .await;
         FindCoordinatorResponse {
             throttle_time_ms: 0,
             error_code: found.error_code,
@@ -58,7 +61,9 @@ impl Broker {
         }
     }
 
-    async fn coordinator_for(&self, key_type: i8, key: String) -> Coordinator {
+    /// The coordinator of `key`, at its address on `listener` (the one the
+    /// request arrived on, as in Metadata).
+    async fn coordinator_for(&self, key_type: i8, key: String, listener: &str) -> Coordinator {
         match key_type {
             GROUP_KEY_TYPE => {}
             TRANSACTION_KEY_TYPE => {
@@ -76,12 +81,12 @@ impl Broker {
         let leader = snapshot
             .partition(&tp)
             .and_then(|p| p.leader)
-            .and_then(|id| snapshot.brokers().find(|b| b.id == id));
+            .and_then(|id| snapshot.broker_on(id, listener));
         match leader {
             Some(broker) => Coordinator {
                 key,
                 node_id: broker.id,
-                host: broker.host.clone(),
+                host: broker.host,
                 port: broker.port,
                 error_code: ErrorCode::NONE.code(),
                 error_message: None,

@@ -116,7 +116,7 @@ impl Broker {
 impl Broker {
     /// Where followers reach each leader: the request's live leaders (the
     /// controller's view, Kafka's `leaders`), else the brokers in the
-    /// metadata cache.
+    /// metadata cache on `inter.broker.listener.name`.
     fn leader_endpoints(
         &self,
         live_leaders: &[LeaderAndIsrLiveLeader],
@@ -124,8 +124,8 @@ impl Broker {
         let mut endpoints: HashMap<BrokerId, BrokerEndpoint> = self
             .metadata
             .snapshot()
-            .brokers()
-            .map(|b| (b.id, b.clone()))
+            .brokers_on(&self.config.inter_broker_listener_name)
+            .map(|b| (b.id, b))
             .collect();
         for leader in live_leaders {
             endpoints.insert(

@@ -35,10 +35,14 @@ const NO_CONTROLLER_ID: BrokerId = -1;
 const FIRST_UPDATE_WAIT: Duration = Duration::from_secs(5);
 
 impl Broker {
+    /// Brokers are listed with their addresses on `listener`, the one the
+    /// request arrived on (Kafka's `getAliveBrokerNodes(listenerName)`), so
+    /// a client is told addresses it can reach the way it reached this one.
     pub(crate) async fn metadata(
         &self,
         request: MetadataRequest,
         version: i16,
+        listener: &str,
     ) -> MetadataResponse {
         // v0: an empty list means every topic; v1+: null means every topic.
         let names = match request.topics {
@@ -72,12 +76,12 @@ impl Broker {
         MetadataResponse {
             throttle_time_ms: 0,
             brokers: snapshot
-                .brokers()
+                .brokers_on(listener)
                 .map(|b| MetadataResponseBroker {
                     node_id: b.id,
-                    host: b.host.clone(),
+                    host: b.host,
                     port: b.port,
-                    rack: b.rack.clone(),
+                    rack: b.rack,
                 })
                 .collect(),
             cluster_id: Some(self.metadata.cluster_id().to_owned()),
@@ -211,16 +215,15 @@ fn error_topic(name: String, code: ErrorCode) -> MetadataResponseTopic {
 mod tests {
     use super::*;
     use crate::metadata::{
-        BrokerEndpoint, MetadataCache, MetadataUpdate, PartitionState, PartitionUpdate,
+        LiveBroker, MetadataCache, MetadataUpdate, PartitionState, PartitionUpdate,
     };
     use crate::TopicPartition;
 
-    fn broker(id: BrokerId) -> BrokerEndpoint {
-        BrokerEndpoint {
+    fn broker(id: BrokerId) -> LiveBroker {
+        LiveBroker {
             id,
-            host: "h".into(),
-            port: 9092,
             rack: None,
+            listeners: [("PLAINTEXT".into(), ("h".into(), 9092))].into(),
         }
     }
 

@@ -3,9 +3,10 @@
 //! (Kafka's `KafkaApis.handleUpdateMetadataRequest`). Fenced by the
 //! replica manager's controller epoch, like LeaderAndIsr and StopReplica.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::metadata::{BrokerEndpoint, MetadataUpdate, PartitionState, PartitionUpdate};
+use crate::metadata::{LiveBroker, MetadataUpdate, PartitionState, PartitionUpdate};
 use crate::protocol::api::update_metadata::{
     UpdateMetadataBroker, UpdateMetadataEndpoint, UpdateMetadataPartitionState,
     UpdateMetadataRequest, UpdateMetadataResponse,
@@ -40,14 +41,7 @@ impl Broker {
             };
         }
         let controller_epoch = request.controller_epoch;
-        // Clients reach the brokers through the listener they reach this one
-        // on; gregor serves one, the first advertised.
-        let listener = self
-            .config
-            .advertised_listeners
-            .first()
-            .map(|l| l.name.as_str());
-        let update = metadata_update(request, version, listener);
+        let update = metadata_update(request, version);
         let (replicas, metadata) = (Arc::clone(&self.replicas), Arc::clone(&self.metadata));
         let outcome = run_blocking(move || {
             replicas.apply_controller_request(controller_epoch, || metadata.update(update))
@@ -69,18 +63,14 @@ impl Broker {
     }
 }
 
-/// What the request tells the cache. Each live broker is reached at its
-/// endpoint on `listener`, else its first; a broker with no endpoint at
-/// all is left out (clients could not reach it).
-fn metadata_update(
-    request: UpdateMetadataRequest,
-    version: i16,
-    listener: Option<&str>,
-) -> MetadataUpdate {
+/// What the request tells the cache. Each live broker is kept with its
+/// endpoint on every listener; a broker with no endpoint at all is left out
+/// (nobody could reach it).
+fn metadata_update(request: UpdateMetadataRequest, version: i16) -> MetadataUpdate {
     let brokers = request
         .live_brokers
         .into_iter()
-        .filter_map(|b| broker_endpoint(b, version, listener))
+        .filter_map(|b| live_broker(b, version))
         .collect();
     let topic_ids = request
         .topic_states
@@ -126,35 +116,30 @@ fn partition_update(state: UpdateMetadataPartitionState) -> PartitionUpdate {
     })
 }
 
-fn broker_endpoint(
-    broker: UpdateMetadataBroker,
-    version: i16,
-    listener: Option<&str>,
-) -> Option<BrokerEndpoint> {
-    let (host, port) = if version == 0 {
-        (broker.v0_host, broker.v0_port)
+/// A live broker's endpoints by listener name; v0 gives one host and port,
+/// which is the PLAINTEXT listener.
+fn live_broker(broker: UpdateMetadataBroker, version: i16) -> Option<LiveBroker> {
+    let listeners: BTreeMap<String, (String, i32)> = if version == 0 {
+        let plaintext = SecurityProtocol::Plaintext.name().to_owned();
+        BTreeMap::from([(plaintext, (broker.v0_host, broker.v0_port))])
     } else {
-        let mut endpoints = broker.endpoints;
-        if endpoints.is_empty() {
-            ::log::warn!(
-                "UpdateMetadata lists broker {} without endpoints",
-                broker.id
-            );
-            return None;
-        }
-        let wanted = listener.and_then(|name| {
-            endpoints
-                .iter()
-                .position(|e| listener_name(e).is_some_and(|n| n.eq_ignore_ascii_case(name)))
-        });
-        let endpoint = endpoints.swap_remove(wanted.unwrap_or(0));
-        (endpoint.host, endpoint.port)
+        broker
+            .endpoints
+            .into_iter()
+            .filter_map(|e| Some((listener_name(&e)?.to_ascii_uppercase(), (e.host, e.port))))
+            .collect()
     };
-    Some(BrokerEndpoint {
+    if listeners.is_empty() {
+        ::log::warn!(
+            "UpdateMetadata lists broker {} without endpoints",
+            broker.id
+        );
+        return None;
+    }
+    Some(LiveBroker {
         id: broker.id,
-        host,
-        port,
         rack: broker.rack,
+        listeners,
     })
 }
 
@@ -210,16 +195,24 @@ mod tests {
         }
     }
 
-    fn reached_at(update: &MetadataUpdate) -> Vec<(i32, String, i32)> {
+    /// Each broker's endpoints, as `LISTENER://host:port`.
+    fn reached_at(update: &MetadataUpdate) -> Vec<(i32, Vec<String>)> {
         update
             .brokers
             .iter()
-            .map(|b| (b.id, b.host.clone(), b.port))
+            .map(|b| {
+                let endpoints = b
+                    .listeners
+                    .iter()
+                    .map(|(name, (host, port))| format!("{name}://{host}:{port}"))
+                    .collect();
+                (b.id, endpoints)
+            })
             .collect()
     }
 
     #[test]
-    fn brokers_are_reached_on_this_brokers_listener() {
+    fn brokers_are_kept_with_every_listener() {
         let request = UpdateMetadataRequest {
             controller_id: 2,
             live_brokers: vec![
@@ -232,10 +225,13 @@ mod tests {
             ],
             ..Default::default()
         };
-        let update = metadata_update(request, 7, Some("CLIENT"));
+        let update = metadata_update(request, 7);
         assert_eq!(
             reached_at(&update),
-            [(1, "h2".into(), 2), (2, "h3".into(), 3)]
+            [
+                (1, vec!["CLIENT://h2:2".into(), "INTERNAL://h1:1".into()]),
+                (2, vec!["OTHER://h3:3".into()]),
+            ]
         );
         assert_eq!(update.brokers[0].rack.as_deref(), Some("r"));
         assert_eq!(update.controller, Some(2));
@@ -245,11 +241,17 @@ mod tests {
     fn old_versions_name_listeners_by_protocol_or_give_one_host() {
         let v2 = UpdateMetadataRequest {
             controller_id: -1,
-            live_brokers: vec![broker(1, vec![endpoint("", 1, 1), endpoint("", 0, 2)])],
+            live_brokers: vec![broker(
+                1,
+                vec![endpoint("", 1, 1), endpoint("", 0, 2), endpoint("", 9, 3)],
+            )],
             ..Default::default()
         };
-        let update = metadata_update(v2, 2, Some("PLAINTEXT"));
-        assert_eq!(reached_at(&update), [(1, "h2".into(), 2)]);
+        let update = metadata_update(v2, 2);
+        assert_eq!(
+            reached_at(&update),
+            [(1, vec!["PLAINTEXT://h2:2".into(), "SSL://h1:1".into()])]
+        );
         assert_eq!(update.controller, None);
         let v0 = UpdateMetadataRequest {
             live_brokers: vec![UpdateMetadataBroker {
@@ -260,8 +262,11 @@ mod tests {
             }],
             ..Default::default()
         };
-        let update = metadata_update(v0, 0, Some("PLAINTEXT"));
-        assert_eq!(reached_at(&update), [(4, "old".into(), 9092)]);
+        let update = metadata_update(v0, 0);
+        assert_eq!(
+            reached_at(&update),
+            [(4, vec!["PLAINTEXT://old:9092".into()])]
+        );
     }
 
     #[test]
@@ -274,7 +279,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        let update = metadata_update(request, 7, None);
+        let update = metadata_update(request, 7);
         assert_eq!(
             update.topic_ids,
             [("t".to_owned(), Uuid::from_bytes([9; 16]))]
@@ -303,7 +308,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        let update = metadata_update(v4, 4, None);
+        let update = metadata_update(v4, 4);
         assert_eq!(update.partitions[0].0, TopicPartition::new("u", 3));
         assert!(update.topic_ids.is_empty());
     }
