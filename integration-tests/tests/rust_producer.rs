@@ -1,16 +1,18 @@
 //! gregor's own producer (`gregor::client::Producer`) against real brokers,
-//! checked with independent clients: kcat reads back what it sent, and
-//! librdkafka (the `rdkafka` crate, `partitioner=murmur2_random`) must put
-//! every key on the same partition as our partitioner. Also the `gregor
-//! produce` and `gregor perf produce` commands through the binary.
+//! checked with independent clients: kcat (and gregor's own consumer) read
+//! back what it sent, and librdkafka (the `rdkafka` crate,
+//! `partitioner=murmur2_random`) must put every key on the same partition
+//! as our partitioner. Also the `gregor produce` and `gregor perf produce`
+//! commands through the binary.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
+use gregor::client::consumer::{Consumer, ConsumerConfig, ConsumerRecord};
 use gregor::client::partitioner::partition_for_key;
 use gregor::client::{Acks, Producer, ProducerConfig, ProducerRecord, RecordMetadata};
 use gregor::protocol::api::create_topics::CreatableTopic;
@@ -75,6 +77,28 @@ async fn produce_keyed(bootstrap: &str, topic: &str, count: usize) -> Result<Vec
     }
     producer.close().await;
     Ok(acked)
+}
+
+/// Reads `count` records of `topic` with gregor's consumer, from the
+/// beginning, as the only member of a new group.
+async fn consume_all(bootstrap: &str, topic: &str, count: usize) -> Result<Vec<ConsumerRecord>> {
+    let mut config = ConsumerConfig::new(bootstrap);
+    config.group_id = Some(format!("{topic}-readers"));
+    config.set("auto.offset.reset", "earliest")?;
+    let mut consumer = Consumer::new(config).await?;
+    consumer.subscribe([topic])?;
+    let deadline = Instant::now() + CLIENT_TIMEOUT;
+    let mut records = Vec::with_capacity(count);
+    while records.len() < count {
+        ensure!(
+            Instant::now() < deadline,
+            "read {} of {count} records within {CLIENT_TIMEOUT:?}",
+            records.len()
+        );
+        records.extend(consumer.poll(Duration::from_millis(500)).await?);
+    }
+    consumer.close().await?;
+    Ok(records)
 }
 
 /// `<offset> <key> <value>` lines of one partition, as kcat printed them.
@@ -153,6 +177,34 @@ fn hundred_thousand_keyed_records_land_on_their_murmur2_partition_once_and_in_or
         missing.is_empty(),
         "records never read back, first ones: {missing:?}"
     );
+
+    // gregor's consumer, subscribed in a group, reads the same records:
+    // each once, where it was acknowledged, with its key.
+    let consumed = runtime()?.block_on(consume_all(&bootstrap, topic, RECORDS))?;
+    ensure!(
+        consumed.len() == RECORDS,
+        "consumed {} records",
+        consumed.len()
+    );
+    let mut seen = vec![false; RECORDS];
+    for record in &consumed {
+        let value = String::from_utf8_lossy(record.value.as_deref().unwrap_or_default());
+        let i: usize = value
+            .strip_prefix("value-")
+            .and_then(|i| i.parse().ok())
+            .with_context(|| format!("unexpected value {value:?}"))?;
+        ensure!(i < RECORDS && !seen[i], "record {i} consumed twice");
+        seen[i] = true;
+        ensure!(
+            record.key.as_deref() == Some(key(i).as_bytes())
+                && (record.partition, record.offset) == (acked[i].partition, acked[i].offset),
+            "record {i} consumed at {}/{}, acknowledged at {}/{}",
+            record.partition,
+            record.offset,
+            acked[i].partition,
+            acked[i].offset
+        );
+    }
     Ok(())
 }
 
