@@ -16,11 +16,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use gregor::client::consumer::protocol::Assignment;
 use gregor::client::consumer::{Consumer, ConsumerConfig, ConsumerRecord};
 use gregor::protocol::api::create_topics::CreatableTopic;
 use gregor::protocol::api::describe_groups::DescribeGroupsRequest;
 use gregor::protocol::api::find_coordinator::FindCoordinatorRequest;
+use gregor::protocol::consumer_protocol::Assignment;
 use gregor::TopicPartition;
 use integration_tests::client_matrix::{Produce, CONFLUENT_KAFKA};
 use integration_tests::cluster::CHANGE_TIMEOUT;

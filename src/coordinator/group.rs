@@ -28,6 +28,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
+use crate::protocol::consumer_protocol::Subscription;
 use crate::TopicPartition;
 
 use super::member::Member;
@@ -349,7 +350,8 @@ impl GroupMetadata {
         let protocol = self.protocol_name.as_deref()?;
         let mut topics = BTreeSet::new();
         for member in self.members.values() {
-            topics.extend(subscription_topics(&member.metadata(protocol))?);
+            let subscription = Subscription::decode(&member.metadata(protocol)).ok()?;
+            topics.extend(subscription.topics);
         }
         Some(topics)
     }
@@ -412,31 +414,6 @@ impl GroupMetadata {
             protocol: protocol.unwrap_or_default(),
         }
     }
-}
-
-/// The topics of a consumer's subscription (Kafka's
-/// `ConsumerProtocolSubscription`, any version: int16 version, then an
-/// array of strings; what follows is not needed here). `None` if it does
-/// not parse.
-fn subscription_topics(metadata: &[u8]) -> Option<Vec<String>> {
-    fn take<'a>(input: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-        let (head, rest) = (input.get(..n)?, input.get(n..)?);
-        *input = rest;
-        Some(head)
-    }
-    let mut input = metadata;
-    let version = i16::from_be_bytes(take(&mut input, 2)?.try_into().ok()?);
-    if version < 0 {
-        return None;
-    }
-    let count = i32::from_be_bytes(take(&mut input, 4)?.try_into().ok()?);
-    let mut topics = Vec::new();
-    for _ in 0..count.max(0) {
-        let len = i16::from_be_bytes(take(&mut input, 2)?.try_into().ok()?);
-        let name = take(&mut input, usize::try_from(len).ok()?)?;
-        topics.push(String::from_utf8(name.to_vec()).ok()?);
-    }
-    Some(topics)
 }
 
 #[cfg(test)]
@@ -503,6 +480,12 @@ mod tests {
         assert!(group.is_static_member_fenced("m0", Some("i")));
         assert!(!group.is_static_member_fenced("m0", Some("other")));
         assert!(!group.is_static_member_fenced("m0", None));
+    }
+
+    fn subscription_topics(metadata: &[u8]) -> Option<Vec<String>> {
+        Subscription::decode(&Bytes::copy_from_slice(metadata))
+            .ok()
+            .map(|s| s.topics)
     }
 
     #[test]

@@ -17,9 +17,9 @@
 //! commit asked for an explicit retention), and group key v2 with value v3,
 //! as Kafka 2.8 does.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
-use crate::protocol::codec::{message, Codec, DecodeCx, EncodeCx};
+use crate::protocol::codec::{message, write_versioned, Codec, DecodeCx};
 use crate::protocol::{DecodeError, EncodeError};
 
 /// The offset commit key version Kafka writes (0 has the same layout).
@@ -158,7 +158,7 @@ pub fn offset_key(group: &str, topic: &str, partition: i32) -> Result<Bytes, Enc
         topic: topic.to_owned(),
         partition,
     };
-    write(&key, OFFSET_COMMIT_KEY_VERSION)
+    write_versioned(&key, OFFSET_COMMIT_KEY_VERSION)
 }
 
 /// An offset commit value: v3, or v1 if it carries an expire timestamp.
@@ -168,7 +168,7 @@ pub fn offset_value(value: &OffsetCommitValue) -> Result<Bytes, EncodeError> {
     } else {
         OFFSET_COMMIT_VALUE_EXPIRING_VERSION
     };
-    write(value, version)
+    write_versioned(value, version)
 }
 
 /// The key of `group`'s metadata.
@@ -176,12 +176,12 @@ pub fn group_key(group: &str) -> Result<Bytes, EncodeError> {
     let key = GroupMetadataKey {
         group: group.to_owned(),
     };
-    write(&key, GROUP_METADATA_KEY_VERSION)
+    write_versioned(&key, GROUP_METADATA_KEY_VERSION)
 }
 
 /// A group metadata value, v3.
 pub fn group_value(value: &GroupMetadataValue) -> Result<Bytes, EncodeError> {
-    write(value, GROUP_METADATA_VALUE_VERSION)
+    write_versioned(value, GROUP_METADATA_VALUE_VERSION)
 }
 
 fn split_version(bytes: &Bytes, kind: &'static str) -> Result<(i16, Bytes), SchemaError> {
@@ -208,19 +208,6 @@ fn read<T: Codec>(body: &Bytes, version: i16, kind: &'static str) -> Result<T, S
             kind,
             source: e.into(),
         })
-}
-
-fn write<T: Codec>(value: &T, version: i16) -> Result<Bytes, EncodeError> {
-    let mut buf = BytesMut::new();
-    buf.put_i16(version);
-    value.write(
-        &mut buf,
-        &EncodeCx {
-            version,
-            flexible: false,
-        },
-    )?;
-    Ok(buf.freeze())
 }
 
 #[cfg(test)]

@@ -4,9 +4,10 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::time::Instant;
 
+use crate::protocol::consumer_protocol::Subscription;
 use crate::protocol::ErrorCode;
 use crate::replica::AwaitedCommit;
 use crate::TopicPartition;
@@ -42,17 +43,11 @@ pub fn member(id: &str, protocols: &[&str]) -> Member {
     }
 }
 
-/// A `ConsumerProtocolSubscription` v0 of `topics`, no user data.
+/// A `ConsumerProtocolSubscription` of `topics`, as gregor's consumer writes it.
 pub fn subscription(topics: &[&str]) -> Bytes {
-    let mut buf = BytesMut::new();
-    buf.put_i16(0);
-    buf.put_i32(topics.len() as i32);
-    for t in topics {
-        buf.put_i16(t.len() as i16);
-        buf.put_slice(t.as_bytes());
-    }
-    buf.put_i32(-1);
-    buf.freeze()
+    Subscription::new(topics.iter().map(|t| (*t).to_owned()))
+        .encode()
+        .expect("a subscription encodes")
 }
 
 /// Records every append; fails them with `fail_with` when set.

@@ -556,3 +556,20 @@ macro_rules! message {
 }
 
 pub(crate) use message;
+
+/// Writes `value` as Kafka's version-prefixed, never flexible blobs are
+/// written (the `__consumer_offsets` keys and values, the consumer
+/// protocol's subscriptions and assignments): a big-endian int16 version,
+/// then the struct in that version.
+pub fn write_versioned<T: Codec>(value: &T, version: i16) -> Result<Bytes, EncodeError> {
+    let mut buf = BytesMut::new();
+    bytes::BufMut::put_i16(&mut buf, version);
+    value.write(
+        &mut buf,
+        &EncodeCx {
+            version,
+            flexible: false,
+        },
+    )?;
+    Ok(buf.freeze())
+}

@@ -13,6 +13,7 @@
 pub mod api;
 pub mod api_key;
 pub mod codec;
+pub mod consumer_protocol;
 pub mod error;
 pub mod error_code;
 pub mod frame;

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use super::{check, AdminClient, AdminError, Outcomes};
-use crate::client::consumer::protocol::Assignment;
 use crate::client::versions::{
     DELETE_GROUPS_VERSION, DESCRIBE_GROUPS_VERSION, FIND_COORDINATOR_VERSION, GROUP_KEY_TYPE,
     LIST_GROUPS_VERSION, OFFSET_COMMIT_VERSION, OFFSET_FETCH_VERSION,
@@ -18,6 +17,7 @@ use crate::protocol::api::offset_commit::{
     OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use crate::protocol::api::offset_fetch::OffsetFetchRequest;
+use crate::protocol::consumer_protocol::Assignment;
 use crate::protocol::ErrorCode;
 use crate::TopicPartition;
 

@@ -35,7 +35,6 @@ use tokio::time::Instant;
 use super::assignor::{self, MemberSubscription};
 use super::config::{AssignmentStrategy, ConsumerConfig, IsolationLevel};
 use super::heartbeat::{self, HeartbeatSettings};
-use super::protocol::{Assignment, Subscription};
 use super::subscription::Position;
 use super::ConsumerError;
 use crate::client::versions::{
@@ -55,6 +54,7 @@ use crate::protocol::api::offset_commit::{
 };
 use crate::protocol::api::offset_fetch::{OffsetFetchRequest, OffsetFetchRequestTopic};
 use crate::protocol::api::sync_group::{SyncGroupRequest, SyncGroupRequestAssignment};
+use crate::protocol::consumer_protocol::{Assignment, Subscription};
 use crate::protocol::{ErrorCode, Request};
 use crate::TopicPartition;
 
@@ -880,7 +880,7 @@ async fn leader_assignments(
                 topics: Subscription::decode(&m.metadata)?.topics,
             })
         })
-        .collect::<Result<Vec<_>, super::protocol::ProtocolError>>()
+        .collect::<Result<Vec<_>, crate::protocol::consumer_protocol::ProtocolError>>()
         .map_err(|e| fatal(ConsumerError::Protocol(e)))?;
     let topics: BTreeSet<&String> = members.iter().flat_map(|m| &m.topics).collect();
     let request = MetadataRequest {

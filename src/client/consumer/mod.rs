@@ -39,7 +39,7 @@
 //! (`ConsumerConfig`), `subscription` (`SubscriptionState`), `fetcher`
 //! (`Fetcher`), `list_offsets`, `coordinator` (`ConsumerCoordinator`),
 //! `heartbeat` (the heartbeat thread), [`assignor`] (`RangeAssignor`,
-//! `RoundRobinAssignor`) and [`protocol`] (`ConsumerProtocol`).
+//! `RoundRobinAssignor`) and `crate::protocol::consumer_protocol` (`ConsumerProtocol`).
 //!
 //! Not implemented: static membership (`group.instance.id`), cooperative
 //! rebalancing, incremental fetch sessions, fetching from followers,
@@ -53,7 +53,6 @@ mod coordinator;
 mod fetcher;
 mod heartbeat;
 mod list_offsets;
-pub mod protocol;
 mod subscription;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -75,10 +74,10 @@ pub use config::{
 };
 pub use list_offsets::OffsetAndTimestamp;
 
+use crate::protocol::consumer_protocol::ProtocolError;
 use coordinator::ConsumerCoordinator;
 use fetcher::Fetcher;
 use list_offsets::list_offsets;
-use protocol::ProtocolError;
 use subscription::{Position, ResetTo, SubscriptionState, SubscriptionType};
 
 /// What a record's timestamp means (Kafka's `TimestampType`).

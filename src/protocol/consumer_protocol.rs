@@ -25,10 +25,10 @@
 
 use std::collections::BTreeMap;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use thiserror::Error;
 
-use crate::protocol::codec::{message, Codec, DecodeCx, EncodeCx};
+use crate::protocol::codec::{message, write_versioned, Codec, DecodeCx};
 use crate::protocol::{DecodeError, EncodeError};
 use crate::TopicPartition;
 
@@ -113,7 +113,7 @@ impl Subscription {
             owned_partitions: group_by_topic(&self.owned_partitions),
             ..Default::default()
         };
-        write_versioned(&data, WRITTEN_VERSION)
+        Ok(write_versioned(&data, WRITTEN_VERSION)?)
     }
 
     /// Reads a member's JoinGroup metadata, whatever client wrote it.
@@ -135,7 +135,7 @@ impl Assignment {
             assigned_partitions: group_by_topic(&self.partitions),
             user_data: self.user_data.clone(),
         };
-        write_versioned(&data, WRITTEN_VERSION)
+        Ok(write_versioned(&data, WRITTEN_VERSION)?)
     }
 
     /// Reads the assignment the leader sent. An empty answer (the member
@@ -152,19 +152,6 @@ impl Assignment {
             user_data: data.user_data,
         })
     }
-}
-
-fn write_versioned<T: Codec>(data: &T, version: i16) -> Result<Bytes, ProtocolError> {
-    let mut buf = BytesMut::new();
-    buf.put_i16(version);
-    data.write(
-        &mut buf,
-        &EncodeCx {
-            version,
-            flexible: false,
-        },
-    )?;
-    Ok(buf.freeze())
 }
 
 /// Reads the version, then the struct in that version, or in `latest` if
@@ -218,6 +205,8 @@ fn ungroup(groups: Vec<TopicPartitions>) -> Vec<TopicPartition> {
 
 #[cfg(test)]
 mod tests {
+    use bytes::{BufMut, BytesMut};
+
     use super::*;
     use crate::protocol::testing::{str_bytes, Gen, Random};
     use kafka_protocol::messages::consumer_protocol_assignment as kpa;
