@@ -1,4 +1,6 @@
-//! `gregor broker` processes, each with its own port, log dir and log file.
+//! Broker processes, each with its own port, log dir and log file: `gregor
+//! broker`, or Apache Kafka's `kafka.Kafka` with the same `server.properties`
+//! for the tests that hold gregor against Kafka.
 
 use std::collections::BTreeMap;
 use std::env;
@@ -14,6 +16,7 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 use nix::sys::signal::Signal;
 use tempfile::TempDir;
 
+use crate::kafka::kafka_java;
 use crate::ports::free_port;
 use crate::process::{
     log_tail, run_with_timeout, wait_until, ManagedProcess, LOG_TAIL_LINES, RUN_HEADER,
@@ -21,8 +24,11 @@ use crate::process::{
 use crate::repo_root;
 
 /// ARCHITECTURE.md: a broker with an empty log dir serves within 100 ms;
-/// this bound is for a loaded machine and for log recovery after a crash.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// this bound is for a loaded machine, for log recovery after a crash and
+/// for a Kafka JVM's start (about 3 s on an idle machine).
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// Heap of a Kafka broker in the tests: enough for a few topics.
+const KAFKA_HEAP_MB: u32 = 384;
 /// A controlled shutdown hands leadership over before exiting.
 const TERMINATE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Compiling gregor from scratch on a 2-core machine.
@@ -42,6 +48,7 @@ pub struct BrokerConfig {
     chroot: String,
     properties: BTreeMap<String, String>,
     binary: Option<PathBuf>,
+    kafka: Option<&'static str>,
 }
 
 impl BrokerConfig {
@@ -55,6 +62,7 @@ impl BrokerConfig {
             chroot: DEFAULT_CHROOT.to_owned(),
             properties: BTreeMap::new(),
             binary: None,
+            kafka: None,
         }
     }
 
@@ -77,9 +85,25 @@ impl BrokerConfig {
         self
     }
 
+    /// Runs Apache Kafka `version` ([`KAFKA_2_8`](crate::KAFKA_2_8), …) in
+    /// ZooKeeper mode instead of gregor, with the same `server.properties`.
+    pub fn kafka(mut self, version: &'static str) -> Self {
+        self.kafka = Some(version);
+        self
+    }
+
     pub fn start(self) -> Result<Broker> {
         Broker::start(self)
     }
+}
+
+/// What a [`Broker`] process runs.
+#[derive(Clone, Debug)]
+enum Program {
+    /// `<binary> broker --config <file>`: gregor, or a stand-in for it.
+    Gregor(PathBuf),
+    /// `java … kafka.Kafka <file>` with this version's jars.
+    Kafka(&'static str),
 }
 
 /// A running (or killed, or stopped) gregor broker. Its port, log dir and
@@ -88,7 +112,7 @@ impl BrokerConfig {
 pub struct Broker {
     id: u32,
     port: u16,
-    binary: PathBuf,
+    program: Program,
     process: Option<ManagedProcess>,
     // Declared after `process` so the broker dies before its files go.
     dir: TempDir,
@@ -103,9 +127,11 @@ impl Broker {
         {
             bail!("{key} is set by the harness, not by BrokerConfig::property");
         }
-        let binary = match &config.binary {
-            Some(binary) => binary.clone(),
-            None => gregor_binary()?,
+        let program = match (&config.kafka, &config.binary) {
+            (Some(version), None) => Program::Kafka(version),
+            (Some(_), Some(_)) => bail!("a broker runs either Kafka or a binary, not both"),
+            (None, Some(binary)) => Program::Gregor(binary.clone()),
+            (None, None) => Program::Gregor(gregor_binary()?),
         };
         let dir = tempfile::Builder::new()
             .prefix(&format!("gregor-broker-{}-", config.id))
@@ -114,7 +140,7 @@ impl Broker {
         let mut broker = Self {
             id: config.id,
             port,
-            binary,
+            program,
             process: None,
             dir,
         };
@@ -142,12 +168,22 @@ impl Broker {
 
     /// Starts the process and waits until it accepts connections.
     fn spawn(&mut self) -> Result<()> {
-        let mut cmd = Command::new(&self.binary);
-        cmd.arg("broker").arg("--config").arg(self.config_path());
-        if env::var_os("RUST_LOG").is_none() {
-            cmd.env("RUST_LOG", "info,gregor=debug");
-        }
-        let name = format!("broker {} ({})", self.id, self.bootstrap());
+        let (cmd, program) = match &self.program {
+            Program::Gregor(binary) => {
+                let mut cmd = Command::new(binary);
+                cmd.arg("broker").arg("--config").arg(self.config_path());
+                if env::var_os("RUST_LOG").is_none() {
+                    cmd.env("RUST_LOG", "info,gregor=debug");
+                }
+                (cmd, "broker".to_owned())
+            }
+            Program::Kafka(version) => {
+                let mut cmd = kafka_java(version, KAFKA_HEAP_MB)?;
+                cmd.arg("kafka.Kafka").arg(self.config_path());
+                (cmd, format!("Kafka {version} broker"))
+            }
+        };
+        let name = format!("{program} {} ({})", self.id, self.bootstrap());
         let what = format!("{name} to accept connections");
         let process = self
             .process
@@ -161,6 +197,14 @@ impl Broker {
 
     pub fn id(&self) -> u32 {
         self.id
+    }
+
+    /// The Kafka version this broker runs, `None` for gregor.
+    pub fn kafka_version(&self) -> Option<&'static str> {
+        match self.program {
+            Program::Kafka(version) => Some(version),
+            Program::Gregor(_) => None,
+        }
     }
 
     /// `127.0.0.1:<port>`, for `bootstrap.servers` / `kcat -b`.

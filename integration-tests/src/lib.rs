@@ -1,7 +1,8 @@
 //! Harness for gregor's integration tests: starts real ZooKeeper servers
-//! (Debian's `zookeeper` package) and real `gregor broker` processes on free
-//! loopback ports, and runs real clients (zkCli, kcat, Python, Node) against
-//! them.
+//! (Debian's `zookeeper` package), real `gregor broker` processes and real
+//! Apache Kafka brokers (the reference, from Maven Central) on free loopback
+//! ports, and runs real clients (zkCli, kcat, Python, Node, Kafka's own
+//! tools) against them.
 //!
 //! Rules every helper here follows, so that tests can rely on them:
 //! - every wait is a bounded poll on a condition ([`wait_until`]), never a
@@ -22,6 +23,7 @@ mod clients;
 pub mod cluster;
 mod fixture;
 pub mod group_matrix;
+mod kafka;
 mod ports;
 mod process;
 pub mod wire;
@@ -35,6 +37,7 @@ pub use cluster::Cluster;
 pub use fixture::{
     gregor_broker_with_zk, gregor_broker_with_zk_configured, unique_topic, SingleBroker,
 };
+pub use kafka::{kafka_java, kafka_lib, kafka_tool, KAFKA_2_8, KAFKA_3_9, TOOL_TIMEOUT};
 pub use ports::free_port;
 pub use process::{run_with_timeout, wait_until};
 pub use zookeeper::{four_letter_word, zk_cli, ZkEnsemble, ZooKeeper};
