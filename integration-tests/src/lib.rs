@@ -21,6 +21,7 @@ mod broker;
 pub mod client_matrix;
 mod clients;
 pub mod cluster;
+pub mod differential;
 mod fixture;
 pub mod group_matrix;
 mod kafka;
