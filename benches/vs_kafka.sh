@@ -18,16 +18,16 @@
 # Beside each figure, each side's broker CPU seconds (utime+stime of
 # /proc/<pid>/stat, summed over the cluster) per million records of that
 # load; per cluster, start-to-serving time (from exec until `kcat -L` gets a
-# metadata answer that lists the broker; for 3 brokers started together,
-# until all 3 do) and RSS (VmRSS, summed) once serving and after the loads.
+# metadata answer that lists the broker and, for 3 brokers started together,
+# until each answers with all 3) and RSS (VmRSS, summed) once serving and after the loads.
 # Kafka runs with its scripts' JVM settings (kafka-server-start.sh's heap,
 # -Xmx1G -Xms1G, and kafka-run-class.sh's G1 options); both brokers get the
 # same server.properties. It prints one table at the end.
 #
 #   bash benches/vs_kafka.sh                  # about 10 minutes on 2 cores
-#   RECORDS=200000 CLUSTERS=1 bash benches/vs_kafka.sh
+#   RECORDS=100000 CLUSTERS=1 bash benches/vs_kafka.sh
 #
-# Environment: RECORDS (1000000 per throughput load), RECORD_SIZE (100
+# Environment: RECORDS (500000 per throughput load), RECORD_SIZE (100
 # bytes), PARTITIONS (3), RATE (1000 records/s) and RATE_RECORDS (10000) for
 # the fixed-rate loads, E2E_RECORDS (2000), CLUSTERS ("1 3", the cluster
 # sizes to run), LOAD_TIMEOUT (600 s per tool run), START_TIMEOUT (120 s),
@@ -44,7 +44,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-RECORDS=${RECORDS:-1000000}
+RECORDS=${RECORDS:-500000}
 RECORD_SIZE=${RECORD_SIZE:-100}
 PARTITIONS=${PARTITIONS:-3}
 RATE=${RATE:-1000}
@@ -77,19 +77,21 @@ mkdir "$WORK/runs"
 # once it has been waited for, so a reused pid is never hit.
 declare -A STARTED=()
 FAILURES=()
-ours() { [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f2)" = $$ ]; }
+ours() { [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f2)" = $$ ]; }
 cleanup() {
   local status=$? pid deadline
   trap - EXIT INT TERM
   set +e
-  for pid in "${!STARTED[@]}"; do ours "$pid" && kill "-${STARTED[$pid]}" "$pid" 2>/dev/null; done
-  deadline=$((SECONDS + 15))
-  for pid in "${!STARTED[@]}"; do
-    while ours "$pid" && [ "$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f1)" != Z ] &&
-      [ $SECONDS -lt $deadline ]; do sleep 0.1; done
-    ours "$pid" && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
+  {
+    for pid in "${!STARTED[@]}"; do ours "$pid" && kill "-${STARTED[$pid]}" "$pid"; done
+    deadline=$((SECONDS + 15))
+    for pid in "${!STARTED[@]}"; do
+      while ours "$pid" && [ "$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f1)" != Z ] &&
+        [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+      ours "$pid" && kill -KILL "$pid"
+      wait "$pid"
+    done
+  } 2>/dev/null
   if [ "$status" -eq 0 ] && [ ${#FAILURES[@]} -eq 0 ] && [ -z "${KEEP:-}" ]; then
     rm -rf "$WORK"
   else
@@ -216,14 +218,14 @@ EOF
   done
   PIDS[$side]="${all_pids[*]}"
   # Serving: a Metadata answer (kcat -L, after ApiVersions) that lists the
-  # broker itself, which a Kafka broker does once the controller has told it
-  # about the live brokers.
+  # broker itself and all n brokers, which a Kafka broker does once the
+  # controller has told it about the live brokers.
   deadline=$((SECONDS + START_TIMEOUT))
   for i in $(seq 1 "$n"); do
     port=${ports[$((i - 1))]}
     until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null &&
       metadata=$(timeout 10 kcat -b "127.0.0.1:$port" -L -m 5 2>/dev/null) &&
-      grep -q " broker $i at " <<<"$metadata"; do
+      grep -q "^ $n brokers:" <<<"$metadata" && grep -q " broker $i at " <<<"$metadata"; do
       alive "${all_pids[$((i - 1))]}" ||
         die "$side broker $i exited while starting: $(tail -5 "$WORK/$side-$n-$i/broker.log")"
       [ $SECONDS -lt $deadline ] || die "$side broker $i not serving after ${START_TIMEOUT}s"
@@ -235,8 +237,10 @@ EOF
 stop_cluster() { # side
   local pid
   for pid in ${PIDS[$1]}; do
-    if ours "$pid"; then kill -KILL "$pid"; fi
-    wait "$pid" 2>/dev/null || true
+    {
+      if ours "$pid"; then kill -KILL "$pid"; fi
+      wait "$pid" || true
+    } 2>/dev/null
     unset "STARTED[$pid]"
   done
 }
@@ -371,7 +375,7 @@ run_cluster() { # n
     V[$side|$c-rss0]=$(($(rss_kb ${PIDS[$side]}) / 1024))
     echo "   $side serving after ${STARTUP[$side]} s" >&2
   done
-  local label="$n broker$([ "$n" -gt 1 ] && echo "s, RF $n")"
+  local label="$n broker$([ "$n" -gt 1 ] && echo "s RF $n")"
   row "[$label] start to serving (s)" "$c-start" ""
   row "[$label] RSS once serving (MiB)" "$c-rss0" ""
   for acks in "${acks_list[@]}"; do
@@ -382,7 +386,7 @@ run_cluster() { # n
   for acks in "${acks_list[@]}"; do
     echo "   produce, linger.ms=5 batch.size=1000000, acks=$acks" >&2
     producer_perf "$n" "lib-$n-$acks" "$c-lib-$acks" "$RECORDS" "$acks" -1 linger.ms=5 batch.size=1000000
-    row "[$label] produce rec/s, linger 5 ms batch 1 MB, acks=$acks" "$c-lib-$acks" "$c-lib-$acks"
+    row "[$label] produce rec/s, linger 5ms batch 1MB, acks=$acks" "$c-lib-$acks" "$c-lib-$acks"
   done
   echo "   consume" >&2
   consumer_perf "lib-$n-${acks_list[0]}" "$c-consume" "$RECORDS"
@@ -427,7 +431,7 @@ echo "fixed rate $RATE_RECORDS records at $RATE/s, end-to-end $E2E_RECORDS recor
 echo "Kafka: java $KAFKA_HEAP_OPTS $KAFKA_JVM_PERFORMANCE_OPTS ($(java -version 2>&1 | head -n 1))."
 echo "Clients: Kafka 2.8.2's ProducerPerformance, ConsumerPerformance and EndToEndLatency (-Xmx512M), and gregor perf produce."
 echo "CPU: broker CPU seconds (user+system) per million records of that load, summed over the cluster."
-fmt='%-56s %10s %10s %8s %9s %9s\n'
+fmt='%-62s %10s %10s %6s %8s %8s\n'
 # shellcheck disable=SC2059
 printf "$fmt" load Kafka gregor g/K "K CPU/M" "g CPU/M"
 for r in "${ROWS[@]}"; do
