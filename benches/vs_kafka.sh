@@ -24,7 +24,7 @@
 # -Xmx1G -Xms1G, and kafka-run-class.sh's G1 options); both brokers get the
 # same server.properties. It prints one table at the end.
 #
-#   bash benches/vs_kafka.sh                  # about 10 minutes on 2 cores
+#   bash benches/vs_kafka.sh                  # 6-10 minutes on 2 busy cores
 #   RECORDS=100000 CLUSTERS=1 bash benches/vs_kafka.sh
 #
 # Environment: RECORDS (500000 per throughput load), RECORD_SIZE (100
@@ -423,7 +423,7 @@ for n in $CLUSTERS; do run_cluster "$n"; done
 
 ratio() {
   awk -v k="$1" -v g="$2" 'BEGIN {
-    if (k ~ /^[0-9.]+$/ && g ~ /^[0-9.]+$/ && k + 0 > 0) printf "%.2f", g / k; else printf "-" }'
+    if (k ~ /^[0-9.]+$/ && g ~ /^[0-9.]+$/ && k + 0 > 0 && g + 0 > 0) printf "%.2f", g / k; else printf "-" }'
 }
 echo
 echo "gregor vs Apache Kafka 2.8.2: $RECORDS records of $RECORD_SIZE bytes per throughput load, $PARTITIONS partitions,"
