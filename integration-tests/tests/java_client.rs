@@ -11,6 +11,7 @@
 //! groups, administration.
 
 use std::fs;
+use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
 use bytes::Bytes;
@@ -23,8 +24,12 @@ use integration_tests::client_matrix::{
 use integration_tests::group_matrix::{
     create_topic, group_broker, group_consume, produce, restart_resumes_at_committed_offsets_on,
     static_member_returns_without_rebalance_on, three_members_share_and_take_over_on, Departure,
+    OFFSETS_PARTITIONS,
 };
-use integration_tests::{unique_topic, SingleBroker, KAFKA_CLIENTS_2_8, KAFKA_CLIENTS_4};
+use integration_tests::{
+    unique_topic, BrokerConfig, SingleBroker, ZooKeeper, KAFKA_2_8, KAFKA_CLIENTS_2_8,
+    KAFKA_CLIENTS_4,
+};
 use serde_json::{json, Value};
 
 fn java(version: &'static str) -> ScriptClient {
@@ -149,35 +154,34 @@ fn compressed(cluster: &SingleBroker, client: ScriptClient, codec: &str) -> Resu
     assert_exactly_produced(&records, COUNT).with_context(|| format!("{codec} read back"))
 }
 
-fn produce_and_consume_suite(version: &'static str) -> Result<()> {
+fn produce_and_consume_suite(cluster: &SingleBroker, version: &'static str) -> Result<()> {
     let client = java(version);
-    let cluster = group_broker()?;
     for acks in [0, 1, -1] {
-        produce_and_consume_on(&cluster, client, acks).with_context(|| format!("acks={acks}"))?;
+        produce_and_consume_on(cluster, client, acks).with_context(|| format!("acks={acks}"))?;
     }
-    idempotent_producer(&cluster, client).context("idempotent producer")?;
+    idempotent_producer(cluster, client).context("idempotent producer")?;
     for codec in ["gzip", "snappy", "lz4", "zstd"] {
-        compressed(&cluster, client, codec)?;
+        compressed(cluster, client, codec)?;
     }
-    offsets_for_times_between_batches_on(&cluster, client).context("offsets for times")?;
-    offsets_for_times_inside_a_batch_on(&cluster, client).context("offsets inside a batch")
+    offsets_for_times_between_batches_on(cluster, client).context("offsets for times")?;
+    offsets_for_times_inside_a_batch_on(cluster, client).context("offsets inside a batch")
 }
 
 #[test]
 fn kafka_clients_2_8_produce_and_consume() -> Result<()> {
-    produce_and_consume_suite(KAFKA_CLIENTS_2_8)
+    produce_and_consume_suite(&group_broker()?, KAFKA_CLIENTS_2_8)
 }
 
 #[test]
 fn kafka_clients_4_produce_and_consume() -> Result<()> {
-    produce_and_consume_suite(KAFKA_CLIENTS_4)
+    produce_and_consume_suite(&group_broker()?, KAFKA_CLIENTS_4)
 }
 
 /// The group scenarios with the eager range assignor and with the
 /// cooperative-sticky one, then static membership; the static group is
 /// then described, refused deletion while its members last, and emptied
 /// with RemoveMembersFromConsumerGroup (LeaveGroup by instance id).
-fn consumer_groups_suite(version: &'static str) -> Result<()> {
+fn consumer_groups_suite(cluster: &SingleBroker, version: &'static str) -> Result<()> {
     let range = ScriptClient::Java {
         version,
         options: &["--assignor", "range"],
@@ -186,17 +190,16 @@ fn consumer_groups_suite(version: &'static str) -> Result<()> {
         version,
         options: &["--assignor", "cooperative-sticky"],
     };
-    let cluster = group_broker()?;
-    three_members_share_and_take_over_on(&cluster, range, Departure::Leaves)
+    three_members_share_and_take_over_on(cluster, range, Departure::Leaves)
         .context("range: a member leaves")?;
-    restart_resumes_at_committed_offsets_on(&cluster, range).context("range: restart")?;
-    three_members_share_and_take_over_on(&cluster, cooperative, Departure::Leaves)
+    restart_resumes_at_committed_offsets_on(cluster, range).context("range: restart")?;
+    three_members_share_and_take_over_on(cluster, cooperative, Departure::Leaves)
         .context("cooperative-sticky: a member leaves")?;
-    three_members_share_and_take_over_on(&cluster, cooperative, Departure::Crashes)
+    three_members_share_and_take_over_on(cluster, cooperative, Departure::Crashes)
         .context("cooperative-sticky: a member crashes")?;
 
     let group =
-        static_member_returns_without_rebalance_on(&cluster, range).context("static membership")?;
+        static_member_returns_without_rebalance_on(cluster, range).context("static membership")?;
     let bootstrap = cluster.bootstrap();
     let client = java(version);
     let group_option = |extra: &[&str]| {
@@ -268,12 +271,12 @@ fn consumer_groups_suite(version: &'static str) -> Result<()> {
 
 #[test]
 fn kafka_clients_2_8_consumer_groups() -> Result<()> {
-    consumer_groups_suite(KAFKA_CLIENTS_2_8)
+    consumer_groups_suite(&group_broker()?, KAFKA_CLIENTS_2_8)
 }
 
 #[test]
 fn kafka_clients_4_consumer_groups() -> Result<()> {
-    consumer_groups_suite(KAFKA_CLIENTS_4)
+    consumer_groups_suite(&group_broker()?, KAFKA_CLIENTS_4)
 }
 
 /// The single JSON line a mode prints.
@@ -296,12 +299,11 @@ fn one_line(
 /// IncrementalAlterConfigs), and the consumer-group administration:
 /// ListGroups, DescribeGroups, OffsetFetch, OffsetCommit from the admin
 /// client, OffsetDelete, DeleteGroups.
-fn admin_suite(version: &'static str) -> Result<()> {
+fn admin_suite(cluster: &SingleBroker, version: &'static str) -> Result<()> {
     let client = java(version);
-    let cluster = group_broker()?;
-    admin_create_and_delete_topic_on(&cluster, client).context("create and delete a topic")?;
+    admin_create_and_delete_topic_on(cluster, client).context("create and delete a topic")?;
 
-    let described = one_line(client, &cluster, "-", "describe-cluster", &[])?;
+    let described = one_line(client, cluster, "-", "describe-cluster", &[])?;
     let port = i64::from(cluster.broker.port());
     ensure!(
         described["cluster_id"]
@@ -316,7 +318,7 @@ fn admin_suite(version: &'static str) -> Result<()> {
     let topic = unique_topic("configs");
     one_line(
         client,
-        &cluster,
+        cluster,
         &topic,
         "create-topic",
         &[
@@ -328,7 +330,7 @@ fn admin_suite(version: &'static str) -> Result<()> {
             "cleanup.policy=compact",
         ],
     )?;
-    let configs = one_line(client, &cluster, &topic, "describe-configs", &[])?;
+    let configs = one_line(client, cluster, &topic, "describe-configs", &[])?;
     let entry = |configs: &Value, name: &str| configs["configs"][name].clone();
     ensure!(
         entry(&configs, "retention.ms")
@@ -339,7 +341,7 @@ fn admin_suite(version: &'static str) -> Result<()> {
     );
     let altered = one_line(
         client,
-        &cluster,
+        cluster,
         &topic,
         "incremental-alter-configs",
         &[
@@ -372,13 +374,7 @@ fn admin_suite(version: &'static str) -> Result<()> {
             "kafka-clients {version} has no Admin.alterConfigs: {alter:?}"
         );
     }
-    let broker = one_line(
-        client,
-        &cluster,
-        "-",
-        "describe-configs",
-        &["--broker", "1"],
-    )?;
+    let broker = one_line(client, cluster, "-", "describe-configs", &["--broker", "1"])?;
     ensure!(
         entry(&broker, "broker.id")
             == json!({"value": "1", "source": "STATIC_BROKER_CONFIG", "read_only": true, "sensitive": false, "synonyms": []}),
@@ -409,7 +405,7 @@ fn admin_suite(version: &'static str) -> Result<()> {
             .next()
             .with_context(|| format!("{mode} printed nothing"))
     };
-    let listed = one_line(client, &cluster, "-", "list-groups", &[])?;
+    let listed = one_line(client, cluster, "-", "list-groups", &[])?;
     ensure!(
         listed["groups"]
             .as_array()
@@ -449,7 +445,7 @@ fn admin_suite(version: &'static str) -> Result<()> {
         "offsets after consuming from the altered ones"
     );
     run("delete-group", &[])?;
-    let listed = one_line(client, &cluster, "-", "list-groups", &[])?;
+    let listed = one_line(client, cluster, "-", "list-groups", &[])?;
     ensure!(
         !listed.to_string().contains(&group),
         "{group} still listed after its deletion: {listed}"
@@ -464,7 +460,7 @@ fn admin_suite(version: &'static str) -> Result<()> {
         "alter-group-offsets",
         &options(&["--group", &simple, "--partition", "0", "--offset", "5"]),
     )?;
-    let listed = one_line(client, &cluster, "-", "list-groups", &[])?;
+    let listed = one_line(client, cluster, "-", "list-groups", &[])?;
     ensure!(
         listed["groups"]
             .as_array()
@@ -476,10 +472,49 @@ fn admin_suite(version: &'static str) -> Result<()> {
 
 #[test]
 fn kafka_clients_2_8_admin() -> Result<()> {
-    admin_suite(KAFKA_CLIENTS_2_8)
+    admin_suite(&group_broker()?, KAFKA_CLIENTS_2_8)
 }
 
 #[test]
 fn kafka_clients_4_admin() -> Result<()> {
-    admin_suite(KAFKA_CLIENTS_4)
+    admin_suite(&group_broker()?, KAFKA_CLIENTS_4)
+}
+
+/// Kafka 2.8.2 in gregor's place, configured as [`group_broker`]: the
+/// yardstick the suites above are written against.
+fn kafka_group_broker() -> Result<SingleBroker> {
+    let zookeeper = ZooKeeper::start_standalone()?;
+    let broker = BrokerConfig::new(1, &zookeeper.connect_string())
+        .kafka(KAFKA_2_8)
+        .property("offsets.topic.replication.factor", 1)
+        .property("offsets.topic.num.partitions", OFFSETS_PARTITIONS)
+        .property("group.initial.rebalance.delay.ms", 0)
+        .start()?;
+    let cluster = SingleBroker { broker, zookeeper };
+    cluster.wait_until_registered(Duration::from_secs(60))?;
+    Ok(cluster)
+}
+
+#[test]
+#[ignore = "the yardstick, run by hand: the same suite against Kafka 2.8.2"]
+fn kafka_2_8_yardstick_produce_and_consume() -> Result<()> {
+    let cluster = kafka_group_broker()?;
+    produce_and_consume_suite(&cluster, KAFKA_CLIENTS_2_8)?;
+    produce_and_consume_suite(&cluster, KAFKA_CLIENTS_4)
+}
+
+#[test]
+#[ignore = "the yardstick, run by hand: the same suite against Kafka 2.8.2"]
+fn kafka_2_8_yardstick_consumer_groups() -> Result<()> {
+    let cluster = kafka_group_broker()?;
+    consumer_groups_suite(&cluster, KAFKA_CLIENTS_2_8)?;
+    consumer_groups_suite(&cluster, KAFKA_CLIENTS_4)
+}
+
+#[test]
+#[ignore = "the yardstick, run by hand: the same suite against Kafka 2.8.2"]
+fn kafka_2_8_yardstick_admin() -> Result<()> {
+    let cluster = kafka_group_broker()?;
+    admin_suite(&cluster, KAFKA_CLIENTS_2_8)?;
+    admin_suite(&cluster, KAFKA_CLIENTS_4)
 }
