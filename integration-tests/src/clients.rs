@@ -1,5 +1,6 @@
 //! Real Kafka clients: scripts in `integration-tests/clients/` run with the
-//! venv's Python or with Node, and kcat. All are installed by
+//! venv's Python or with Node, the Java client program (`clients/java`) on
+//! a kafka-clients version's jars, and kcat. All are installed by
 //! `.ci/install-deps`.
 
 use std::ffi::OsStr;
@@ -81,6 +82,46 @@ where
         modules.display()
     );
     run_script(Command::new("node"), script, args, timeout)
+}
+
+/// kafka-clients 2.8.2, the Java client of the Kafka release gregor keeps.
+pub const KAFKA_CLIENTS_2_8: &str = "2.8.2";
+/// The newest kafka-clients 4.x (which talks to brokers from 2.1 on).
+pub const KAFKA_CLIENTS_4: &str = "4.4.0";
+
+/// Runs the Java client program (`clients/java`, `gregor.clients.JavaClient`,
+/// built into `target/java-client.jar`) with kafka-clients `version`'s jars
+/// (`clients/java/lib/<version>/`, kafka-clients and its codecs) on the
+/// class path. The JVM flags trade peak speed for a quick start, as for
+/// Kafka's tools; the client logs warnings and worse to stderr.
+pub fn java_client<I, S>(version: &str, args: I, timeout: Duration) -> Result<ClientOutput>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let java = clients_dir().join("java");
+    let jar = java.join("target/java-client.jar");
+    let lib = java.join("lib").join(version);
+    ensure!(
+        jar.is_file() && lib.join(format!("kafka-clients-{version}.jar")).is_file(),
+        "the Java client on kafka-clients {version} is not installed ({} or {} is missing): \
+         run `bash .ci/install-deps`",
+        jar.display(),
+        lib.display()
+    );
+    let mut cmd = Command::new("java");
+    cmd.args([
+        "-Xmx256m",
+        "-XX:+UseSerialGC",
+        "-XX:TieredStopAtLevel=1",
+        "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+        "-cp",
+    ])
+    .arg(format!("{}:{}/*", jar.display(), lib.display()))
+    .arg("gregor.clients.JavaClient")
+    .args(args)
+    .current_dir(&java);
+    Ok(run_with_timeout(cmd, timeout)?.into())
 }
 
 /// Runs kcat (librdkafka's command-line client) with `args`.

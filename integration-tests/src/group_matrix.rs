@@ -91,6 +91,8 @@ pub struct GroupRecord {
 pub struct GroupRun {
     /// Every assignment it received, in order.
     assignments: Vec<Vec<i32>>,
+    /// The generation of each assignment, where the client tells it.
+    generations: Vec<Option<i64>>,
     records: Vec<GroupRecord>,
 }
 
@@ -117,6 +119,8 @@ pub fn group_consume(
                 .collect::<Option<Vec<i32>>>()
                 .with_context(|| format!("assignment {line}"))?;
             run.assignments.push(partitions);
+            run.generations
+                .push(line.get("generation").and_then(Value::as_i64));
         } else if line.get("offset").is_some() {
             let field = |name: &str| line.get(name).and_then(Value::as_i64);
             run.records.push(GroupRecord {
@@ -299,9 +303,17 @@ pub enum Departure {
 /// after a while; the other two take over its partitions from the offsets
 /// it committed.
 pub fn three_members_share_and_take_over(client: ScriptClient, departure: Departure) -> Result<()> {
+    three_members_share_and_take_over_on(&group_broker()?, client, departure)
+}
+
+/// [`three_members_share_and_take_over`] on a [`group_broker`] the test shares.
+pub fn three_members_share_and_take_over_on(
+    cluster: &SingleBroker,
+    client: ScriptClient,
+    departure: Departure,
+) -> Result<()> {
     const PARTITIONS: i32 = 6;
     const PER_PARTITION: i64 = 100;
-    let cluster = group_broker()?;
     let bootstrap = cluster.bootstrap();
     let topic = unique_topic("shared");
     let group = format!("{topic}-group");
@@ -320,7 +332,7 @@ pub fn three_members_share_and_take_over(client: ScriptClient, departure: Depart
         Departure::Crashes => &["--crash-after", "30", "--session-timeout-ms", "6000"],
     });
     let stays = [member(STAYS), member(STAYS)];
-    wait_for_stable_group(&cluster, &group, &topic, 3, 2)?;
+    wait_for_stable_group(cluster, &group, &topic, 3, 2)?;
     produce(&bootstrap, &topic, PARTITIONS, PER_PARTITION)?;
 
     let join = |h: thread::JoinHandle<Result<GroupRun>>| {
@@ -371,7 +383,7 @@ pub fn three_members_share_and_take_over(client: ScriptClient, departure: Depart
         );
     }
     check_exactly_once(&[&a, &b, &left], PARTITIONS, PER_PARTITION)?;
-    let offsets = committed(&cluster, &group, &topic, PARTITIONS)?;
+    let offsets = committed(cluster, &group, &topic, PARTITIONS)?;
     ensure!(
         offsets.values().all(|o| *o == PER_PARTITION),
         "committed offsets {offsets:?}"
@@ -382,9 +394,16 @@ pub fn three_members_share_and_take_over(client: ScriptClient, departure: Depart
 /// A group consumes part of a topic and stops; started again it resumes
 /// at its committed offsets, and between the runs reads everything once.
 pub fn restart_resumes_at_committed_offsets(client: ScriptClient) -> Result<()> {
+    restart_resumes_at_committed_offsets_on(&group_broker()?, client)
+}
+
+/// [`restart_resumes_at_committed_offsets`] on a [`group_broker`] the test shares.
+pub fn restart_resumes_at_committed_offsets_on(
+    cluster: &SingleBroker,
+    client: ScriptClient,
+) -> Result<()> {
     const PARTITIONS: i32 = 3;
     const PER_PARTITION: i64 = 30;
-    let cluster = group_broker()?;
     let bootstrap = cluster.bootstrap();
     let topic = unique_topic("resume");
     let group = format!("{topic}-group");
@@ -396,14 +415,14 @@ pub fn restart_resumes_at_committed_offsets(client: ScriptClient) -> Result<()> 
         first.records.iter().filter(|r| r.committed).count() == 40,
         "{first:?}"
     );
-    let after_first = committed(&cluster, &group, &topic, PARTITIONS)?;
+    let after_first = committed(cluster, &group, &topic, PARTITIONS)?;
     let positions: i64 = after_first.values().map(|o| (*o).max(0)).sum();
     ensure!(
         positions == 40,
         "committed {after_first:?} after 40 records"
     );
     // The lag kafka-consumer-groups.sh shows: high watermark - committed.
-    let lag = group_lag(&cluster, &group, &topic, PARTITIONS)?;
+    let lag = group_lag(cluster, &group, &topic, PARTITIONS)?;
     ensure!(
         lag == PARTITIONS as i64 * PER_PARTITION - 40,
         "lag {lag} after 40 of {} records",
@@ -425,13 +444,13 @@ pub fn restart_resumes_at_committed_offsets(client: ScriptClient) -> Result<()> 
         );
     }
     check_exactly_once(&[&first, &second], PARTITIONS, PER_PARTITION)?;
-    let offsets = committed(&cluster, &group, &topic, PARTITIONS)?;
+    let offsets = committed(cluster, &group, &topic, PARTITIONS)?;
     ensure!(
         offsets.values().all(|o| *o == PER_PARTITION),
         "committed offsets {offsets:?}"
     );
     ensure!(
-        group_lag(&cluster, &group, &topic, PARTITIONS)? == 0,
+        group_lag(cluster, &group, &topic, PARTITIONS)? == 0,
         "the group still lags after reading everything"
     );
     Ok(())
@@ -448,4 +467,137 @@ fn group_lag(cluster: &SingleBroker, group: &str, topic: &str, partitions: i32) 
         lag += high_watermark - offsets.get(&p).copied().unwrap_or(-1).max(0);
     }
     Ok(lag)
+}
+
+/// A consumer group whose two static members (`group.instance.id`) have
+/// stopped without leaving it: they stay members until their session ends.
+#[derive(Debug)]
+pub struct StaticGroup {
+    pub topic: String,
+    pub group: String,
+    pub instance_ids: [String; 2],
+}
+
+/// Static membership (KIP-345): two members with `--group-instance-id`
+/// share a four-partition topic; one stops without leaving the group (a
+/// static member's close sends no LeaveGroup) and is started again with
+/// the same instance id within its session timeout. The coordinator hands
+/// it its partitions back in the same generation, without a rebalance: the
+/// other member's last assignment stays the one it had, and the restarted
+/// member reads its partitions on from where it committed. The client must
+/// print the generation with each assignment.
+pub fn static_member_returns_without_rebalance_on(
+    cluster: &SingleBroker,
+    client: ScriptClient,
+) -> Result<StaticGroup> {
+    const PARTITIONS: i32 = 4;
+    const PER_ROUND: i64 = 10;
+    let bootstrap = cluster.bootstrap();
+    let topic = unique_topic("static");
+    let group = format!("{topic}-group");
+    let instance_ids = [format!("{group}-a"), format!("{group}-b")];
+    create_topic(&bootstrap, &topic, PARTITIONS)?;
+
+    let member = |instance: &str, exit_after: i64| {
+        let (bootstrap, topic, group) = (bootstrap.clone(), topic.clone(), group.clone());
+        let options: Vec<String> = [
+            "--group-instance-id",
+            instance,
+            // Long enough that no session ends during the test.
+            "--session-timeout-ms",
+            "60000",
+            "--exit-after",
+            &exit_after.to_string(),
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        thread::spawn(move || {
+            let options: Vec<&str> = options.iter().map(String::as_str).collect();
+            group_consume(client, &bootstrap, &topic, &group, &options)
+        })
+    };
+    let join = |h: thread::JoinHandle<Result<GroupRun>>| {
+        h.join()
+            .map_err(|_| anyhow!("a consumer thread panicked"))?
+    };
+    // Record `i` of round `round` in partition `p` is at offset
+    // round * PER_ROUND + i, with value value-<p * 2 * PER_ROUND + offset>
+    // (what check_exactly_once expects of 2 * PER_ROUND per partition).
+    let produce_round = |round: i64| -> Result<()> {
+        for p in 0..PARTITIONS {
+            let start = i64::from(p) * 2 * PER_ROUND + round * PER_ROUND;
+            CONFLUENT_KAFKA.run_ok(
+                &bootstrap,
+                &topic,
+                "produce",
+                &[
+                    "--partition".into(),
+                    p.to_string(),
+                    "--start".into(),
+                    start.to_string(),
+                    "--count".into(),
+                    PER_ROUND.to_string(),
+                ],
+            )?;
+        }
+        Ok(())
+    };
+
+    // Each member reads its two partitions' records of both rounds; the
+    // first incarnation of A those of the first round only.
+    let a = member(&instance_ids[0], 2 * PER_ROUND);
+    let b = member(&instance_ids[1], 4 * PER_ROUND);
+    wait_for_stable_group(cluster, &group, &topic, 2, 2)?;
+    produce_round(0)?;
+    let a = join(a)?;
+    let (Some(a_partitions), Some(Some(generation))) = (a.assignments.last(), a.generations.last())
+    else {
+        bail!("the first static member printed no assignment with a generation: {a:?}");
+    };
+    // A is gone, but as a static member it is still in the group.
+    wait_for_stable_group(cluster, &group, &topic, 2, 2)
+        .context("the group after a static member stopped")?;
+
+    let again = member(&instance_ids[0], 2 * PER_ROUND);
+    // Records for the returned member: it must be back on its partitions.
+    produce_round(1)?;
+    let again = join(again)?;
+    let b = join(b)?;
+
+    ensure!(
+        again.assignments == [a_partitions.clone()] && again.generations == [Some(*generation)],
+        "the restarted static member got {:?} in generations {:?}; before it had {a_partitions:?} \
+         in generation {generation}",
+        again.assignments,
+        again.generations
+    );
+    ensure!(
+        b.generations.last() == Some(&Some(*generation)),
+        "the other member's assignments {:?} in generations {:?}: its last should be the \
+         generation {generation} the restarted member rejoined",
+        b.assignments,
+        b.generations
+    );
+    let b_partitions = b.assignments.last().cloned().unwrap_or_default();
+    ensure!(
+        b_partitions.iter().all(|p| !a_partitions.contains(p)) && b_partitions.len() == 2,
+        "members hold {a_partitions:?} and {b_partitions:?}"
+    );
+    for record in &again.records {
+        ensure!(
+            a_partitions.contains(&record.partition) && record.offset >= PER_ROUND,
+            "the restarted member read {record:?}, not from where it left its partitions"
+        );
+    }
+    check_exactly_once(&[&a, &again, &b], PARTITIONS, 2 * PER_ROUND)?;
+    let offsets = committed(cluster, &group, &topic, PARTITIONS)?;
+    ensure!(
+        offsets.values().all(|o| *o == 2 * PER_ROUND),
+        "committed offsets {offsets:?}"
+    );
+    Ok(StaticGroup {
+        topic,
+        group,
+        instance_ids,
+    })
 }

@@ -1,8 +1,8 @@
 //! Harness for gregor's integration tests: starts real ZooKeeper servers
 //! (Debian's `zookeeper` package), real `gregor broker` processes and real
 //! Apache Kafka brokers (the reference, from Maven Central) on free loopback
-//! ports, and runs real clients (zkCli, kcat, Python, Node, Kafka's own
-//! tools) against them.
+//! ports, and runs real clients (zkCli, kcat, Python, Node, Kafka's Java
+//! client and its own tools) against them.
 //!
 //! Rules every helper here follows, so that tests can rely on them:
 //! - every wait is a bounded poll on a condition ([`wait_until`]), never a
@@ -33,7 +33,10 @@ mod zookeeper;
 use std::path::{Path, PathBuf};
 
 pub use broker::{build_dirs, gregor_binary, Broker, BrokerConfig};
-pub use clients::{json_lines, kcat, kcat_consume, kcat_produce_file, node, python, ClientOutput};
+pub use clients::{
+    java_client, json_lines, kcat, kcat_consume, kcat_produce_file, node, python, ClientOutput,
+    KAFKA_CLIENTS_2_8, KAFKA_CLIENTS_4,
+};
 pub use cluster::Cluster;
 pub use fixture::{
     gregor_broker_with_zk, gregor_broker_with_zk_configured, unique_topic, SingleBroker,

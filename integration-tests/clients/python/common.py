@@ -44,6 +44,13 @@ and prints one JSON object per line on stdout. Modes:
   incremental-alter-configs --config K=V [--config K=V ...]
            sets these keys, keeping the other overrides
            (IncrementalAlterConfigs); prints {"overrides": {K: V}} as above.
+
+The Java client (clients/java, JavaClient.java) adds options other clients
+may adopt: produce --idempotent; group-consume --assignor and
+--group-instance-id (static membership), with "generation" and "member_id"
+in each {"assigned"} line; and administration modes (describe-cluster,
+describe-configs, list-groups, describe-group, list-group-offsets,
+alter-group-offsets, delete-group-offsets, delete-group, remove-members).
 """
 import argparse
 import asyncio
