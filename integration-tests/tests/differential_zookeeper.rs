@@ -28,6 +28,8 @@
 //! allowed-differences.txt` lists it under `[zookeeper]` with a reason.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
@@ -141,6 +143,13 @@ impl Zk {
         }
     }
 
+    /// Makes the server this client reads from catch up with the leader.
+    fn sync(&self) -> Result<()> {
+        self.runtime
+            .block_on(self.client.sync(CHROOT))
+            .context("sync")
+    }
+
     fn exists(&self, path: &str) -> Result<bool> {
         Ok(self.get(path)?.is_some())
     }
@@ -193,6 +202,100 @@ impl Zk {
             .with_context(|| format!("create {path} {data}"))?;
         Ok(())
     }
+}
+
+/// Asks whether znodes with no data hold *null* or an empty array:
+/// ZooKeeper keeps the two apart (zkCli prints `null` for one and an empty
+/// line for the other) but the zookeeper-client crate returns both as an
+/// empty `Vec`. One session of ZooKeeper's wire protocol (jute records,
+/// each framed by a 4-byte length) on one server, after a `sync`.
+struct RawZk {
+    stream: TcpStream,
+    xid: i32,
+}
+
+/// ZooKeeper's opcodes (`ZooDefs.OpCode`).
+const OP_GET_DATA: i32 = 4;
+const OP_SYNC: i32 = 9;
+const OP_CLOSE_SESSION: i32 = -11;
+
+impl RawZk {
+    fn connect(address: &str) -> Result<Self> {
+        let stream =
+            TcpStream::connect(address).with_context(|| format!("connecting to {address}"))?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut raw = Self { stream, xid: 0 };
+        let mut connect = Vec::new();
+        connect.extend(0i32.to_be_bytes()); // protocolVersion
+        connect.extend(0i64.to_be_bytes()); // lastZxidSeen
+        connect.extend(10_000i32.to_be_bytes()); // timeOut
+        connect.extend(0i64.to_be_bytes()); // sessionId
+        connect.extend(16i32.to_be_bytes()); // passwd
+        connect.extend([0u8; 16]);
+        connect.push(0); // readOnly
+        raw.write_frame(&connect)?;
+        raw.read_frame().context("ConnectResponse")?;
+        let mut sync = Vec::new();
+        put_string(&mut sync, CHROOT);
+        raw.call(OP_SYNC, &sync).context("sync")?;
+        Ok(raw)
+    }
+
+    fn write_frame(&mut self, body: &[u8]) -> Result<()> {
+        let length = i32::try_from(body.len())?;
+        self.stream.write_all(&length.to_be_bytes())?;
+        self.stream.write_all(body)?;
+        Ok(())
+    }
+
+    fn read_frame(&mut self) -> Result<Vec<u8>> {
+        let mut length = [0u8; 4];
+        self.stream.read_exact(&mut length)?;
+        let length = usize::try_from(i32::from_be_bytes(length))?;
+        let mut body = vec![0; length];
+        self.stream.read_exact(&mut body)?;
+        Ok(body)
+    }
+
+    /// Sends one request; returns the reply's body after its header.
+    fn call(&mut self, op: i32, request: &[u8]) -> Result<Vec<u8>> {
+        self.xid += 1;
+        let mut body = Vec::new();
+        body.extend(self.xid.to_be_bytes());
+        body.extend(op.to_be_bytes());
+        body.extend(request);
+        self.write_frame(&body)?;
+        let reply = self.read_frame()?;
+        ensure!(reply.len() >= 16, "short reply {reply:?}");
+        let xid = i32::from_be_bytes(reply[0..4].try_into()?);
+        let error = i32::from_be_bytes(reply[12..16].try_into()?);
+        ensure!(xid == self.xid, "reply to xid {xid}, expected {}", self.xid);
+        ensure!(error == 0, "ZooKeeper error {error}");
+        Ok(reply[16..].to_vec())
+    }
+
+    /// Whether `path` (absolute) holds null data.
+    fn holds_null(&mut self, path: &str) -> Result<bool> {
+        let mut request = Vec::new();
+        put_string(&mut request, path);
+        request.push(0); // watch
+        let reply = self
+            .call(OP_GET_DATA, &request)
+            .with_context(|| format!("getData {path}"))?;
+        ensure!(reply.len() >= 4, "short getData reply for {path}");
+        Ok(i32::from_be_bytes(reply[0..4].try_into()?) == -1)
+    }
+}
+
+impl Drop for RawZk {
+    fn drop(&mut self) {
+        let _ = self.call(OP_CLOSE_SESSION, &[]);
+    }
+}
+
+fn put_string(buf: &mut Vec<u8>, text: &str) {
+    buf.extend(i32::try_from(text.len()).unwrap_or(i32::MAX).to_be_bytes());
+    buf.extend(text.as_bytes());
 }
 
 // ---------------------------------------------------------------------------
@@ -500,9 +603,12 @@ fn wait_for_full_isrs(zk: &Zk, topics: &[&str]) -> Result<()> {
 /// Every znode under the cluster's chroot, flattened and normalised:
 /// `<path>` → its kind, `<path> acl` → its ACL, `<path>#<JSON pointer>` →
 /// one JSON value (a whole array when it holds no objects), `<path>#` → data
-/// that is not a JSON object or array.
+/// that is not a JSON object or array, and for a znode without data
+/// `<path> null data` → whether it is null or an empty array.
 fn dump(cluster: &Cluster) -> Result<BTreeMap<String, String>> {
     let zk = Zk::connect(cluster)?;
+    zk.sync()?;
+    let mut raw = RawZk::connect(cluster.ensemble().address(0))?;
     // Sessions are named after the broker whose registration they own.
     let mut sessions = BTreeMap::new();
     for id in zk.children("/brokers/ids")?.unwrap_or_default() {
@@ -545,6 +651,13 @@ fn dump(cluster: &Cluster) -> Result<BTreeMap<String, String>> {
         );
         out.insert(format!("{location} acl"), zk.acl(&path)?);
         flatten_data(&location, &data, &mut out);
+        if data.is_empty() {
+            let null = raw.holds_null(&Zk::absolute(&path))?;
+            out.insert(
+                format!("{location} null data"),
+                if null { "null" } else { "an empty array" }.to_owned(),
+            );
+        }
         let children = zk.children(&path)?.unwrap_or_default();
         let ranks = sequence_ranks(&children);
         for child in children {
