@@ -40,6 +40,9 @@ use gregor::protocol::api::create_topics::{
 use gregor::protocol::api::delete_topics::DeleteTopicsRequest;
 use gregor::protocol::api::find_coordinator::FindCoordinatorRequest;
 use gregor::protocol::api::incremental_alter_configs::{self, IncrementalAlterConfigsRequest};
+use gregor::protocol::api::offset_commit::{
+    OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
 use integration_tests::cluster::{now_ms, PartitionStateZNode, TopicZNode, CHROOT};
 use integration_tests::differential::compare;
 use integration_tests::wire::WireClient;
@@ -55,6 +58,10 @@ const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// never the controller (the first broker up wins the election long before
 /// the third starts).
 const KILLED: i32 = 3;
+/// OffsetCommit's answers while the group has no coordinator ready.
+const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
+const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+const NOT_COORDINATOR: i16 = 16;
 /// The consumer group that commits offsets.
 const GROUP: &str = "differential-group";
 /// `__consumer_offsets`, whose replica placement Kafka picks at random.
@@ -456,19 +463,48 @@ fn run_scenario(cluster: &mut Cluster) -> Result<()> {
 
     // A consumer group commits offsets: its coordinator creates
     // __consumer_offsets.
-    let coordinator = wait_until("a coordinator for the group", SETTLE_TIMEOUT, || {
+    // The coordinator may still be loading its partition
+    // (COORDINATOR_LOAD_IN_PROGRESS) or not be one yet: ask again.
+    wait_until("the group's offsets committed", SETTLE_TIMEOUT, || {
         let find = FindCoordinatorRequest {
             key: GROUP.into(),
             ..Default::default()
         };
-        let answer = WireClient::connect(&cluster.broker(1)?.bootstrap())?.request(3, &find)?;
-        Ok((answer.error_code == 0).then_some(answer.node_id))
+        let found = WireClient::connect(&cluster.broker(1)?.bootstrap())?.request(3, &find)?;
+        if found.error_code != 0 {
+            return Ok(None);
+        }
+        let commit = OffsetCommitRequest {
+            group_id: GROUP.into(),
+            generation_id: -1,
+            member_id: String::new(),
+            topics: vec![OffsetCommitRequestTopic {
+                name: "alpha".into(),
+                partitions: (0..3)
+                    .map(|partition_index| OffsetCommitRequestPartition {
+                        partition_index,
+                        committed_offset: 0,
+                        ..Default::default()
+                    })
+                    .collect(),
+            }],
+            ..Default::default()
+        };
+        let answer = WireClient::connect(&cluster.broker(found.node_id)?.bootstrap())?
+            .request(7, &commit)?;
+        let errors: BTreeSet<i16> = answer
+            .topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|p| p.error_code))
+            .collect();
+        match errors.into_iter().collect::<Vec<_>>()[..] {
+            [0] => Ok(Some(())),
+            [COORDINATOR_LOAD_IN_PROGRESS | COORDINATOR_NOT_AVAILABLE | NOT_COORDINATOR] => {
+                Ok(None)
+            }
+            ref other => bail!("OffsetCommit answered {other:?}"),
+        }
     })?;
-    WireClient::connect(&cluster.broker(coordinator)?.bootstrap())?.commit_offsets(
-        GROUP,
-        "alpha",
-        &[(0, 0), (1, 0), (2, 0)],
-    )?;
     step("offsets committed");
 
     // A topic deleted.
