@@ -3,7 +3,9 @@
 //! against a gregor cluster (3 brokers each, the same ZooKeeper and the same
 //! `server.properties`), then every znode under both chroots compared: the
 //! same paths, the same kinds (persistent, ephemeral, sequential) and ACLs,
-//! the same data down to each JSON field.
+//! the same data down to each JSON field (and, for a znode without data,
+//! whether it holds null or an empty array, which zkCli shows apart). About
+//! 40 s on an idle 2-core machine, most of it the two clusters' start.
 //!
 //! The scenario: topics created with configs (RF 3, explicit assignments so
 //! that both clusters place replicas alike), configs altered
