@@ -854,6 +854,13 @@ const MIN_CLEANABLE_DIRTY_RATIO: &str = "min.cleanable.dirty.ratio";
 const DELETE_RETENTION_MS: &str = "delete.retention.ms";
 const MIN_COMPACTION_LAG_MS: &str = "min.compaction.lag.ms";
 const MAX_COMPACTION_LAG_MS: &str = "max.compaction.lag.ms";
+/// `compression.type`: the codec the log stores batches in. gregor always
+/// keeps the producer's, which is Kafka's default `producer`, the only
+/// value [`topic_log_config`] accepts (Kafka sets it on
+/// `__consumer_offsets`).
+pub const COMPRESSION_TYPE: &str = "compression.type";
+/// The `compression.type` that keeps the producer's compression.
+pub const PRODUCER_COMPRESSION: &str = "producer";
 /// Valid at topic level but read by the controller (from `/config/topics`)
 /// rather than by the log, so [`topic_log_config`] only validates it.
 const UNCLEAN_LEADER_ELECTION_ENABLE: &str = "unclean.leader.election.enable";
@@ -914,6 +921,15 @@ pub fn topic_log_config(
             .unwrap_or(base.max_compaction_lag_ms),
     };
     p.boolean(UNCLEAN_LEADER_ELECTION_ENABLE)?;
+    if let Some(codec) = p.string(COMPRESSION_TYPE) {
+        if codec != PRODUCER_COMPRESSION {
+            return Err(invalid(
+                COMPRESSION_TYPE,
+                codec,
+                "producer (gregor keeps batches as their producer compressed them)",
+            ));
+        }
+    }
     // Kafka's `LogConfig.validateValues`.
     if config.min_compaction_lag_ms > config.max_compaction_lag_ms {
         return Err(invalid(
@@ -1748,6 +1764,9 @@ mod tests {
             let config = topic_log_config(&base, &map(&[("cleanup.policy", policy)])).unwrap();
             assert_eq!(config.cleanup_policy, CleanupPolicy { compact, delete });
         }
+        // What Kafka sets on __consumer_offsets, and gregor does anyway.
+        let keep = topic_log_config(&base, &map(&[("compression.type", "producer")])).unwrap();
+        assert_eq!(keep, base);
         for (key, value) in [
             ("cleanup.policy", "compacted"),
             ("cleanup.policy", ""),
@@ -1767,6 +1786,8 @@ mod tests {
             ("file.delete.delay.ms", "-1"),
             ("min.insync.replicas", "0"),
             ("unclean.leader.election.enable", "yes"),
+            ("compression.type", "gzip"),
+            ("compression.type", "Producer"),
         ] {
             let err = topic_log_config(&base, &map(&[(key, value)])).unwrap_err();
             assert!(

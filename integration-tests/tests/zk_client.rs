@@ -65,7 +65,10 @@ async fn chroot_is_created_and_holds_kafkas_tree() {
         .await
         .expect("config");
     config.sort();
-    assert_eq!(config, ["brokers", "changes", "clients", "topics", "users"]);
+    assert_eq!(
+        config,
+        ["brokers", "changes", "clients", "ips", "topics", "users"]
+    );
     assert_eq!(root.check_stat("/brokers").await.expect("stat"), None);
 }
 

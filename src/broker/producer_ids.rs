@@ -23,13 +23,36 @@ pub(crate) struct ProducerIdManager {
 }
 
 impl ProducerIdManager {
-    /// A manager holding no block yet: the first id claims one (lazily, so
-    /// start-up does not wait on ZooKeeper for it).
+    /// A manager holding no block yet: start-up claims one with
+    /// [`claim_first_block`](Self::claim_first_block).
     pub(crate) fn new(broker_id: BrokerId) -> Self {
         ProducerIdManager {
             broker_id,
             block: tokio::sync::Mutex::new((0, -1)),
         }
+    }
+
+    /// Claims a block now unless one is held: Kafka 2.8's
+    /// `ProducerIdManager` claims its first block when the broker starts
+    /// (so every broker start moves `/latest_producer_id_block` on, whether
+    /// or not a producer ever asks for an id).
+    pub(crate) async fn claim_first_block(&self, zk: &KafkaZkClient) -> Result<(), ZkError> {
+        self.claim_first_with(|| {
+            zk.allocate_producer_id_block(self.broker_id, PRODUCER_ID_BLOCK_SIZE)
+        })
+        .await
+    }
+
+    async fn claim_first_with<F, Fut>(&self, claim_block: F) -> Result<(), ZkError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(i64, i64), ZkError>>,
+    {
+        let mut block = self.block.lock().await;
+        if block.0 > block.1 {
+            *block = claim_block().await?;
+        }
+        Ok(())
     }
 
     /// A fresh producer id.
@@ -91,5 +114,24 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(id, 7);
+    }
+
+    #[tokio::test]
+    async fn the_block_claimed_at_start_up_serves_the_first_ids() {
+        let manager = ProducerIdManager::new(1);
+        manager
+            .claim_first_with(|| std::future::ready(Ok((3000, 3999))))
+            .await
+            .unwrap();
+        // Claimed already: a second start-up claim claims nothing.
+        manager
+            .claim_first_with(|| std::future::ready(Ok((4000, 4999))))
+            .await
+            .unwrap();
+        let id = manager
+            .generate_with(|| std::future::ready(Ok((5000, 5999))))
+            .await
+            .unwrap();
+        assert_eq!(id, 3000);
     }
 }

@@ -183,7 +183,10 @@ impl Broker {
             }
         }
         self.metadata.set_brokers(vec![live_broker(&info)]);
-        self.run_for_controller(client);
+        self.run_for_controller(client.clone());
+        // Kafka's transaction coordinator claims its first producer id
+        // block at start-up, after the controller starts.
+        self.producer_ids.claim_first_block(&client).await?;
         self.watch_config_changes();
         let broker = Arc::clone(self);
         let keeper = tokio::spawn(async move {

@@ -71,6 +71,14 @@ impl Reassignment {
         difference(&self.original, &self.target)
     }
 
+    /// Whether the move can complete at once (Kafka's
+    /// `isReassignmentComplete`): nothing is added or removed (the replicas
+    /// are only reordered), or every target replica is in the ISR.
+    pub fn is_complete(&self, isr: Option<&[BrokerId]>) -> bool {
+        let reordered_only = self.adding().is_empty() && self.removing().is_empty();
+        reordered_only || isr.is_some_and(|isr| self.target.iter().all(|t| isr.contains(t)))
+    }
+
     /// The assignment while moving: target replicas, then the original ones
     /// that are not in the target (Kafka's order).
     pub fn full(&self) -> Vec<BrokerId> {
@@ -198,5 +206,39 @@ impl ControllerContext {
             })
             .map(|(tp, _)| tp.clone())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reassignment_completes_once_its_targets_are_in_sync_or_at_once_if_only_reordered() {
+        let shrink = Reassignment {
+            original: vec![1, 3, 2],
+            target: vec![2, 1],
+        };
+        assert!(shrink.is_complete(Some(&[1, 2, 3])));
+        assert!(!shrink.is_complete(Some(&[1, 3])));
+        assert!(!shrink.is_complete(None));
+        let grow = Reassignment {
+            original: vec![1],
+            target: vec![1, 2],
+        };
+        assert!(!grow.is_complete(Some(&[1])));
+        assert!(grow.is_complete(Some(&[1, 2])));
+        // A reorder completes even with a replica out of the ISR, and so
+        // does a reassignment to the current replicas.
+        let reorder = Reassignment {
+            original: vec![1, 2, 3],
+            target: vec![2, 3, 1],
+        };
+        assert!(reorder.is_complete(Some(&[1, 2])));
+        let same = Reassignment {
+            original: vec![1, 2],
+            target: vec![1, 2],
+        };
+        assert!(same.is_complete(None));
     }
 }

@@ -380,6 +380,9 @@ impl Controller {
     /// Kafka's `onControllerFailover`: load everything, tell every broker
     /// the whole picture, then repair what the previous controller left.
     async fn on_failover(&mut self) -> Result<(), ControllerError> {
+        // gregor speaks inter-broker protocol 2.8, so feature versioning
+        // is on (Kafka's `maybeSetupFeatureVersioning`).
+        self.zk.enable_feature_versioning().await?;
         self.ctx.live_brokers.clear();
         let brokers = self.zk.get_all_brokers_with_epochs().await?;
         for (id, (info, epoch)) in brokers {

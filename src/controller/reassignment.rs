@@ -6,7 +6,9 @@
 //!    znode; every replica learns it through a leader epoch bump, and the
 //!    new replicas start following;
 //! 2. once every target replica is in the ISR (the leader announces ISR
-//!    growth through `/isr_change_notification`), the assignment becomes
+//!    growth through `/isr_change_notification`), or at once when the
+//!    replicas are only reordered or already in sync (then without step 1's
+//!    epoch bump, as Kafka's `isReassignmentComplete`), the assignment becomes
 //!    the target, leadership moves if the leader is not a target replica,
 //!    the removed replicas are stopped and deleted, and the partition is
 //!    taken out of `/admin/reassign_partitions` (deleted when empty).
@@ -44,9 +46,6 @@ impl Controller {
                 );
                 continue;
             }
-            if request.replicas == current {
-                continue;
-            }
             info!(
                 "reassigning {tp} from {current:?} to {:?}",
                 request.replicas
@@ -56,9 +55,16 @@ impl Controller {
                 target: request.replicas,
             };
             let adding = reassignment.adding();
+            let isr = self.ctx.leaderships.get(&tp).map(|l| l.state.isr.clone());
+            let complete = reassignment.is_complete(isr.as_deref());
             self.ctx.assignments.insert(tp.clone(), reassignment.full());
             self.ctx.reassignments.insert(tp.clone(), reassignment);
             self.write_topic_assignment(&tp.topic).await?;
+            if complete {
+                // Completed below with the caught-up ones, with no epoch
+                // bump for the move's start (Kafka's steps B1-B8 only).
+                continue;
+            }
             self.bump_leader_epoch(&tp).await?;
             let new_replicas: Vec<_> = adding
                 .into_iter()
@@ -97,10 +103,7 @@ impl Controller {
             .reassignments
             .iter()
             .filter(|(tp, r)| {
-                self.ctx
-                    .leaderships
-                    .get(*tp)
-                    .is_some_and(|l| r.target.iter().all(|t| l.state.isr.contains(t)))
+                r.is_complete(self.ctx.leaderships.get(*tp).map(|l| &l.state.isr[..]))
             })
             .map(|(tp, _)| tp.clone())
             .collect();

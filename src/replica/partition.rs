@@ -39,13 +39,11 @@ pub enum Role {
 /// The leader epoch of a partition not placed yet.
 const NO_LEADER_EPOCH: i32 = -1;
 
-/// Role, epoch and replicas change together, under one lock.
+/// Role and epoch change together, under one lock.
 #[derive(Debug, Clone)]
 struct Leadership {
     role: Role,
     leader_epoch: i32,
-    /// Every replica's broker id, preferred leader first.
-    replicas: Vec<BrokerId>,
 }
 
 /// The ISR as this broker knows it (Kafka's `IsrState`) and, while it
@@ -128,7 +126,6 @@ impl Partition {
             leadership: RwLock::new(Leadership {
                 role: Role::Follower { leader: None },
                 leader_epoch: NO_LEADER_EPOCH,
-                replicas: Vec::new(),
             }),
             isr: Mutex::new(IsrState::default()),
         }
@@ -178,7 +175,6 @@ impl Partition {
         *leadership = Leadership {
             role: Role::Leader,
             leader_epoch: state.leader_epoch,
-            replicas: state.replicas.clone(),
         };
         let mut isr = self.lock_isr();
         *isr = IsrState {
@@ -211,7 +207,6 @@ impl Partition {
                 leader: (state.leader != NO_LEADER).then_some(state.leader),
             },
             leader_epoch: state.leader_epoch,
-            replicas: state.replicas.clone(),
         };
         *self.lock_isr() = IsrState::from_controller(state);
     }
@@ -358,8 +353,10 @@ impl Partition {
 
     /// Adds `follower` to the ISR if it is a replica outside it that has
     /// every record below the high watermark and below the start of this
-    /// leader's epoch (Kafka's `needsExpandIsr`). The ISR keeps the
-    /// replicas' order.
+    /// leader's epoch (Kafka's `needsExpandIsr`). The follower joins at the
+    /// end of the ISR, whatever the replicas' order: Kafka 2.8 adds it to
+    /// the ISR's (insertion-ordered, for up to four replicas) Scala `Set`
+    /// and writes that in order (`PendingExpandIsr.maximalIsr`).
     fn maybe_expand_isr(
         &self,
         leadership: &Leadership,
@@ -374,12 +371,8 @@ impl Partition {
         if end < log.high_watermark() || end < isr.leader_epoch_start_offset {
             return None;
         }
-        let new_isr = leadership
-            .replicas
-            .iter()
-            .copied()
-            .filter(|id| *id == follower || isr.isr.contains(id))
-            .collect();
+        let mut new_isr = isr.isr.clone();
+        new_isr.push(follower);
         Some(self.propose_isr(leadership, isr, new_isr))
     }
 

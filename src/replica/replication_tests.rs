@@ -187,6 +187,18 @@ async fn a_caught_up_follower_joins_the_isr_by_a_conditional_write() {
 }
 
 #[tokio::test]
+async fn a_follower_rejoins_at_the_end_of_the_isr_not_at_its_replica_position() {
+    let dir = tempfile::tempdir().unwrap();
+    // Replicas [ME, F2, F3]; F2 dropped out (say it crashed) and F3 stayed.
+    let (rm, zk) = leader(dir.path(), &[F3, ME], 1);
+    fetch(&rm, Some(F2), 1).await.unwrap();
+    assert_eq!(rm.write_queued_isr_updates().await, 1);
+    // Kafka 2.8 appends to the ISR as it is: [3, 1, 2], not [1, 2, 3].
+    assert_eq!(rm.partition(&tp()).unwrap().isr(), [F3, ME, F2]);
+    assert_eq!(zk.lock().written[0].isr, [F3, ME, F2]);
+}
+
+#[tokio::test]
 async fn a_lagging_follower_leaves_the_isr_and_the_high_watermark_moves_on() {
     let dir = tempfile::tempdir().unwrap();
     let (rm, zk) = leader(dir.path(), &[ME, F2, F3], 2);

@@ -14,8 +14,9 @@ use zookeeper_client::{MultiWriteError, OneshotWatcher};
 
 use super::client::{zk_error, KafkaZkClient, ZkError, PERSISTENT};
 use super::data::{
-    BrokerId, BrokerInfo, LeaderIsrAndControllerEpoch, PartitionReassignment, ReassignPartitions,
-    TopicAssignment, TopicPartition, TopicPartitionList, ZNodeData,
+    BrokerId, BrokerInfo, FeatureZNode, FeatureZNodeStatus, LeaderIsrAndControllerEpoch,
+    PartitionReassignment, ReassignPartitions, TopicAssignment, TopicPartition, TopicPartitionList,
+    ZNodeData,
 };
 use super::paths;
 use crate::TopicPartition as PartitionId;
@@ -117,6 +118,40 @@ impl KafkaZkClient {
             brokers.insert(id, (info, stat.czxid));
         }
         Ok(brokers)
+    }
+
+    /// Turns feature versioning on in `/feature`, as Kafka 2.8's controller
+    /// does on failover when the inter-broker protocol is 2.7 or later
+    /// (`enableFeatureVersioning`): creates it enabled with no finalized
+    /// features if absent, enables a disabled one (dropping its features),
+    /// and leaves an enabled one as it is. Not fenced, as in Kafka.
+    pub async fn enable_feature_versioning(&self) -> Result<(), ZkError> {
+        let path = paths::FEATURE;
+        let Some(existing) = self.get::<FeatureZNode>(path).await? else {
+            let enabled = FeatureZNode::new(FeatureZNodeStatus::Enabled, BTreeMap::new());
+            return match self
+                .zookeeper()
+                .create(path, &enabled.encode(), &PERSISTENT)
+                .await
+            {
+                // Another controller made it in between; it wrote the same.
+                Ok(_) | Err(zkc::Error::NodeExists) => Ok(()),
+                Err(e) => Err(zk_error("create", path, e)),
+            };
+        };
+        let features = match existing.value.status {
+            FeatureZNodeStatus::Enabled => existing.value.features.clone(),
+            FeatureZNodeStatus::Disabled => BTreeMap::new(),
+        };
+        let enabled = FeatureZNode::new(FeatureZNodeStatus::Enabled, features);
+        if enabled == existing.value {
+            return Ok(());
+        }
+        self.zookeeper()
+            .set_data(path, &enabled.encode(), None)
+            .await
+            .map(drop)
+            .map_err(|e| zk_error("set", path, e))
     }
 
     /// Sets a one-shot watch on `path`'s children (creation or deletion of

@@ -594,6 +594,72 @@ impl JsonZNode for ProducerIdBlock {
     const ZNODE: &'static str = "/latest_producer_id_block";
 }
 
+/// A finalized feature's version range in `/feature`, KIP-584,
+/// `{"min_version_level":1,"max_version_level":2}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinalizedVersionRange {
+    pub min_version_level: i16,
+    pub max_version_level: i16,
+}
+
+/// Whether feature versioning is on, `/feature`'s `status` (Kafka's
+/// `FeatureZNodeStatus`): 0 disabled, 1 enabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeatureZNodeStatus {
+    Disabled,
+    Enabled,
+}
+
+impl Serialize for FeatureZNodeStatus {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(match self {
+            FeatureZNodeStatus::Disabled => 0,
+            FeatureZNodeStatus::Enabled => 1,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for FeatureZNodeStatus {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match i32::deserialize(deserializer)? {
+            0 => Ok(FeatureZNodeStatus::Disabled),
+            1 => Ok(FeatureZNodeStatus::Enabled),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown feature status {other}"
+            ))),
+        }
+    }
+}
+
+/// `/feature`: the cluster-wide finalized features (KIP-584),
+/// `{"version":1,"status":1,"features":{}}`. The controller of a cluster
+/// whose inter-broker protocol is 2.7 or later creates it enabled (Kafka's
+/// `KafkaController.enableFeatureVersioning`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeatureZNode {
+    #[serde(default)]
+    pub version: Version<1>,
+    pub status: FeatureZNodeStatus,
+    pub features: BTreeMap<String, FinalizedVersionRange>,
+}
+
+impl FeatureZNode {
+    pub fn new(
+        status: FeatureZNodeStatus,
+        features: BTreeMap<String, FinalizedVersionRange>,
+    ) -> Self {
+        FeatureZNode {
+            version: Version,
+            status,
+            features,
+        }
+    }
+}
+
+impl JsonZNode for FeatureZNode {
+    const ZNODE: &'static str = "/feature";
+}
+
 impl fmt::Display for TopicPartition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}-{}", self.topic, self.partition)
@@ -877,5 +943,25 @@ mod tests {
             br#"{"version":1,"broker":1,"block_start":"x","block_end":"9"}"#
         )
         .is_err());
+    }
+
+    #[test]
+    fn feature_znode_is_version_1_with_a_numeric_status() {
+        let enabled = FeatureZNode::new(FeatureZNodeStatus::Enabled, BTreeMap::new());
+        assert_eq!(
+            as_json(&enabled.encode()),
+            json!({"version": 1, "status": 1, "features": {}})
+        );
+        let kafkas = br#"{"features":{"f":{"min_version_level":1,"max_version_level":2}},"version":1,"status":0}"#;
+        let decoded = FeatureZNode::decode(kafkas).expect("decodes");
+        assert_eq!(decoded.status, FeatureZNodeStatus::Disabled);
+        assert_eq!(
+            decoded.features["f"],
+            FinalizedVersionRange {
+                min_version_level: 1,
+                max_version_level: 2
+            }
+        );
+        assert!(FeatureZNode::decode(br#"{"version":1,"status":2,"features":{}}"#).is_err());
     }
 }

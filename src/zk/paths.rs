@@ -37,6 +37,9 @@ pub const LATEST_PRODUCER_ID_BLOCK: &str = "/latest_producer_id_block";
 /// `/consumers`: the pre-0.9 consumer root. Nothing reads it, but Kafka still
 /// creates it at startup, so an operator finds the same tree.
 pub const CONSUMERS: &str = "/consumers";
+/// `/feature`: the cluster's finalized features (KIP-584), kept by the
+/// controller.
+pub const FEATURE: &str = "/feature";
 /// `/log_dir_event_notification`: parent of log dir failure notifications.
 pub const LOG_DIR_EVENT_NOTIFICATION: &str = "/log_dir_event_notification";
 
@@ -44,22 +47,26 @@ pub const LOG_DIR_EVENT_NOTIFICATION: &str = "/log_dir_event_notification";
 /// `/config/brokers/<default>`.
 pub const DEFAULT_BROKER_CONFIG_ENTITY: &str = "<default>";
 
-/// The config entity types under `/config`, Kafka's `ConfigType.all` in 2.8.
+/// The config entity types under `/config`, Kafka's `ConfigType.all` in 2.8
+/// (`kafka.server.ConfigType`; `Ip` came with KIP-612's per-IP connection
+/// rate quotas in 2.8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigType {
     Topic,
     Client,
     User,
     Broker,
+    Ip,
 }
 
 impl ConfigType {
     /// Every entity type, in Kafka's order.
-    pub const ALL: [ConfigType; 4] = [
+    pub const ALL: [ConfigType; 5] = [
         ConfigType::Topic,
         ConfigType::Client,
         ConfigType::User,
         ConfigType::Broker,
+        ConfigType::Ip,
     ];
 
     /// The path segment under `/config`, e.g. `topics`.
@@ -69,13 +76,14 @@ impl ConfigType {
             ConfigType::Client => "clients",
             ConfigType::User => "users",
             ConfigType::Broker => "brokers",
+            ConfigType::Ip => "ips",
         }
     }
 }
 
 /// The persistent znodes every broker makes sure exist at startup, in the
 /// order of Kafka's `ZkData.PersistentZkPaths`.
-pub const PERSISTENT_PATHS: [&str; 13] = [
+pub const PERSISTENT_PATHS: [&str; 14] = [
     CONSUMERS,
     BROKER_IDS,
     BROKER_TOPICS,
@@ -89,6 +97,7 @@ pub const PERSISTENT_PATHS: [&str; 13] = [
     "/config/clients",
     "/config/users",
     "/config/brokers",
+    "/config/ips",
 ];
 
 /// `/brokers/ids/<id>`: one broker's ephemeral registration.
@@ -166,6 +175,12 @@ mod tests {
             config_entity_change_path(ConfigType::Topic, "t"),
             "topics/t"
         );
+    }
+
+    #[test]
+    fn config_entity_types_are_kafka_2_8s() {
+        let names: Vec<&str> = ConfigType::ALL.iter().map(|t| t.as_str()).collect();
+        assert_eq!(names, ["topics", "clients", "users", "brokers", "ips"]);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use ::log::{info, warn};
 
-use crate::config::CLEANUP_POLICY;
+use crate::config::{CLEANUP_POLICY, COMPRESSION_TYPE, PRODUCER_COMPRESSION};
 use crate::coordinator::GROUP_METADATA_TOPIC_NAME;
 use crate::protocol::api::find_coordinator::{
     Coordinator, FindCoordinatorRequest, FindCoordinatorResponse,
@@ -97,7 +97,8 @@ impl Broker {
 
     /// Creates `__consumer_offsets` as Kafka does (`offsetsTopicConfigs`):
     /// `offsets.topic.num.partitions` partitions, compacted, with
-    /// `offsets.topic.segment.bytes` segments. The replication factor is
+    /// `offsets.topic.segment.bytes` segments and the producer's
+    /// compression kept. The replication factor is
     /// `offsets.topic.replication.factor` capped by the live brokers, so a
     /// cluster smaller than the factor still gets its coordinators.
     async fn create_offsets_topic(&self) {
@@ -109,6 +110,7 @@ impl Broker {
                 "segment.bytes".to_owned(),
                 self.config.offsets_topic_segment_bytes.to_string(),
             ),
+            (COMPRESSION_TYPE.to_owned(), PRODUCER_COMPRESSION.to_owned()),
         ]);
         let topic = NewTopic {
             name: GROUP_METADATA_TOPIC_NAME.to_owned(),
