@@ -1,8 +1,10 @@
 //! The acceptance matrix every client library goes through, written once:
 //! the client scripts (`clients/python/*_client.py`, `clients/js/kafkajs_client.js`)
-//! share one command line and JSON-lines output (see `clients/python/common.py`),
-//! and [`ScriptClient`] runs any of them. Test files pick a client and call
-//! the scenarios below, each against its own ZooKeeper and broker.
+//! and Go programs (`clients/go/cmd/*`) share one command line and JSON-lines
+//! output (see `clients/python/common.py`), and [`ScriptClient`] runs any of
+//! them. Test files pick a client and call the scenarios below, each against
+//! its own ZooKeeper and broker, or (the `*_on` forms) against one that the
+//! test shares between scenarios.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -10,7 +12,8 @@ use anyhow::{bail, ensure, Context, Result};
 use serde_json::Value;
 
 use crate::{
-    gregor_broker_with_zk, json_lines, node, python, unique_topic, wait_until, ClientOutput,
+    go_client, gregor_broker_with_zk, json_lines, node, python, unique_topic, wait_until,
+    ClientOutput, SingleBroker,
 };
 
 /// Bound on one client run; the scripts bound each of their own calls by
@@ -26,12 +29,18 @@ pub enum ScriptClient {
     Python(&'static str),
     /// `clients/js/<script>` with Node.
     Node(&'static str),
+    /// `clients/go/bin/<program>`, built by `.ci/install-deps`.
+    Go(&'static str),
 }
 
 pub const CONFLUENT_KAFKA: ScriptClient = ScriptClient::Python("python/confluent_kafka_client.py");
 pub const KAFKA_PYTHON: ScriptClient = ScriptClient::Python("python/kafka_python_client.py");
 pub const AIOKAFKA: ScriptClient = ScriptClient::Python("python/aiokafka_client.py");
 pub const KAFKAJS: ScriptClient = ScriptClient::Node("js/kafkajs_client.js");
+/// franz-go (kgo, kadm).
+pub const FRANZ_GO: ScriptClient = ScriptClient::Go("franz");
+/// IBM sarama, configured for Kafka 2.8.
+pub const SARAMA: ScriptClient = ScriptClient::Go("sarama");
 
 /// A record as a client consumed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +74,7 @@ impl ScriptClient {
         match self {
             ScriptClient::Python(script) => python(script, &args, CLIENT_TIMEOUT),
             ScriptClient::Node(script) => node(script, &args, CLIENT_TIMEOUT),
+            ScriptClient::Go(program) => go_client(program, &args, CLIENT_TIMEOUT),
         }
     }
 
@@ -150,6 +160,17 @@ impl ScriptClient {
             &["--timestamp".into(), timestamp.to_string()],
         )?;
         int(lines.first().context("no output")?, "offset")
+    }
+
+    /// What the client reports for a timestamp after every record: Kafka
+    /// answers offset -1, which kafkajs's fetchTopicOffsetsByTimestamp
+    /// (documented) and franz-go's kadm ListOffsetsAfterMilli (documented)
+    /// turn into the partition's end offset `end`.
+    fn offset_past_every_record(&self, end: i64) -> i64 {
+        match self {
+            ScriptClient::Node(_) | ScriptClient::Go("franz") => end,
+            ScriptClient::Python(_) | ScriptClient::Go(_) => -1,
+        }
     }
 
     /// Topic name → partition count, and the brokers as (id, host, port).
@@ -245,8 +266,16 @@ pub fn assert_exactly_produced(records: &[Consumed], count: i64) -> Result<()> {
 /// acks=0 the client learns nothing, so the records only have to arrive
 /// eventually.
 pub fn produce_and_consume(client: ScriptClient, acks: i16) -> Result<()> {
+    produce_and_consume_on(&gregor_broker_with_zk()?, client, acks)
+}
+
+/// [`produce_and_consume`] on a broker the caller started.
+pub fn produce_and_consume_on(
+    cluster: &SingleBroker,
+    client: ScriptClient,
+    acks: i16,
+) -> Result<()> {
     const COUNT: i64 = 1000;
-    let cluster = gregor_broker_with_zk()?;
     let bootstrap = cluster.bootstrap();
     let topic = unique_topic(&format!("acks{acks}"));
     let offsets = client.produce(&bootstrap, &topic, Produce::new(acks, COUNT))?;
@@ -277,8 +306,15 @@ pub fn produce_and_consume(client: ScriptClient, acks: i16) -> Result<()> {
 /// returns the first offset of the second run, and consuming from there
 /// gives the second run only (every timestamp >= the target).
 pub fn offsets_for_times_between_batches(client: ScriptClient) -> Result<()> {
+    offsets_for_times_between_batches_on(&gregor_broker_with_zk()?, client)
+}
+
+/// [`offsets_for_times_between_batches`] on a broker the caller started.
+pub fn offsets_for_times_between_batches_on(
+    cluster: &SingleBroker,
+    client: ScriptClient,
+) -> Result<()> {
     const PER_RUN: i64 = 100;
-    let cluster = gregor_broker_with_zk()?;
     let bootstrap = cluster.bootstrap();
     let topic = unique_topic("times");
     let first_base = now_ms() - 2 * 3_600_000;
@@ -300,14 +336,8 @@ pub fn offsets_for_times_between_batches(client: ScriptClient) -> Result<()> {
     );
     check_consumed_from(client, &bootstrap, &topic, offset, target, PER_RUN)?;
 
-    // Past every record Kafka answers offset -1; kafkajs's
-    // fetchTopicOffsetsByTimestamp documents that it turns -1 into the
-    // partition's end offset.
     let none = client.offset_for_time(&bootstrap, &topic, second_base + 10 * 3_600_000)?;
-    let expected = match client {
-        ScriptClient::Node(_) => 2 * PER_RUN,
-        ScriptClient::Python(_) => -1,
-    };
+    let expected = client.offset_past_every_record(2 * PER_RUN);
     ensure!(
         none == expected,
         "offset for a timestamp after every record is {none}, expected {expected}"
@@ -320,8 +350,15 @@ pub fn offsets_for_times_between_batches(client: ScriptClient) -> Result<()> {
 /// that record's exact offset (it searches records inside the batch), so
 /// consuming from it sees no record older than the target.
 pub fn offsets_for_times_inside_a_batch(client: ScriptClient) -> Result<()> {
+    offsets_for_times_inside_a_batch_on(&gregor_broker_with_zk()?, client)
+}
+
+/// [`offsets_for_times_inside_a_batch`] on a broker the caller started.
+pub fn offsets_for_times_inside_a_batch_on(
+    cluster: &SingleBroker,
+    client: ScriptClient,
+) -> Result<()> {
     const COUNT: i64 = 100;
-    let cluster = gregor_broker_with_zk()?;
     let bootstrap = cluster.bootstrap();
     let topic = unique_topic("times-in-batch");
     let base = now_ms() - 3_600_000;
@@ -377,7 +414,15 @@ fn check_consumed_from(
 /// then shows in metadata with 3 partitions, and deletes it, after which
 /// it disappears from metadata.
 pub fn admin_create_and_delete_topic(client: ScriptClient) -> Result<()> {
-    let cluster = gregor_broker_with_zk()?;
+    admin_create_and_delete_topic_on(&gregor_broker_with_zk()?, client)
+}
+
+/// [`admin_create_and_delete_topic`] on a broker the caller started (its
+/// only broker, id 1).
+pub fn admin_create_and_delete_topic_on(
+    cluster: &SingleBroker,
+    client: ScriptClient,
+) -> Result<()> {
     let bootstrap = cluster.bootstrap();
     let topic = unique_topic("admin");
     let lines = client.run_ok(

@@ -1,5 +1,6 @@
 //! Real Kafka clients: scripts in `integration-tests/clients/` run with the
-//! venv's Python or with Node, and kcat. All are installed by
+//! venv's Python or with Node, the Go client programs built from
+//! `integration-tests/clients/go/`, and kcat. All are installed by
 //! `.ci/install-deps`.
 
 use std::ffi::OsStr;
@@ -81,6 +82,24 @@ where
         modules.display()
     );
     run_script(Command::new("node"), script, args, timeout)
+}
+
+/// Runs the Go client program `integration-tests/clients/go/bin/<program>`
+/// (`franz` or `sarama`), which `.ci/install-deps` builds with `go build`.
+pub fn go_client<I, S>(program: &str, args: I, timeout: Duration) -> Result<ClientOutput>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let binary = clients_dir().join("go/bin").join(program);
+    ensure!(
+        binary.is_file(),
+        "the Go client {} is not built: run `bash .ci/install-deps`",
+        binary.display()
+    );
+    let mut cmd = Command::new(binary);
+    cmd.args(args).current_dir(clients_dir());
+    Ok(run_with_timeout(cmd, timeout)?.into())
 }
 
 /// Runs kcat (librdkafka's command-line client) with `args`.

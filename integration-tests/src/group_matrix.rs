@@ -16,7 +16,10 @@ use serde_json::Value;
 
 use crate::client_matrix::{ScriptClient, CONFLUENT_KAFKA};
 use crate::wire::WireClient;
-use crate::{gregor_broker_with_zk_configured, json_lines, unique_topic, wait_until, SingleBroker};
+use crate::{
+    gregor_broker_with_zk_configured, json_lines, unique_topic, wait_until, BrokerConfig,
+    SingleBroker,
+};
 
 /// Bound on every wait for the group.
 pub const TIMEOUT: Duration = Duration::from_secs(120);
@@ -27,10 +30,20 @@ pub const OFFSETS_PARTITIONS: u32 = 5;
 /// One broker whose `__consumer_offsets` suits a single-node test: one
 /// replica, a few partitions, and new groups rebalancing at once.
 pub fn group_broker() -> Result<SingleBroker> {
+    group_broker_with(|c| c)
+}
+
+/// [`group_broker`] with more of `configure` (say `.kafka(KAFKA_2_8)`, to
+/// run a scenario against Kafka itself).
+pub fn group_broker_with(
+    configure: impl FnOnce(BrokerConfig) -> BrokerConfig,
+) -> Result<SingleBroker> {
     gregor_broker_with_zk_configured(|c| {
-        c.property("offsets.topic.replication.factor", 1)
-            .property("offsets.topic.num.partitions", OFFSETS_PARTITIONS)
-            .property("group.initial.rebalance.delay.ms", 0)
+        configure(
+            c.property("offsets.topic.replication.factor", 1)
+                .property("offsets.topic.num.partitions", OFFSETS_PARTITIONS)
+                .property("group.initial.rebalance.delay.ms", 0),
+        )
     })
 }
 
@@ -299,9 +312,18 @@ pub enum Departure {
 /// after a while; the other two take over its partitions from the offsets
 /// it committed.
 pub fn three_members_share_and_take_over(client: ScriptClient, departure: Departure) -> Result<()> {
+    three_members_share_and_take_over_on(&group_broker()?, client, departure)
+}
+
+/// [`three_members_share_and_take_over`] on a [`group_broker`] the caller
+/// started.
+pub fn three_members_share_and_take_over_on(
+    cluster: &SingleBroker,
+    client: ScriptClient,
+    departure: Departure,
+) -> Result<()> {
     const PARTITIONS: i32 = 6;
     const PER_PARTITION: i64 = 100;
-    let cluster = group_broker()?;
     let bootstrap = cluster.bootstrap();
     let topic = unique_topic("shared");
     let group = format!("{topic}-group");
@@ -320,7 +342,7 @@ pub fn three_members_share_and_take_over(client: ScriptClient, departure: Depart
         Departure::Crashes => &["--crash-after", "30", "--session-timeout-ms", "6000"],
     });
     let stays = [member(STAYS), member(STAYS)];
-    wait_for_stable_group(&cluster, &group, &topic, 3, 2)?;
+    wait_for_stable_group(cluster, &group, &topic, 3, 2)?;
     produce(&bootstrap, &topic, PARTITIONS, PER_PARTITION)?;
 
     let join = |h: thread::JoinHandle<Result<GroupRun>>| {
@@ -371,7 +393,7 @@ pub fn three_members_share_and_take_over(client: ScriptClient, departure: Depart
         );
     }
     check_exactly_once(&[&a, &b, &left], PARTITIONS, PER_PARTITION)?;
-    let offsets = committed(&cluster, &group, &topic, PARTITIONS)?;
+    let offsets = committed(cluster, &group, &topic, PARTITIONS)?;
     ensure!(
         offsets.values().all(|o| *o == PER_PARTITION),
         "committed offsets {offsets:?}"
@@ -382,9 +404,17 @@ pub fn three_members_share_and_take_over(client: ScriptClient, departure: Depart
 /// A group consumes part of a topic and stops; started again it resumes
 /// at its committed offsets, and between the runs reads everything once.
 pub fn restart_resumes_at_committed_offsets(client: ScriptClient) -> Result<()> {
+    restart_resumes_at_committed_offsets_on(&group_broker()?, client)
+}
+
+/// [`restart_resumes_at_committed_offsets`] on a [`group_broker`] the
+/// caller started.
+pub fn restart_resumes_at_committed_offsets_on(
+    cluster: &SingleBroker,
+    client: ScriptClient,
+) -> Result<()> {
     const PARTITIONS: i32 = 3;
     const PER_PARTITION: i64 = 30;
-    let cluster = group_broker()?;
     let bootstrap = cluster.bootstrap();
     let topic = unique_topic("resume");
     let group = format!("{topic}-group");
@@ -396,14 +426,14 @@ pub fn restart_resumes_at_committed_offsets(client: ScriptClient) -> Result<()> 
         first.records.iter().filter(|r| r.committed).count() == 40,
         "{first:?}"
     );
-    let after_first = committed(&cluster, &group, &topic, PARTITIONS)?;
+    let after_first = committed(cluster, &group, &topic, PARTITIONS)?;
     let positions: i64 = after_first.values().map(|o| (*o).max(0)).sum();
     ensure!(
         positions == 40,
         "committed {after_first:?} after 40 records"
     );
     // The lag kafka-consumer-groups.sh shows: high watermark - committed.
-    let lag = group_lag(&cluster, &group, &topic, PARTITIONS)?;
+    let lag = group_lag(cluster, &group, &topic, PARTITIONS)?;
     ensure!(
         lag == PARTITIONS as i64 * PER_PARTITION - 40,
         "lag {lag} after 40 of {} records",
@@ -425,13 +455,13 @@ pub fn restart_resumes_at_committed_offsets(client: ScriptClient) -> Result<()> 
         );
     }
     check_exactly_once(&[&first, &second], PARTITIONS, PER_PARTITION)?;
-    let offsets = committed(&cluster, &group, &topic, PARTITIONS)?;
+    let offsets = committed(cluster, &group, &topic, PARTITIONS)?;
     ensure!(
         offsets.values().all(|o| *o == PER_PARTITION),
         "committed offsets {offsets:?}"
     );
     ensure!(
-        group_lag(&cluster, &group, &topic, PARTITIONS)? == 0,
+        group_lag(cluster, &group, &topic, PARTITIONS)? == 0,
         "the group still lags after reading everything"
     );
     Ok(())

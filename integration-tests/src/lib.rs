@@ -33,7 +33,9 @@ mod zookeeper;
 use std::path::{Path, PathBuf};
 
 pub use broker::{build_dirs, gregor_binary, Broker, BrokerConfig};
-pub use clients::{json_lines, kcat, kcat_consume, kcat_produce_file, node, python, ClientOutput};
+pub use clients::{
+    go_client, json_lines, kcat, kcat_consume, kcat_produce_file, node, python, ClientOutput,
+};
 pub use cluster::Cluster;
 pub use fixture::{
     gregor_broker_with_zk, gregor_broker_with_zk_configured, unique_topic, SingleBroker,
