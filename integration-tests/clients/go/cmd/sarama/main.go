@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"os"
 	"sort"
@@ -42,6 +43,9 @@ func brokers(a *cli.Args) []string { return strings.Split(a.Bootstrap, ",") }
 // config is sarama's default configuration for Kafka 2.8, every network
 // call bounded by cli.Timeout.
 func config() *sarama.Config {
+	if os.Getenv("SARAMA_LOG") != "" {
+		sarama.Logger = log.New(os.Stderr, "[sarama] ", log.Lmicroseconds)
+	}
 	c := sarama.NewConfig()
 	c.Version = sarama.V2_8_0_0
 	c.Net.DialTimeout = cli.Timeout
@@ -175,12 +179,15 @@ func consume(a *cli.Args) error {
 // only retried later), so each record's offset is committed with an
 // OffsetCommit of its own, as sarama's offset manager sends it for Kafka
 // 2.8 (v8, the session's generation and member id), whose answer says
-// whether it was committed.
+// whether it was committed. It goes through a client of its own: on the
+// consumer's connection to the broker each commit would wait behind a
+// fetch held for up to Consumer.MaxWaitTime (500 ms), as the broker
+// answers a connection's requests in order.
 type member struct {
-	args   *cli.Args
-	client sarama.Client
-	mu     sync.Mutex // one record at a time, as the other clients
-	run    *cli.GroupConsumption
+	args      *cli.Args
+	committer sarama.Client
+	mu        sync.Mutex // one record at a time, as the other clients
+	run       *cli.GroupConsumption
 }
 
 func (m *member) Setup(s sarama.ConsumerGroupSession) error {
@@ -224,7 +231,7 @@ func (m *member) process(s sarama.ConsumerGroupSession, msg *sarama.ConsumerMess
 }
 
 func (m *member) commit(s sarama.ConsumerGroupSession, msg *sarama.ConsumerMessage) error {
-	coordinator, err := m.client.Coordinator(m.args.Group)
+	coordinator, err := m.committer.Coordinator(m.args.Group)
 	if err != nil {
 		return err
 	}
@@ -269,12 +276,17 @@ func groupConsume(a *cli.Args) error {
 	if err != nil {
 		return err
 	}
+	committer, err := sarama.NewClient(brokers(a), c)
+	if err != nil {
+		return err
+	}
+	defer committer.Close()
 	go func() {
 		for err := range group.Errors() {
 			fmt.Fprintf(os.Stderr, "consumer group error: %v\n", err)
 		}
 	}()
-	m := &member{args: a, client: client, run: cli.NewGroupConsumption(a)}
+	m := &member{args: a, committer: committer, run: cli.NewGroupConsumption(a)}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	ended := make(chan error, 1)
