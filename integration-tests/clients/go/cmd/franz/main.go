@@ -320,7 +320,7 @@ func createTopic(a *cli.Args) error {
 	defer closeAdm()
 	ctx, cancel := timeout()
 	defer cancel()
-	if _, err := adm.CreateTopic(ctx, int32(a.Partitions), int16(a.ReplicationFact), nil, a.Topic); err != nil {
+	if _, err := adm.CreateTopic(ctx, int32(a.Partitions), int16(a.ReplicationFactor), nil, a.Topic); err != nil {
 		return err
 	}
 	cli.Emit(map[string]any{"created": a.Topic})

@@ -351,7 +351,7 @@ func createTopic(a *cli.Args) error {
 	defer adm.Close()
 	detail := &sarama.TopicDetail{
 		NumPartitions:     int32(a.Partitions),
-		ReplicationFactor: int16(a.ReplicationFact),
+		ReplicationFactor: int16(a.ReplicationFactor),
 	}
 	if err := adm.CreateTopic(a.Topic, detail, false); err != nil {
 		return err

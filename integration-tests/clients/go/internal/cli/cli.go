@@ -31,25 +31,25 @@ type Args struct {
 	Topic     string
 	Mode      string
 
-	Acks             int
-	Count            int64
-	Start            int64
-	TimestampBase    OptionalInt
-	LingerMs         int
-	MessageTimeoutMs int
-	Partition        int32
-	Offset           string
-	Timestamp        OptionalInt
-	Partitions       int
-	ReplicationFact  int
-	Group            string
-	ExitAfter        int
-	CrashAfter       int
-	IdleMs           int
-	MaxSecs          int
-	SessionTimeoutMs int
-	Configs          Configs
-	Compression      string
+	Acks              int
+	Count             int64
+	Start             int64
+	TimestampBase     OptionalInt
+	LingerMs          int
+	MessageTimeoutMs  int
+	Partition         int32
+	Offset            string
+	Timestamp         OptionalInt
+	Partitions        int
+	ReplicationFactor int
+	Group             string
+	ExitAfter         int
+	CrashAfter        int
+	IdleMs            int
+	MaxSecs           int
+	SessionTimeoutMs  int
+	Configs           Configs
+	Compression       string
 }
 
 // OptionalInt is an integer flag that may be absent.
@@ -132,7 +132,7 @@ func parse(argv []string) (*Args, error) {
 	fs.StringVar(&a.Offset, "offset", "earliest", "")
 	fs.Var(optionalIntFlag{&a.Timestamp}, "timestamp", "")
 	fs.IntVar(&a.Partitions, "partitions", 1, "")
-	fs.IntVar(&a.ReplicationFact, "replication-factor", 1, "")
+	fs.IntVar(&a.ReplicationFactor, "replication-factor", 1, "")
 	fs.StringVar(&a.Group, "group", "", "")
 	fs.IntVar(&a.ExitAfter, "exit-after", 0, "")
 	fs.IntVar(&a.CrashAfter, "crash-after", 0, "")
