@@ -1,10 +1,11 @@
 //! The acceptance matrix every client library goes through, written once:
 //! the client scripts (`clients/python/*_client.py`, `clients/js/kafkajs_client.js`)
-//! and the Java client program (`clients/java`) share one command line and
-//! JSON-lines output (see `clients/python/common.py`), and [`ScriptClient`]
-//! runs any of them. Test files pick a client and call the scenarios below,
-//! each against its own ZooKeeper and broker, or (the `_on` forms) against
-//! one the test shares between scenarios.
+//! the Java client program (`clients/java`) and Go programs
+//! (`clients/go/cmd/*`) share one command line and JSON-lines output (see
+//! `clients/python/common.py`), and [`ScriptClient`] runs any of them. Test
+//! files pick a client and call the scenarios below, each against its own
+//! ZooKeeper and broker, or (the `*_on` forms) against one that the test
+//! shares between scenarios.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,8 +13,8 @@ use anyhow::{bail, ensure, Context, Result};
 use serde_json::Value;
 
 use crate::{
-    gregor_broker_with_zk, java_client, json_lines, node, python, unique_topic, wait_until,
-    ClientOutput, SingleBroker, KAFKA_CLIENTS_2_8, KAFKA_CLIENTS_4,
+    go_client, gregor_broker_with_zk, java_client, json_lines, node, python, unique_topic,
+    wait_until, ClientOutput, SingleBroker, KAFKA_CLIENTS_2_8, KAFKA_CLIENTS_4,
 };
 
 /// Bound on one client run; the scripts bound each of their own calls by
@@ -35,6 +36,8 @@ pub enum ScriptClient {
         version: &'static str,
         options: &'static [&'static str],
     },
+    /// `clients/go/bin/<program>`, built by `.ci/install-deps`.
+    Go(&'static str),
 }
 
 pub const CONFLUENT_KAFKA: ScriptClient = ScriptClient::Python("python/confluent_kafka_client.py");
@@ -51,6 +54,10 @@ pub const JAVA_4: ScriptClient = ScriptClient::Java {
     version: KAFKA_CLIENTS_4,
     options: &[],
 };
+/// franz-go (kgo, kadm).
+pub const FRANZ_GO: ScriptClient = ScriptClient::Go("franz");
+/// IBM sarama, configured for Kafka 2.8.
+pub const SARAMA: ScriptClient = ScriptClient::Go("sarama");
 
 /// A record as a client consumed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +95,7 @@ impl ScriptClient {
                 args.extend(options.iter().map(|o| (*o).to_owned()));
                 java_client(version, &args, CLIENT_TIMEOUT)
             }
+            ScriptClient::Go(program) => go_client(program, &args, CLIENT_TIMEOUT),
         }
     }
 
@@ -173,6 +181,17 @@ impl ScriptClient {
             &["--timestamp".into(), timestamp.to_string()],
         )?;
         int(lines.first().context("no output")?, "offset")
+    }
+
+    /// What the client reports for a timestamp after every record: Kafka
+    /// answers offset -1, which kafkajs's fetchTopicOffsetsByTimestamp
+    /// (documented) and franz-go's kadm ListOffsetsAfterMilli (documented)
+    /// turn into the partition's end offset `end`.
+    fn offset_past_every_record(&self, end: i64) -> i64 {
+        match self {
+            ScriptClient::Node(_) | ScriptClient::Go("franz") => end,
+            ScriptClient::Python(_) | ScriptClient::Java { .. } | ScriptClient::Go(_) => -1,
+        }
     }
 
     /// Topic name → partition count, and the brokers as (id, host, port).
@@ -271,7 +290,7 @@ pub fn produce_and_consume(client: ScriptClient, acks: i16) -> Result<()> {
     produce_and_consume_on(&gregor_broker_with_zk()?, client, acks)
 }
 
-/// [`produce_and_consume`] on a broker the test shares.
+/// [`produce_and_consume`] on a broker the caller started.
 pub fn produce_and_consume_on(
     cluster: &SingleBroker,
     client: ScriptClient,
@@ -311,7 +330,7 @@ pub fn offsets_for_times_between_batches(client: ScriptClient) -> Result<()> {
     offsets_for_times_between_batches_on(&gregor_broker_with_zk()?, client)
 }
 
-/// [`offsets_for_times_between_batches`] on a broker the test shares.
+/// [`offsets_for_times_between_batches`] on a broker the caller started.
 pub fn offsets_for_times_between_batches_on(
     cluster: &SingleBroker,
     client: ScriptClient,
@@ -338,14 +357,8 @@ pub fn offsets_for_times_between_batches_on(
     );
     check_consumed_from(client, &bootstrap, &topic, offset, target, PER_RUN)?;
 
-    // Past every record Kafka answers offset -1; kafkajs's
-    // fetchTopicOffsetsByTimestamp documents that it turns -1 into the
-    // partition's end offset.
     let none = client.offset_for_time(&bootstrap, &topic, second_base + 10 * 3_600_000)?;
-    let expected = match client {
-        ScriptClient::Node(_) => 2 * PER_RUN,
-        ScriptClient::Python(_) | ScriptClient::Java { .. } => -1,
-    };
+    let expected = client.offset_past_every_record(2 * PER_RUN);
     ensure!(
         none == expected,
         "offset for a timestamp after every record is {none}, expected {expected}"
@@ -361,7 +374,7 @@ pub fn offsets_for_times_inside_a_batch(client: ScriptClient) -> Result<()> {
     offsets_for_times_inside_a_batch_on(&gregor_broker_with_zk()?, client)
 }
 
-/// [`offsets_for_times_inside_a_batch`] on a broker the test shares.
+/// [`offsets_for_times_inside_a_batch`] on a broker the caller started.
 pub fn offsets_for_times_inside_a_batch_on(
     cluster: &SingleBroker,
     client: ScriptClient,
@@ -425,7 +438,8 @@ pub fn admin_create_and_delete_topic(client: ScriptClient) -> Result<()> {
     admin_create_and_delete_topic_on(&gregor_broker_with_zk()?, client)
 }
 
-/// [`admin_create_and_delete_topic`] on a broker the test shares.
+/// [`admin_create_and_delete_topic`] on a broker the caller started (its
+/// only broker, id 1).
 pub fn admin_create_and_delete_topic_on(
     cluster: &SingleBroker,
     client: ScriptClient,

@@ -1,6 +1,7 @@
 //! Real Kafka clients: scripts in `integration-tests/clients/` run with the
 //! venv's Python or with Node, the Java client program (`clients/java`) on
-//! a kafka-clients version's jars, and kcat. All are installed by
+//! a kafka-clients version's jars, the Go client programs built from
+//! `integration-tests/clients/go/`, and kcat. All are installed by
 //! `.ci/install-deps`.
 
 use std::ffi::OsStr;
@@ -121,6 +122,24 @@ where
     .arg("gregor.clients.JavaClient")
     .args(args)
     .current_dir(&java);
+    Ok(run_with_timeout(cmd, timeout)?.into())
+}
+
+/// Runs the Go client program `integration-tests/clients/go/bin/<program>`
+/// (`franz` or `sarama`), which `.ci/install-deps` builds with `go build`.
+pub fn go_client<I, S>(program: &str, args: I, timeout: Duration) -> Result<ClientOutput>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let binary = clients_dir().join("go/bin").join(program);
+    ensure!(
+        binary.is_file(),
+        "the Go client {} is not built: run `bash .ci/install-deps`",
+        binary.display()
+    );
+    let mut cmd = Command::new(binary);
+    cmd.args(args).current_dir(clients_dir());
     Ok(run_with_timeout(cmd, timeout)?.into())
 }
 

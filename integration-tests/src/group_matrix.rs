@@ -16,7 +16,10 @@ use serde_json::Value;
 
 use crate::client_matrix::{ScriptClient, CONFLUENT_KAFKA};
 use crate::wire::WireClient;
-use crate::{gregor_broker_with_zk_configured, json_lines, unique_topic, wait_until, SingleBroker};
+use crate::{
+    gregor_broker_with_zk_configured, json_lines, unique_topic, wait_until, BrokerConfig,
+    SingleBroker,
+};
 
 /// Bound on every wait for the group.
 pub const TIMEOUT: Duration = Duration::from_secs(120);
@@ -27,10 +30,20 @@ pub const OFFSETS_PARTITIONS: u32 = 5;
 /// One broker whose `__consumer_offsets` suits a single-node test: one
 /// replica, a few partitions, and new groups rebalancing at once.
 pub fn group_broker() -> Result<SingleBroker> {
+    group_broker_with(|c| c)
+}
+
+/// [`group_broker`] with more of `configure` (say `.kafka(KAFKA_2_8)`, to
+/// run a scenario against Kafka itself).
+pub fn group_broker_with(
+    configure: impl FnOnce(BrokerConfig) -> BrokerConfig,
+) -> Result<SingleBroker> {
     gregor_broker_with_zk_configured(|c| {
-        c.property("offsets.topic.replication.factor", 1)
-            .property("offsets.topic.num.partitions", OFFSETS_PARTITIONS)
-            .property("group.initial.rebalance.delay.ms", 0)
+        configure(
+            c.property("offsets.topic.replication.factor", 1)
+                .property("offsets.topic.num.partitions", OFFSETS_PARTITIONS)
+                .property("group.initial.rebalance.delay.ms", 0),
+        )
     })
 }
 
@@ -306,7 +319,8 @@ pub fn three_members_share_and_take_over(client: ScriptClient, departure: Depart
     three_members_share_and_take_over_on(&group_broker()?, client, departure)
 }
 
-/// [`three_members_share_and_take_over`] on a [`group_broker`] the test shares.
+/// [`three_members_share_and_take_over`] on a [`group_broker`] the caller
+/// started.
 pub fn three_members_share_and_take_over_on(
     cluster: &SingleBroker,
     client: ScriptClient,
@@ -397,7 +411,8 @@ pub fn restart_resumes_at_committed_offsets(client: ScriptClient) -> Result<()> 
     restart_resumes_at_committed_offsets_on(&group_broker()?, client)
 }
 
-/// [`restart_resumes_at_committed_offsets`] on a [`group_broker`] the test shares.
+/// [`restart_resumes_at_committed_offsets`] on a [`group_broker`] the
+/// caller started.
 pub fn restart_resumes_at_committed_offsets_on(
     cluster: &SingleBroker,
     client: ScriptClient,

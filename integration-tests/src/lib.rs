@@ -34,8 +34,8 @@ use std::path::{Path, PathBuf};
 
 pub use broker::{build_dirs, gregor_binary, Broker, BrokerConfig};
 pub use clients::{
-    java_client, json_lines, kcat, kcat_consume, kcat_produce_file, node, python, ClientOutput,
-    KAFKA_CLIENTS_2_8, KAFKA_CLIENTS_4,
+    go_client, java_client, json_lines, kcat, kcat_consume, kcat_produce_file, node, python,
+    ClientOutput, KAFKA_CLIENTS_2_8, KAFKA_CLIENTS_4,
 };
 pub use cluster::Cluster;
 pub use fixture::{
