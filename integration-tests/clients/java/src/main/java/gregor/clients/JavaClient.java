@@ -51,6 +51,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -358,8 +359,14 @@ public final class JavaClient {
         GroupConsumption run = new GroupConsumption(args);
         outer:
         while (!run.done()) {
+            // Partitions rewound in this poll: the rest of their records
+            // in it are read again later, not now.
+            Set<TopicPartition> rewound = new HashSet<>();
             for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
                 TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+                if (rewound.contains(tp)) {
+                    continue;
+                }
                 boolean committed;
                 try {
                     c.commitSync(Map.of(tp, new OffsetAndMetadata(r.offset() + 1)), TIMEOUT);
@@ -367,6 +374,13 @@ public final class JavaClient {
                 } catch (KafkaException e) {
                     System.err.println("commit of " + tp + "@" + r.offset() + " failed: " + describe(e));
                     committed = false;
+                    // A cooperative rebalance may leave the partition with
+                    // this member: read the record again, as its next owner
+                    // would, so that every record is committed by a reader.
+                    if (c.assignment().contains(tp)) {
+                        c.seek(tp, r.offset());
+                        rewound.add(tp);
+                    }
                 }
                 Map<String, Object> line = new LinkedHashMap<>();
                 line.put("partition", r.partition());
