@@ -42,8 +42,10 @@ pub enum ConfigError {
     /// The properties text is malformed (only a bad `\uXXXX` escape can do this).
     #[error("line {line}: {reason}")]
     Syntax { line: usize, reason: String },
-    /// A key has a value of the wrong type or outside its range.
-    #[error("invalid value {value:?} for {key}: expected {expected}")]
+    /// A key has a value of the wrong type or outside its range; worded
+    /// as Kafka's `ConfigException` (`expected` is Kafka's reason, such as
+    /// "Not a number of type LONG"), which clients show verbatim.
+    #[error("Invalid value {value} for configuration {key}: {expected}")]
     InvalidValue {
         key: &'static str,
         value: String,
@@ -56,7 +58,7 @@ pub enum ConfigError {
     #[error("invalid override {0:?}: expected key=value")]
     InvalidOverride(String),
     /// A topic config key Kafka does not know (or gregor does not support).
-    #[error("unknown topic config {0}")]
+    #[error("Unknown topic config name: {0}")]
     UnknownTopicConfig(String),
 }
 
@@ -808,7 +810,7 @@ fn cleanup_policy(p: &Props<'_>, key: &'static str) -> Result<Option<CleanupPoli
         match item.trim() {
             "compact" => policy.compact = true,
             "delete" => policy.delete = true,
-            _ => return Err(invalid(key, list, "a list of compact, delete")),
+            _ => return Err(invalid(key, list, "String must be one of: compact, delete")),
         }
     }
     Ok(Some(policy))
@@ -1126,17 +1128,36 @@ impl<'a> Props<'a> {
     /// `LONG`, `SHORT`) so out-of-range values fail as they do in Kafka.
     fn number<T>(&self, key: &'static str, min: T, max: T) -> Result<Option<T>, ConfigError>
     where
-        T: Copy + PartialOrd + fmt::Display + TryFrom<i128>,
+        T: Copy + PartialOrd + fmt::Display + TryFrom<i128> + Into<i128>,
     {
         let Some(raw) = self.string(key) else {
             return Ok(None);
         };
-        let value: i128 = raw.parse().map_err(|_| invalid(key, raw, "an integer"))?;
+        // Kafka's ConfigDef: a value its type cannot hold is "Not a
+        // number", one outside the validator's range says which bound.
+        let kafka_type = match std::mem::size_of::<T>() {
+            2 => "SHORT",
+            4 => "INT",
+            _ => "LONG",
+        };
+        let type_max = match kafka_type {
+            "SHORT" => i128::from(i16::MAX),
+            "INT" => i128::from(i32::MAX),
+            _ => i128::from(i64::MAX),
+        };
+        let not_a_number = || invalid(key, raw, format!("Not a number of type {kafka_type}"));
+        let value: i128 = raw.parse().map_err(|_| not_a_number())?;
+        if value > type_max || value < -type_max - 1 {
+            return Err(not_a_number());
+        }
+        if value < min.into() {
+            return Err(invalid(key, raw, format!("Value must be at least {min}")));
+        }
         T::try_from(value)
             .ok()
-            .filter(|v| *v >= min && *v <= max)
+            .filter(|v| *v <= max)
             .map(Some)
-            .ok_or_else(|| invalid(key, raw, format!("an integer between {min} and {max}")))
+            .ok_or_else(|| invalid(key, raw, format!("Value must be no more than {max}")))
     }
 
     /// A Kafka `INT` of at least `min`.
@@ -1157,7 +1178,11 @@ impl<'a> Props<'a> {
         match raw.to_ascii_lowercase().as_str() {
             "true" => Ok(Some(true)),
             "false" => Ok(Some(false)),
-            _ => Err(invalid(key, raw, "true or false")),
+            _ => Err(invalid(
+                key,
+                raw,
+                "Expected value to be either true or false",
+            )),
         }
     }
 
@@ -1166,11 +1191,16 @@ impl<'a> Props<'a> {
         let Some(raw) = self.string(key) else {
             return Ok(None);
         };
-        raw.parse::<f64>()
-            .ok()
-            .filter(|v| (0.0..=1.0).contains(v))
-            .map(Some)
-            .ok_or_else(|| invalid(key, raw, "a number between 0 and 1"))
+        let value = raw
+            .parse::<f64>()
+            .map_err(|_| invalid(key, raw, "Not a number of type DOUBLE"))?;
+        if !(value >= 0.0) {
+            return Err(invalid(key, raw, "Value must be at least 0"));
+        }
+        if value > 1.0 {
+            return Err(invalid(key, raw, "Value must be no more than 1"));
+        }
+        Ok(Some(value))
     }
 
     /// The keys present but never asked for.
@@ -1428,7 +1458,18 @@ mod tests {
         let err = parse("broker.id=abc\n").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "invalid value \"abc\" for broker.id: expected an integer"
+            "Invalid value abc for configuration broker.id: Not a number of type INT"
+        );
+        // Kafka's ConfigDef wording, which AdminClient users see.
+        let err = parse(
+            "broker.id=0
+num.partitions=0
+",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid value 0 for configuration num.partitions: Value must be at least 1"
         );
         let cases = [
             ("broker.id=1001\n", "broker.id"),
@@ -1483,7 +1524,11 @@ mod tests {
             assert!(err.to_string().contains(key), "{err}");
         }
         let err = parse("broker.id=1001\n").unwrap_err();
-        assert!(err.to_string().contains("between -1 and 1000"), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with("broker.id: Value must be no more than 1000"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1739,7 +1784,7 @@ mod tests {
     fn topic_overrides_are_validated() {
         let base = LogConfig::default();
         let err = topic_log_config(&base, &map(&[("cleanup.polic", "compact")])).unwrap_err();
-        assert_eq!(err.to_string(), "unknown topic config cleanup.polic");
+        assert_eq!(err.to_string(), "Unknown topic config name: cleanup.polic");
         for (policy, compact, delete) in [
             ("compact", true, false),
             ("delete", false, true),

@@ -24,6 +24,12 @@ pub(super) const DEFAULT_CONFIG_SOURCE: i8 = 5;
 
 impl Broker {
     pub(crate) async fn create_topics(&self, request: CreateTopicsRequest) -> CreateTopicsResponse {
+        if self.active_controller().is_none() {
+            return CreateTopicsResponse {
+                throttle_time_ms: 0,
+                topics: request.topics.into_iter().map(not_controller).collect(),
+            };
+        }
         // Kafka refuses every topic named twice in one request.
         let mut seen = BTreeSet::new();
         let duplicates: BTreeSet<String> = request
@@ -38,7 +44,7 @@ impl Broker {
             let result = if duplicates.contains(&name) {
                 Err((
                     ErrorCode::INVALID_REQUEST,
-                    format!("topic '{name}' appears more than once"),
+                    "Found multiple entries for this topic.".to_owned(),
                 ))
             } else {
                 match self.create_one(topic, request.validate_only).await {
@@ -108,7 +114,7 @@ impl Broker {
         for c in topic.configs {
             let value = c.value.ok_or_else(|| {
                 TopicError::InvalidRequest(format!(
-                    "null value not supported for topic config {}",
+                    "Null value not supported for topic configs : {}",
                     c.name
                 ))
             })?;
@@ -156,6 +162,19 @@ impl Broker {
 
     pub(crate) async fn delete_topics(&self, request: DeleteTopicsRequest) -> DeleteTopicsResponse {
         let mut responses = Vec::with_capacity(request.topic_names.len());
+        if self.active_controller().is_none() {
+            for name in request.topic_names {
+                responses.push(DeletableTopicResult {
+                    name,
+                    error_code: ErrorCode::NOT_CONTROLLER.code(),
+                    error_message: None,
+                });
+            }
+            return DeleteTopicsResponse {
+                throttle_time_ms: 0,
+                responses,
+            };
+        }
         for name in request.topic_names {
             let outcome = match self.delete_topic(&name).await {
                 Ok(()) => {
@@ -164,19 +183,35 @@ impl Broker {
                 }
                 Err(e) => Err((e.error_code(), e.to_string())),
             };
-            let (error_code, error_message) = match outcome {
-                Ok(()) => (ErrorCode::NONE, None),
-                Err((code, message)) => (code, Some(message)),
+            // Kafka 2.8 answers DeleteTopics with error codes only.
+            let error_code = match outcome {
+                Ok(()) => ErrorCode::NONE,
+                Err((code, message)) => {
+                    log::info!("deleting topic {name:?} failed: {message}");
+                    code
+                }
             };
             responses.push(DeletableTopicResult {
                 name,
                 error_code: error_code.code(),
-                error_message,
+                error_message: None,
             });
         }
         DeleteTopicsResponse {
             throttle_time_ms: 0,
             responses,
         }
+    }
+}
+
+/// Kafka's answer for a topic sent to a broker that is not the controller
+/// (ZooKeeper mode): NOT_CONTROLLER and the result's defaults (an empty
+/// message, -1 partitions and replication factor, no configs), so the
+/// client looks the controller up and retries there.
+fn not_controller(topic: CreatableTopic) -> CreatableTopicResult {
+    CreatableTopicResult {
+        name: topic.name,
+        error_code: ErrorCode::NOT_CONTROLLER.code(),
+        ..Default::default()
     }
 }

@@ -31,9 +31,13 @@ impl Broker {
             let entries = match resource.resource_type {
                 TOPIC_RESOURCE => self.topic_configs(&resource.resource_name).await,
                 BROKER_RESOURCE => self.broker_configs(&resource.resource_name),
-                other => Err((
+                // Kafka answers the generic InvalidRequestException message.
+                _ => Err((
                     ErrorCode::INVALID_REQUEST,
-                    format!("unsupported resource type {other}"),
+                    "This most likely occurs because of a request being malformed by the client \
+                     library or the message was sent to an incompatible broker. See the broker \
+                     logs for more details."
+                        .to_owned(),
                 )),
             };
             let wanted = resource.configuration_keys.as_ref();
@@ -43,18 +47,23 @@ impl Broker {
             results.push(match entries {
                 Ok(entries) => DescribeConfigsResult {
                     error_code: ErrorCode::NONE.code(),
-                    error_message: None,
+                    // Kafka's success carries an empty message, not null.
+                    error_message: Some(String::new()),
                     resource_type: resource.resource_type,
                     resource_name: resource.resource_name,
                     configs: entries
                         .into_iter()
                         .filter(|(name, _, _)| wanted.is_none_or(|keys| keys.contains(name)))
                         .map(|(name, value, source)| DescribeConfigsResourceResult {
-                            name,
                             value: Some(value),
                             read_only,
                             is_default: source == DEFAULT_CONFIG_SOURCE,
                             config_source: source,
+                            config_type: config_type(&name),
+                            // Documentation is not kept: null, as Kafka
+                            // sends it when not asked for.
+                            documentation: None,
+                            name,
                             ..Default::default()
                         })
                         .collect(),
@@ -76,10 +85,8 @@ impl Broker {
 
     async fn topic_configs(&self, topic: &str) -> Result<Vec<Entry>, (ErrorCode, String)> {
         if !self.metadata.contains_topic(topic) {
-            return Err((
-                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-                format!("topic '{topic}' does not exist"),
-            ));
+            // Kafka sends the error code with an empty message.
+            return Err((ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, String::new()));
         }
         let overrides = self
             .zk
@@ -105,10 +112,18 @@ impl Broker {
 
     /// The broker settings clients commonly inspect, as configured.
     fn broker_configs(&self, id: &str) -> Result<Vec<Entry>, (ErrorCode, String)> {
+        // The cluster-wide dynamic defaults: gregor has no dynamic broker
+        // configs, so none are set.
+        if id.is_empty() {
+            return Ok(Vec::new());
+        }
         if id.parse::<i32>().ok() != Some(self.id) {
             return Err((
                 ErrorCode::INVALID_REQUEST,
-                format!("this is broker {}, not {id:?}", self.id),
+                format!(
+                    "Unexpected broker id, expected {} or empty string, but received {id}",
+                    self.id
+                ),
             ));
         }
         let c = &self.config;
@@ -140,5 +155,68 @@ impl Broker {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v, STATIC_BROKER_CONFIG_SOURCE))
             .collect())
+    }
+}
+
+/// Kafka's `ConfigDef.Type` of a config, as DescribeConfigs v3+ reports it
+/// (BOOLEAN 1, STRING 2, INT 3, SHORT 4, LONG 5, DOUBLE 6, LIST 7); 0
+/// (UNKNOWN) for a name gregor does not describe.
+fn config_type(name: &str) -> i8 {
+    const BOOLEAN: i8 = 1;
+    const STRING: i8 = 2;
+    const INT: i8 = 3;
+    const LONG: i8 = 5;
+    const DOUBLE: i8 = 6;
+    const LIST: i8 = 7;
+    match name {
+        "cleanup.policy"
+        | "follower.replication.throttled.replicas"
+        | "leader.replication.throttled.replicas" => LIST,
+        "compression.type"
+        | "message.format.version"
+        | "message.timestamp.type"
+        | "zookeeper.connect"
+        | "log.dirs" => STRING,
+        "index.interval.bytes"
+        | "max.message.bytes"
+        | "min.insync.replicas"
+        | "segment.bytes"
+        | "segment.index.bytes"
+        | "broker.id"
+        | "num.partitions"
+        | "default.replication.factor"
+        | "socket.request.max.bytes"
+        | "message.max.bytes" => INT,
+        "delete.retention.ms"
+        | "file.delete.delay.ms"
+        | "flush.messages"
+        | "flush.ms"
+        | "max.compaction.lag.ms"
+        | "message.timestamp.difference.max.ms"
+        | "min.compaction.lag.ms"
+        | "retention.bytes"
+        | "retention.ms"
+        | "segment.jitter.ms"
+        | "segment.ms" => LONG,
+        "min.cleanable.dirty.ratio" => DOUBLE,
+        "message.downconversion.enable"
+        | "preallocate"
+        | "unclean.leader.election.enable"
+        | "auto.create.topics.enable"
+        | "delete.topic.enable" => BOOLEAN,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_types_are_kafkas() {
+        assert_eq!(config_type("cleanup.policy"), 7);
+        assert_eq!(config_type("retention.ms"), 5);
+        assert_eq!(config_type("max.message.bytes"), 3);
+        assert_eq!(config_type("no.such.config"), 0);
     }
 }

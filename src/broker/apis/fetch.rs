@@ -56,6 +56,10 @@ impl Broker {
             max_wait: Duration::from_millis(request.max_wait_ms.max(0) as u64),
             max_bytes: request.max_bytes.max(0) as u64,
         };
+        // Kafka lists aborted transactions (none: gregor has no
+        // transactions) only to read_committed consumers; to the others,
+        // and for a failed partition, the list is null.
+        let read_committed = request.isolation_level == 1;
         let results = self.replicas.fetch(&wanted, &params).await;
         let mut results = wanted.iter().zip(results);
         let responses = request
@@ -74,6 +78,7 @@ impl Broker {
                             last_stable_offset: data.last_stable_offset,
                             log_start_offset: data.log_start_offset,
                             records: Some(data.records.unwrap_or_default()),
+                            aborted_transactions: read_committed.then(Vec::new),
                             ..Default::default()
                         },
                         Err(e) => PartitionData {
@@ -83,6 +88,7 @@ impl Broker {
                             last_stable_offset: -1,
                             log_start_offset: -1,
                             records: Some(Bytes::new()),
+                            aborted_transactions: None,
                             ..Default::default()
                         },
                     })
