@@ -305,6 +305,9 @@ pub struct KafkaConfig {
     /// The log cleaner's `log.cleaner.*` keys (compaction of
     /// `cleanup.policy=compact` topics).
     pub log_cleaner: CleanerConfig,
+    /// Every key as `server.properties` (and overrides) set it: what Kafka
+    /// reports as `STATIC_BROKER_CONFIG` in DescribeConfigs.
+    pub static_props: BTreeMap<String, String>,
 }
 
 impl KafkaConfig {
@@ -338,10 +341,11 @@ impl KafkaConfig {
     /// defaults, precedence rules and validation. Unknown keys are logged.
     pub fn from_map(props: BTreeMap<String, String>) -> Result<Self, ConfigError> {
         let p = Props::new(&props);
-        let config = Self::from_props(&p)?;
+        let mut config = Self::from_props(&p)?;
         for key in p.unread() {
             log::warn!("The configuration '{key}' was supplied but isn't a known config.");
         }
+        config.static_props = props.clone();
         Ok(config)
     }
 
@@ -515,6 +519,7 @@ impl KafkaConfig {
             request_timeout_ms: p.int("request.timeout.ms", 1)?.map_or(30_000, u64::from),
             log_defaults: broker_log_defaults(p)?,
             log_cleaner: cleaner_config(p)?,
+            static_props: BTreeMap::new(),
         })
     }
 
@@ -976,6 +981,80 @@ pub fn describe(config: &LogConfig) -> Vec<(&'static str, String)> {
             config.max_compaction_lag_ms.to_string(),
         ),
     ]
+}
+
+/// Topic configs gregor does not implement, reported at the value whose
+/// behaviour gregor has (Kafka 2.8's defaults): producer compression kept,
+/// CreateTime timestamps, no timestamp bound, no throttling, no
+/// preallocation or segment jitter, the 2.8 message format. Only
+/// `unclean.leader.election.enable` may be overridden (the controller
+/// reads it).
+const FIXED_TOPIC_CONFIGS: [(&str, &str); 10] = [
+    ("compression.type", "producer"),
+    ("follower.replication.throttled.replicas", ""),
+    ("leader.replication.throttled.replicas", ""),
+    ("message.downconversion.enable", "true"),
+    ("message.format.version", "2.8-IV1"),
+    ("message.timestamp.difference.max.ms", "9223372036854775807"),
+    ("message.timestamp.type", "CreateTime"),
+    ("preallocate", "false"),
+    ("segment.jitter.ms", "0"),
+    (UNCLEAN_LEADER_ELECTION_ENABLE, "false"),
+];
+
+/// Every topic config Kafka 2.8 describes, with its value for a topic with
+/// these `overrides` whose log config is `config`: [`describe`] and the
+/// [`FIXED_TOPIC_CONFIGS`].
+pub fn describe_topic(
+    config: &LogConfig,
+    overrides: &BTreeMap<String, String>,
+) -> Vec<(&'static str, String)> {
+    let mut described = describe(config);
+    for (key, default) in FIXED_TOPIC_CONFIGS {
+        let value = overrides.get(key).map_or(default, String::as_str);
+        described.push((key, value.to_owned()));
+    }
+    described
+}
+
+/// Kafka 2.8's `LogConfig.TopicConfigSynonyms`: the broker config a topic
+/// config defaults to, with Kafka's default for it (`None` where the broker
+/// key has none, such as `log.retention.ms`, whose default comes from
+/// `log.retention.hours`). Throttled replicas have no broker synonym.
+pub fn topic_config_synonym(topic_key: &str) -> Option<(&'static str, Option<&'static str>)> {
+    Some(match topic_key {
+        "cleanup.policy" => ("log.cleanup.policy", Some("delete")),
+        "compression.type" => ("compression.type", Some("producer")),
+        "delete.retention.ms" => ("log.cleaner.delete.retention.ms", Some("86400000")),
+        "file.delete.delay.ms" => ("log.segment.delete.delay.ms", Some("60000")),
+        "flush.messages" => ("log.flush.interval.messages", Some("9223372036854775807")),
+        "flush.ms" => ("log.flush.interval.ms", None),
+        "index.interval.bytes" => ("log.index.interval.bytes", Some("4096")),
+        "max.compaction.lag.ms" => (
+            "log.cleaner.max.compaction.lag.ms",
+            Some("9223372036854775807"),
+        ),
+        "max.message.bytes" => ("message.max.bytes", Some("1048588")),
+        "message.downconversion.enable" => ("log.message.downconversion.enable", Some("true")),
+        "message.format.version" => ("log.message.format.version", Some("2.8-IV1")),
+        "message.timestamp.difference.max.ms" => (
+            "log.message.timestamp.difference.max.ms",
+            Some("9223372036854775807"),
+        ),
+        "message.timestamp.type" => ("log.message.timestamp.type", Some("CreateTime")),
+        "min.cleanable.dirty.ratio" => ("log.cleaner.min.cleanable.ratio", Some("0.5")),
+        "min.compaction.lag.ms" => ("log.cleaner.min.compaction.lag.ms", Some("0")),
+        "min.insync.replicas" => ("min.insync.replicas", Some("1")),
+        "preallocate" => ("log.preallocate", Some("false")),
+        "retention.bytes" => ("log.retention.bytes", Some("-1")),
+        "retention.ms" => ("log.retention.ms", None),
+        "segment.bytes" => ("log.segment.bytes", Some("1073741824")),
+        "segment.index.bytes" => ("log.index.size.max.bytes", Some("10485760")),
+        "segment.jitter.ms" => ("log.roll.jitter.ms", None),
+        "segment.ms" => ("log.roll.ms", None),
+        "unclean.leader.election.enable" => ("unclean.leader.election.enable", Some("false")),
+        _ => return None,
+    })
 }
 
 /// Applies command-line overrides (`key=value`, split at the first `=`) on

@@ -233,6 +233,16 @@ fn script(run: &mut Run) -> Result<()> {
         5,
         &create_topics(
             vec![counted("wire-validated", 4, 3)
+                .with_configs(vec![topic_config("retention.ms", Some("1000"))])],
+            true,
+        ),
+    )?;
+    run.step(
+        "create_topics/compression_type",
+        (controller, 0),
+        5,
+        &create_topics(
+            vec![counted("wire-lz4", 1, 3)
                 .with_configs(vec![topic_config("compression.type", Some("lz4"))])],
             true,
         ),
@@ -263,11 +273,6 @@ fn script(run: &mut Run) -> Result<()> {
                         .with_partition_index(0)
                         .with_broker_ids(vec![BrokerId(1)]),
                 ]),
-                counted("wire-unknown-broker", -1, -1).with_assignments(vec![
-                    create_topics_request::CreatableReplicaAssignment::default()
-                        .with_partition_index(0)
-                        .with_broker_ids(vec![BrokerId(1), BrokerId(7)]),
-                ]),
                 counted("wire-duplicate-replica", -1, -1).with_assignments(vec![
                     create_topics_request::CreatableReplicaAssignment::default()
                         .with_partition_index(0)
@@ -275,6 +280,21 @@ fn script(run: &mut Run) -> Result<()> {
                 ]),
             ],
             false,
+        ),
+    )?;
+    run.step(
+        "create_topics/unknown_broker",
+        (controller, 0),
+        5,
+        &create_topics(
+            vec![
+                counted("wire-unknown-broker", -1, -1).with_assignments(vec![
+                    create_topics_request::CreatableReplicaAssignment::default()
+                        .with_partition_index(0)
+                        .with_broker_ids(vec![BrokerId(1), BrokerId(7)]),
+                ]),
+            ],
+            true,
         ),
     )?;
     run.step(
@@ -1607,6 +1627,9 @@ impl<'c> Run<'c> {
         if let Some((name, broker, role)) = label {
             if field == name && id == Some(broker) {
                 return format!("<{role}>");
+            }
+            if field == "port" && id.and_then(|p| self.ports.get(&p)) == Some(&broker) {
+                return format!("<port of {role}>");
             }
         }
         match field {

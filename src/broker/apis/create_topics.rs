@@ -3,7 +3,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::config::describe;
 use crate::metadata::MetadataSnapshot;
 use crate::protocol::api::create_topics::{
     CreatableTopic, CreatableTopicConfigs, CreatableTopicResult, CreateTopicsRequest,
@@ -133,6 +132,7 @@ impl Broker {
         };
         let created = self.create_topic(new, validate_only).await?;
         let log_config = self.log_config_for(&configs)?;
+        let entries = self.topic_config_entries(&log_config, &configs);
         let replication_factor = created.values().next().map_or(0, |r| r.len() as i16);
         Ok(CreatableTopicResult {
             name: topic.name,
@@ -141,16 +141,12 @@ impl Broker {
             num_partitions: created.len() as i32,
             replication_factor,
             configs: Some(
-                describe(&log_config)
+                entries
                     .into_iter()
-                    .map(|(name, value)| CreatableTopicConfigs {
-                        config_source: if configs.contains_key(name) {
-                            TOPIC_CONFIG_SOURCE
-                        } else {
-                            DEFAULT_CONFIG_SOURCE
-                        },
-                        name: name.to_owned(),
-                        value: Some(value),
+                    .map(|e| CreatableTopicConfigs {
+                        config_source: e.source,
+                        name: e.name,
+                        value: Some(e.value),
                         read_only: false,
                         is_sensitive: false,
                     })

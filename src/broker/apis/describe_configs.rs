@@ -2,10 +2,13 @@
 //! overrides from `/config/topics/<t>` over the broker defaults), or this
 //! broker's own settings.
 
-use crate::config::describe;
+use std::collections::BTreeMap;
+
+use crate::config::{describe_topic, topic_config_synonym};
+use crate::log::LogConfig;
 use crate::protocol::api::describe_configs::{
     DescribeConfigsRequest, DescribeConfigsResourceResult, DescribeConfigsResponse,
-    DescribeConfigsResult,
+    DescribeConfigsResult, DescribeConfigsSynonym,
 };
 use crate::protocol::ErrorCode;
 
@@ -18,8 +21,14 @@ pub(super) const BROKER_RESOURCE: i8 = 4;
 /// `ConfigSource.STATIC_BROKER_CONFIG`: from server.properties.
 const STATIC_BROKER_CONFIG_SOURCE: i8 = 4;
 
-/// (name, value, source) of one config entry.
-type Entry = (String, String, i8);
+/// One config entry: name, value, source and the synonyms Kafka lists
+/// for it (name, value, source), most specific first.
+pub(super) struct Entry {
+    pub name: String,
+    pub value: String,
+    pub source: i8,
+    pub synonyms: Vec<(String, String, i8)>,
+}
 
 impl Broker {
     pub(crate) async fn describe_configs(
@@ -41,6 +50,7 @@ impl Broker {
                 )),
             };
             let wanted = resource.configuration_keys.as_ref();
+            let synonyms = request.include_synonyms;
             // Topic configs can be altered (AlterConfigs); broker configs
             // come from server.properties only.
             let read_only = resource.resource_type != TOPIC_RESOURCE;
@@ -53,18 +63,30 @@ impl Broker {
                     resource_name: resource.resource_name,
                     configs: entries
                         .into_iter()
-                        .filter(|(name, _, _)| wanted.is_none_or(|keys| keys.contains(name)))
-                        .map(|(name, value, source)| DescribeConfigsResourceResult {
-                            value: Some(value),
+                        .filter(|e| wanted.is_none_or(|keys| keys.contains(&e.name)))
+                        .map(|e| DescribeConfigsResourceResult {
+                            value: Some(e.value),
                             read_only,
-                            is_default: source == DEFAULT_CONFIG_SOURCE,
-                            config_source: source,
-                            config_type: config_type(&name),
+                            is_default: e.source == DEFAULT_CONFIG_SOURCE,
+                            config_source: e.source,
+                            config_type: config_type(&e.name),
                             // Documentation is not kept: null, as Kafka
                             // sends it when not asked for.
                             documentation: None,
-                            name,
-                            ..Default::default()
+                            synonyms: if synonyms {
+                                e.synonyms
+                                    .into_iter()
+                                    .map(|(name, value, source)| DescribeConfigsSynonym {
+                                        name,
+                                        value: Some(value),
+                                        source,
+                                    })
+                                    .collect()
+                            } else {
+                                Vec::new()
+                            },
+                            name: e.name,
+                            is_sensitive: false,
                         })
                         .collect(),
                 },
@@ -97,17 +119,84 @@ impl Broker {
         let config = self
             .log_config_for(&overrides)
             .map_err(|e| (ErrorCode::INVALID_CONFIG, e.to_string()))?;
-        Ok(describe(&config)
+        Ok(self.topic_config_entries(&config, &overrides))
+    }
+
+    /// A topic's config entries as Kafka's `createTopicConfigEntry` builds
+    /// them (for DescribeConfigs and CreateTopics): the topic's override,
+    /// then the broker synonym as server.properties sets it, then Kafka's
+    /// default for it; the first of these is the entry's source.
+    pub(super) fn topic_config_entries(
+        &self,
+        config: &LogConfig,
+        overrides: &BTreeMap<String, String>,
+    ) -> Vec<Entry> {
+        describe_topic(config, overrides)
             .into_iter()
             .map(|(name, value)| {
-                let source = if overrides.contains_key(name) {
-                    TOPIC_CONFIG_SOURCE
-                } else {
-                    DEFAULT_CONFIG_SOURCE
-                };
-                (name.to_owned(), value, source)
+                let mut synonyms = Vec::new();
+                if let Some(own) = overrides.get(name) {
+                    synonyms.push((name.to_owned(), own.clone(), TOPIC_CONFIG_SOURCE));
+                }
+                synonyms.extend(self.broker_synonyms(name));
+                let source = synonyms.first().map_or(DEFAULT_CONFIG_SOURCE, |s| s.2);
+                Entry {
+                    name: name.to_owned(),
+                    value,
+                    source,
+                    synonyms,
+                }
             })
-            .collect())
+            .collect()
+    }
+
+    /// Kafka's `configSynonyms` for a topic config's broker synonym: the
+    /// broker keys it may come from, static ones (server.properties) before
+    /// defaults, without those listed before the synonym itself (Kafka's
+    /// `dropWhile`: `log.retention.hours` alone is not shown for
+    /// `retention.ms`).
+    fn broker_synonyms(&self, topic_key: &str) -> Vec<(String, String, i8)> {
+        let Some((primary, default)) = topic_config_synonym(topic_key) else {
+            return Vec::new();
+        };
+        // Kafka's `brokerConfigSynonyms`: the key and the coarser keys
+        // standing in for it, with their Kafka defaults.
+        let keys: Vec<(&str, Option<&str>)> = match primary {
+            "log.retention.ms" => vec![
+                (primary, default),
+                ("log.retention.minutes", None),
+                ("log.retention.hours", Some("168")),
+            ],
+            "log.roll.ms" => vec![(primary, default), ("log.roll.hours", Some("168"))],
+            "log.roll.jitter.ms" => vec![(primary, default), ("log.roll.jitter.hours", Some("0"))],
+            "log.flush.interval.ms" => vec![
+                (primary, default),
+                (
+                    "log.flush.scheduler.interval.ms",
+                    Some("9223372036854775807"),
+                ),
+            ],
+            _ => vec![(primary, default)],
+        };
+        let statics = keys.iter().filter_map(|(key, _)| {
+            let value = self.config.static_props.get(*key)?;
+            Some((
+                key.to_string(),
+                value.trim().to_owned(),
+                STATIC_BROKER_CONFIG_SOURCE,
+            ))
+        });
+        let defaults = keys.iter().filter_map(|(key, default)| {
+            Some((
+                key.to_string(),
+                (*default)?.to_owned(),
+                DEFAULT_CONFIG_SOURCE,
+            ))
+        });
+        statics
+            .chain(defaults)
+            .skip_while(|(key, _, _)| key != primary)
+            .collect()
     }
 
     /// The broker settings clients commonly inspect, as configured.
@@ -153,7 +242,12 @@ impl Broker {
         ];
         Ok(entries
             .into_iter()
-            .map(|(k, v)| (k.to_owned(), v, STATIC_BROKER_CONFIG_SOURCE))
+            .map(|(k, v)| Entry {
+                name: k.to_owned(),
+                value: v,
+                source: STATIC_BROKER_CONFIG_SOURCE,
+                synonyms: Vec::new(),
+            })
             .collect())
     }
 }
