@@ -59,7 +59,7 @@ mod tests {
         ));
         assert_eq!(
             validate_topic_name(&"a".repeat(250)),
-            Err(TopicNameError::TooLong("x".repeat(250)))
+            Err(TopicNameError::TooLong("a".repeat(250)))
         );
         assert!(validate_topic_name(&"a".repeat(249)).is_ok());
     }
