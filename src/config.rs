@@ -1273,7 +1273,7 @@ impl<'a> Props<'a> {
         let value = raw
             .parse::<f64>()
             .map_err(|_| invalid(key, raw, "Not a number of type DOUBLE"))?;
-        if !(value >= 0.0) {
+        if value.is_nan() || value < 0.0 {
             return Err(invalid(key, raw, "Value must be at least 0"));
         }
         if value > 1.0 {

@@ -1461,21 +1461,6 @@ impl<'c> Run<'c> {
             .with_context(|| format!("step {step}: the broker closed the connection"))
     }
 
-    /// As [`step`](Self::step), for a request the broker may answer by
-    /// closing the connection (recorded as such).
-    fn step_may_close<R: Request>(
-        &mut self,
-        step: &str,
-        to: To,
-        version: i16,
-        request: &R,
-    ) -> Result<Option<R::Response>>
-    where
-        R::Response: Debug,
-    {
-        self.exchange(step, to, version, request, false, None)
-    }
-
     /// As [`step`](Self::step), for a request carrying a member id the
     /// broker generated (so not the same bytes on both clusters).
     fn step_with_member<R: Request>(
@@ -1810,13 +1795,15 @@ enum Node {
     Branch(Vec<(Option<String>, Node)>),
 }
 
+/// A branch being parsed: its key in its parent, its children so far, and
+/// whether it is a tuple.
+type Open = (Option<String>, Vec<(Option<String>, Node)>, bool);
+
 /// Parses `{:#?}` output (one field or element per line, strings escaped,
 /// so never spanning lines). A one-element tuple (`Some(x)`, a newtype)
 /// becomes its element.
 fn parse_debug(text: &str) -> Node {
-    // (key of the branch in its parent, children, whether a tuple)
-    let mut stack: Vec<(Option<String>, Vec<(Option<String>, Node)>, bool)> =
-        vec![(None, Vec::new(), false)];
+    let mut stack: Vec<Open> = vec![(None, Vec::new(), false)];
     for line in text.lines() {
         let line = line.trim();
         let line = line.strip_suffix(',').unwrap_or(line);

@@ -28,8 +28,12 @@ use crate::broker::Broker;
 
 use super::client_partitions::{client_leader_epoch, partition_error_code};
 
+/// Fetch v11 added `rack_id`: Kafka 2.8 then has client metadata for the
+/// consumer and serves it from followers too.
+const FIRST_VERSION_WITH_CLIENT_METADATA: i16 = 11;
+
 impl Broker {
-    pub(crate) async fn fetch(&self, request: FetchRequest) -> FetchResponse {
+    pub(crate) async fn fetch(&self, request: FetchRequest, version: i16) -> FetchResponse {
         if request.session_id != 0 {
             return FetchResponse {
                 error_code: ErrorCode::FETCH_SESSION_ID_NOT_FOUND.code(),
@@ -55,6 +59,7 @@ impl Broker {
             min_bytes: request.min_bytes.max(0) as u64,
             max_wait: Duration::from_millis(request.max_wait_ms.max(0) as u64),
             max_bytes: request.max_bytes.max(0) as u64,
+            from_follower: version >= FIRST_VERSION_WITH_CLIENT_METADATA,
         };
         // Kafka lists aborted transactions (none: gregor has no
         // transactions) only to read_committed consumers; to the others,

@@ -146,6 +146,17 @@ fn several_v2_batches(records: &[u8]) -> bool {
     entries > 1
 }
 
+/// A partition's answer when its batches were refused, or not committed.
+fn failed(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProduceResponse {
+    PartitionProduceResponse {
+        index,
+        error_code: code.code(),
+        base_offset: -1,
+        error_message: message,
+        ..Default::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,16 +177,5 @@ mod tests {
         assert!(several_v2_batches(&[one.clone(), entry(2, 70)].concat()));
         assert!(!several_v2_batches(&[entry(1, 30), entry(1, 30)].concat()));
         assert!(!several_v2_batches(&[]));
-    }
-}
-
-/// A partition's answer when its batches were refused, or not committed.
-fn failed(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProduceResponse {
-    PartitionProduceResponse {
-        index,
-        error_code: code.code(),
-        base_offset: -1,
-        error_message: message,
-        ..Default::default()
     }
 }
