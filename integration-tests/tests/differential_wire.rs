@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context, Result};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use integration_tests::differential::compare;
-use integration_tests::{wait_until, Cluster, KAFKA_2_8};
+use integration_tests::{wait_until, BrokerConfig, Cluster, KAFKA_2_8};
 use kafka_protocol::messages::{
     alter_configs_request, api_versions_request::ApiVersionsRequest, create_topics_request,
     delete_topics_request, describe_configs_request,
@@ -65,9 +65,8 @@ const IO_TIMEOUT: Duration = Duration::from_secs(60);
 const POLL: u8 = u8::MAX;
 
 /// `server.properties` both clusters get beyond the harness's own keys.
-fn broker_properties(config: integration_tests::BrokerConfig) -> integration_tests::BrokerConfig {
+fn broker_properties(config: BrokerConfig) -> BrokerConfig {
     config
-        .property("auto.create.topics.enable", true)
         .property("num.partitions", 1)
         .property("default.replication.factor", 3)
         .property("offsets.topic.num.partitions", 1)
@@ -81,18 +80,11 @@ fn broker_properties(config: integration_tests::BrokerConfig) -> integration_tes
 #[test]
 fn kafka_and_gregor_answer_the_same_session_alike() -> Result<()> {
     let started = Instant::now();
-    let kafka = {
-        let cluster = Cluster::start_with(3, |c| broker_properties(c.kafka(KAFKA_2_8)))?;
-        let mut run = Run::new(&cluster)?;
-        script(&mut run).context("the session against Kafka 2.8")?;
-        run.finish()
-    };
-    let gregor = {
-        let cluster = Cluster::start_with(3, broker_properties)?;
-        let mut run = Run::new(&cluster)?;
-        script(&mut run).context("the session against gregor")?;
-        run.finish()
-    };
+    let mut kafka = session(true, true, script)?;
+    let mut gregor = session(false, true, script)?;
+    // Brokers with auto.create.topics.enable=false: a shorter session.
+    kafka.absorb("auto_create_off", session(true, false, auto_creation_off)?);
+    gregor.absorb("auto_create_off", session(false, false, auto_creation_off)?);
     ensure_same_requests(&kafka.requests, &gregor.requests)?;
     eprintln!(
         "{} steps, {} locations from Kafka, {} from gregor, in {:?}",
@@ -102,6 +94,26 @@ fn kafka_and_gregor_answer_the_same_session_alike() -> Result<()> {
         started.elapsed()
     );
     compare("wire", &kafka.seen, &gregor.seen)
+}
+
+/// Runs `script` against a fresh cluster of Kafka 2.8 (`kafka`) or gregor
+/// brokers, with [`broker_properties`] and `auto.create.topics.enable`.
+fn session(kafka: bool, auto_create: bool, script: fn(&mut Run) -> Result<()>) -> Result<Recorded> {
+    let configure = |config: BrokerConfig| {
+        let config = if kafka {
+            config.kafka(KAFKA_2_8)
+        } else {
+            config
+        };
+        broker_properties(config).property("auto.create.topics.enable", auto_create)
+    };
+    let cluster = Cluster::start_with(3, configure)?;
+    let mut run = Run::new(&cluster)?;
+    let peer = if kafka { "Kafka 2.8" } else { "gregor" };
+    script(&mut run).with_context(|| {
+        format!("the session against {peer} (auto.create.topics.enable={auto_create})")
+    })?;
+    Ok(run.finish())
 }
 
 /// Both sessions sent the same bytes, except where a request carries a
@@ -126,7 +138,32 @@ fn ensure_same_requests(
 }
 
 // ---------------------------------------------------------------------------
-// The script
+// The scripts
+
+/// Metadata at brokers that do not auto-create topics, whatever the request
+/// allows (and before v4 every request allows it).
+fn auto_creation_off(run: &mut Run) -> Result<()> {
+    run.step(
+        "metadata/unknown_auto_create",
+        (1, 0),
+        9,
+        &metadata(Some(&["wire-auto"]), true),
+    )?;
+    run.step(
+        "metadata/unknown_v1",
+        (2, 0),
+        1,
+        &metadata(Some(&["wire-auto"]), true),
+    )?;
+    run.step(
+        "metadata/unknown_v4_no_auto_create",
+        (3, 0),
+        4,
+        &metadata(Some(&["wire-auto"]), false),
+    )?;
+    run.step("metadata/all", (1, 0), 9, &metadata(None, true))?;
+    Ok(())
+}
 
 fn script(run: &mut Run) -> Result<()> {
     let controller = run.controller;
@@ -791,6 +828,7 @@ fn script(run: &mut Run) -> Result<()> {
             &[("wire-unknown", 0, 0, 1 << 20), (TOPIC, 9, 0, 1 << 20)],
         ),
     )?;
+    run.wait_for_follower(follower, TOPIC, 0)?;
     run.step(
         "fetch/not_leader",
         (follower, 0),
@@ -1327,6 +1365,24 @@ struct Recorded {
     requests: BTreeMap<String, (bool, Vec<u8>)>,
 }
 
+impl Recorded {
+    /// Adds another session's steps, under `prefix/`.
+    fn absorb(&mut self, prefix: &str, other: Recorded) {
+        self.seen.extend(
+            other
+                .seen
+                .into_iter()
+                .map(|(location, value)| (format!("{prefix}/{location}"), value)),
+        );
+        self.requests.extend(
+            other
+                .requests
+                .into_iter()
+                .map(|(step, request)| (format!("{prefix}/{step}"), request)),
+        );
+    }
+}
+
 struct Connection {
     stream: TcpStream,
     correlation_id: i32,
@@ -1708,6 +1764,37 @@ impl<'c> Run<'c> {
                 }
                 Ok(answers.windows(2).all(|w| w[0] == w[1]).then_some(()))
             },
+        )
+    }
+
+    /// Waits until `follower`'s high watermark of the partition has caught
+    /// up with the leader's, so what it serves a consumer is settled.
+    fn wait_for_follower(&mut self, follower: i32, name: &str, partition: i32) -> Result<()> {
+        let leader = self.leader(name, partition)?;
+        let request = fetch_request::FetchRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_max_bytes(1)
+            .with_session_epoch(-1)
+            .with_topics(vec![fetch_request::FetchTopic::default()
+                .with_topic(topic(name))
+                .with_partitions(vec![fetch_request::FetchPartition::default()
+                    .with_partition(partition)
+                    .with_fetch_offset(0)
+                    .with_partition_max_bytes(1)])]);
+        let high_watermark = |run: &mut Self, broker: i32| -> Result<i64> {
+            let response = run.poll(broker, 12, &request)?;
+            response
+                .responses
+                .first()
+                .and_then(|t| t.partitions.first())
+                .map(|p| p.high_watermark)
+                .context("an empty fetch response")
+        };
+        let target = high_watermark(self, leader)?;
+        wait_until(
+            &format!("broker {follower}'s high watermark of {name}-{partition} to reach {target}"),
+            SETTLE_TIMEOUT,
+            || Ok((high_watermark(self, follower)? == target).then_some(())),
         )
     }
 
