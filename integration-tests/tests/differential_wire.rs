@@ -331,8 +331,17 @@ fn script(run: &mut Run) -> Result<()> {
                         .with_broker_ids(vec![BrokerId(1), BrokerId(7)]),
                 ]),
             ],
-            true,
+            false,
         ),
+    )?;
+    run.wait_for_topic("wire-unknown-broker", |partitions| {
+        partitions.iter().all(|p| p.leader_id.0 == 1)
+    })?;
+    run.step(
+        "metadata/unknown_broker",
+        (2, 0),
+        9,
+        &metadata(Some(&["wire-unknown-broker"]), false),
     )?;
     run.step(
         "create_topics/duplicate_in_request",
@@ -1731,6 +1740,34 @@ impl<'c> Run<'c> {
             .map(|p| p.leader_id.0)
             .with_context(|| format!("no partition {name}-{partition}"))?;
         Ok(leader)
+    }
+
+    /// Waits until every broker's Metadata shows the topic's partitions and
+    /// they satisfy `settled`.
+    fn wait_for_topic(
+        &mut self,
+        name: &str,
+        settled: impl Fn(
+            &[kafka_protocol::messages::metadata_response::MetadataResponsePartition],
+        ) -> bool,
+    ) -> Result<()> {
+        let brokers = self.cluster.broker_ids();
+        wait_until(
+            &format!("every broker to know {name}"),
+            SETTLE_TIMEOUT,
+            || {
+                for &broker in &brokers {
+                    let response = self.poll(broker, 9, &metadata(Some(&[name]), false))?;
+                    let Some(t) = response.topics.into_iter().next() else {
+                        return Ok(None);
+                    };
+                    if t.partitions.is_empty() || !settled(&t.partitions) {
+                        return Ok(None);
+                    }
+                }
+                Ok(Some(()))
+            },
+        )
     }
 
     /// Waits until every broker's Metadata gives each of the topic's

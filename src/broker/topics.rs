@@ -143,17 +143,12 @@ impl Broker {
                     shown.join(", ")
                 )));
             }
-            for (p, replicas) in &topic.assignment {
-                if replicas.is_empty() {
-                    return Err(TopicError::InvalidAssignment(format!(
-                        "partition {p} has no replicas"
-                    )));
-                }
-                if let Some(b) = replicas.iter().find(|b| !brokers.contains(b)) {
-                    return Err(TopicError::InvalidAssignment(format!(
-                        "partition {p}: unknown broker {b}"
-                    )));
-                }
+            // Kafka 2.8 (ZooKeeper mode) does not check that the brokers
+            // are registered: a replica on an unknown broker starts offline.
+            if let Some((p, _)) = topic.assignment.iter().find(|(_, r)| r.is_empty()) {
+                return Err(TopicError::InvalidAssignment(format!(
+                    "partition {p} has no replicas"
+                )));
             }
             return Ok(topic.assignment.clone());
         }
