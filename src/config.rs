@@ -16,6 +16,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+pub mod kafka_broker_configs;
+
 use crate::log::{CleanerConfig, CleanupPolicy, LogConfig};
 use crate::zk::data::SecurityProtocol;
 
@@ -1018,43 +1020,63 @@ pub fn describe_topic(
 }
 
 /// Kafka 2.8's `LogConfig.TopicConfigSynonyms`: the broker config a topic
-/// config defaults to, with Kafka's default for it (`None` where the broker
-/// key has none, such as `log.retention.ms`, whose default comes from
-/// `log.retention.hours`). Throttled replicas have no broker synonym.
-pub fn topic_config_synonym(topic_key: &str) -> Option<(&'static str, Option<&'static str>)> {
+/// config defaults to. Throttled replicas have no broker synonym.
+pub fn topic_config_synonym(topic_key: &str) -> Option<&'static str> {
     Some(match topic_key {
-        "cleanup.policy" => ("log.cleanup.policy", Some("delete")),
-        "compression.type" => ("compression.type", Some("producer")),
-        "delete.retention.ms" => ("log.cleaner.delete.retention.ms", Some("86400000")),
-        "file.delete.delay.ms" => ("log.segment.delete.delay.ms", Some("60000")),
-        "flush.messages" => ("log.flush.interval.messages", Some("9223372036854775807")),
-        "flush.ms" => ("log.flush.interval.ms", None),
-        "index.interval.bytes" => ("log.index.interval.bytes", Some("4096")),
-        "max.compaction.lag.ms" => (
-            "log.cleaner.max.compaction.lag.ms",
-            Some("9223372036854775807"),
-        ),
-        "max.message.bytes" => ("message.max.bytes", Some("1048588")),
-        "message.downconversion.enable" => ("log.message.downconversion.enable", Some("true")),
-        "message.format.version" => ("log.message.format.version", Some("2.8-IV1")),
-        "message.timestamp.difference.max.ms" => (
-            "log.message.timestamp.difference.max.ms",
-            Some("9223372036854775807"),
-        ),
-        "message.timestamp.type" => ("log.message.timestamp.type", Some("CreateTime")),
-        "min.cleanable.dirty.ratio" => ("log.cleaner.min.cleanable.ratio", Some("0.5")),
-        "min.compaction.lag.ms" => ("log.cleaner.min.compaction.lag.ms", Some("0")),
-        "min.insync.replicas" => ("min.insync.replicas", Some("1")),
-        "preallocate" => ("log.preallocate", Some("false")),
-        "retention.bytes" => ("log.retention.bytes", Some("-1")),
-        "retention.ms" => ("log.retention.ms", None),
-        "segment.bytes" => ("log.segment.bytes", Some("1073741824")),
-        "segment.index.bytes" => ("log.index.size.max.bytes", Some("10485760")),
-        "segment.jitter.ms" => ("log.roll.jitter.ms", None),
-        "segment.ms" => ("log.roll.ms", None),
-        "unclean.leader.election.enable" => ("unclean.leader.election.enable", Some("false")),
+        "cleanup.policy" => "log.cleanup.policy",
+        "compression.type" => "compression.type",
+        "delete.retention.ms" => "log.cleaner.delete.retention.ms",
+        "file.delete.delay.ms" => "log.segment.delete.delay.ms",
+        "flush.messages" => "log.flush.interval.messages",
+        "flush.ms" => "log.flush.interval.ms",
+        "index.interval.bytes" => "log.index.interval.bytes",
+        "max.compaction.lag.ms" => "log.cleaner.max.compaction.lag.ms",
+        "max.message.bytes" => "message.max.bytes",
+        "message.downconversion.enable" => "log.message.downconversion.enable",
+        "message.format.version" => "log.message.format.version",
+        "message.timestamp.difference.max.ms" => "log.message.timestamp.difference.max.ms",
+        "message.timestamp.type" => "log.message.timestamp.type",
+        "min.cleanable.dirty.ratio" => "log.cleaner.min.cleanable.ratio",
+        "min.compaction.lag.ms" => "log.cleaner.min.compaction.lag.ms",
+        "min.insync.replicas" => "min.insync.replicas",
+        "preallocate" => "log.preallocate",
+        "retention.bytes" => "log.retention.bytes",
+        "retention.ms" => "log.retention.ms",
+        "segment.bytes" => "log.segment.bytes",
+        "segment.index.bytes" => "log.index.size.max.bytes",
+        "segment.jitter.ms" => "log.roll.jitter.ms",
+        "segment.ms" => "log.roll.ms",
+        "unclean.leader.election.enable" => "unclean.leader.election.enable",
         _ => return None,
     })
+}
+
+/// Kafka 2.8's `DynamicBrokerConfig.brokerConfigSynonyms`: the broker keys
+/// that set `key`, most specific first (`log.retention.ms` also comes from
+/// `log.retention.minutes` and `log.retention.hours`).
+pub fn broker_config_synonyms(key: &str) -> Vec<&str> {
+    match key {
+        "log.retention.ms" | "log.retention.minutes" | "log.retention.hours" => vec![
+            "log.retention.ms",
+            "log.retention.minutes",
+            "log.retention.hours",
+        ],
+        "log.roll.ms" | "log.roll.hours" => vec!["log.roll.ms", "log.roll.hours"],
+        "log.roll.jitter.ms" | "log.roll.jitter.hours" => {
+            vec!["log.roll.jitter.ms", "log.roll.jitter.hours"]
+        }
+        "log.flush.interval.ms" => vec!["log.flush.interval.ms", "log.flush.scheduler.interval.ms"],
+        other => vec![other],
+    }
+}
+
+/// Kafka 2.8's description of broker config `key`, if it has one.
+pub fn kafka_broker_config(key: &str) -> Option<&'static kafka_broker_configs::KafkaBrokerConfig> {
+    let table = kafka_broker_configs::KAFKA_BROKER_CONFIGS;
+    table
+        .binary_search_by(|c| c.name.cmp(key))
+        .ok()
+        .map(|i| &table[i])
 }
 
 /// Applies command-line overrides (`key=value`, split at the first `=`) on

@@ -439,6 +439,12 @@ fn script(run: &mut Run) -> Result<()> {
         &describe(4, "1", Some(broker_keys), true),
     )?;
     run.step(
+        "describe_configs/broker_all",
+        (2, 0),
+        4,
+        &describe(4, "2", None, false),
+    )?;
+    run.step(
         "describe_configs/broker_default",
         (1, 0),
         4,
@@ -1361,6 +1367,10 @@ struct Run<'c> {
     controller: i32,
     /// Listener port → broker id.
     ports: BTreeMap<i32, i32>,
+    /// Text that differs with every cluster (listeners, log dirs, the
+    /// ZooKeeper connect string, as server.properties gives them and
+    /// DescribeConfigs shows them) → what it stands for.
+    substitutions: Vec<(String, String)>,
     connections: BTreeMap<To, Connection>,
     /// Member ids the brokers generated, in order of appearance.
     members: Vec<String>,
@@ -1409,13 +1419,21 @@ impl<'c> Run<'c> {
     fn new(cluster: &'c Cluster) -> Result<Self> {
         let controller = cluster.controller_id()?;
         let mut ports = BTreeMap::new();
+        let mut substitutions = vec![(cluster.zk_connect(), "<zookeeper.connect>".to_owned())];
         for id in cluster.broker_ids() {
-            ports.insert(i32::from(cluster.broker(id)?.port()), id);
+            let broker = cluster.broker(id)?;
+            ports.insert(i32::from(broker.port()), id);
+            substitutions.push((broker.bootstrap(), format!("<address of broker {id}>")));
+            substitutions.push((
+                broker.log_dir().display().to_string(),
+                format!("<log dir of broker {id}>"),
+            ));
         }
         Ok(Self {
             cluster,
             controller,
             ports,
+            substitutions,
             connections: BTreeMap::new(),
             members: Vec::new(),
             seen: BTreeMap::new(),
@@ -1691,7 +1709,13 @@ impl<'c> Run<'c> {
             },
             "session_id" if value != "0" && path.starts_with("fetch/") => "<fetch session>".into(),
             "controller_id" if id == Some(self.controller) => "<controller>".into(),
-            _ => self.normalise_members(value),
+            _ => {
+                let mut value = self.normalise_members(value);
+                for (from, to) in &self.substitutions {
+                    value = value.replace(from.as_str(), to);
+                }
+                value
+            }
         }
     }
 

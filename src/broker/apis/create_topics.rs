@@ -146,7 +146,7 @@ impl Broker {
                     .map(|e| CreatableTopicConfigs {
                         config_source: e.source,
                         name: e.name,
-                        value: Some(e.value),
+                        value: e.value,
                         read_only: false,
                         is_sensitive: false,
                     })

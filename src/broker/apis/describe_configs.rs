@@ -1,10 +1,17 @@
 //! DescribeConfigs (API key 32): a topic's effective configuration (its
 //! overrides from `/config/topics/<t>` over the broker defaults), or this
-//! broker's own settings.
+//! broker's own settings, each entry with its source and (on request) its
+//! synonyms, as Kafka 2.8's `ConfigHelper` describes them: a topic
+//! override, then `server.properties`, then Kafka's default. A broker is
+//! described key for key as Kafka 2.8 describes one with the same
+//! `server.properties` ([`KAFKA_BROKER_CONFIGS`]).
 
 use std::collections::BTreeMap;
 
-use crate::config::{describe_topic, topic_config_synonym};
+use crate::config::kafka_broker_configs::KAFKA_BROKER_CONFIGS;
+use crate::config::{
+    broker_config_synonyms, describe_topic, kafka_broker_config, topic_config_synonym,
+};
 use crate::log::LogConfig;
 use crate::protocol::api::describe_configs::{
     DescribeConfigsRequest, DescribeConfigsResourceResult, DescribeConfigsResponse,
@@ -21,13 +28,19 @@ pub(super) const BROKER_RESOURCE: i8 = 4;
 /// `ConfigSource.STATIC_BROKER_CONFIG`: from server.properties.
 const STATIC_BROKER_CONFIG_SOURCE: i8 = 4;
 
-/// One config entry: name, value, source and the synonyms Kafka lists
-/// for it (name, value, source), most specific first.
+/// A value a config takes from one source: name, value, source.
+type Synonym = (String, Option<String>, i8);
+
+/// One config entry as Kafka describes it; `synonyms` are the values it
+/// takes from each source, most specific first.
 pub(super) struct Entry {
     pub name: String,
-    pub value: String,
+    pub value: Option<String>,
     pub source: i8,
-    pub synonyms: Vec<(String, String, i8)>,
+    pub synonyms: Vec<Synonym>,
+    pub read_only: bool,
+    pub sensitive: bool,
+    pub config_type: i8,
 }
 
 impl Broker {
@@ -51,9 +64,6 @@ impl Broker {
             };
             let wanted = resource.configuration_keys.as_ref();
             let synonyms = request.include_synonyms;
-            // Topic configs can be altered (AlterConfigs); broker configs
-            // come from server.properties only.
-            let read_only = resource.resource_type != TOPIC_RESOURCE;
             results.push(match entries {
                 Ok(entries) => DescribeConfigsResult {
                     error_code: ErrorCode::NONE.code(),
@@ -65,11 +75,11 @@ impl Broker {
                         .into_iter()
                         .filter(|e| wanted.is_none_or(|keys| keys.contains(&e.name)))
                         .map(|e| DescribeConfigsResourceResult {
-                            value: Some(e.value),
-                            read_only,
+                            value: e.value,
+                            read_only: e.read_only,
                             is_default: e.source == DEFAULT_CONFIG_SOURCE,
                             config_source: e.source,
-                            config_type: config_type(&e.name),
+                            config_type: e.config_type,
                             // Documentation is not kept: null, as Kafka
                             // sends it when not asked for.
                             documentation: None,
@@ -78,7 +88,7 @@ impl Broker {
                                     .into_iter()
                                     .map(|(name, value, source)| DescribeConfigsSynonym {
                                         name,
-                                        value: Some(value),
+                                        value,
                                         source,
                                     })
                                     .collect()
@@ -86,7 +96,7 @@ impl Broker {
                                 Vec::new()
                             },
                             name: e.name,
-                            is_sensitive: false,
+                            is_sensitive: e.sensitive,
                         })
                         .collect(),
                 },
@@ -136,73 +146,57 @@ impl Broker {
             .map(|(name, value)| {
                 let mut synonyms = Vec::new();
                 if let Some(own) = overrides.get(name) {
-                    synonyms.push((name.to_owned(), own.clone(), TOPIC_CONFIG_SOURCE));
+                    synonyms.push((name.to_owned(), Some(own.clone()), TOPIC_CONFIG_SOURCE));
                 }
-                synonyms.extend(self.broker_synonyms(name));
+                if let Some(broker_key) = topic_config_synonym(name) {
+                    synonyms.extend(self.broker_synonyms(broker_key, false));
+                }
                 let source = synonyms.first().map_or(DEFAULT_CONFIG_SOURCE, |s| s.2);
                 Entry {
                     name: name.to_owned(),
-                    value,
+                    value: Some(value),
                     source,
                     synonyms,
+                    read_only: false,
+                    sensitive: false,
+                    config_type: config_type(name),
                 }
             })
             .collect()
     }
 
-    /// Kafka's `configSynonyms` for a topic config's broker synonym: the
-    /// broker keys it may come from, static ones (server.properties) before
-    /// defaults, without those listed before the synonym itself (Kafka's
-    /// `dropWhile`: `log.retention.hours` alone is not shown for
-    /// `retention.ms`).
-    fn broker_synonyms(&self, topic_key: &str) -> Vec<(String, String, i8)> {
-        let Some((primary, default)) = topic_config_synonym(topic_key) else {
-            return Vec::new();
-        };
-        // Kafka's `brokerConfigSynonyms`: the key and the coarser keys
-        // standing in for it, with their Kafka defaults.
-        let keys: Vec<(&str, Option<&str>)> = match primary {
-            "log.retention.ms" => vec![
-                (primary, default),
-                ("log.retention.minutes", None),
-                ("log.retention.hours", Some("168")),
-            ],
-            "log.roll.ms" => vec![(primary, default), ("log.roll.hours", Some("168"))],
-            "log.roll.jitter.ms" => vec![(primary, default), ("log.roll.jitter.hours", Some("0"))],
-            "log.flush.interval.ms" => vec![
-                (primary, default),
-                (
-                    "log.flush.scheduler.interval.ms",
-                    Some("9223372036854775807"),
-                ),
-            ],
-            _ => vec![(primary, default)],
-        };
-        let statics = keys.iter().filter_map(|(key, _)| {
-            let value = self.config.static_props.get(*key)?;
+    /// Kafka's `configSynonyms` for broker config `key`: the values of the
+    /// keys that set it ([`broker_config_synonyms`]), from server.properties
+    /// before Kafka's defaults, without those listed before `key` itself
+    /// (Kafka's `dropWhile`: `log.retention.hours` alone is not shown for
+    /// `log.retention.ms`). Sensitive values are not shown.
+    fn broker_synonyms(&self, key: &str, sensitive: bool) -> Vec<Synonym> {
+        let keys = broker_config_synonyms(key);
+        let shown = |value: &str| (!sensitive).then(|| value.to_owned());
+        let statics = keys.iter().filter_map(|k| {
+            let value = self.config.static_props.get(*k)?;
             Some((
-                key.to_string(),
-                value.trim().to_owned(),
+                k.to_string(),
+                shown(value.trim()),
                 STATIC_BROKER_CONFIG_SOURCE,
             ))
         });
-        let defaults = keys.iter().filter_map(|(key, default)| {
-            Some((
-                key.to_string(),
-                (*default)?.to_owned(),
-                DEFAULT_CONFIG_SOURCE,
-            ))
+        let defaults = keys.iter().filter_map(|k| {
+            let default = kafka_broker_config(k)?.default?;
+            Some((k.to_string(), shown(default), DEFAULT_CONFIG_SOURCE))
         });
         statics
             .chain(defaults)
-            .skip_while(|(key, _, _)| key != primary)
+            .skip_while(|(name, _, _)| name != key)
             .collect()
     }
 
-    /// The broker settings clients commonly inspect, as configured.
+    /// This broker's configs as a Kafka 2.8 broker with the same
+    /// `server.properties` describes them: every key of Kafka's
+    /// `KafkaConfig`, valued from the file or Kafka's default, read-only
+    /// unless Kafka can update it dynamically. The empty name is the
+    /// cluster's dynamic defaults, of which gregor has none.
     fn broker_configs(&self, id: &str) -> Result<Vec<Entry>, (ErrorCode, String)> {
-        // The cluster-wide dynamic defaults: gregor has no dynamic broker
-        // configs, so none are set.
         if id.is_empty() {
             return Ok(Vec::new());
         }
@@ -215,44 +209,29 @@ impl Broker {
                 ),
             ));
         }
-        let c = &self.config;
-        let log_dirs: Vec<String> = c.log_dirs.iter().map(|d| d.display().to_string()).collect();
-        let entries = [
-            ("broker.id", self.id.to_string()),
-            ("zookeeper.connect", c.zookeeper_connect.clone()),
-            ("log.dirs", log_dirs.join(",")),
-            ("num.partitions", c.num_partitions.to_string()),
-            (
-                "default.replication.factor",
-                c.default_replication_factor.to_string(),
-            ),
-            (
-                "auto.create.topics.enable",
-                c.auto_create_topics_enable.to_string(),
-            ),
-            ("delete.topic.enable", c.delete_topic_enable.to_string()),
-            (
-                "socket.request.max.bytes",
-                c.socket_request_max_bytes.to_string(),
-            ),
-            (
-                "message.max.bytes",
-                c.log_config().max_message_bytes.to_string(),
-            ),
-        ];
-        Ok(entries
-            .into_iter()
-            .map(|(k, v)| Entry {
-                name: k.to_owned(),
-                value: v,
-                source: STATIC_BROKER_CONFIG_SOURCE,
-                synonyms: Vec::new(),
+        Ok(KAFKA_BROKER_CONFIGS
+            .iter()
+            .map(|c| {
+                let synonyms = self.broker_synonyms(c.name, c.sensitive);
+                let value = match self.config.static_props.get(c.name) {
+                    Some(value) => Some(value.trim().to_owned()),
+                    None => c.default.map(str::to_owned),
+                };
+                Entry {
+                    name: c.name.to_owned(),
+                    value: value.filter(|_| !c.sensitive),
+                    source: synonyms.first().map_or(DEFAULT_CONFIG_SOURCE, |s| s.2),
+                    synonyms,
+                    read_only: !c.dynamic,
+                    sensitive: c.sensitive,
+                    config_type: c.config_type,
+                }
             })
             .collect())
     }
 }
 
-/// Kafka's `ConfigDef.Type` of a config, as DescribeConfigs v3+ reports it
+/// Kafka's `ConfigDef.Type` of a topic config, as DescribeConfigs v3+ reports it
 /// (BOOLEAN 1, STRING 2, INT 3, SHORT 4, LONG 5, DOUBLE 6, LIST 7); 0
 /// (UNKNOWN) for a name gregor does not describe.
 fn config_type(name: &str) -> i8 {
