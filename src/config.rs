@@ -16,6 +16,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+pub mod kafka_broker_configs;
+
 use crate::log::{CleanerConfig, CleanupPolicy, LogConfig};
 use crate::zk::data::SecurityProtocol;
 
@@ -42,8 +44,10 @@ pub enum ConfigError {
     /// The properties text is malformed (only a bad `\uXXXX` escape can do this).
     #[error("line {line}: {reason}")]
     Syntax { line: usize, reason: String },
-    /// A key has a value of the wrong type or outside its range.
-    #[error("invalid value {value:?} for {key}: expected {expected}")]
+    /// A key has a value of the wrong type or outside its range; worded
+    /// as Kafka's `ConfigException` (`expected` is Kafka's reason, such as
+    /// "Not a number of type LONG"), which clients show verbatim.
+    #[error("Invalid value {value} for configuration {key}: {expected}")]
     InvalidValue {
         key: &'static str,
         value: String,
@@ -56,7 +60,7 @@ pub enum ConfigError {
     #[error("invalid override {0:?}: expected key=value")]
     InvalidOverride(String),
     /// A topic config key Kafka does not know (or gregor does not support).
-    #[error("unknown topic config {0}")]
+    #[error("Unknown topic config name: {0}")]
     UnknownTopicConfig(String),
 }
 
@@ -303,6 +307,9 @@ pub struct KafkaConfig {
     /// The log cleaner's `log.cleaner.*` keys (compaction of
     /// `cleanup.policy=compact` topics).
     pub log_cleaner: CleanerConfig,
+    /// Every key as `server.properties` (and overrides) set it: what Kafka
+    /// reports as `STATIC_BROKER_CONFIG` in DescribeConfigs.
+    pub static_props: BTreeMap<String, String>,
 }
 
 impl KafkaConfig {
@@ -336,10 +343,11 @@ impl KafkaConfig {
     /// defaults, precedence rules and validation. Unknown keys are logged.
     pub fn from_map(props: BTreeMap<String, String>) -> Result<Self, ConfigError> {
         let p = Props::new(&props);
-        let config = Self::from_props(&p)?;
+        let mut config = Self::from_props(&p)?;
         for key in p.unread() {
             log::warn!("The configuration '{key}' was supplied but isn't a known config.");
         }
+        config.static_props = props.clone();
         Ok(config)
     }
 
@@ -513,6 +521,7 @@ impl KafkaConfig {
             request_timeout_ms: p.int("request.timeout.ms", 1)?.map_or(30_000, u64::from),
             log_defaults: broker_log_defaults(p)?,
             log_cleaner: cleaner_config(p)?,
+            static_props: BTreeMap::new(),
         })
     }
 
@@ -808,7 +817,7 @@ fn cleanup_policy(p: &Props<'_>, key: &'static str) -> Result<Option<CleanupPoli
         match item.trim() {
             "compact" => policy.compact = true,
             "delete" => policy.delete = true,
-            _ => return Err(invalid(key, list, "a list of compact, delete")),
+            _ => return Err(invalid(key, list, "String must be one of: compact, delete")),
         }
     }
     Ok(Some(policy))
@@ -992,6 +1001,100 @@ pub fn describe(config: &LogConfig) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Topic configs gregor does not implement, reported at the value whose
+/// behaviour gregor has (Kafka 2.8's defaults): producer compression kept,
+/// CreateTime timestamps, no timestamp bound, no throttling, no
+/// preallocation or segment jitter, the 2.8 message format. Only
+/// `unclean.leader.election.enable` may be overridden (the controller
+/// reads it).
+const FIXED_TOPIC_CONFIGS: [(&str, &str); 10] = [
+    ("compression.type", "producer"),
+    ("follower.replication.throttled.replicas", ""),
+    ("leader.replication.throttled.replicas", ""),
+    ("message.downconversion.enable", "true"),
+    ("message.format.version", "2.8-IV1"),
+    ("message.timestamp.difference.max.ms", "9223372036854775807"),
+    ("message.timestamp.type", "CreateTime"),
+    ("preallocate", "false"),
+    ("segment.jitter.ms", "0"),
+    (UNCLEAN_LEADER_ELECTION_ENABLE, "false"),
+];
+
+/// Every topic config Kafka 2.8 describes, with its value for a topic with
+/// these `overrides` whose log config is `config`: [`describe`] and the
+/// [`FIXED_TOPIC_CONFIGS`].
+pub fn describe_topic(
+    config: &LogConfig,
+    overrides: &BTreeMap<String, String>,
+) -> Vec<(&'static str, String)> {
+    let mut described = describe(config);
+    for (key, default) in FIXED_TOPIC_CONFIGS {
+        let value = overrides.get(key).map_or(default, String::as_str);
+        described.push((key, value.to_owned()));
+    }
+    described
+}
+
+/// Kafka 2.8's `LogConfig.TopicConfigSynonyms`: the broker config a topic
+/// config defaults to. Throttled replicas have no broker synonym.
+pub fn topic_config_synonym(topic_key: &str) -> Option<&'static str> {
+    Some(match topic_key {
+        "cleanup.policy" => "log.cleanup.policy",
+        "compression.type" => "compression.type",
+        "delete.retention.ms" => "log.cleaner.delete.retention.ms",
+        "file.delete.delay.ms" => "log.segment.delete.delay.ms",
+        "flush.messages" => "log.flush.interval.messages",
+        "flush.ms" => "log.flush.interval.ms",
+        "index.interval.bytes" => "log.index.interval.bytes",
+        "max.compaction.lag.ms" => "log.cleaner.max.compaction.lag.ms",
+        "max.message.bytes" => "message.max.bytes",
+        "message.downconversion.enable" => "log.message.downconversion.enable",
+        "message.format.version" => "log.message.format.version",
+        "message.timestamp.difference.max.ms" => "log.message.timestamp.difference.max.ms",
+        "message.timestamp.type" => "log.message.timestamp.type",
+        "min.cleanable.dirty.ratio" => "log.cleaner.min.cleanable.ratio",
+        "min.compaction.lag.ms" => "log.cleaner.min.compaction.lag.ms",
+        "min.insync.replicas" => "min.insync.replicas",
+        "preallocate" => "log.preallocate",
+        "retention.bytes" => "log.retention.bytes",
+        "retention.ms" => "log.retention.ms",
+        "segment.bytes" => "log.segment.bytes",
+        "segment.index.bytes" => "log.index.size.max.bytes",
+        "segment.jitter.ms" => "log.roll.jitter.ms",
+        "segment.ms" => "log.roll.ms",
+        "unclean.leader.election.enable" => "unclean.leader.election.enable",
+        _ => return None,
+    })
+}
+
+/// Kafka 2.8's `DynamicBrokerConfig.brokerConfigSynonyms`: the broker keys
+/// that set `key`, most specific first (`log.retention.ms` also comes from
+/// `log.retention.minutes` and `log.retention.hours`).
+pub fn broker_config_synonyms(key: &str) -> Vec<&str> {
+    match key {
+        "log.retention.ms" | "log.retention.minutes" | "log.retention.hours" => vec![
+            "log.retention.ms",
+            "log.retention.minutes",
+            "log.retention.hours",
+        ],
+        "log.roll.ms" | "log.roll.hours" => vec!["log.roll.ms", "log.roll.hours"],
+        "log.roll.jitter.ms" | "log.roll.jitter.hours" => {
+            vec!["log.roll.jitter.ms", "log.roll.jitter.hours"]
+        }
+        "log.flush.interval.ms" => vec!["log.flush.interval.ms", "log.flush.scheduler.interval.ms"],
+        other => vec![other],
+    }
+}
+
+/// Kafka 2.8's description of broker config `key`, if it has one.
+pub fn kafka_broker_config(key: &str) -> Option<&'static kafka_broker_configs::KafkaBrokerConfig> {
+    let table = kafka_broker_configs::KAFKA_BROKER_CONFIGS;
+    table
+        .binary_search_by(|c| c.name.cmp(key))
+        .ok()
+        .map(|i| &table[i])
+}
+
 /// Applies command-line overrides (`key=value`, split at the first `=`) on
 /// top of the file's properties; later overrides win.
 pub fn apply_overrides<S: AsRef<str>>(
@@ -1142,17 +1245,36 @@ impl<'a> Props<'a> {
     /// `LONG`, `SHORT`) so out-of-range values fail as they do in Kafka.
     fn number<T>(&self, key: &'static str, min: T, max: T) -> Result<Option<T>, ConfigError>
     where
-        T: Copy + PartialOrd + fmt::Display + TryFrom<i128>,
+        T: Copy + PartialOrd + fmt::Display + TryFrom<i128> + Into<i128>,
     {
         let Some(raw) = self.string(key) else {
             return Ok(None);
         };
-        let value: i128 = raw.parse().map_err(|_| invalid(key, raw, "an integer"))?;
+        // Kafka's ConfigDef: a value its type cannot hold is "Not a
+        // number", one outside the validator's range says which bound.
+        let kafka_type = match std::mem::size_of::<T>() {
+            2 => "SHORT",
+            4 => "INT",
+            _ => "LONG",
+        };
+        let type_max = match kafka_type {
+            "SHORT" => i128::from(i16::MAX),
+            "INT" => i128::from(i32::MAX),
+            _ => i128::from(i64::MAX),
+        };
+        let not_a_number = || invalid(key, raw, format!("Not a number of type {kafka_type}"));
+        let value: i128 = raw.parse().map_err(|_| not_a_number())?;
+        if value > type_max || value < -type_max - 1 {
+            return Err(not_a_number());
+        }
+        if value < min.into() {
+            return Err(invalid(key, raw, format!("Value must be at least {min}")));
+        }
         T::try_from(value)
             .ok()
-            .filter(|v| *v >= min && *v <= max)
+            .filter(|v| *v <= max)
             .map(Some)
-            .ok_or_else(|| invalid(key, raw, format!("an integer between {min} and {max}")))
+            .ok_or_else(|| invalid(key, raw, format!("Value must be no more than {max}")))
     }
 
     /// A Kafka `INT` of at least `min`.
@@ -1173,7 +1295,11 @@ impl<'a> Props<'a> {
         match raw.to_ascii_lowercase().as_str() {
             "true" => Ok(Some(true)),
             "false" => Ok(Some(false)),
-            _ => Err(invalid(key, raw, "true or false")),
+            _ => Err(invalid(
+                key,
+                raw,
+                "Expected value to be either true or false",
+            )),
         }
     }
 
@@ -1182,11 +1308,16 @@ impl<'a> Props<'a> {
         let Some(raw) = self.string(key) else {
             return Ok(None);
         };
-        raw.parse::<f64>()
-            .ok()
-            .filter(|v| (0.0..=1.0).contains(v))
-            .map(Some)
-            .ok_or_else(|| invalid(key, raw, "a number between 0 and 1"))
+        let value = raw
+            .parse::<f64>()
+            .map_err(|_| invalid(key, raw, "Not a number of type DOUBLE"))?;
+        if value.is_nan() || value < 0.0 {
+            return Err(invalid(key, raw, "Value must be at least 0"));
+        }
+        if value > 1.0 {
+            return Err(invalid(key, raw, "Value must be no more than 1"));
+        }
+        Ok(Some(value))
     }
 
     /// The keys present but never asked for.
@@ -1444,7 +1575,18 @@ mod tests {
         let err = parse("broker.id=abc\n").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "invalid value \"abc\" for broker.id: expected an integer"
+            "Invalid value abc for configuration broker.id: Not a number of type INT"
+        );
+        // Kafka's ConfigDef wording, which AdminClient users see.
+        let err = parse(
+            "broker.id=0
+num.partitions=0
+",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid value 0 for configuration num.partitions: Value must be at least 1"
         );
         let cases = [
             ("broker.id=1001\n", "broker.id"),
@@ -1499,7 +1641,11 @@ mod tests {
             assert!(err.to_string().contains(key), "{err}");
         }
         let err = parse("broker.id=1001\n").unwrap_err();
-        assert!(err.to_string().contains("between -1 and 1000"), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with("broker.id: Value must be no more than 1000"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1755,7 +1901,7 @@ mod tests {
     fn topic_overrides_are_validated() {
         let base = LogConfig::default();
         let err = topic_log_config(&base, &map(&[("cleanup.polic", "compact")])).unwrap_err();
-        assert_eq!(err.to_string(), "unknown topic config cleanup.polic");
+        assert_eq!(err.to_string(), "Unknown topic config name: cleanup.polic");
         for (policy, compact, delete) in [
             ("compact", true, false),
             ("delete", false, true),

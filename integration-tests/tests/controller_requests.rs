@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use bytes::Bytes;
+use gregor::protocol::api::fetch::{FetchPartition, FetchRequest, FetchTopic};
 use gregor::protocol::api::leader_and_isr::{
     LeaderAndIsrPartitionState, LeaderAndIsrRequest, LeaderAndIsrTopicState,
 };
@@ -135,14 +136,31 @@ fn the_broker_leads_follows_and_answers_metadata_as_the_controller_says() -> Res
     assert_eq!(r.topics[0].topic_id, TOPIC_ID);
     assert!(cluster.broker.log_dir().join(format!("{topic}-1")).is_dir());
 
-    // The leader takes produce; the follower refuses it.
+    // The leader takes produce; the follower refuses it. A consumer's
+    // Fetch v11+ is served by a follower too (KIP-392, as in Kafka 2.8),
+    // an older one only by the leader.
     assert_eq!(client.produce(&topic, 0, 1, batch())?.error_code, 0);
     let not_leader = ErrorCode::NOT_LEADER_OR_FOLLOWER.code();
     assert_eq!(
         client.produce(&topic, 1, 1, batch())?.error_code,
         not_leader
     );
-    assert_eq!(client.fetch(&topic, 1, 0)?.error_code, not_leader);
+    assert_eq!(client.fetch(&topic, 1, 0)?.error_code, 0);
+    let old_fetch = FetchRequest {
+        replica_id: -1,
+        max_bytes: 1 << 20,
+        topics: vec![FetchTopic {
+            topic: topic.clone(),
+            partitions: vec![FetchPartition {
+                partition: 1,
+                partition_max_bytes: 1 << 20,
+                ..Default::default()
+            }],
+        }],
+        ..Default::default()
+    };
+    let answer = client.request(10, &old_fetch)?;
+    assert_eq!(answer.responses[0].partitions[0].error_code, not_leader);
 
     let t = client.topic_metadata(&topic, false)?;
     let leaders: Vec<(i32, i32)> = t

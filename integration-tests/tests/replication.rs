@@ -224,7 +224,9 @@ fn acks_all_is_refused_when_the_isr_is_below_min_insync_replicas() -> Result<()>
             value: Some("2".into()),
         }],
     };
-    WireClient::connect(&cluster.broker(1)?.bootstrap())?.create_topic(topic)?;
+    // CreateTopics is served by the controller only, as in Kafka.
+    let controller = cluster.controller_id()?;
+    WireClient::connect(&cluster.broker(controller)?.bootstrap())?.create_topic(topic)?;
     let leader = cluster.wait_for_leaders(TOPIC, 1, CHANGE_TIMEOUT)?.states[&0].leader;
     let mut client = WireClient::connect(&cluster.broker(leader)?.bootstrap())?;
     let batch = |n: usize| {

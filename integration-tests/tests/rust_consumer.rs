@@ -47,10 +47,12 @@ fn first_broker(cluster: &Cluster) -> Result<String> {
     Ok(cluster.broker(first)?.bootstrap())
 }
 
-/// Creates `topic` with `partitions` partitions of 3 replicas and waits
-/// until every broker's metadata has its leaders.
+/// Creates `topic` with `partitions` partitions of 3 replicas (at the
+/// controller, which alone serves CreateTopics) and waits until every
+/// broker's metadata has its leaders.
 fn create_topic(cluster: &Cluster, topic: &str, partitions: i32) -> Result<()> {
-    WireClient::connect(&first_broker(cluster)?)?.create_topic(CreatableTopic {
+    let controller = cluster.broker(cluster.controller_id()?)?.bootstrap();
+    WireClient::connect(&controller)?.create_topic(CreatableTopic {
         name: topic.to_owned(),
         num_partitions: partitions,
         replication_factor: 3,

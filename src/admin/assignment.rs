@@ -10,11 +10,12 @@ use crate::zk::data::BrokerId;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AssignmentError {
-    #[error("number of partitions must be larger than 0, got {0}")]
+    // Worded as Kafka's AdminUtils, which clients show verbatim.
+    #[error("Number of partitions must be larger than 0.")]
     InvalidPartitions(i32),
-    #[error("replication factor must be larger than 0, got {0}")]
+    #[error("Replication factor must be larger than 0.")]
     InvalidReplicationFactor(i32),
-    #[error("replication factor: {factor} larger than available brokers: {brokers}")]
+    #[error("Replication factor: {factor} larger than available brokers: {brokers}.")]
     NotEnoughBrokers { factor: i32, brokers: usize },
 }
 

@@ -6,13 +6,18 @@ pub const MAX_NAME_LENGTH: usize = 249;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopicNameError {
-    #[error("topic name is empty")]
+    // Worded as Kafka's `Topic.validate`, which clients show verbatim.
+    #[error("Topic name is illegal, it can't be empty")]
     Empty,
-    #[error("topic name cannot be \".\" or \"..\"")]
+    #[error("Topic name cannot be \".\" or \"..\"")]
     Dots,
-    #[error("topic name is {0} characters long; the limit is {MAX_NAME_LENGTH}")]
-    TooLong(usize),
-    #[error("topic name {0:?} has characters other than ASCII alphanumerics, '.', '_' and '-'")]
+    #[error(
+        "Topic name is illegal, it can't be longer than {MAX_NAME_LENGTH} characters, topic name: {0}"
+    )]
+    TooLong(String),
+    #[error(
+        "Topic name \"{0}\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
+    )]
     IllegalCharacters(String),
 }
 
@@ -24,7 +29,7 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicNameError> {
         return Err(TopicNameError::Dots);
     }
     if name.len() > MAX_NAME_LENGTH {
-        return Err(TopicNameError::TooLong(name.len()));
+        return Err(TopicNameError::TooLong(name.to_owned()));
     }
     if !name
         .bytes()
@@ -54,7 +59,7 @@ mod tests {
         ));
         assert_eq!(
             validate_topic_name(&"a".repeat(250)),
-            Err(TopicNameError::TooLong(250))
+            Err(TopicNameError::TooLong("a".repeat(250)))
         );
         assert!(validate_topic_name(&"a".repeat(249)).is_ok());
     }

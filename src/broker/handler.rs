@@ -57,12 +57,9 @@ impl RequestHandler for Broker {
         }
     }
 
-    async fn fetch(
-        &self,
-        _ctx: &RequestContext<'_>,
-        request: FetchRequest,
-    ) -> Reply<FetchResponse> {
-        Reply::Respond(Broker::fetch(self, request).await)
+    async fn fetch(&self, ctx: &RequestContext<'_>, request: FetchRequest) -> Reply<FetchResponse> {
+        let version = ctx.header.api_version;
+        Reply::Respond(Broker::fetch(self, request, version).await)
     }
 
     async fn list_offsets(

@@ -26,13 +26,13 @@ use super::Broker;
 pub enum TopicError {
     #[error("{0}")]
     InvalidName(#[from] TopicNameError),
-    #[error("topic '{0}' already exists")]
+    #[error("Topic '{0}' already exists.")]
     Exists(String),
     #[error("topic '{0}' does not exist")]
     Unknown(String),
     #[error("{0}")]
     Assignment(#[from] AssignmentError),
-    #[error("invalid replica assignment: {0}")]
+    #[error("{0}")]
     InvalidAssignment(String),
     #[error("{0}")]
     InvalidRequest(String),
@@ -110,8 +110,10 @@ impl Broker {
         let brokers = self.metadata.broker_ids();
         if !topic.assignment.is_empty() {
             if topic.num_partitions != -1 || topic.replication_factor != -1 {
-                return Err(TopicError::InvalidAssignment(
-                    "both an assignment and numPartitions/replicationFactor were given".into(),
+                return Err(TopicError::InvalidRequest(
+                    "Both numPartitions or replicationFactor and replicasAssignments were set. \
+                     Both cannot be used at the same time."
+                        .into(),
                 ));
             }
             let expected: Vec<i32> = (0..topic.assignment.len() as i32).collect();
@@ -120,20 +122,33 @@ impl Broker {
                     "partitions must be numbered 0..n".into(),
                 ));
             }
-            for (p, replicas) in &topic.assignment {
+            let has_duplicates = |replicas: &Vec<BrokerId>| {
                 let mut distinct = replicas.clone();
                 distinct.sort_unstable();
                 distinct.dedup();
-                if replicas.is_empty() || distinct.len() != replicas.len() {
-                    return Err(TopicError::InvalidAssignment(format!(
-                        "partition {p}: duplicate or no replicas"
-                    )));
-                }
-                if let Some(b) = replicas.iter().find(|b| !brokers.contains(b)) {
-                    return Err(TopicError::InvalidAssignment(format!(
-                        "partition {p}: unknown broker {b}"
-                    )));
-                }
+                distinct.len() != replicas.len()
+            };
+            if topic.assignment.values().any(has_duplicates) {
+                // Kafka prints the whole assignment, as Scala shows it.
+                let shown: Vec<String> = topic
+                    .assignment
+                    .iter()
+                    .map(|(p, replicas)| {
+                        let replicas: Vec<String> = replicas.iter().map(i32::to_string).collect();
+                        format!("{p} -> ArrayBuffer({})", replicas.join(", "))
+                    })
+                    .collect();
+                return Err(TopicError::InvalidAssignment(format!(
+                    "Duplicate replica assignment found: HashMap({})",
+                    shown.join(", ")
+                )));
+            }
+            // Kafka 2.8 (ZooKeeper mode) does not check that the brokers
+            // are registered: a replica on an unknown broker starts offline.
+            if let Some((p, _)) = topic.assignment.iter().find(|(_, r)| r.is_empty()) {
+                return Err(TopicError::InvalidAssignment(format!(
+                    "partition {p} has no replicas"
+                )));
             }
             return Ok(topic.assignment.clone());
         }

@@ -55,6 +55,10 @@ pub struct FetchParams {
     pub max_wait: Duration,
     /// The response's byte budget, shared by the partitions.
     pub max_bytes: u64,
+    /// Whether a consumer may read from a follower (its committed records):
+    /// Kafka 2.8 serves a consumer's Fetch v11+ (which carries client
+    /// metadata, KIP-392) from any replica, older ones from the leader only.
+    pub from_follower: bool,
 }
 
 /// An acks=all append the producer's answer waits for (Kafka's
@@ -380,20 +384,24 @@ impl ReplicaManager {
     /// A follower's first look at a partition (`record`) also tells the
     /// leader where the follower's log ends.
     ///
-    /// Every fetch is served by the leader only, followers' too (Kafka reads
-    /// from followers only for rack-aware consumers, KIP-392, which gregor
-    /// does not offer).
+    /// Followers' fetches, and consumers' unless `from_follower`, are
+    /// served by the leader only; a consumer reading from a follower gets
+    /// the records below the follower's high watermark (KIP-392).
     fn locate(
         &self,
         want: &FetchPartition,
         replica_id: Option<BrokerId>,
+        from_follower: bool,
         record: bool,
         max_bytes: u64,
         min_one: bool,
     ) -> Result<PartitionSlice, ReplicaError> {
         let partition = self.hosted(&want.topic_partition)?;
-        let (mut slice, leader_epoch, log_end) =
-            partition.with_leader_log(want.current_leader_epoch, |log, epoch| {
+        let follower_too = from_follower && replica_id.is_none();
+        let (mut slice, leader_epoch, log_end) = partition.with_readable_log(
+            want.current_leader_epoch,
+            follower_too,
+            |log, epoch| {
                 let high_watermark = log.high_watermark();
                 let max_offset = replica_id.is_none().then_some(high_watermark);
                 let slice = PartitionSlice {
@@ -404,7 +412,8 @@ impl ReplicaManager {
                         .filter(|r| r.len > 0),
                 };
                 Ok((slice, epoch, log.log_end_offset()))
-            })?;
+            },
+        )?;
         let Some(follower) = replica_id.filter(|_| record) else {
             return Ok(slice);
         };
@@ -445,7 +454,8 @@ impl ReplicaManager {
             fetch_offset: offset,
             max_bytes,
         };
-        self.locate(&want, None, false, max_bytes, min_one)?.read()
+        self.locate(&want, None, false, false, max_bytes, min_one)?
+            .read()
     }
 
     /// A fetch: locates every partition's records (the response's
@@ -491,7 +501,14 @@ impl ReplicaManager {
             .iter()
             .map(|p| {
                 let limit = p.max_bytes.min(remaining);
-                let slice = self.locate(p, params.replica_id, record, limit, first_with_data)?;
+                let slice = self.locate(
+                    p,
+                    params.replica_id,
+                    params.from_follower,
+                    record,
+                    limit,
+                    first_with_data,
+                )?;
                 if let Some(range) = &slice.range {
                     remaining = remaining.saturating_sub(range.len);
                     first_with_data = false;
@@ -660,6 +677,7 @@ mod tests {
 
     fn consumer(min_bytes: u64, max_bytes: u64, max_wait: Duration) -> FetchParams {
         FetchParams {
+            from_follower: false,
             replica_id: None,
             min_bytes,
             max_wait,

@@ -221,6 +221,18 @@ impl Partition {
         current_leader_epoch: Option<i32>,
         operation: impl FnOnce(&mut PartitionLog, i32) -> Result<R, ReplicaError>,
     ) -> Result<R, ReplicaError> {
+        self.with_readable_log(current_leader_epoch, false, operation)
+    }
+
+    /// As [`with_leader_log`](Self::with_leader_log); with `follower_too`
+    /// a follower's log is read as well (a consumer reading from a follower,
+    /// KIP-392), the leader epoch being checked the same way.
+    pub fn with_readable_log<R>(
+        &self,
+        current_leader_epoch: Option<i32>,
+        follower_too: bool,
+        operation: impl FnOnce(&mut PartitionLog, i32) -> Result<R, ReplicaError>,
+    ) -> Result<R, ReplicaError> {
         let leadership = self.read_leadership();
         let epoch = leadership.leader_epoch;
         match current_leader_epoch {
@@ -240,7 +252,8 @@ impl Partition {
             }
             _ => {}
         }
-        if let Role::Follower { leader } = leadership.role {
+        if let (Role::Follower { leader }, false) = (&leadership.role, follower_too) {
+            let leader = *leader;
             return Err(ReplicaError::NotLeader {
                 tp: self.topic_partition.clone(),
                 leader,

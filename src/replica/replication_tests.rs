@@ -72,6 +72,7 @@ async fn fetch(
         max_bytes: 1 << 20,
     };
     let params = FetchParams {
+        from_follower: false,
         replica_id: replica,
         min_bytes: 0,
         max_wait: Duration::ZERO,
@@ -140,6 +141,7 @@ async fn a_follower_fetch_that_commits_records_wakes_a_waiting_consumer() {
                 max_bytes: 1 << 20,
             };
             let params = FetchParams {
+                from_follower: false,
                 replica_id: None,
                 min_bytes: 1,
                 max_wait: Duration::from_secs(30),
@@ -273,6 +275,7 @@ async fn a_leader_refused_an_isr_write_stops_leading_until_the_next_leader_and_i
         max_bytes: 1 << 20,
     };
     let params = FetchParams {
+        from_follower: false,
         replica_id: Some(F2),
         min_bytes: 0,
         max_wait: Duration::ZERO,

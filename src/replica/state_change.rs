@@ -320,6 +320,7 @@ mod tests {
 
     fn consumer(min_bytes: u64, max_wait: Duration) -> FetchParams {
         FetchParams {
+            from_follower: false,
             replica_id: None,
             min_bytes,
             max_wait,
@@ -413,6 +414,26 @@ mod tests {
                 .err()
                 .map(|e| e.error_code()),
             not_leader
+        );
+        // A consumer with client metadata (Fetch v11+) reads a follower's
+        // committed records (KIP-392): none yet, but no error either.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let params = FetchParams {
+            from_follower: true,
+            ..consumer(0, Duration::ZERO)
+        };
+        let mut r = rt.block_on(rm.fetch(&[fetch_from(None)], &params));
+        let data = r.remove(0).unwrap();
+        assert_eq!(data.high_watermark, 0);
+        assert!(data.records.is_none_or(|r| r.is_empty()));
+        // Still fenced by a newer leader epoch than the follower knows.
+        let mut r = rt.block_on(rm.fetch(&[fetch_from(Some(5))], &params));
+        assert_eq!(
+            r.remove(0).err().map(|e| e.error_code()),
+            Some(ErrorCode::UNKNOWN_LEADER_EPOCH)
         );
     }
 

@@ -3,7 +3,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::config::describe;
 use crate::metadata::MetadataSnapshot;
 use crate::protocol::api::create_topics::{
     CreatableTopic, CreatableTopicConfigs, CreatableTopicResult, CreateTopicsRequest,
@@ -24,6 +23,12 @@ pub(super) const DEFAULT_CONFIG_SOURCE: i8 = 5;
 
 impl Broker {
     pub(crate) async fn create_topics(&self, request: CreateTopicsRequest) -> CreateTopicsResponse {
+        if self.active_controller().is_none() {
+            return CreateTopicsResponse {
+                throttle_time_ms: 0,
+                topics: request.topics.into_iter().map(not_controller).collect(),
+            };
+        }
         // Kafka refuses every topic named twice in one request.
         let mut seen = BTreeSet::new();
         let duplicates: BTreeSet<String> = request
@@ -38,7 +43,7 @@ impl Broker {
             let result = if duplicates.contains(&name) {
                 Err((
                     ErrorCode::INVALID_REQUEST,
-                    format!("topic '{name}' appears more than once"),
+                    "Found multiple entries for this topic.".to_owned(),
                 ))
             } else {
                 match self.create_one(topic, request.validate_only).await {
@@ -108,7 +113,7 @@ impl Broker {
         for c in topic.configs {
             let value = c.value.ok_or_else(|| {
                 TopicError::InvalidRequest(format!(
-                    "null value not supported for topic config {}",
+                    "Null value not supported for topic configs : {}",
                     c.name
                 ))
             })?;
@@ -127,6 +132,7 @@ impl Broker {
         };
         let created = self.create_topic(new, validate_only).await?;
         let log_config = self.log_config_for(&configs)?;
+        let entries = self.topic_config_entries(&log_config, &configs);
         let replication_factor = created.values().next().map_or(0, |r| r.len() as i16);
         Ok(CreatableTopicResult {
             name: topic.name,
@@ -135,16 +141,12 @@ impl Broker {
             num_partitions: created.len() as i32,
             replication_factor,
             configs: Some(
-                describe(&log_config)
+                entries
                     .into_iter()
-                    .map(|(name, value)| CreatableTopicConfigs {
-                        config_source: if configs.contains_key(name) {
-                            TOPIC_CONFIG_SOURCE
-                        } else {
-                            DEFAULT_CONFIG_SOURCE
-                        },
-                        name: name.to_owned(),
-                        value: Some(value),
+                    .map(|e| CreatableTopicConfigs {
+                        config_source: e.source,
+                        name: e.name,
+                        value: e.value,
                         read_only: false,
                         is_sensitive: false,
                     })
@@ -156,6 +158,19 @@ impl Broker {
 
     pub(crate) async fn delete_topics(&self, request: DeleteTopicsRequest) -> DeleteTopicsResponse {
         let mut responses = Vec::with_capacity(request.topic_names.len());
+        if self.active_controller().is_none() {
+            for name in request.topic_names {
+                responses.push(DeletableTopicResult {
+                    name,
+                    error_code: ErrorCode::NOT_CONTROLLER.code(),
+                    error_message: None,
+                });
+            }
+            return DeleteTopicsResponse {
+                throttle_time_ms: 0,
+                responses,
+            };
+        }
         for name in request.topic_names {
             let outcome = match self.delete_topic(&name).await {
                 Ok(()) => {
@@ -164,19 +179,35 @@ impl Broker {
                 }
                 Err(e) => Err((e.error_code(), e.to_string())),
             };
-            let (error_code, error_message) = match outcome {
-                Ok(()) => (ErrorCode::NONE, None),
-                Err((code, message)) => (code, Some(message)),
+            // Kafka 2.8 answers DeleteTopics with error codes only.
+            let error_code = match outcome {
+                Ok(()) => ErrorCode::NONE,
+                Err((code, message)) => {
+                    log::info!("deleting topic {name:?} failed: {message}");
+                    code
+                }
             };
             responses.push(DeletableTopicResult {
                 name,
                 error_code: error_code.code(),
-                error_message,
+                error_message: None,
             });
         }
         DeleteTopicsResponse {
             throttle_time_ms: 0,
             responses,
         }
+    }
+}
+
+/// Kafka's answer for a topic sent to a broker that is not the controller
+/// (ZooKeeper mode): NOT_CONTROLLER and the result's defaults (an empty
+/// message, -1 partitions and replication factor, no configs), so the
+/// client looks the controller up and retries there.
+fn not_controller(topic: CreatableTopic) -> CreatableTopicResult {
+    CreatableTopicResult {
+        name: topic.name,
+        error_code: ErrorCode::NOT_CONTROLLER.code(),
+        ..Default::default()
     }
 }

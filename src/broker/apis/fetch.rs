@@ -28,8 +28,12 @@ use crate::broker::Broker;
 
 use super::client_partitions::{client_leader_epoch, partition_error_code};
 
+/// Fetch v11 added `rack_id`: Kafka 2.8 then has client metadata for the
+/// consumer and serves it from followers too.
+const FIRST_VERSION_WITH_CLIENT_METADATA: i16 = 11;
+
 impl Broker {
-    pub(crate) async fn fetch(&self, request: FetchRequest) -> FetchResponse {
+    pub(crate) async fn fetch(&self, request: FetchRequest, version: i16) -> FetchResponse {
         if request.session_id != 0 {
             return FetchResponse {
                 error_code: ErrorCode::FETCH_SESSION_ID_NOT_FOUND.code(),
@@ -55,7 +59,12 @@ impl Broker {
             min_bytes: request.min_bytes.max(0) as u64,
             max_wait: Duration::from_millis(request.max_wait_ms.max(0) as u64),
             max_bytes: request.max_bytes.max(0) as u64,
+            from_follower: version >= FIRST_VERSION_WITH_CLIENT_METADATA,
         };
+        // Kafka lists aborted transactions (none: gregor has no
+        // transactions) only to read_committed consumers; to the others,
+        // and for a failed partition, the list is null.
+        let read_committed = request.isolation_level == 1;
         let results = self.replicas.fetch(&wanted, &params).await;
         let mut results = wanted.iter().zip(results);
         let responses = request
@@ -74,6 +83,7 @@ impl Broker {
                             last_stable_offset: data.last_stable_offset,
                             log_start_offset: data.log_start_offset,
                             records: Some(data.records.unwrap_or_default()),
+                            aborted_transactions: read_committed.then(Vec::new),
                             ..Default::default()
                         },
                         Err(e) => PartitionData {
@@ -83,6 +93,7 @@ impl Broker {
                             last_stable_offset: -1,
                             log_start_offset: -1,
                             records: Some(Bytes::new()),
+                            aborted_transactions: None,
                             ..Default::default()
                         },
                     })

@@ -53,7 +53,8 @@ impl Broker {
         FindCoordinatorResponse {
             throttle_time_ms: 0,
             error_code: found.error_code,
-            error_message: found.error_message,
+            // Kafka 2.8 always sends its error's message, "NONE" included.
+            error_message: Some(kafka_message(ErrorCode::from_code(found.error_code)).to_owned()),
             node_id: found.node_id,
             host: found.host,
             port: found.port,
@@ -139,6 +140,43 @@ fn no_coordinator(key: String, error: ErrorCode) -> Coordinator {
         host: String::new(),
         port: -1,
         error_code: error.code(),
-        error_message: Some(format!("{error:?}")),
+        error_message: Some(kafka_message(error).to_owned()),
+    }
+}
+
+/// Kafka's `Errors.message()` for the errors FindCoordinator answers: the
+/// default message of the error's exception, or "NONE" for success.
+fn kafka_message(error: ErrorCode) -> &'static str {
+    match error {
+        ErrorCode::COORDINATOR_NOT_AVAILABLE => "The coordinator is not available.",
+        ErrorCode::COORDINATOR_LOAD_IN_PROGRESS => {
+            "The coordinator is loading and hence can't process requests."
+        }
+        ErrorCode::NOT_COORDINATOR => "This is not the correct coordinator.",
+        ErrorCode::INVALID_REQUEST => {
+            "This most likely occurs because of a request being malformed by the client \
+             library or the message was sent to an incompatible broker. See the broker logs \
+             for more details."
+        }
+        ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED => {
+            "Transactional Id authorization failed."
+        }
+        ErrorCode::NONE => "NONE",
+        // FindCoordinator answers no other error.
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod message_tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_kafkas() {
+        assert_eq!(kafka_message(ErrorCode::NONE), "NONE");
+        assert_eq!(
+            kafka_message(ErrorCode::COORDINATOR_NOT_AVAILABLE),
+            "The coordinator is not available."
+        );
     }
 }

@@ -36,7 +36,13 @@ impl Broker {
                                 error_code: ErrorCode::NONE.code(),
                                 timestamp: found.timestamp,
                                 offset: found.offset,
-                                leader_epoch: found.leader_epoch,
+                                // No offset found (a timestamp after every
+                                // record): Kafka answers epoch -1 too.
+                                leader_epoch: if found.offset < 0 {
+                                    -1
+                                } else {
+                                    found.leader_epoch
+                                },
                             },
                             Err(e) => ListOffsetsPartitionResponse {
                                 partition_index: p.partition_index,

@@ -55,6 +55,8 @@ impl Broker {
                     Err((ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED, None))
                 } else if !acks_ok {
                     Err((ErrorCode::INVALID_REQUIRED_ACKS, None))
+                } else if p.records.as_deref().is_some_and(several_v2_batches) {
+                    Err((ErrorCode::INVALID_RECORD, None))
                 } else {
                     let records = p.records.unwrap_or_default();
                     let appended = if acks_all {
@@ -109,10 +111,39 @@ impl Broker {
         }
     }
 
+    /// The partition's error code; no message, as Kafka 2.8 sends none for
+    /// these (only for per-record validation errors, which gregor does not
+    /// report).
     fn produce_error(&self, error: &ReplicaError) -> (ErrorCode, Option<String>) {
         let code = partition_error_code(&self.metadata, error);
-        (code, Some(error.to_string()))
+        log::debug!("produce refused with {code:?}: {error}");
+        (code, None)
     }
+}
+
+/// Offset of the magic byte in a record batch (and in a v0/v1 message):
+/// base offset (8), length (4), partition leader epoch or CRC (4).
+const MAGIC_OFFSET: usize = 16;
+
+/// Whether `records` hold more than one entry and are v2 record batches:
+/// Kafka (`ProduceRequest.validateRecords`) refuses those with
+/// INVALID_RECORD, since a v3+ Produce carries exactly one batch per
+/// partition.
+fn several_v2_batches(records: &[u8]) -> bool {
+    if records.get(MAGIC_OFFSET) != Some(&2) {
+        return false;
+    }
+    let mut rest = records;
+    let mut entries = 0;
+    while rest.len() >= 12 {
+        let length = i32::from_be_bytes([rest[8], rest[9], rest[10], rest[11]]);
+        let Ok(length) = usize::try_from(length) else {
+            break;
+        };
+        entries += 1;
+        rest = rest.get(12 + length..).unwrap_or_default();
+    }
+    entries > 1
 }
 
 /// A partition's answer when its batches were refused, or not committed.
@@ -123,5 +154,28 @@ fn failed(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProd
         base_offset: -1,
         error_message: message,
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(magic: u8, body: usize) -> Vec<u8> {
+        let mut entry = vec![0; 12];
+        entry[8..12].copy_from_slice(&(body as i32).to_be_bytes());
+        let mut body = vec![0; body];
+        body[MAGIC_OFFSET - 12] = magic;
+        entry.extend(body);
+        entry
+    }
+
+    #[test]
+    fn two_v2_batches_are_refused_two_v1_messages_are_not() {
+        let one = entry(2, 60);
+        assert!(!several_v2_batches(&one));
+        assert!(several_v2_batches(&[one.clone(), entry(2, 70)].concat()));
+        assert!(!several_v2_batches(&[entry(1, 30), entry(1, 30)].concat()));
+        assert!(!several_v2_batches(&[]));
     }
 }
