@@ -87,6 +87,11 @@ pub fn read<E: CheckpointEntry>(path: &Path) -> Result<Vec<E>> {
         path: path.to_path_buf(),
         reason: reason.to_string(),
     };
+    // Kafka creates its checkpoint files empty before it first writes
+    // them: an empty file is an empty checkpoint.
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut lines = text.lines();
     let version: u32 = lines
         .next()
@@ -180,14 +185,58 @@ impl MetaProperties {
         }))
     }
 
+    /// Writes the file as Kafka 2.8 does (`java.util.Properties.store`
+    /// with an empty comment): a `#` line, a `#` line with the date, then
+    /// `broker.id`, `version` and `cluster.id`, in the order Java's
+    /// properties table gives them.
     pub fn write(&self, dir: &Path) -> Result<()> {
-        let mut text = String::from("#\n#Written by gregor\n");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        write_atomically(&dir.join(META_PROPERTIES), self.format(now).as_bytes())
+    }
+
+    /// The file's text, dated `unix_secs`.
+    fn format(&self, unix_secs: i64) -> String {
+        let mut text = format!(
+            "#\n#{}\nbroker.id={}\nversion=0\n",
+            java_date(unix_secs),
+            self.broker_id
+        );
         if let Some(id) = &self.cluster_id {
             text.push_str(&format!("cluster.id={id}\n"));
         }
-        text.push_str(&format!("version=0\nbroker.id={}\n", self.broker_id));
-        write_atomically(&dir.join(META_PROPERTIES), text.as_bytes())
+        text
     }
+}
+
+/// `unix_secs` as Java's `Date.toString` writes it in UTC
+/// (`EEE MMM dd HH:mm:ss zzz yyyy`), the date line of a properties file.
+fn java_date(unix_secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = unix_secs.div_euclid(86_400);
+    let secs = unix_secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{} {} {day:02} {:02}:{:02}:{:02} UTC {year}",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1) as usize],
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 #[cfg(test)]
@@ -218,6 +267,9 @@ mod tests {
         assert!(matches!(read_offsets(&path), Err(LogError::Corrupt { .. })));
         fs::write(&path, "1\n0\n").unwrap();
         assert!(read_offsets(&path).is_err());
+        // As Kafka creates them before their first write.
+        fs::write(&path, "").unwrap();
+        assert!(read_offsets(&path).unwrap().is_empty());
     }
 
     #[test]
@@ -237,6 +289,21 @@ mod tests {
         write(&path, &entries).unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "0\n2\n0 0\n4 120\n");
         assert_eq!(read::<EpochEntry>(&path).unwrap(), entries);
+    }
+
+    #[test]
+    fn meta_properties_are_written_as_kafka_writes_them() {
+        let meta = MetaProperties {
+            broker_id: 1,
+            cluster_id: Some("Ab3_x-yZ0123456789abcd".into()),
+        };
+        // Kafka 2.8's meta.properties, written at 2021-03-02T10:21:33Z.
+        assert_eq!(
+            meta.format(1_614_680_493),
+            "#\n#Tue Mar 02 10:21:33 UTC 2021\nbroker.id=1\nversion=0\ncluster.id=Ab3_x-yZ0123456789abcd\n"
+        );
+        assert_eq!(java_date(0), "Thu Jan 01 00:00:00 UTC 1970");
+        assert_eq!(java_date(951_782_400), "Tue Feb 29 00:00:00 UTC 2000");
     }
 
     #[test]

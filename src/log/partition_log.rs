@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use ::log::{info, warn};
 use bytes::Bytes;
 
-use crate::record::{BatchError, BatchHeader, Batches, Records, LEADER_EPOCH_AT};
+use crate::record::{
+    max_timestamp_offset_delta, BatchError, BatchHeader, Batches, Records, LEADER_EPOCH_AT,
+};
 use crate::TopicPartition;
 
 use super::config::LogConfig;
@@ -345,12 +347,15 @@ impl PartitionLog {
                 self.producers.validate(batch, header.attributes, pending)?;
             }
             let last_offset = offset + i64::from(header.last_offset_delta);
+            let offset_of_max_timestamp = max_timestamp_offset_delta(bytes)
+                .map_or(last_offset, |delta| offset + i64::from(delta));
             if header.max_timestamp > max_ts.0 {
-                max_ts = (header.max_timestamp, last_offset);
+                max_ts = (header.max_timestamp, offset_of_max_timestamp);
             }
             let meta = BatchMeta {
                 last_offset,
                 max_timestamp: header.max_timestamp,
+                offset_of_max_timestamp,
                 size: bytes.len() as u64,
             };
             // Rewrite only the two fields the CRC does not cover: base offset
@@ -368,7 +373,7 @@ impl PartitionLog {
         }
         let first_offset = self.log_end_offset;
         let total: u64 = batches.iter().map(|(_, _, _, m, _)| m.size).sum();
-        self.maybe_roll(total, offset - 1, now_ms)?;
+        self.maybe_roll(total, offset - 1, max_ts.0, now_ms)?;
 
         // The rewritten heads go from their small arrays, the rest from the
         // request's buffer untouched, all in one writev (two slices a batch).
@@ -379,7 +384,7 @@ impl PartitionLog {
         }
         let batch_count = batches.len();
         let metas = batches.iter().map(|(_, _, _, m, _)| *m);
-        self.active_mut().append(&mut bufs, metas, now_ms)?;
+        self.active_mut().append(&mut bufs, metas)?;
         drop(bufs);
         for (first, _, _, meta, producer) in &batches {
             if let Some(p) = producer {
@@ -459,7 +464,7 @@ impl PartitionLog {
         let mut rest = batches.as_slice();
         while !rest.is_empty() {
             let run = self.next_run(rest, now_ms)?;
-            self.append_run(&rest[..run], now_ms)?;
+            self.append_run(&rest[..run])?;
             rest = &rest[run..];
         }
         Ok(Some(info))
@@ -470,15 +475,22 @@ impl PartitionLog {
     /// another roll (at least one).
     fn next_run(&mut self, batches: &[(BatchHeader, &[u8])], now_ms: i64) -> Result<usize> {
         let (first, bytes) = &batches[0];
-        self.maybe_roll(bytes.len() as u64, first.last_offset(), now_ms)?;
+        self.maybe_roll(
+            bytes.len() as u64,
+            first.last_offset(),
+            first.max_timestamp,
+            now_ms,
+        )?;
         let mut pending = bytes.len() as u64;
         let mut run = 1;
         for (header, bytes) in &batches[1..] {
             let size = bytes.len() as u64;
             if self.active().should_roll_after(
                 pending,
+                Some(first.max_timestamp),
                 size,
                 header.last_offset(),
+                header.max_timestamp,
                 now_ms,
                 &self.config,
             ) {
@@ -493,14 +505,15 @@ impl PartitionLog {
     /// Writes a follower's run of contiguous batches to the active segment
     /// and records what they carry: producer state, leader epochs, the log
     /// end offset.
-    fn append_run(&mut self, batches: &[(BatchHeader, &[u8])], now_ms: i64) -> Result<()> {
+    fn append_run(&mut self, batches: &[(BatchHeader, &[u8])]) -> Result<()> {
         let mut bufs: Vec<IoSlice<'_>> = batches.iter().map(|(_, b)| IoSlice::new(b)).collect();
         let metas = batches.iter().map(|(h, b)| BatchMeta {
             last_offset: h.last_offset(),
             max_timestamp: h.max_timestamp,
+            offset_of_max_timestamp: h.last_offset(),
             size: b.len() as u64,
         });
-        self.active_mut().append(&mut bufs, metas, now_ms)?;
+        self.active_mut().append(&mut bufs, metas)?;
         for (header, _) in batches {
             self.producers.load_batch(header);
             self.leader_epochs
@@ -529,10 +542,16 @@ impl PartitionLog {
 
     /// Rolls to a new segment if the active one is too big or too old for
     /// `size` more bytes ending at `last_offset`.
-    fn maybe_roll(&mut self, size: u64, last_offset: i64, now_ms: i64) -> Result<()> {
+    fn maybe_roll(
+        &mut self,
+        size: u64,
+        last_offset: i64,
+        max_timestamp: i64,
+        now_ms: i64,
+    ) -> Result<()> {
         if self
             .active()
-            .should_roll(size, last_offset, now_ms, &self.config)
+            .should_roll(size, last_offset, max_timestamp, now_ms, &self.config)
         {
             self.roll()?;
         }
@@ -864,12 +883,6 @@ impl PartitionLog {
             return Ok(true);
         }
         Ok(false)
-    }
-
-    /// Rolls the active segment if `segment.ms` has passed (checked by the
-    /// background task too, so an idle log still rolls).
-    pub fn roll_if_due(&mut self, now_ms: i64) -> Result<()> {
-        self.maybe_roll(0, self.log_end_offset, now_ms)
     }
 
     /// Flushes everything and trims the indexes so the next open needs no

@@ -215,12 +215,33 @@ fn rolls_by_segment_ms() {
         ..small_config()
     };
     let mut log = open(dir.path(), config, LoadState::default());
+    // As in Kafka, segment.ms runs on the records' timestamps (from the
+    // first append's), whatever the wall clock says, and rolls once it is
+    // exceeded.
     log.append_as_leader(&batch(1, T0, 0), 0, T0).unwrap();
-    log.append_as_leader(&batch(1, T0, 0), 0, T0 + 999).unwrap();
+    log.append_as_leader(&batch(1, T0 + 1_000, 0), 0, T0 + 5_000)
+        .unwrap();
     assert_eq!(log.segment_count(), 1);
-    log.append_as_leader(&batch(1, T0, 0), 0, T0 + 1_000)
+    log.append_as_leader(&batch(1, T0 + 1_001, 0), 0, T0)
         .unwrap();
     assert_eq!(log.segment_base_offsets(), vec![0, 2]);
+    // The new segment counts from its own first timestamp; older records
+    // do not roll it.
+    log.append_as_leader(&batch(1, T0, 0), 0, T0).unwrap();
+    assert_eq!(log.segment_base_offsets(), vec![0, 2]);
+    // Reopened, the active segment counts from its first batch again.
+    drop(log);
+    let config = LogConfig {
+        segment_ms: 1_000,
+        ..small_config()
+    };
+    let mut log = open(dir.path(), config, LoadState::default());
+    log.append_as_leader(&batch(1, T0 + 2_001, 0), 0, T0)
+        .unwrap();
+    assert_eq!(log.segment_base_offsets(), vec![0, 2]);
+    log.append_as_leader(&batch(1, T0 + 2_002, 0), 0, T0)
+        .unwrap();
+    assert_eq!(log.segment_base_offsets(), vec![0, 2, 5]);
 }
 
 #[test]
@@ -234,14 +255,14 @@ fn a_compacted_log_rolls_by_max_compaction_lag_ms_if_sooner() {
     // With the delete policy the lag does not matter.
     let mut log = open(dir.path(), config.clone(), LoadState::default());
     log.append_as_leader(&batch(1, T0, 0), 0, T0).unwrap();
-    log.append_as_leader(&batch(1, T0, 0), 0, T0 + 999).unwrap();
+    log.append_as_leader(&batch(1, T0 + 999, 0), 0, T0).unwrap();
     assert_eq!(log.segment_count(), 1);
     log.set_config(compacted(config));
-    log.append_as_leader(&batch(1, T0, 0), 0, T0 + 999).unwrap();
+    log.append_as_leader(&batch(1, T0 + 999, 0), 0, T0).unwrap();
     assert_eq!(log.segment_base_offsets(), vec![0, 2]);
-    log.append_as_leader(&batch(1, T0, 0), 0, T0 + 1_498)
+    log.append_as_leader(&batch(1, T0 + 1_499, 0), 0, T0)
         .unwrap();
-    log.append_as_leader(&batch(1, T0, 0), 0, T0 + 1_499)
+    log.append_as_leader(&batch(1, T0 + 1_500, 0), 0, T0)
         .unwrap();
     assert_eq!(log.segment_base_offsets(), vec![0, 2, 4]);
 }
@@ -771,7 +792,6 @@ fn failed_delete_in_truncate_fully_keeps_a_segment() {
     fs::create_dir_all(blocker.join("x")).unwrap();
     assert!(log.truncate_fully_and_start_at(100).is_err());
     assert!(log.segment_count() >= 1);
-    log.roll_if_due(T0).unwrap();
     log.append_as_leader(&batch(1, T0, 2), 0, T0).unwrap();
 }
 

@@ -20,4 +20,6 @@ pub use batch::{
 };
 pub use builder::{Record, RecordBatchBuilder};
 pub use compression::{Compression, CompressionError, DEFAULT_MAX_DECOMPRESSED};
-pub use records::{decode_batch, DecodedRecord, RecordError, RecordHeader, Records};
+pub use records::{
+    decode_batch, max_timestamp_offset_delta, DecodedRecord, RecordError, RecordHeader, Records,
+};
