@@ -19,7 +19,9 @@ use crate::TopicPartition;
 use super::config::LogConfig;
 use super::error::{LogError, Result};
 use super::leader_epoch::LeaderEpochCache;
-use super::producer_state::{ProducerBatch, ProducerStateManager};
+use super::producer_state::{
+    delete_snapshot, list_snapshots, snapshot_file, ProducerBatch, ProducerStateManager,
+};
 use super::segment::{
     change_file_suffixes, remove_segment_files, BatchMeta, FileRange, Segment, CLEANED_SUFFIX,
     DELETED_SUFFIX, LOG_SUFFIX, SWAP_SUFFIX,
@@ -86,6 +88,10 @@ pub struct PartitionLog {
     /// Idempotent producers' epochs and last batches, rebuilt from the
     /// batch headers whenever the log is opened or truncated.
     producers: ProducerStateManager,
+    /// The offset of the latest producer state snapshot written (or kept),
+    /// else the log start offset (Kafka's `lastSnapOffset`): a snapshot is
+    /// taken at a roll and at close only past it.
+    last_snapshot_offset: i64,
     unflushed_records: u64,
     last_flush_ms: i64,
     pending_deletes: Vec<PendingDelete>,
@@ -140,6 +146,7 @@ impl PartitionLog {
             recovery_point: 0,
             leader_epochs: LeaderEpochCache::load(dir)?,
             producers: ProducerStateManager::new(),
+            last_snapshot_offset: 0,
             unflushed_records: 0,
             last_flush_ms: now_ms,
             pending_deletes: Vec::new(),
@@ -155,6 +162,7 @@ impl PartitionLog {
         log.leader_epochs
             .truncate_from_start(log.log_start_offset)?;
         log.rebuild_producer_state()?;
+        log.load_snapshots()?;
         if recovered {
             // Everything now in the log has been validated: make it durable
             // so the next recovery can start from here.
@@ -242,6 +250,55 @@ impl PartitionLog {
             segment.for_each_header(|h| self.producers.load_batch(h))?;
         }
         self.producers.truncate_head(self.log_start_offset);
+        Ok(())
+    }
+
+    /// Tidies the producer state snapshots of a log being opened as Kafka's
+    /// `removeStraySnapshots` and `truncateAndReload` do — keeps those at a
+    /// segment's base offset and the latest one past every base, drops
+    /// those past the log end or at or below the log start — then takes a
+    /// snapshot at the log end if it is past the latest kept.
+    ///
+    /// (Kafka also reads the latest snapshot back and scans the log after
+    /// it; gregor rebuilds the state from every batch header instead, so
+    /// snapshots it may write at the bases of segments scanned after an
+    /// unclean shutdown, and empty ones for a log without any, are not
+    /// written here.)
+    fn load_snapshots(&mut self) -> Result<()> {
+        let snapshots = list_snapshots(&self.dir)?;
+        let max_base = self.segments.keys().next_back().copied();
+        let stray: Vec<i64> = snapshots
+            .iter()
+            .copied()
+            .filter(|o| !self.segments.contains_key(o))
+            .collect();
+        let latest_stray = stray
+            .last()
+            .copied()
+            .filter(|o| max_base.is_none_or(|b| *o >= b));
+        let mut kept = None;
+        for offset in snapshots {
+            let is_stray = !self.segments.contains_key(&offset);
+            let out_of_range = offset > self.log_end_offset || offset <= self.log_start_offset;
+            if (is_stray && Some(offset) != latest_stray) || out_of_range {
+                delete_snapshot(&self.dir, offset)?;
+            } else {
+                kept = Some(offset);
+            }
+        }
+        self.last_snapshot_offset = kept.unwrap_or(self.log_start_offset);
+        self.take_snapshot(self.log_end_offset)
+    }
+
+    /// Writes the producer state to `<offset>.snapshot` if `offset` is past
+    /// the latest snapshot (Kafka's `takeSnapshot`, which the log calls at
+    /// the new segment's base offset when it rolls, and at the log end when
+    /// it is closed, opened or truncated).
+    fn take_snapshot(&mut self, offset: i64) -> Result<()> {
+        if offset > self.last_snapshot_offset {
+            self.producers.write_snapshot(&self.dir, offset)?;
+            self.last_snapshot_offset = offset;
+        }
         Ok(())
     }
 
@@ -566,6 +623,7 @@ impl PartitionLog {
             return Ok(());
         }
         self.active_mut().on_become_inactive()?;
+        self.take_snapshot(next)?;
         let segment = Segment::create(&self.dir, next, &self.config)?;
         self.segments.insert(next, segment);
         info!(
@@ -680,7 +738,7 @@ impl PartitionLog {
         }
         for base in &doomed {
             if let Some(segment) = self.segments.remove(base) {
-                self.schedule_delete(segment)?;
+                self.schedule_delete(segment, true)?;
             }
         }
         if !doomed.is_empty() {
@@ -693,13 +751,17 @@ impl PartitionLog {
         Ok(doomed.len())
     }
 
-    fn schedule_delete(&mut self, segment: Segment) -> Result<()> {
-        info!(
-            "{}: deleting segment {}",
-            self.topic_partition,
-            segment.base_offset()
-        );
-        let paths = segment.rename_for_delete()?;
+    /// Renames the segment's files to `.deleted` and schedules them, and
+    /// with `snapshot_too` the producer state snapshot at its base offset,
+    /// for deletion after `file.delete.delay.ms` (Kafka's
+    /// `deleteSegmentFiles`).
+    fn schedule_delete(&mut self, segment: Segment, snapshot_too: bool) -> Result<()> {
+        let base = segment.base_offset();
+        info!("{}: deleting segment {base}", self.topic_partition);
+        let mut paths = segment.rename_for_delete()?;
+        if snapshot_too {
+            paths.push(snapshot_file(&self.dir, base));
+        }
         self.pending_deletes.push(PendingDelete {
             due_ms: now_ms().saturating_add(
                 i64::try_from(self.config.file_delete_delay_ms).unwrap_or(i64::MAX),
@@ -717,8 +779,11 @@ impl PartitionLog {
                 return true;
             }
             for path in &p.paths {
-                if let Err(e) = fs::remove_file(path) {
-                    warn!("could not delete {}: {e}", path.display());
+                match fs::remove_file(path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        warn!("could not delete {}: {e}", path.display());
+                    }
+                    _ => {}
                 }
             }
             false
@@ -757,7 +822,7 @@ impl PartitionLog {
         let doomed: Vec<i64> = self.segments.range(offset + 1..).map(|(b, _)| *b).collect();
         for base in doomed {
             if let Some(segment) = self.segments.remove(&base) {
-                self.schedule_delete(segment)?;
+                self.schedule_delete(segment, true)?;
             }
         }
         let active = self.active_mut();
@@ -772,6 +837,18 @@ impl PartitionLog {
         self.cleaner_checkpoint = self.cleaner_checkpoint.map(|c| c.min(end));
         // Batches of the removed tail may be among a producer's cached ones.
         self.rebuild_producer_state()?;
+        // Kafka's `truncateAndReload`: snapshots past the new end go, and
+        // one is taken at the end.
+        let mut latest = self.log_start_offset;
+        for snapshot in list_snapshots(&self.dir)? {
+            if snapshot > end {
+                delete_snapshot(&self.dir, snapshot)?;
+            } else if snapshot > self.log_start_offset {
+                latest = snapshot;
+            }
+        }
+        self.last_snapshot_offset = latest;
+        self.take_snapshot(end)?;
         Ok(end)
     }
 
@@ -799,7 +876,7 @@ impl PartitionLog {
             .collect();
         for base in doomed {
             if let Some(segment) = self.segments.remove(&base) {
-                self.schedule_delete(segment)?;
+                self.schedule_delete(segment, true)?;
             }
         }
         self.log_start_offset = offset;
@@ -808,6 +885,11 @@ impl PartitionLog {
         self.recovery_point = offset;
         self.cleaner_checkpoint = None;
         self.producers.clear();
+        // Kafka's `ProducerStateManager.truncateFullyAndStartAt`.
+        for snapshot in list_snapshots(&self.dir)? {
+            delete_snapshot(&self.dir, snapshot)?;
+        }
+        self.last_snapshot_offset = 0;
         self.leader_epochs.clear()
     }
 
@@ -844,7 +926,7 @@ impl PartitionLog {
         sync_dir(&self.dir)?;
         for (b, _) in sources {
             if let Some(old) = self.segments.remove(b) {
-                self.schedule_delete(old)?;
+                self.schedule_delete(old, *b != base)?;
             }
         }
         change_file_suffixes(&self.dir, base, SWAP_SUFFIX, "")?;
@@ -889,6 +971,9 @@ impl PartitionLog {
     /// recovery.
     pub fn close(&mut self) -> Result<()> {
         self.flush()?;
+        // Kafka's `Log.close`: a snapshot at the log end, so that a restart
+        // need not rebuild the producer state from the log.
+        self.take_snapshot(self.log_end_offset)?;
         for segment in self.segments.values_mut() {
             segment.close()?;
         }

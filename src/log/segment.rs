@@ -188,7 +188,10 @@ impl Segment {
     /// the timestamp its `segment.ms` counts from off its first batch.
     pub fn make_active(&mut self) -> Result<()> {
         if self.rolling_timestamp.is_none() {
-            self.rolling_timestamp = self.header_at(0)?.map(|h| h.max_timestamp);
+            // A corrupt first batch is recovery's business, not this one's.
+            if let Ok(Some(first)) = self.header_at(0) {
+                self.rolling_timestamp = Some(first.max_timestamp);
+            }
         }
         self.offset_index.resize(self.index_max_bytes)?;
         self.time_index.resize(self.index_max_bytes)
@@ -348,7 +351,15 @@ impl Segment {
         now_ms: i64,
         config: &LogConfig,
     ) -> bool {
-        self.should_roll_after(0, None, batch_size, last_offset, max_timestamp, now_ms, config)
+        self.should_roll_after(
+            0,
+            None,
+            batch_size,
+            last_offset,
+            max_timestamp,
+            now_ms,
+            config,
+        )
     }
 
     /// [`should_roll`](Self::should_roll) for a batch that will follow

@@ -1057,3 +1057,119 @@ fn retention_by_time_and_size_only_applies_with_the_delete_policy() {
     });
     assert_eq!(log.delete_old_segments(T0 + 60_000).unwrap(), segments);
 }
+
+/// The snapshot files in the partition directory.
+fn snapshots(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(partition_dir(root))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".snapshot"))
+        .collect();
+    names.sort();
+    names
+}
+
+fn idempotent_batch(records: usize, sequence: i32) -> Vec<u8> {
+    let mut b = RecordBatchBuilder::new(T0).producer(7, 0, sequence);
+    for i in 0..records {
+        b.append(Record::new(T0 + i as i64, None, Some(&[1u8; 300])));
+    }
+    b.build().to_vec()
+}
+
+#[test]
+fn producer_state_snapshots_are_taken_where_kafka_takes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    // A roll: a snapshot at the new segment's base offset.
+    log.append_as_leader(&idempotent_batch(2, 0), 0, T0)
+        .unwrap();
+    log.append_as_leader(&idempotent_batch(2, 2), 0, T0)
+        .unwrap();
+    assert_eq!(log.segment_base_offsets(), vec![0, 2]);
+    assert_eq!(snapshots(dir.path()), ["00000000000000000002.snapshot"]);
+    let at_two = fs::read(partition_dir(dir.path()).join("00000000000000000002.snapshot")).unwrap();
+    // Producer 7, epoch 0, last sequence 1, last offset 1, delta 1.
+    assert_eq!(&at_two[10..18], &7i64.to_be_bytes());
+    assert_eq!(&at_two[20..24], &1i32.to_be_bytes());
+    assert_eq!(&at_two[24..32], &1i64.to_be_bytes());
+    // Close: one at the log end; reopening and closing again adds none.
+    log.close().unwrap();
+    drop(log);
+    let clean = LoadState {
+        clean_shutdown: true,
+        recovery_point: 4,
+        ..LoadState::default()
+    };
+    let mut log = open(dir.path(), small_config(), clean);
+    log.close().unwrap();
+    assert_eq!(
+        snapshots(dir.path()),
+        [
+            "00000000000000000002.snapshot",
+            "00000000000000000004.snapshot"
+        ]
+    );
+    // Truncation drops those past the new end (here the batch [2, 3]
+    // goes whole) and takes one there, where there is one already.
+    log.truncate_to(3).unwrap();
+    assert_eq!(log.log_end_offset(), 2);
+    assert_eq!(snapshots(dir.path()), ["00000000000000000002.snapshot"]);
+    // Opening drops stray snapshots (not at a segment base) below the
+    // last base, and takes one at the log end.
+    let stray = partition_dir(dir.path()).join("00000000000000000001.snapshot");
+    fs::write(stray, b"").unwrap();
+    log.append_as_leader(&idempotent_batch(1, 2), 0, T0)
+        .unwrap();
+    drop(log);
+    let log = open(dir.path(), small_config(), LoadState::default());
+    assert_eq!(
+        snapshots(dir.path()),
+        [
+            "00000000000000000002.snapshot",
+            "00000000000000000003.snapshot"
+        ]
+    );
+    drop(log);
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    log.truncate_fully_and_start_at(10).unwrap();
+    assert!(snapshots(dir.path()).is_empty());
+}
+
+#[test]
+fn the_time_index_points_at_the_record_with_the_largest_timestamp() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_bytes: 10_000,
+        ..small_config()
+    };
+    let mut log = open(dir.path(), config, LoadState::default());
+    let mut b = RecordBatchBuilder::new(T0);
+    for ts in [T0, T0 + 9, T0 + 3] {
+        b.append(Record::new(ts, None, Some(&[0u8; 400])));
+    }
+    log.append_as_leader(&b.build(), 0, T0).unwrap();
+    log.append_as_leader(&batch(1, T0 + 1, 0), 0, T0).unwrap();
+    // Compressed: the batch's last offset, as in Kafka.
+    let mut b = RecordBatchBuilder::new(T0 + 20).compression(Compression::Gzip);
+    for ts in [T0 + 20, T0 + 10] {
+        b.append(Record::new(ts, None, Some(&[0u8; 400])));
+    }
+    log.append_as_leader(&b.build(), 0, T0).unwrap();
+    log.roll().unwrap();
+    log.close().unwrap();
+    let index = fs::read(partition_dir(dir.path()).join("00000000000000000000.timeindex")).unwrap();
+    let entries: Vec<(i64, i32)> = index
+        .chunks(12)
+        .map(|e| {
+            (
+                i64::from_be_bytes(e[..8].try_into().unwrap()),
+                i32::from_be_bytes(e[8..].try_into().unwrap()),
+            )
+        })
+        .collect();
+    // Each batch after the first is indexed (index.interval.bytes is
+    // small) with the largest timestamp so far: record 1 of the first
+    // batch, then the compressed batch's, at its last offset.
+    assert_eq!(entries, [(T0 + 9, 1), (T0 + 20, 5)]);
+}
