@@ -36,7 +36,9 @@ use integration_tests::{wait_until, Broker, BrokerConfig, ZooKeeper, KAFKA_2_8};
 const TOPIC: &str = "disk";
 /// Small segments, so that the stream rolls several times by size.
 const SEGMENT_BYTES: u32 = 40_000;
-const BATCHES: usize = 48;
+/// Batches sent before the restart, and in all.
+const BATCHES_BEFORE_RESTART: usize = 48;
+const BATCHES: usize = 64;
 /// The batch whose timestamps lie eight days after the others: Kafka rolls
 /// a segment when a batch's timestamp is `segment.ms` (7 days) past the
 /// segment's first one.
@@ -46,6 +48,10 @@ const EIGHT_DAYS_MS: i64 = 8 * 24 * 3600 * 1000;
 /// any id for a producer it does not know).
 const PRODUCER_A: (i64, i16) = (4242, 0);
 const PRODUCER_B: (i64, i16) = (17, 2);
+/// After the restart: producer A with a new epoch, and a producer whose id
+/// does not fit an int (its place in Kafka's snapshot is that of its hash).
+const PRODUCER_A_BUMPED: (i64, i16) = (4242, 1);
+const PRODUCER_C: (i64, i16) = ((1 << 40) + 5, 0);
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One batch of the stream and what it stands for.
@@ -74,8 +80,10 @@ impl Rng {
 /// of order inside a batch (the record with the largest is not the last),
 /// some batches older than those before them, one batch eight days ahead;
 /// plain, gzip, snappy, lz4 and zstd batches; two idempotent producers
-/// interleaved with plain batches, one batch of which is sent twice.
-fn stream(base_ts: i64) -> Vec<Batch> {
+/// interleaved with plain batches, one batch of which is sent twice. After
+/// the restart (the second part), producer A comes back with a new epoch
+/// and a third producer joins.
+fn stream(base_ts: i64) -> (Vec<Batch>, Vec<Batch>) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut sequences = BTreeMap::new();
     let codecs = [
@@ -111,15 +119,18 @@ fn stream(base_ts: i64) -> Vec<Batch> {
                 (ts, key, value)
             })
             .collect();
-        let producer = match i % 5 {
-            1 | 4 => Some(PRODUCER_A),
-            3 => Some(PRODUCER_B),
+        let producer = match (i < BATCHES_BEFORE_RESTART, i % 5) {
+            (true, 1 | 4) => Some(PRODUCER_A),
+            (true, 3) => Some(PRODUCER_B),
+            (false, 0) => Some(PRODUCER_A_BUMPED),
+            (false, 1 | 3) => Some(PRODUCER_B),
+            (false, 2) => Some(PRODUCER_C),
             _ => None,
         };
         let first_ts = records[0].0;
         let mut builder = RecordBatchBuilder::new(first_ts).compression(codecs[i % codecs.len()]);
         if let Some((id, epoch)) = producer {
-            let sequence = sequences.entry(id).or_insert(0i32);
+            let sequence = sequences.entry((id, epoch)).or_insert(0i32);
             builder = builder.producer(id, epoch, *sequence);
             *sequence += count as i32;
         }
@@ -131,7 +142,20 @@ fn stream(base_ts: i64) -> Vec<Batch> {
             retried: producer.is_some() && i == 21,
         });
     }
-    batches
+    let after_restart = batches.split_off(BATCHES_BEFORE_RESTART);
+    (batches, after_restart)
+}
+
+/// Waits until the broker leads the topic's partition.
+fn wait_for_leadership(client: &mut WireClient) -> Result<()> {
+    wait_until("a leader for the partition", READY_TIMEOUT, || {
+        let topic = client.topic_metadata(TOPIC, false)?;
+        Ok(topic
+            .partitions
+            .first()
+            .is_some_and(|p| p.error_code == 0 && p.leader_id == 1)
+            .then_some(()))
+    })
 }
 
 /// Creates the topic and waits until the broker leads its partition.
@@ -155,14 +179,7 @@ fn create_topic(broker: &Broker) -> Result<WireClient> {
             value: Some(SEGMENT_BYTES.to_string()),
         }],
     })?;
-    wait_until("a leader for the partition", READY_TIMEOUT, || {
-        let topic = client.topic_metadata(TOPIC, false)?;
-        Ok(topic
-            .partitions
-            .first()
-            .is_some_and(|p| p.error_code == 0 && p.leader_id == 1)
-            .then_some(()))
-    })?;
+    wait_for_leadership(&mut client)?;
     Ok(client)
 }
 
@@ -366,6 +383,28 @@ fn files_at_rest(log_dir: &Path) -> Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
+/// SIGTERM to both; each must exit as after a clean shutdown (the JVM
+/// exits with 128 + SIGTERM once its shutdown hook has run).
+fn stop_both(kafka: &mut Broker, gregor: &mut Broker) -> Result<()> {
+    let status = kafka.terminate()?;
+    ensure!(status.code() == Some(143), "Kafka exited with {status}");
+    let log = kafka.current_run_log()?;
+    ensure!(
+        log.contains("shut down completed"),
+        "Kafka did not shut down cleanly:\n{}",
+        kafka.log_tail()
+    );
+    let status = gregor.terminate()?;
+    ensure!(status.success(), "gregor exited with {status}");
+    Ok(())
+}
+
+/// Adds `more` to `all`, each location prefixed with the phase it was
+/// seen in.
+fn add_phase(all: &mut BTreeMap<String, String>, phase: &str, more: BTreeMap<String, String>) {
+    all.extend(more.into_iter().map(|(k, v)| (format!("{phase}: {k}"), v)));
+}
+
 /// What a live log dir shows: the partition dir's file names and sizes,
 /// and the log dir's own file names (their contents are rewritten on
 /// timers, so they are compared after the stop).
@@ -379,18 +418,19 @@ fn files_while_running(log_dir: &Path) -> Result<BTreeMap<String, String>> {
                 let inner = inner?;
                 let name = inner.file_name().to_string_lossy().into_owned();
                 let size = inner.metadata()?.len();
-                out.insert(format!("running: {file}/{name}"), format!("{size} bytes"));
+                out.insert(format!("{file}/{name}"), format!("{size} bytes"));
             }
         } else {
-            out.insert(format!("running: {file}"), "present".into());
+            out.insert(file, "present".into());
         }
     }
     Ok(out)
 }
 
 /// Starts a broker of each kind with the same settings, sends both the
-/// same stream, compares the live file sets, stops both with SIGTERM and
-/// compares every file.
+/// same stream, compares the live file sets, stops both with SIGTERM,
+/// compares every file; then restarts both, sends the rest of the stream,
+/// and compares again, live and after a second stop.
 #[test]
 fn one_producer_stream_leaves_the_same_files_as_kafka_2_8() -> Result<()> {
     let started = Instant::now();
@@ -413,45 +453,97 @@ fn one_producer_stream_leaves_the_same_files_as_kafka_2_8() -> Result<()> {
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as i64;
     // Whole seconds, so the stream is the same bytes for both brokers
     // whatever the clock does between them.
-    let batches = stream(now_ms / 1000 * 1000);
+    let (before_restart, after_restart) = stream(now_ms / 1000 * 1000);
+    let (mut kafka_files, mut gregor_files) = (BTreeMap::new(), BTreeMap::new());
 
     let mut kafka_client = create_topic(&kafka)?;
     let mut gregor_client = create_topic(&gregor)?;
-    let kafka_answers = produce(&mut kafka_client, &batches)?;
-    let gregor_answers = produce(&mut gregor_client, &batches)?;
+    let kafka_answers = produce(&mut kafka_client, &before_restart)?;
+    let gregor_answers = produce(&mut gregor_client, &before_restart)?;
     assert_eq!(
         gregor_answers, kafka_answers,
         "produce answers (base offset, log start)"
     );
-
-    let mut kafka_files = files_while_running(&kafka.log_dir())?;
-    let mut gregor_files = files_while_running(&gregor.log_dir())?;
-
+    add_phase(
+        &mut kafka_files,
+        "running",
+        files_while_running(&kafka.log_dir())?,
+    );
+    add_phase(
+        &mut gregor_files,
+        "running",
+        files_while_running(&gregor.log_dir())?,
+    );
     drop((kafka_client, gregor_client));
-    eprintln!("streams sent ({:?}); stopping both", started.elapsed());
-    // The JVM exits with 128 + SIGTERM once its shutdown hook has run.
-    let status = kafka.terminate()?;
-    ensure!(status.code() == Some(143), "Kafka exited with {status}");
-    let log = kafka.current_run_log()?;
-    ensure!(
-        log.contains("shut down completed"),
-        "Kafka did not shut down cleanly:\n{}",
-        kafka.log_tail()
+    eprintln!("first part sent ({:?}); stopping both", started.elapsed());
+    stop_both(&mut kafka, &mut gregor)?;
+    add_phase(
+        &mut kafka_files,
+        "stopped",
+        files_at_rest(&kafka.log_dir())?,
     );
-    let status = gregor.terminate()?;
-    ensure!(status.success(), "gregor exited with {status}");
+    add_phase(
+        &mut gregor_files,
+        "stopped",
+        files_at_rest(&gregor.log_dir())?,
+    );
 
-    kafka_files.extend(files_at_rest(&kafka.log_dir())?);
-    gregor_files.extend(files_at_rest(&gregor.log_dir())?);
-    ensure!(
-        kafka_files.keys().any(|k| k.ends_with(".snapshot")),
-        "Kafka wrote no producer snapshot: the scenario does not test what it should"
+    kafka.restart()?;
+    gregor.restart()?;
+    let mut kafka_client = WireClient::connect(&kafka.bootstrap())?;
+    let mut gregor_client = WireClient::connect(&gregor.bootstrap())?;
+    wait_for_leadership(&mut kafka_client)?;
+    wait_for_leadership(&mut gregor_client)?;
+    let kafka_answers = produce(&mut kafka_client, &after_restart)?;
+    let gregor_answers = produce(&mut gregor_client, &after_restart)?;
+    assert_eq!(
+        gregor_answers, kafka_answers,
+        "produce answers after the restart"
     );
-    let segments = kafka_files.keys().filter(|k| k.ends_with(".log")).count();
-    ensure!(segments >= 4, "Kafka rolled only {segments} segments");
+    add_phase(
+        &mut kafka_files,
+        "restarted, running",
+        files_while_running(&kafka.log_dir())?,
+    );
+    add_phase(
+        &mut gregor_files,
+        "restarted, running",
+        files_while_running(&gregor.log_dir())?,
+    );
+    drop((kafka_client, gregor_client));
+    eprintln!("second part sent ({:?}); stopping both", started.elapsed());
+    stop_both(&mut kafka, &mut gregor)?;
+    add_phase(
+        &mut kafka_files,
+        "restarted, stopped",
+        files_at_rest(&kafka.log_dir())?,
+    );
+    add_phase(
+        &mut gregor_files,
+        "restarted, stopped",
+        files_at_rest(&gregor.log_dir())?,
+    );
+
+    let at_rest = |suffix: &str| {
+        kafka_files
+            .keys()
+            .filter(|k| k.starts_with("restarted, stopped: ") && k.ends_with(suffix))
+            .count()
+    };
+    let segments = at_rest(".log");
+    ensure!(
+        at_rest(".snapshot") >= 4 && segments >= 5,
+        "Kafka wrote {} snapshots of {segments} segments: the scenario does not test what it should",
+        at_rest(".snapshot")
+    );
     compare("disk", &kafka_files, &gregor_files)?;
+    let files: Vec<&str> = kafka_files
+        .iter()
+        .filter(|(k, v)| k.starts_with("restarted, stopped: ") && v.contains("bytes, fnv1a"))
+        .map(|(k, _)| k.trim_start_matches("restarted, stopped: "))
+        .collect();
     eprintln!(
-        "{} locations in {segments} segments identical ({:?})",
+        "{} locations alike, Kafka's and gregor's ({:?}); the files at the end: {files:?}",
         kafka_files.len(),
         started.elapsed()
     );
