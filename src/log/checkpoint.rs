@@ -29,6 +29,7 @@ pub const LOG_START_CHECKPOINT: &str = "log-start-offset-checkpoint";
 pub const CLEANER_CHECKPOINT: &str = "cleaner-offset-checkpoint";
 pub const LEADER_EPOCH_CHECKPOINT: &str = "leader-epoch-checkpoint";
 pub const META_PROPERTIES: &str = "meta.properties";
+pub const PARTITION_METADATA: &str = "partition.metadata";
 
 /// The only checkpoint format version Kafka has written so far.
 const VERSION: u32 = 0;
@@ -146,6 +147,48 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     file.write_all(bytes).map_err(LogError::io(&tmp))?;
     file.sync_all().map_err(LogError::io(&tmp))?;
     fs::rename(&tmp, path).map_err(LogError::io(path))
+}
+
+/// A partition directory's `partition.metadata` (Kafka 2.8's
+/// `PartitionMetadataFile`): `version: 0` and `topic_id: <id>`, the id in
+/// Kafka's notation (URL-safe base64 without padding), no final newline.
+/// `None` when the file does not exist.
+pub fn read_topic_id(partition_dir: &Path) -> Result<Option<[u8; 16]>> {
+    use base64::Engine as _;
+    let path = partition_dir.join(PARTITION_METADATA);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(LogError::io(path)(e)),
+    };
+    let corrupt = |reason: &str| LogError::Corrupt {
+        path: path.clone(),
+        reason: reason.to_owned(),
+    };
+    let mut lines = text.lines();
+    if lines.next().map(str::trim) != Some("version: 0") {
+        return Err(corrupt("not version 0"));
+    }
+    let id = lines
+        .next()
+        .and_then(|l| l.strip_prefix("topic_id:"))
+        .map(str::trim)
+        .ok_or_else(|| corrupt("no topic_id line"))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(id)
+        .ok()
+        .and_then(|b| <[u8; 16]>::try_from(b).ok())
+        .filter(|b| *b != [0; 16])
+        .ok_or_else(|| corrupt("invalid topic id"))?;
+    Ok(Some(bytes))
+}
+
+/// Writes `partition.metadata` atomically (see [`read_topic_id`]).
+pub fn write_topic_id(partition_dir: &Path, topic_id: [u8; 16]) -> Result<()> {
+    use base64::Engine as _;
+    let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(topic_id);
+    let text = format!("version: 0\ntopic_id: {id}");
+    write_atomically(&partition_dir.join(PARTITION_METADATA), text.as_bytes())
 }
 
 /// A log dir's `meta.properties` (version 0, ZooKeeper mode): which broker and
@@ -304,6 +347,29 @@ mod tests {
         );
         assert_eq!(java_date(0), "Thu Jan 01 00:00:00 UTC 1970");
         assert_eq!(java_date(951_782_400), "Tue Feb 29 00:00:00 UTC 2000");
+    }
+
+    #[test]
+    fn partition_metadata_is_written_as_kafka_writes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(read_topic_id(dir.path()).unwrap(), None);
+        let id = [
+            0xa2, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab,
+            0xcd, 0xef,
+        ];
+        write_topic_id(dir.path(), id).unwrap();
+        // Kafka's Uuid.toString: URL-safe base64 of the 16 bytes, unpadded.
+        assert_eq!(
+            fs::read_to_string(dir.path().join(PARTITION_METADATA)).unwrap(),
+            "version: 0\ntopic_id: ojRWeJq83vABI0VniavN7w"
+        );
+        assert_eq!(read_topic_id(dir.path()).unwrap(), Some(id));
+        fs::write(
+            dir.path().join(PARTITION_METADATA),
+            "version: 1\ntopic_id: x",
+        )
+        .unwrap();
+        assert!(read_topic_id(dir.path()).is_err());
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::record::{
 };
 use crate::TopicPartition;
 
+use super::checkpoint;
 use super::config::LogConfig;
 use super::error::{LogError, Result};
 use super::leader_epoch::LeaderEpochCache;
@@ -95,6 +96,8 @@ pub struct PartitionLog {
     unflushed_records: u64,
     last_flush_ms: i64,
     pending_deletes: Vec<PendingDelete>,
+    /// The topic id recorded in `partition.metadata`, if any.
+    topic_id: Option<[u8; 16]>,
     /// The offset below which the log cleaner has cleaned the log (Kafka's
     /// `cleaner-offset-checkpoint` entry), lowered when the log is
     /// truncated below it; `None` before the first cleaning.
@@ -147,6 +150,7 @@ impl PartitionLog {
             leader_epochs: LeaderEpochCache::load(dir)?,
             producers: ProducerStateManager::new(),
             last_snapshot_offset: 0,
+            topic_id: checkpoint::read_topic_id(dir)?,
             unflushed_records: 0,
             last_flush_ms: now_ms,
             pending_deletes: Vec::new(),
@@ -235,6 +239,19 @@ impl PartitionLog {
     pub fn end_offset_for_epoch(&self, leader_epoch: i32) -> Option<(i32, i64)> {
         self.leader_epochs
             .end_offset_for(leader_epoch, self.log_end_offset)
+    }
+
+    /// The topic id of `partition.metadata`, `None` before one is assigned.
+    pub fn topic_id(&self) -> Option<[u8; 16]> {
+        self.topic_id
+    }
+
+    /// Records the topic id in `partition.metadata` (Kafka's
+    /// `Log.assignTopicId`); the caller checked that the log has none.
+    pub fn assign_topic_id(&mut self, topic_id: [u8; 16]) -> Result<()> {
+        checkpoint::write_topic_id(&self.dir, topic_id)?;
+        self.topic_id = Some(topic_id);
+        Ok(())
     }
 
     pub fn producer_state(&self) -> &ProducerStateManager {
