@@ -459,6 +459,16 @@ fn one_producer_stream_leaves_the_same_files_as_kafka_2_8() -> Result<()> {
 
     let mut kafka_client = create_topic(&kafka)?;
     let mut gregor_client = create_topic(&gregor)?;
+    add_phase(
+        &mut kafka_files,
+        "created",
+        files_while_running(&kafka.log_dir())?,
+    );
+    add_phase(
+        &mut gregor_files,
+        "created",
+        files_while_running(&gregor.log_dir())?,
+    );
     let kafka_answers = produce(&mut kafka_client, &before_restart)?;
     let gregor_answers = produce(&mut gregor_client, &before_restart)?;
     assert_eq!(
