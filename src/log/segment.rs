@@ -284,11 +284,17 @@ impl Segment {
         batches: impl IntoIterator<Item = BatchMeta>,
     ) -> Result<()> {
         write_all_vectored(&self.file, bufs).map_err(LogError::io(&self.log_path))?;
-        let batches: Vec<BatchMeta> = batches.into_iter().collect();
-        if self.size == 0 {
-            self.rolling_timestamp = batches.iter().map(|b| b.max_timestamp).max();
+        // The first append to an empty segment starts its segment.ms clock
+        // at its largest timestamp.
+        let first_append = self.size == 0;
+        if first_append {
+            self.rolling_timestamp = None;
         }
         for batch in batches {
+            if first_append {
+                let ts = batch.max_timestamp;
+                self.rolling_timestamp = Some(self.rolling_timestamp.map_or(ts, |t| t.max(ts)));
+            }
             self.index_batch(self.size, &batch)?;
             self.size += batch.size;
         }
