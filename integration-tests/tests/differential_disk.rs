@@ -28,7 +28,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{ensure, Context, Result};
 use bytes::Bytes;
 use gregor::protocol::api::create_topics::{CreatableTopic, CreatableTopicConfig};
-use gregor::record::{Compression, Record, RecordBatchBuilder};
+use gregor::record::{with_max_timestamp, Compression, Record, RecordBatchBuilder};
 use integration_tests::differential::compare;
 use integration_tests::wire::WireClient;
 use integration_tests::{wait_until, zk_cli, Broker, BrokerConfig, ZooKeeper, KAFKA_2_8};
@@ -52,6 +52,9 @@ const PRODUCER_B: (i64, i16) = (17, 2);
 /// does not fit an int (its place in Kafka's snapshot is that of its hash).
 const PRODUCER_A_BUMPED: (i64, i16) = (4242, 1);
 const PRODUCER_C: (i64, i16) = ((1 << 40) + 5, 0);
+/// Uncompressed batches whose header says a max timestamp below their
+/// records': a leader corrects it (and the CRC).
+const WRONG_MAX_TIMESTAMP: [usize; 2] = [9, 51];
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One batch of the stream and what it stands for.
@@ -79,7 +82,8 @@ impl Rng {
 /// large record, so batches outgrow `index.interval.bytes`), timestamps out
 /// of order inside a batch (the record with the largest is not the last),
 /// some batches older than those before them, one batch eight days ahead;
-/// plain, gzip, snappy, lz4 and zstd batches; two idempotent producers
+/// two batches whose header understates their max timestamp; plain, gzip,
+/// snappy, lz4 and zstd batches; two idempotent producers
 /// interleaved with plain batches, one batch of which is sent twice. After
 /// the restart (the second part), producer A comes back with a new epoch
 /// and a third producer joins.
@@ -137,8 +141,12 @@ fn stream(base_ts: i64) -> (Vec<Batch>, Vec<Batch>) {
         for (ts, key, value) in &records {
             builder.append(Record::new(*ts, key.as_deref(), Some(value)));
         }
+        let mut bytes = builder.build();
+        if WRONG_MAX_TIMESTAMP.contains(&i) {
+            bytes = with_max_timestamp(&bytes, first_ts - 5).into();
+        }
         batches.push(Batch {
-            bytes: builder.build(),
+            bytes,
             retried: producer.is_some() && i == 21,
         });
     }

@@ -12,7 +12,7 @@ use ::log::{info, warn};
 use bytes::Bytes;
 
 use crate::record::{
-    max_timestamp_offset_delta, BatchError, BatchHeader, Batches, Records, LEADER_EPOCH_AT,
+    create_time_max, with_max_timestamp, BatchError, BatchHeader, Batches, Records, LEADER_EPOCH_AT,
 };
 use crate::TopicPartition;
 
@@ -400,6 +400,18 @@ impl PartitionLog {
                 }
                 .into());
             }
+            // An uncompressed batch's largest record timestamp, read off
+            // the record headers: where the time index points, and what
+            // the batch's max timestamp must say (a rare producer that
+            // gets it wrong has it corrected, as Kafka's leader does).
+            let record_max = create_time_max(bytes);
+            if record_max.is_some_and(|(ts, _)| ts != header.max_timestamp) {
+                let corrected = with_true_max_timestamps(records).ok_or(BatchError::Truncated {
+                    needed: crate::record::HEADER_LEN,
+                    available: records.len(),
+                })?;
+                return self.append_as_leader(&corrected, leader_epoch, now_ms);
+            }
             let producer = ProducerBatch::of(&header);
             if let Some(batch) = &producer {
                 if let Some(dup) = self.producers.find_duplicate(batch) {
@@ -421,7 +433,8 @@ impl PartitionLog {
                 self.producers.validate(batch, header.attributes, pending)?;
             }
             let last_offset = offset + i64::from(header.last_offset_delta);
-            let offset_of_max_timestamp = max_timestamp_offset_delta(bytes)
+            let offset_of_max_timestamp = record_max
+                .and_then(|(_, delta)| delta)
                 .map_or(last_offset, |delta| offset + i64::from(delta));
             if header.max_timestamp > max_ts.0 {
                 max_ts = (header.max_timestamp, offset_of_max_timestamp);
@@ -1019,6 +1032,24 @@ fn batch_head(base_offset: i64, batch: &[u8], leader_epoch: i32) -> [u8; HEAD_LE
     head[8..LEADER_EPOCH_AT].copy_from_slice(&batch[8..LEADER_EPOCH_AT]);
     head[LEADER_EPOCH_AT..].copy_from_slice(&leader_epoch.to_be_bytes());
     head
+}
+
+/// `records` with each uncompressed CreateTime batch's max timestamp set
+/// to its records' largest where it said otherwise (Kafka's leader sets it
+/// so, rewriting the CRC: `LogValidator.assignOffsetsNonCompressed`);
+/// `None` if a batch is malformed.
+fn with_true_max_timestamps(records: &[u8]) -> Option<Vec<u8>> {
+    let mut corrected = Vec::with_capacity(records.len());
+    for batch in Batches::new(records) {
+        let (header, bytes) = batch.ok()?;
+        match create_time_max(bytes) {
+            Some((max, _)) if max != header.max_timestamp => {
+                corrected.extend_from_slice(&with_max_timestamp(bytes, max));
+            }
+            _ => corrected.extend_from_slice(bytes),
+        }
+    }
+    Some(corrected)
 }
 
 /// Kafka's `LogValidator.validateKey`: every record of a compacted topic

@@ -1173,3 +1173,25 @@ fn the_time_index_points_at_the_record_with_the_largest_timestamp() {
     // batch, then the compressed batch's, at its last offset.
     assert_eq!(entries, [(T0 + 9, 1), (T0 + 20, 5)]);
 }
+
+#[test]
+fn a_wrong_max_timestamp_is_corrected_as_kafka_corrects_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    let mut b = RecordBatchBuilder::new(T0);
+    for ts in [T0, T0 + 7, T0 + 2] {
+        b.append(Record::new(ts, None, Some(b"v")));
+    }
+    let sent = crate::record::with_max_timestamp(&b.build(), T0 + 1);
+    let info = log.append_as_leader(&sent, 0, T0).unwrap();
+    assert_eq!(
+        (info.max_timestamp, info.offset_of_max_timestamp),
+        (T0 + 7, 1)
+    );
+    let stored = &read_all(&log, 0)[0].1;
+    let (header, _) = crate::record::parse_batch(stored).unwrap();
+    assert_eq!(header.max_timestamp, T0 + 7);
+    // Only the max timestamp and the CRC changed (and the stored offsets).
+    let expected = crate::record::with_max_timestamp(&as_stored(sent, 0, 0), T0 + 7);
+    assert_eq!(stored, &expected);
+}

@@ -274,6 +274,15 @@ impl Iterator for Records {
 /// compressed or LogAppendTime batch (Kafka then uses the last offset), for
 /// one whose records are all timestamped below 0, and for a malformed one.
 pub fn max_timestamp_offset_delta(batch: &[u8]) -> Option<i32> {
+    create_time_max(batch)?.1
+}
+
+/// The largest record timestamp of an uncompressed CreateTime batch, as
+/// Kafka's leader computes it (from NO_TIMESTAMP, -1, up), and the offset
+/// delta of the first record holding it (`None` if no record is above -1),
+/// read from the record headers alone. `None` for a compressed or
+/// LogAppendTime batch and for a malformed one.
+pub fn create_time_max(batch: &[u8]) -> Option<(i64, Option<i32>)> {
     let (header, bytes) = parse_batch(batch).ok()?;
     if header.compression() != 0 || header.is_log_append_time() {
         return None;
@@ -293,7 +302,7 @@ pub fn max_timestamp_offset_delta(batch: &[u8]) -> Option<i32> {
         }
         input = &rest[body.len()..];
     }
-    best.1
+    Some(best)
 }
 
 /// All records of the batch at the start of `batch`.
