@@ -52,6 +52,11 @@ const PRODUCER_B: (i64, i16) = (17, 2);
 /// does not fit an int (its place in Kafka's snapshot is that of its hash).
 const PRODUCER_A_BUMPED: (i64, i16) = (4242, 1);
 const PRODUCER_C: (i64, i16) = ((1 << 40) + 5, 0);
+/// A producer whose only batch is timestamped eight days back: past
+/// `transactional.id.expiration.ms` (7 days), so a restarted broker
+/// forgets it, and its later snapshots do not have it.
+const PRODUCER_D: (i64, i16) = (99, 0);
+const PRODUCER_D_BATCH: usize = 40;
 /// Uncompressed batches whose header says a max timestamp below their
 /// records': a leader corrects it (and the CRC).
 const WRONG_MAX_TIMESTAMP: [usize; 2] = [9, 51];
@@ -86,7 +91,8 @@ impl Rng {
 /// snappy, lz4 and zstd batches; two idempotent producers
 /// interleaved with plain batches, one batch of which is sent twice. After
 /// the restart (the second part), producer A comes back with a new epoch
-/// and a third producer joins.
+/// and a third producer joins, while a fourth, whose one batch is eight
+/// days old, has expired.
 fn stream(base_ts: i64) -> (Vec<Batch>, Vec<Batch>) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut sequences = BTreeMap::new();
@@ -105,6 +111,7 @@ fn stream(base_ts: i64) -> (Vec<Batch>, Vec<Batch>) {
         let count = 1 + rng.next(24) as usize;
         let batch_ts = match i {
             FUTURE_BATCH => base_ts + EIGHT_DAYS_MS,
+            PRODUCER_D_BATCH => base_ts - EIGHT_DAYS_MS,
             _ if i % 9 == 4 => base_ts + i as i64 * 1000 - 50_000,
             _ => base_ts + i as i64 * 1000,
         };
@@ -124,6 +131,7 @@ fn stream(base_ts: i64) -> (Vec<Batch>, Vec<Batch>) {
             })
             .collect();
         let producer = match (i < BATCHES_BEFORE_RESTART, i % 5) {
+            _ if i == PRODUCER_D_BATCH => Some(PRODUCER_D),
             (true, 1 | 4) => Some(PRODUCER_A),
             (true, 3) => Some(PRODUCER_B),
             (false, 0) => Some(PRODUCER_A_BUMPED),

@@ -28,6 +28,9 @@ use super::partition_log::{now_ms, parse_partition_dir, LoadState, PartitionLog}
 pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
 /// Held locked while a broker uses the log dir, so two brokers cannot.
 const LOCK_FILE: &str = ".lock";
+/// How often idle idempotent producers are forgotten (Kafka's
+/// `LogManager.ProducerIdExpirationCheckIntervalMs`).
+const PRODUCER_EXPIRATION_CHECK_INTERVAL: Duration = Duration::from_secs(600);
 /// Suffix of partition directories being deleted.
 const DELETE_DIR_SUFFIX: &str = "-delete";
 
@@ -296,6 +299,15 @@ impl LogManager {
         Ok(deleted)
     }
 
+    /// Forgets, in every log, the idempotent producers idle past
+    /// `transactional.id.expiration.ms`.
+    pub fn remove_expired_producers(&self, now_ms: i64) -> Result<()> {
+        for (_, log) in self.all() {
+            lock(&log).remove_expired_producers(now_ms);
+        }
+        Ok(())
+    }
+
     /// Flushes logs whose `flush.ms` has passed.
     pub fn flush_due_logs(&self, now_ms: i64) -> Result<()> {
         for (_, log) in self.all() {
@@ -367,6 +379,9 @@ impl LogManager {
                 Instant::now(),
                 LogManager::checkpoint,
             ),
+            (PRODUCER_EXPIRATION_CHECK_INTERVAL, Instant::now(), |m| {
+                m.remove_expired_producers(now_ms())
+            }),
         ];
         if let Some(every) = c.flush_check_interval {
             tasks.push((every, Instant::now(), |m| m.flush_due_logs(now_ms())));

@@ -166,7 +166,7 @@ impl PartitionLog {
         log.leader_epochs
             .truncate_from_start(log.log_start_offset)?;
         log.rebuild_producer_state()?;
-        log.load_snapshots()?;
+        log.load_snapshots(now_ms)?;
         if recovered {
             // Everything now in the log has been validated: make it durable
             // so the next recovery can start from here.
@@ -281,7 +281,7 @@ impl PartitionLog {
     /// snapshots it may write at the bases of segments scanned after an
     /// unclean shutdown, and empty ones for a log without any, are not
     /// written here.)
-    fn load_snapshots(&mut self) -> Result<()> {
+    fn load_snapshots(&mut self, now_ms: i64) -> Result<()> {
         let snapshots = list_snapshots(&self.dir)?;
         let max_base = self.segments.keys().next_back().copied();
         let stray: Vec<i64> = snapshots
@@ -304,7 +304,22 @@ impl PartitionLog {
             }
         }
         self.last_snapshot_offset = kept.unwrap_or(self.log_start_offset);
+        // Kafka drops the expired producers of the snapshot it loads; those
+        // of the batches after it come back from the log.
+        if let Some(snapshot) = kept {
+            let expiration = self.config.producer_id_expiration_ms;
+            self.producers
+                .remove_expired(now_ms, expiration, Some(snapshot - 1));
+        }
         self.take_snapshot(self.log_end_offset)
+    }
+
+    /// Forgets the idempotent producers idle past
+    /// `transactional.id.expiration.ms` (Kafka's periodic
+    /// `removeExpiredProducers`).
+    pub fn remove_expired_producers(&mut self, now_ms: i64) -> usize {
+        let expiration = self.config.producer_id_expiration_ms;
+        self.producers.remove_expired(now_ms, expiration, None)
     }
 
     /// Writes the producer state to `<offset>.snapshot` if `offset` is past

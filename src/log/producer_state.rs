@@ -336,6 +336,29 @@ impl ProducerStateManager {
             .retain(|_, e| e.last_offset().is_some_and(|o| o >= log_start_offset));
     }
 
+    /// Forgets the producers whose last batch (its max timestamp) is
+    /// `expiration_ms` or more before `now_ms` and, if `at_or_below` is
+    /// given, ends at or below that offset (Kafka's `isProducerExpired`,
+    /// applied periodically and to the producers a snapshot holds when a
+    /// log is opened). Returns how many were forgotten.
+    pub fn remove_expired(
+        &mut self,
+        now_ms: i64,
+        expiration_ms: u64,
+        at_or_below: Option<i64>,
+    ) -> usize {
+        let expiration = i64::try_from(expiration_ms).unwrap_or(i64::MAX);
+        let before = self.producers.len();
+        self.producers.retain(|_, entry| {
+            let Some(last) = entry.batches.back() else {
+                return true;
+            };
+            let expired = now_ms.saturating_sub(last.max_timestamp) >= expiration;
+            !(expired && at_or_below.is_none_or(|o| last.last_offset <= o))
+        });
+        before - self.producers.len()
+    }
+
     /// Forgets everything (the log was emptied, or is about to be re-read).
     pub fn clear(&mut self) {
         self.producers.clear();
@@ -475,6 +498,23 @@ mod tests {
         // Ids past i32 hash as Java's Long.hashCode, improved.
         let big = (1i64 << 32) + 3; // hash 1 ^ 3 = 2
         assert_eq!(scala_hash_map_order([3, big].into_iter()), [big, 3]);
+    }
+
+    #[test]
+    fn producers_idle_past_the_expiration_are_forgotten() {
+        let mut s = ProducerStateManager::new();
+        s.update(&batch(1, 0, 0, 1), 0, 0, 1_000);
+        s.update(&batch(2, 0, 0, 1), 1, 1, 5_000);
+        s.update(&batch(3, 0, 0, 1), 2, 2, 1_000);
+        // Only those ending at or below offset 1 are looked at.
+        assert_eq!(s.remove_expired(11_000, 10_000, Some(1)), 1);
+        assert_eq!(s.last_sequence(1), None);
+        assert_eq!(s.producer_count(), 2);
+        // 9,999 ms is not yet 10,000.
+        assert_eq!(s.remove_expired(14_999, 10_000, None), 1);
+        assert_eq!(s.last_sequence(2), Some((0, 0)));
+        assert_eq!(s.remove_expired(15_000, 10_000, None), 1);
+        assert_eq!(s.producer_count(), 0);
     }
 
     #[test]

@@ -1195,3 +1195,33 @@ fn a_wrong_max_timestamp_is_corrected_as_kafka_corrects_it() {
     let expected = crate::record::with_max_timestamp(&as_stored(sent, 0, 0), T0 + 7);
     assert_eq!(stored, &expected);
 }
+
+#[test]
+fn producers_idle_past_the_expiration_are_not_in_snapshots_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        producer_id_expiration_ms: 60_000,
+        ..small_config()
+    };
+    let mut log = open(dir.path(), config.clone(), LoadState::default());
+    log.append_as_leader(&idempotent_batch(1, 0), 0, T0)
+        .unwrap();
+    log.close().unwrap();
+    drop(log);
+    let clean = LoadState {
+        clean_shutdown: true,
+        recovery_point: 1,
+        ..LoadState::default()
+    };
+    // A minute after its last batch (timestamped T0 + 0) the producer is
+    // gone from the state loaded from the snapshot, as in Kafka.
+    let mut log =
+        PartitionLog::open(&partition_dir(dir.path()), config, clean, T0 + 60_000).unwrap();
+    assert_eq!(log.producer_state().producer_count(), 0);
+    log.append_as_leader(&batch(1, T0, 0), 0, T0).unwrap();
+    assert_eq!(log.remove_expired_producers(T0 + 60_000), 0);
+    log.close().unwrap();
+    let snapshot =
+        fs::read(partition_dir(dir.path()).join("00000000000000000002.snapshot")).unwrap();
+    assert_eq!(&snapshot[6..10], &0i32.to_be_bytes(), "no producer entries");
+}
