@@ -15,10 +15,15 @@
 //! test unless `[disk]` in `integration-tests/differential/allowed-differences.txt`
 //! says why.
 //!
-//! The file set is also compared while both brokers run (names and sizes in
+//! The stream goes in two parts: between them both brokers stop and start
+//! again (producer state snapshots are read back, leader epochs move on),
+//! and before the second stop the controller moves (its LeaderAndIsr makes
+//! the brokers write `partition.metadata`). The file sets are also compared
+//! while the brokers run (the file names of the log dir, names and sizes in
 //! the partition dir: the active segment's indexes are preallocated sparse
-//! files, the rolled ones trimmed), since that is what a reader of a live
-//! log dir (a backup tool, an operator) sees.
+//! files, the rolled ones trimmed), right after the topic is created and
+//! after each part, since that is what a reader of a live log dir (a backup
+//! tool, an operator) sees.
 
 use std::collections::BTreeMap;
 use std::fs;
