@@ -780,6 +780,9 @@ fn broker_log_defaults(p: &Props<'_>) -> Result<LogConfig, ConfigError> {
         max_compaction_lag_ms: p
             .long("log.cleaner.max.compaction.lag.ms", 1)?
             .unwrap_or(defaults.max_compaction_lag_ms),
+        producer_id_expiration_ms: p
+            .int("transactional.id.expiration.ms", 1)?
+            .map_or(defaults.producer_id_expiration_ms, u64::from),
     })
 }
 
@@ -928,6 +931,7 @@ pub fn topic_log_config(
         max_compaction_lag_ms: p
             .long(MAX_COMPACTION_LAG_MS, 1)?
             .unwrap_or(base.max_compaction_lag_ms),
+        producer_id_expiration_ms: base.producer_id_expiration_ms,
     };
     p.boolean(UNCLEAN_LEADER_ELECTION_ENABLE)?;
     if let Some(codec) = p.string(COMPRESSION_TYPE) {
@@ -1522,6 +1526,19 @@ mod tests {
     }
 
     #[test]
+    fn transactional_id_expiration_ms_expires_producers_of_every_log() {
+        let c = parse("").unwrap();
+        assert_eq!(c.log_config().producer_id_expiration_ms, 604_800_000);
+        let c = parse("transactional.id.expiration.ms=1000\n").unwrap();
+        assert_eq!(c.log_config().producer_id_expiration_ms, 1000);
+        assert!(parse("transactional.id.expiration.ms=0\n").is_err());
+        // No topic can override it.
+        let overrides = BTreeMap::from([("segment.ms".to_owned(), "5".to_owned())]);
+        let topic = topic_log_config(&c.log_config(), &overrides).unwrap();
+        assert_eq!(topic.producer_id_expiration_ms, 1000);
+    }
+
+    #[test]
     fn cleaner_keys_map_onto_the_cleaner_and_log_configs() {
         let c = parse("").unwrap();
         assert_eq!(c.log_cleaner, CleanerConfig::default());
@@ -2046,6 +2063,8 @@ num.partitions=0
                     delete_retention_ms,
                     min_compaction_lag_ms,
                     max_compaction_lag_ms,
+                    // A broker key, which no topic overrides.
+                    producer_id_expiration_ms: LogConfig::default().producer_id_expiration_ms,
                 },
             )
     }

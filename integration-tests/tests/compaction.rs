@@ -7,14 +7,14 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, ensure, Context, Result};
 use gregor::coordinator::schema::{self, RecordKey};
 use gregor::coordinator::GROUP_METADATA_TOPIC_NAME;
 use gregor::protocol::api::create_topics::{CreatableTopic, CreatableTopicConfig};
 use gregor::protocol::api::offset_fetch::{OffsetFetchRequest, OffsetFetchRequestTopic};
-use gregor::record::{Batches, Records};
+use gregor::record::{Batches, Record, RecordBatchBuilder, Records};
 use integration_tests::wire::WireClient;
 use integration_tests::{
     gregor_broker_with_zk_configured, kcat_consume, kcat_produce_file, unique_topic, wait_until,
@@ -22,10 +22,8 @@ use integration_tests::{
 
 /// Bound on a client run.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
-/// Bound on the cleaner compacting the topic: segments roll after
-/// `segment.ms` (checked every `log.retention.check.interval.ms`) and the
-/// cleaner looks for work every `log.cleaner.backoff.ms`, all well under a
-/// second here.
+/// Bound on the cleaner compacting the topic: the cleaner looks for work
+/// every `log.cleaner.backoff.ms`, well under a second here.
 const COMPACTION_TIMEOUT: Duration = Duration::from_secs(60);
 const KEYS: usize = 10;
 /// Rounds of one value for every key; a last round then updates half of
@@ -117,8 +115,21 @@ fn a_compacted_topic_keeps_the_newest_value_of_each_key_at_its_offset() -> Resul
     expected.sort();
     ensure!(expected.len() == KEYS, "{expected:?}");
 
-    // The last round's segment rolls after segment.ms; the cleaner then
-    // takes everything.
+    // The cleaner never takes the active segment, and (as in Kafka) an idle
+    // one does not roll: a record timestamped past `segment.ms` after the
+    // last round's rolls it, and stays, alone, in the new active segment.
+    let roll_at = produced.len() as i64;
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as i64;
+    let mut trigger = RecordBatchBuilder::new(now_ms + 1_000);
+    trigger.append(Record::new(now_ms + 1_000, Some(b"roll"), Some(b"trigger")));
+    let answer = WireClient::connect(&bootstrap)?.produce(&topic, 0, -1, trigger.build())?;
+    ensure!(
+        answer.error_code == 0 && answer.base_offset == roll_at,
+        "{answer:?}"
+    );
+    expected.push((roll_at, "roll".into(), "trigger".into()));
+
+    // The cleaner takes everything before the trigger.
     let mut last = Vec::new();
     wait_until(
         "the cleaner to compact the topic",

@@ -102,6 +102,7 @@ impl Broker {
                 config.log_flush_offset_checkpoint_interval_ms,
             ),
             broker_id: id,
+            cluster_id: Some(cluster_id.clone()),
             cleaner: config.log_cleaner.clone(),
         })?);
         let background = logs.start_background();

@@ -29,6 +29,7 @@ pub const LOG_START_CHECKPOINT: &str = "log-start-offset-checkpoint";
 pub const CLEANER_CHECKPOINT: &str = "cleaner-offset-checkpoint";
 pub const LEADER_EPOCH_CHECKPOINT: &str = "leader-epoch-checkpoint";
 pub const META_PROPERTIES: &str = "meta.properties";
+pub const PARTITION_METADATA: &str = "partition.metadata";
 
 /// The only checkpoint format version Kafka has written so far.
 const VERSION: u32 = 0;
@@ -87,6 +88,11 @@ pub fn read<E: CheckpointEntry>(path: &Path) -> Result<Vec<E>> {
         path: path.to_path_buf(),
         reason: reason.to_string(),
     };
+    // Kafka creates its checkpoint files empty before it first writes
+    // them: an empty file is an empty checkpoint.
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut lines = text.lines();
     let version: u32 = lines
         .next()
@@ -143,6 +149,48 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     fs::rename(&tmp, path).map_err(LogError::io(path))
 }
 
+/// A partition directory's `partition.metadata` (Kafka 2.8's
+/// `PartitionMetadataFile`): `version: 0` and `topic_id: <id>`, the id in
+/// Kafka's notation (URL-safe base64 without padding), no final newline.
+/// `None` when the file does not exist.
+pub fn read_topic_id(partition_dir: &Path) -> Result<Option<[u8; 16]>> {
+    use base64::Engine as _;
+    let path = partition_dir.join(PARTITION_METADATA);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(LogError::io(path)(e)),
+    };
+    let corrupt = |reason: &str| LogError::Corrupt {
+        path: path.clone(),
+        reason: reason.to_owned(),
+    };
+    let mut lines = text.lines();
+    if lines.next().map(str::trim) != Some("version: 0") {
+        return Err(corrupt("not version 0"));
+    }
+    let id = lines
+        .next()
+        .and_then(|l| l.strip_prefix("topic_id:"))
+        .map(str::trim)
+        .ok_or_else(|| corrupt("no topic_id line"))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(id)
+        .ok()
+        .and_then(|b| <[u8; 16]>::try_from(b).ok())
+        .filter(|b| *b != [0; 16])
+        .ok_or_else(|| corrupt("invalid topic id"))?;
+    Ok(Some(bytes))
+}
+
+/// Writes `partition.metadata` atomically (see [`read_topic_id`]).
+pub fn write_topic_id(partition_dir: &Path, topic_id: [u8; 16]) -> Result<()> {
+    use base64::Engine as _;
+    let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(topic_id);
+    let text = format!("version: 0\ntopic_id: {id}");
+    write_atomically(&partition_dir.join(PARTITION_METADATA), text.as_bytes())
+}
+
 /// A log dir's `meta.properties` (version 0, ZooKeeper mode): which broker and
 /// cluster the directory belongs to, so a disk is never mounted on the wrong
 /// broker unnoticed.
@@ -180,14 +228,58 @@ impl MetaProperties {
         }))
     }
 
+    /// Writes the file as Kafka 2.8 does (`java.util.Properties.store`
+    /// with an empty comment): a `#` line, a `#` line with the date, then
+    /// `broker.id`, `version` and `cluster.id`, in the order Java's
+    /// properties table gives them.
     pub fn write(&self, dir: &Path) -> Result<()> {
-        let mut text = String::from("#\n#Written by gregor\n");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        write_atomically(&dir.join(META_PROPERTIES), self.format(now).as_bytes())
+    }
+
+    /// The file's text, dated `unix_secs`.
+    fn format(&self, unix_secs: i64) -> String {
+        let mut text = format!(
+            "#\n#{}\nbroker.id={}\nversion=0\n",
+            java_date(unix_secs),
+            self.broker_id
+        );
         if let Some(id) = &self.cluster_id {
             text.push_str(&format!("cluster.id={id}\n"));
         }
-        text.push_str(&format!("version=0\nbroker.id={}\n", self.broker_id));
-        write_atomically(&dir.join(META_PROPERTIES), text.as_bytes())
+        text
     }
+}
+
+/// `unix_secs` as Java's `Date.toString` writes it in UTC
+/// (`EEE MMM dd HH:mm:ss zzz yyyy`), the date line of a properties file.
+fn java_date(unix_secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = unix_secs.div_euclid(86_400);
+    let secs = unix_secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{} {} {day:02} {:02}:{:02}:{:02} UTC {year}",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1) as usize],
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 #[cfg(test)]
@@ -218,6 +310,9 @@ mod tests {
         assert!(matches!(read_offsets(&path), Err(LogError::Corrupt { .. })));
         fs::write(&path, "1\n0\n").unwrap();
         assert!(read_offsets(&path).is_err());
+        // As Kafka creates them before their first write.
+        fs::write(&path, "").unwrap();
+        assert!(read_offsets(&path).unwrap().is_empty());
     }
 
     #[test]
@@ -237,6 +332,44 @@ mod tests {
         write(&path, &entries).unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "0\n2\n0 0\n4 120\n");
         assert_eq!(read::<EpochEntry>(&path).unwrap(), entries);
+    }
+
+    #[test]
+    fn meta_properties_are_written_as_kafka_writes_them() {
+        let meta = MetaProperties {
+            broker_id: 1,
+            cluster_id: Some("Ab3_x-yZ0123456789abcd".into()),
+        };
+        // Kafka 2.8's meta.properties, written at 2021-03-02T10:21:33Z.
+        assert_eq!(
+            meta.format(1_614_680_493),
+            "#\n#Tue Mar 02 10:21:33 UTC 2021\nbroker.id=1\nversion=0\ncluster.id=Ab3_x-yZ0123456789abcd\n"
+        );
+        assert_eq!(java_date(0), "Thu Jan 01 00:00:00 UTC 1970");
+        assert_eq!(java_date(951_782_400), "Tue Feb 29 00:00:00 UTC 2000");
+    }
+
+    #[test]
+    fn partition_metadata_is_written_as_kafka_writes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(read_topic_id(dir.path()).unwrap(), None);
+        let id = [
+            0xa2, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab,
+            0xcd, 0xef,
+        ];
+        write_topic_id(dir.path(), id).unwrap();
+        // Kafka's Uuid.toString: URL-safe base64 of the 16 bytes, unpadded.
+        assert_eq!(
+            fs::read_to_string(dir.path().join(PARTITION_METADATA)).unwrap(),
+            "version: 0\ntopic_id: ojRWeJq83vABI0VniavN7w"
+        );
+        assert_eq!(read_topic_id(dir.path()).unwrap(), Some(id));
+        fs::write(
+            dir.path().join(PARTITION_METADATA),
+            "version: 1\ntopic_id: x",
+        )
+        .unwrap();
+        assert!(read_topic_id(dir.path()).is_err());
     }
 
     #[test]

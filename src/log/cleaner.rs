@@ -397,6 +397,7 @@ impl<'a> Cleaner<'a> {
             };
             metas.push(BatchMeta {
                 last_offset: header.last_offset(),
+                offset_of_max_timestamp: header.last_offset(),
                 max_timestamp: BatchHeader::parse(&kept)
                     .map_err(LogError::from)?
                     .max_timestamp,
@@ -477,7 +478,7 @@ fn append_batches(
         return Ok(());
     }
     let mut bufs: Vec<IoSlice<'_>> = pending.iter().map(|b| IoSlice::new(b)).collect();
-    cleaned.append(&mut bufs, metas.drain(..), now_ms())?;
+    cleaned.append(&mut bufs, metas.drain(..))?;
     drop(bufs);
     pending.clear();
     Ok(())

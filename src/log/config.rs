@@ -85,6 +85,11 @@ pub struct LogConfig {
     /// whatever the dirty ratio, and a compacted log's active segment rolls
     /// after at most this long (see [`LogConfig::max_segment_ms`]).
     pub max_compaction_lag_ms: u64,
+    /// The broker's `transactional.id.expiration.ms`, default 7 days (no
+    /// topic-level key): an idempotent producer whose last batch is older
+    /// than this (by its max timestamp) is forgotten, as Kafka 2.8's
+    /// `ProducerStateManager` expires producers.
+    pub producer_id_expiration_ms: u64,
 }
 
 /// 7 days in milliseconds: Kafka's default for `segment.ms` and `retention.ms`.
@@ -108,6 +113,7 @@ impl Default for LogConfig {
             min_cleanable_dirty_ratio: 0.5,
             delete_retention_ms: 24 * 60 * 60 * 1000,
             min_compaction_lag_ms: 0,
+            producer_id_expiration_ms: SEVEN_DAYS_MS,
             max_compaction_lag_ms: i64::MAX as u64,
         }
     }

@@ -51,6 +51,14 @@ pub enum LogError {
         found: i32,
         path: PathBuf,
     },
+    /// The log dir belongs to another cluster (Kafka's
+    /// InconsistentClusterIdException).
+    #[error("cluster id {current} does not match {found} in {path}")]
+    InconsistentClusterId {
+        current: String,
+        found: String,
+        path: PathBuf,
+    },
     #[error("the log manager has been shut down")]
     ShutDown,
 }

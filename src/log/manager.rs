@@ -28,6 +28,9 @@ use super::partition_log::{now_ms, parse_partition_dir, LoadState, PartitionLog}
 pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
 /// Held locked while a broker uses the log dir, so two brokers cannot.
 const LOCK_FILE: &str = ".lock";
+/// How often idle idempotent producers are forgotten (Kafka's
+/// `LogManager.ProducerIdExpirationCheckIntervalMs`).
+const PRODUCER_EXPIRATION_CHECK_INTERVAL: Duration = Duration::from_secs(600);
 /// Suffix of partition directories being deleted.
 const DELETE_DIR_SUFFIX: &str = "-delete";
 
@@ -46,6 +49,9 @@ pub struct LogManagerConfig {
     pub checkpoint_interval: Duration,
     /// `broker.id`, recorded in each dir's `meta.properties`.
     pub broker_id: i32,
+    /// The cluster id from ZooKeeper, recorded in each dir's
+    /// `meta.properties` beside the broker id (`None`: keep what is there).
+    pub cluster_id: Option<String>,
     /// The log cleaner's `log.cleaner.*` settings.
     pub cleaner: CleanerConfig,
 }
@@ -86,7 +92,8 @@ impl LogManager {
         for path in &config.log_dirs {
             fs::create_dir_all(path).map_err(LogError::io(path))?;
             let lock = lock_dir(path)?;
-            check_meta_properties(path, config.broker_id)?;
+            check_meta_properties(path, config.broker_id, config.cluster_id.as_deref())?;
+            create_checkpoint_files(path)?;
             for (tp, log) in load_dir(path, &config.default_log_config)? {
                 logs.insert(tp, Arc::new(Mutex::new(log)));
             }
@@ -200,20 +207,33 @@ impl LogManager {
     /// Writes each dir's recovery-point, log-start-offset and cleaner
     /// checkpoints (Kafka's `LogManager.checkpointLogRecoveryOffsets` and
     /// `checkpointLogStartOffsets`; the cleaner's drops deleted logs).
+    /// As in Kafka, a log start offset is only recorded where it lies past
+    /// the first segment's base offset, which says it otherwise.
     pub fn checkpoint(&self) -> Result<()> {
         self.write_checkpoint(RECOVERY_POINT_CHECKPOINT, |l| Some(l.recovery_point()))?;
-        self.write_checkpoint(LOG_START_CHECKPOINT, |l| Some(l.log_start_offset()))?;
+        self.write_checkpoint(LOG_START_CHECKPOINT, |l| {
+            let first_base = l.segments().next().map(|s| s.base_offset());
+            (first_base.is_some_and(|b| l.log_start_offset() > b)).then(|| l.log_start_offset())
+        })?;
         self.checkpoint_cleaner_offsets()
     }
 
-    /// Writes each dir's `cleaner-offset-checkpoint`: how far the cleaner
-    /// has cleaned each compacted log.
+    /// Writes each dir's `cleaner-offset-checkpoint` where it changed: how
+    /// far the cleaner has cleaned each compacted log. (Kafka writes the
+    /// file only when a cleaning or a truncation changes it, so a broker
+    /// that never cleaned keeps it empty.)
     pub fn checkpoint_cleaner_offsets(&self) -> Result<()> {
         let _writing = self
             .cleaner_checkpoint_lock
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        self.write_checkpoint(CLEANER_CHECKPOINT, PartitionLog::cleaner_checkpoint)
+        for (dir, offsets) in self.checkpoint_entries(PartitionLog::cleaner_checkpoint) {
+            let path = dir.join(CLEANER_CHECKPOINT);
+            if checkpoint::read_offsets(&path).ok().as_ref() != Some(&offsets) {
+                checkpoint::write_offsets(&path, &offsets)?;
+            }
+        }
+        Ok(())
     }
 
     /// The cleaner threads' shared state.
@@ -236,7 +256,19 @@ impl LogManager {
         name: &str,
         offset: impl Fn(&PartitionLog) -> Option<i64>,
     ) -> Result<()> {
+        for (dir, offsets) in self.checkpoint_entries(offset) {
+            checkpoint::write_offsets(&dir.join(name), &offsets)?;
+        }
+        Ok(())
+    }
+
+    /// For each log dir, `offset` of each of the dir's logs that has one.
+    fn checkpoint_entries(
+        &self,
+        offset: impl Fn(&PartitionLog) -> Option<i64>,
+    ) -> Vec<(PathBuf, BTreeMap<TopicPartition, i64>)> {
         let logs = self.all();
+        let mut entries = Vec::with_capacity(self.dirs.len());
         for dir in &self.dirs {
             let mut offsets = BTreeMap::new();
             for (tp, log) in &logs {
@@ -248,23 +280,32 @@ impl LogManager {
                     offsets.insert(tp.clone(), offset);
                 }
             }
-            checkpoint::write_offsets(&dir.path.join(name), &offsets)?;
+            entries.push((dir.path.clone(), offsets));
         }
-        Ok(())
+        entries
     }
 
-    /// One retention pass over every log: roll idle segments past
-    /// `segment.ms`, delete expired segments, unlink `.deleted` files whose
-    /// delay has passed. Returns the number of segments deleted.
+    /// One retention pass over every log: delete expired segments, unlink
+    /// `.deleted` files whose delay has passed. (An idle log does not roll:
+    /// as in Kafka, `segment.ms` is checked when a batch arrives, against
+    /// its timestamp.) Returns the number of segments deleted.
     pub fn cleanup_logs(&self, now_ms: i64) -> Result<usize> {
         let mut deleted = 0;
         for (_, log) in self.all() {
             let mut log = lock(&log);
-            log.roll_if_due(now_ms)?;
             deleted += log.delete_old_segments(now_ms)?;
             log.purge_deleted(now_ms, false);
         }
         Ok(deleted)
+    }
+
+    /// Forgets, in every log, the idempotent producers idle past
+    /// `transactional.id.expiration.ms`.
+    pub fn remove_expired_producers(&self, now_ms: i64) -> Result<()> {
+        for (_, log) in self.all() {
+            lock(&log).remove_expired_producers(now_ms);
+        }
+        Ok(())
     }
 
     /// Flushes logs whose `flush.ms` has passed.
@@ -338,6 +379,9 @@ impl LogManager {
                 Instant::now(),
                 LogManager::checkpoint,
             ),
+            (PRODUCER_EXPIRATION_CHECK_INTERVAL, Instant::now(), |m| {
+                m.remove_expired_producers(now_ms())
+            }),
         ];
         if let Some(every) = c.flush_check_interval {
             tasks.push((every, Instant::now(), |m| m.flush_due_logs(now_ms())));
@@ -429,21 +473,62 @@ fn lock_dir(path: &Path) -> Result<File> {
     Ok(file)
 }
 
-/// Refuses a log dir that belongs to another broker; stamps a new one.
-fn check_meta_properties(dir: &Path, broker_id: i32) -> Result<()> {
-    match MetaProperties::read(dir)? {
-        Some(meta) if meta.broker_id != broker_id => Err(LogError::InconsistentBrokerId {
-            configured: broker_id,
-            found: meta.broker_id,
-            path: dir.join(checkpoint::META_PROPERTIES),
-        }),
-        Some(_) => Ok(()),
-        None => MetaProperties {
-            broker_id,
-            cluster_id: None,
+/// Refuses a log dir that belongs to another broker or cluster, then
+/// (re)writes its `meta.properties`, as Kafka 2.8 does at every start.
+fn check_meta_properties(dir: &Path, broker_id: i32, cluster_id: Option<&str>) -> Result<()> {
+    let found = MetaProperties::read(dir)?;
+    let path = || dir.join(checkpoint::META_PROPERTIES);
+    if let Some(meta) = &found {
+        if meta.broker_id != broker_id {
+            return Err(LogError::InconsistentBrokerId {
+                configured: broker_id,
+                found: meta.broker_id,
+                path: path(),
+            });
         }
-        .write(dir),
+        if let (Some(stored), Some(current)) = (&meta.cluster_id, cluster_id) {
+            if stored != current {
+                return Err(LogError::InconsistentClusterId {
+                    current: current.to_owned(),
+                    found: stored.clone(),
+                    path: path(),
+                });
+            }
+        }
     }
+    let cluster_id = cluster_id
+        .map(str::to_owned)
+        .or_else(|| found.and_then(|m| m.cluster_id));
+    MetaProperties {
+        broker_id,
+        cluster_id,
+    }
+    .write(dir)
+}
+
+/// Creates the log dir's checkpoint files, empty, where they do not exist
+/// yet, as Kafka does when it opens a log dir: they are there from the
+/// start, and written when there is something to record.
+fn create_checkpoint_files(dir: &Path) -> Result<()> {
+    for name in [
+        RECOVERY_POINT_CHECKPOINT,
+        LOG_START_CHECKPOINT,
+        REPLICATION_CHECKPOINT,
+        CLEANER_CHECKPOINT,
+    ] {
+        let path = dir.join(name);
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(LogError::io(path)(e))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Loads every partition directory in a log dir, using the dir's checkpoints
@@ -510,6 +595,7 @@ mod tests {
             flush_check_interval: None,
             checkpoint_interval: Duration::from_secs(60),
             broker_id: 1,
+            cluster_id: Some("cluster-a".into()),
             cleaner: CleanerConfig::default(),
         }
     }
@@ -541,6 +627,12 @@ mod tests {
         let text = fs::read_to_string(root.path().join("a").join(REPLICATION_CHECKPOINT)).unwrap()
             + &fs::read_to_string(root.path().join("b").join(REPLICATION_CHECKPOINT)).unwrap();
         assert!(text.contains("orders 3 8"), "{text}");
+        for dir in &dirs {
+            // As Kafka: no log start past a first segment, no cleaning.
+            let read = |name| fs::read_to_string(dir.join(name)).unwrap();
+            assert_eq!(read(LOG_START_CHECKPOINT), "0\n0\n");
+            assert_eq!(read(CLEANER_CHECKPOINT), "");
+        }
         // The two partitions were spread over the two dirs.
         assert!(dirs
             .iter()
@@ -566,11 +658,28 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let dirs = vec![root.path().to_path_buf()];
         let m = LogManager::startup(config(dirs.clone())).unwrap();
+        // Kafka's checkpoint files exist, empty, from the start.
+        for name in [
+            RECOVERY_POINT_CHECKPOINT,
+            LOG_START_CHECKPOINT,
+            REPLICATION_CHECKPOINT,
+            CLEANER_CHECKPOINT,
+        ] {
+            assert_eq!(fs::read(dirs[0].join(name)).unwrap(), b"", "{name}");
+        }
         assert!(
             LogManager::startup(config(dirs.clone())).is_err(),
             "dir is locked"
         );
         drop(m);
+        let mut other_cluster = config(dirs.clone());
+        other_cluster.cluster_id = Some("cluster-b".into());
+        assert!(matches!(
+            LogManager::startup(other_cluster),
+            Err(LogError::InconsistentClusterId { .. })
+        ));
+        let meta = MetaProperties::read(&dirs[0]).unwrap().unwrap();
+        assert_eq!(meta.cluster_id.as_deref(), Some("cluster-a"));
         let mut other = config(dirs);
         other.broker_id = 2;
         assert!(matches!(

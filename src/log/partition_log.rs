@@ -11,13 +11,18 @@ use std::path::{Path, PathBuf};
 use ::log::{info, warn};
 use bytes::Bytes;
 
-use crate::record::{BatchError, BatchHeader, Batches, Records, LEADER_EPOCH_AT};
+use crate::record::{
+    create_time_max, with_max_timestamp, BatchError, BatchHeader, Batches, Records, LEADER_EPOCH_AT,
+};
 use crate::TopicPartition;
 
+use super::checkpoint;
 use super::config::LogConfig;
 use super::error::{LogError, Result};
 use super::leader_epoch::LeaderEpochCache;
-use super::producer_state::{ProducerBatch, ProducerStateManager};
+use super::producer_state::{
+    delete_snapshot, list_snapshots, snapshot_file, ProducerBatch, ProducerStateManager,
+};
 use super::segment::{
     change_file_suffixes, remove_segment_files, BatchMeta, FileRange, Segment, CLEANED_SUFFIX,
     DELETED_SUFFIX, LOG_SUFFIX, SWAP_SUFFIX,
@@ -84,9 +89,15 @@ pub struct PartitionLog {
     /// Idempotent producers' epochs and last batches, rebuilt from the
     /// batch headers whenever the log is opened or truncated.
     producers: ProducerStateManager,
+    /// The offset of the latest producer state snapshot written (or kept),
+    /// else the log start offset (Kafka's `lastSnapOffset`): a snapshot is
+    /// taken at a roll and at close only past it.
+    last_snapshot_offset: i64,
     unflushed_records: u64,
     last_flush_ms: i64,
     pending_deletes: Vec<PendingDelete>,
+    /// The topic id recorded in `partition.metadata`, if any.
+    topic_id: Option<[u8; 16]>,
     /// The offset below which the log cleaner has cleaned the log (Kafka's
     /// `cleaner-offset-checkpoint` entry), lowered when the log is
     /// truncated below it; `None` before the first cleaning.
@@ -138,6 +149,8 @@ impl PartitionLog {
             recovery_point: 0,
             leader_epochs: LeaderEpochCache::load(dir)?,
             producers: ProducerStateManager::new(),
+            last_snapshot_offset: 0,
+            topic_id: checkpoint::read_topic_id(dir)?,
             unflushed_records: 0,
             last_flush_ms: now_ms,
             pending_deletes: Vec::new(),
@@ -153,6 +166,7 @@ impl PartitionLog {
         log.leader_epochs
             .truncate_from_start(log.log_start_offset)?;
         log.rebuild_producer_state()?;
+        log.load_snapshots(now_ms)?;
         if recovered {
             // Everything now in the log has been validated: make it durable
             // so the next recovery can start from here.
@@ -227,6 +241,19 @@ impl PartitionLog {
             .end_offset_for(leader_epoch, self.log_end_offset)
     }
 
+    /// The topic id of `partition.metadata`, `None` before one is assigned.
+    pub fn topic_id(&self) -> Option<[u8; 16]> {
+        self.topic_id
+    }
+
+    /// Records the topic id in `partition.metadata` (Kafka's
+    /// `Log.assignTopicId`); the caller checked that the log has none.
+    pub fn assign_topic_id(&mut self, topic_id: [u8; 16]) -> Result<()> {
+        checkpoint::write_topic_id(&self.dir, topic_id)?;
+        self.topic_id = Some(topic_id);
+        Ok(())
+    }
+
     pub fn producer_state(&self) -> &ProducerStateManager {
         &self.producers
     }
@@ -240,6 +267,70 @@ impl PartitionLog {
             segment.for_each_header(|h| self.producers.load_batch(h))?;
         }
         self.producers.truncate_head(self.log_start_offset);
+        Ok(())
+    }
+
+    /// Tidies the producer state snapshots of a log being opened as Kafka's
+    /// `removeStraySnapshots` and `truncateAndReload` do — keeps those at a
+    /// segment's base offset and the latest one past every base, drops
+    /// those past the log end or at or below the log start — then takes a
+    /// snapshot at the log end if it is past the latest kept.
+    ///
+    /// (Kafka also reads the latest snapshot back and scans the log after
+    /// it; gregor rebuilds the state from every batch header instead, so
+    /// snapshots it may write at the bases of segments scanned after an
+    /// unclean shutdown, and empty ones for a log without any, are not
+    /// written here.)
+    fn load_snapshots(&mut self, now_ms: i64) -> Result<()> {
+        let snapshots = list_snapshots(&self.dir)?;
+        let max_base = self.segments.keys().next_back().copied();
+        let stray: Vec<i64> = snapshots
+            .iter()
+            .copied()
+            .filter(|o| !self.segments.contains_key(o))
+            .collect();
+        let latest_stray = stray
+            .last()
+            .copied()
+            .filter(|o| max_base.is_none_or(|b| *o >= b));
+        let mut kept = None;
+        for offset in snapshots {
+            let is_stray = !self.segments.contains_key(&offset);
+            let out_of_range = offset > self.log_end_offset || offset <= self.log_start_offset;
+            if (is_stray && Some(offset) != latest_stray) || out_of_range {
+                delete_snapshot(&self.dir, offset)?;
+            } else {
+                kept = Some(offset);
+            }
+        }
+        self.last_snapshot_offset = kept.unwrap_or(self.log_start_offset);
+        // Kafka drops the expired producers of the snapshot it loads; those
+        // of the batches after it come back from the log.
+        if let Some(snapshot) = kept {
+            let expiration = self.config.producer_id_expiration_ms;
+            self.producers
+                .remove_expired(now_ms, expiration, Some(snapshot - 1));
+        }
+        self.take_snapshot(self.log_end_offset)
+    }
+
+    /// Forgets the idempotent producers idle past
+    /// `transactional.id.expiration.ms` (Kafka's periodic
+    /// `removeExpiredProducers`).
+    pub fn remove_expired_producers(&mut self, now_ms: i64) -> usize {
+        let expiration = self.config.producer_id_expiration_ms;
+        self.producers.remove_expired(now_ms, expiration, None)
+    }
+
+    /// Writes the producer state to `<offset>.snapshot` if `offset` is past
+    /// the latest snapshot (Kafka's `takeSnapshot`, which the log calls at
+    /// the new segment's base offset when it rolls, and at the log end when
+    /// it is closed, opened or truncated).
+    fn take_snapshot(&mut self, offset: i64) -> Result<()> {
+        if offset > self.last_snapshot_offset {
+            self.producers.write_snapshot(&self.dir, offset)?;
+            self.last_snapshot_offset = offset;
+        }
         Ok(())
     }
 
@@ -324,6 +415,18 @@ impl PartitionLog {
                 }
                 .into());
             }
+            // An uncompressed batch's largest record timestamp, read off
+            // the record headers: where the time index points, and what
+            // the batch's max timestamp must say (a rare producer that
+            // gets it wrong has it corrected, as Kafka's leader does).
+            let record_max = create_time_max(bytes);
+            if record_max.is_some_and(|(ts, _)| ts != header.max_timestamp) {
+                let corrected = with_true_max_timestamps(records).ok_or(BatchError::Truncated {
+                    needed: crate::record::HEADER_LEN,
+                    available: records.len(),
+                })?;
+                return self.append_as_leader(&corrected, leader_epoch, now_ms);
+            }
             let producer = ProducerBatch::of(&header);
             if let Some(batch) = &producer {
                 if let Some(dup) = self.producers.find_duplicate(batch) {
@@ -345,12 +448,16 @@ impl PartitionLog {
                 self.producers.validate(batch, header.attributes, pending)?;
             }
             let last_offset = offset + i64::from(header.last_offset_delta);
+            let offset_of_max_timestamp = record_max
+                .and_then(|(_, delta)| delta)
+                .map_or(last_offset, |delta| offset + i64::from(delta));
             if header.max_timestamp > max_ts.0 {
-                max_ts = (header.max_timestamp, last_offset);
+                max_ts = (header.max_timestamp, offset_of_max_timestamp);
             }
             let meta = BatchMeta {
                 last_offset,
                 max_timestamp: header.max_timestamp,
+                offset_of_max_timestamp,
                 size: bytes.len() as u64,
             };
             // Rewrite only the two fields the CRC does not cover: base offset
@@ -368,7 +475,7 @@ impl PartitionLog {
         }
         let first_offset = self.log_end_offset;
         let total: u64 = batches.iter().map(|(_, _, _, m, _)| m.size).sum();
-        self.maybe_roll(total, offset - 1, now_ms)?;
+        self.maybe_roll(total, offset - 1, max_ts.0, now_ms)?;
 
         // The rewritten heads go from their small arrays, the rest from the
         // request's buffer untouched, all in one writev (two slices a batch).
@@ -379,7 +486,7 @@ impl PartitionLog {
         }
         let batch_count = batches.len();
         let metas = batches.iter().map(|(_, _, _, m, _)| *m);
-        self.active_mut().append(&mut bufs, metas, now_ms)?;
+        self.active_mut().append(&mut bufs, metas)?;
         drop(bufs);
         for (first, _, _, meta, producer) in &batches {
             if let Some(p) = producer {
@@ -459,7 +566,7 @@ impl PartitionLog {
         let mut rest = batches.as_slice();
         while !rest.is_empty() {
             let run = self.next_run(rest, now_ms)?;
-            self.append_run(&rest[..run], now_ms)?;
+            self.append_run(&rest[..run])?;
             rest = &rest[run..];
         }
         Ok(Some(info))
@@ -470,15 +577,22 @@ impl PartitionLog {
     /// another roll (at least one).
     fn next_run(&mut self, batches: &[(BatchHeader, &[u8])], now_ms: i64) -> Result<usize> {
         let (first, bytes) = &batches[0];
-        self.maybe_roll(bytes.len() as u64, first.last_offset(), now_ms)?;
+        self.maybe_roll(
+            bytes.len() as u64,
+            first.last_offset(),
+            first.max_timestamp,
+            now_ms,
+        )?;
         let mut pending = bytes.len() as u64;
         let mut run = 1;
         for (header, bytes) in &batches[1..] {
             let size = bytes.len() as u64;
             if self.active().should_roll_after(
                 pending,
+                Some(first.max_timestamp),
                 size,
                 header.last_offset(),
+                header.max_timestamp,
                 now_ms,
                 &self.config,
             ) {
@@ -493,14 +607,15 @@ impl PartitionLog {
     /// Writes a follower's run of contiguous batches to the active segment
     /// and records what they carry: producer state, leader epochs, the log
     /// end offset.
-    fn append_run(&mut self, batches: &[(BatchHeader, &[u8])], now_ms: i64) -> Result<()> {
+    fn append_run(&mut self, batches: &[(BatchHeader, &[u8])]) -> Result<()> {
         let mut bufs: Vec<IoSlice<'_>> = batches.iter().map(|(_, b)| IoSlice::new(b)).collect();
         let metas = batches.iter().map(|(h, b)| BatchMeta {
             last_offset: h.last_offset(),
             max_timestamp: h.max_timestamp,
+            offset_of_max_timestamp: h.last_offset(),
             size: b.len() as u64,
         });
-        self.active_mut().append(&mut bufs, metas, now_ms)?;
+        self.active_mut().append(&mut bufs, metas)?;
         for (header, _) in batches {
             self.producers.load_batch(header);
             self.leader_epochs
@@ -529,10 +644,16 @@ impl PartitionLog {
 
     /// Rolls to a new segment if the active one is too big or too old for
     /// `size` more bytes ending at `last_offset`.
-    fn maybe_roll(&mut self, size: u64, last_offset: i64, now_ms: i64) -> Result<()> {
+    fn maybe_roll(
+        &mut self,
+        size: u64,
+        last_offset: i64,
+        max_timestamp: i64,
+        now_ms: i64,
+    ) -> Result<()> {
         if self
             .active()
-            .should_roll(size, last_offset, now_ms, &self.config)
+            .should_roll(size, last_offset, max_timestamp, now_ms, &self.config)
         {
             self.roll()?;
         }
@@ -547,6 +668,7 @@ impl PartitionLog {
             return Ok(());
         }
         self.active_mut().on_become_inactive()?;
+        self.take_snapshot(next)?;
         let segment = Segment::create(&self.dir, next, &self.config)?;
         self.segments.insert(next, segment);
         info!(
@@ -661,7 +783,7 @@ impl PartitionLog {
         }
         for base in &doomed {
             if let Some(segment) = self.segments.remove(base) {
-                self.schedule_delete(segment)?;
+                self.schedule_delete(segment, true)?;
             }
         }
         if !doomed.is_empty() {
@@ -674,13 +796,17 @@ impl PartitionLog {
         Ok(doomed.len())
     }
 
-    fn schedule_delete(&mut self, segment: Segment) -> Result<()> {
-        info!(
-            "{}: deleting segment {}",
-            self.topic_partition,
-            segment.base_offset()
-        );
-        let paths = segment.rename_for_delete()?;
+    /// Renames the segment's files to `.deleted` and schedules them, and
+    /// with `snapshot_too` the producer state snapshot at its base offset,
+    /// for deletion after `file.delete.delay.ms` (Kafka's
+    /// `deleteSegmentFiles`).
+    fn schedule_delete(&mut self, segment: Segment, snapshot_too: bool) -> Result<()> {
+        let base = segment.base_offset();
+        info!("{}: deleting segment {base}", self.topic_partition);
+        let mut paths = segment.rename_for_delete()?;
+        if snapshot_too {
+            paths.push(snapshot_file(&self.dir, base));
+        }
         self.pending_deletes.push(PendingDelete {
             due_ms: now_ms().saturating_add(
                 i64::try_from(self.config.file_delete_delay_ms).unwrap_or(i64::MAX),
@@ -698,8 +824,11 @@ impl PartitionLog {
                 return true;
             }
             for path in &p.paths {
-                if let Err(e) = fs::remove_file(path) {
-                    warn!("could not delete {}: {e}", path.display());
+                match fs::remove_file(path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        warn!("could not delete {}: {e}", path.display());
+                    }
+                    _ => {}
                 }
             }
             false
@@ -738,7 +867,7 @@ impl PartitionLog {
         let doomed: Vec<i64> = self.segments.range(offset + 1..).map(|(b, _)| *b).collect();
         for base in doomed {
             if let Some(segment) = self.segments.remove(&base) {
-                self.schedule_delete(segment)?;
+                self.schedule_delete(segment, true)?;
             }
         }
         let active = self.active_mut();
@@ -753,6 +882,18 @@ impl PartitionLog {
         self.cleaner_checkpoint = self.cleaner_checkpoint.map(|c| c.min(end));
         // Batches of the removed tail may be among a producer's cached ones.
         self.rebuild_producer_state()?;
+        // Kafka's `truncateAndReload`: snapshots past the new end go, and
+        // one is taken at the end.
+        let mut latest = self.log_start_offset;
+        for snapshot in list_snapshots(&self.dir)? {
+            if snapshot > end {
+                delete_snapshot(&self.dir, snapshot)?;
+            } else if snapshot > self.log_start_offset {
+                latest = snapshot;
+            }
+        }
+        self.last_snapshot_offset = latest;
+        self.take_snapshot(end)?;
         Ok(end)
     }
 
@@ -780,7 +921,7 @@ impl PartitionLog {
             .collect();
         for base in doomed {
             if let Some(segment) = self.segments.remove(&base) {
-                self.schedule_delete(segment)?;
+                self.schedule_delete(segment, true)?;
             }
         }
         self.log_start_offset = offset;
@@ -789,6 +930,11 @@ impl PartitionLog {
         self.recovery_point = offset;
         self.cleaner_checkpoint = None;
         self.producers.clear();
+        // Kafka's `ProducerStateManager.truncateFullyAndStartAt`.
+        for snapshot in list_snapshots(&self.dir)? {
+            delete_snapshot(&self.dir, snapshot)?;
+        }
+        self.last_snapshot_offset = 0;
         self.leader_epochs.clear()
     }
 
@@ -825,7 +971,7 @@ impl PartitionLog {
         sync_dir(&self.dir)?;
         for (b, _) in sources {
             if let Some(old) = self.segments.remove(b) {
-                self.schedule_delete(old)?;
+                self.schedule_delete(old, *b != base)?;
             }
         }
         change_file_suffixes(&self.dir, base, SWAP_SUFFIX, "")?;
@@ -866,16 +1012,13 @@ impl PartitionLog {
         Ok(false)
     }
 
-    /// Rolls the active segment if `segment.ms` has passed (checked by the
-    /// background task too, so an idle log still rolls).
-    pub fn roll_if_due(&mut self, now_ms: i64) -> Result<()> {
-        self.maybe_roll(0, self.log_end_offset, now_ms)
-    }
-
     /// Flushes everything and trims the indexes so the next open needs no
     /// recovery.
     pub fn close(&mut self) -> Result<()> {
         self.flush()?;
+        // Kafka's `Log.close`: a snapshot at the log end, so that a restart
+        // need not rebuild the producer state from the log.
+        self.take_snapshot(self.log_end_offset)?;
         for segment in self.segments.values_mut() {
             segment.close()?;
         }
@@ -904,6 +1047,24 @@ fn batch_head(base_offset: i64, batch: &[u8], leader_epoch: i32) -> [u8; HEAD_LE
     head[8..LEADER_EPOCH_AT].copy_from_slice(&batch[8..LEADER_EPOCH_AT]);
     head[LEADER_EPOCH_AT..].copy_from_slice(&leader_epoch.to_be_bytes());
     head
+}
+
+/// `records` with each uncompressed CreateTime batch's max timestamp set
+/// to its records' largest where it said otherwise (Kafka's leader sets it
+/// so, rewriting the CRC: `LogValidator.assignOffsetsNonCompressed`);
+/// `None` if a batch is malformed.
+fn with_true_max_timestamps(records: &[u8]) -> Option<Vec<u8>> {
+    let mut corrected = Vec::with_capacity(records.len());
+    for batch in Batches::new(records) {
+        let (header, bytes) = batch.ok()?;
+        match create_time_max(bytes) {
+            Some((max, _)) if max != header.max_timestamp => {
+                corrected.extend_from_slice(&with_max_timestamp(bytes, max));
+            }
+            _ => corrected.extend_from_slice(bytes),
+        }
+    }
+    Some(corrected)
 }
 
 /// Kafka's `LogValidator.validateKey`: every record of a compacted topic

@@ -17,12 +17,21 @@
 //!   retention deleted) is accepted with any sequence, as Kafka has done since
 //!   KIP-360 (2.5): UNKNOWN_PRODUCER_ID is never returned.
 //!
-//! The state is not persisted (Kafka writes `.snapshot` files): it is rebuilt
-//! from the batch headers of the log when the log is opened or truncated.
+//! The state is rebuilt from the batch headers of the log when the log is
+//! opened or truncated. It is also written, as Kafka 2.8 writes it, to
+//! `<offset>.snapshot` files (Kafka's `ProducerStateManager.writeSnapshot`,
+//! snapshot version 1) when a segment rolls and when the log closes, so
+//! that the partition directory is the one Kafka would leave (and Kafka can
+//! take it over); gregor itself does not read them back.
 
 use std::collections::{HashMap, VecDeque};
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use crate::record::BatchHeader;
+
+use super::error::{LogError, Result};
 
 /// How many of a producer's latest batches are remembered, as in Kafka; it
 /// matches the largest `max.in.flight.requests.per.connection` an idempotent
@@ -143,6 +152,44 @@ pub fn increment_sequence(sequence: i32, increment: i32) -> i32 {
 /// Whether `next` directly follows `last`.
 fn in_sequence(last: i32, next: i32) -> bool {
     i64::from(next) == i64::from(last) + 1 || (next == 0 && last == i32::MAX)
+}
+
+/// Suffix of producer state snapshot files (Kafka's
+/// `Log.ProducerSnapshotFileSuffix`).
+pub const SNAPSHOT_SUFFIX: &str = ".snapshot";
+/// The snapshot format Kafka 2.8 writes.
+const SNAPSHOT_VERSION: i16 = 1;
+/// Where the CRC-32C'd part of a snapshot starts (after version and CRC).
+const SNAPSHOT_ENTRIES_AT: usize = 6;
+
+/// `<dir>/<20-digit offset>.snapshot`.
+pub fn snapshot_file(dir: &Path, offset: i64) -> PathBuf {
+    dir.join(format!("{offset:020}{SNAPSHOT_SUFFIX}"))
+}
+
+/// The offsets of the snapshot files in `dir`, ascending.
+pub fn list_snapshots(dir: &Path) -> Result<Vec<i64>> {
+    let mut offsets = Vec::new();
+    for entry in fs::read_dir(dir).map_err(LogError::io(dir))? {
+        let entry = entry.map_err(LogError::io(dir))?;
+        let name = entry.file_name();
+        let offset = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(SNAPSHOT_SUFFIX))
+            .and_then(|stem| stem.parse::<i64>().ok());
+        offsets.extend(offset);
+    }
+    offsets.sort_unstable();
+    Ok(offsets)
+}
+
+/// Deletes the snapshot at `offset`, if there is one.
+pub fn delete_snapshot(dir: &Path, offset: i64) -> Result<()> {
+    let path = snapshot_file(dir, offset);
+    match fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(LogError::io(path)(e)),
+        _ => Ok(()),
+    }
 }
 
 /// The producer state of one partition.
@@ -289,10 +336,97 @@ impl ProducerStateManager {
             .retain(|_, e| e.last_offset().is_some_and(|o| o >= log_start_offset));
     }
 
+    /// Forgets the producers whose last batch (its max timestamp) is
+    /// `expiration_ms` or more before `now_ms` and, if `at_or_below` is
+    /// given, ends at or below that offset (Kafka's `isProducerExpired`,
+    /// applied periodically and to the producers a snapshot holds when a
+    /// log is opened). Returns how many were forgotten.
+    pub fn remove_expired(
+        &mut self,
+        now_ms: i64,
+        expiration_ms: u64,
+        at_or_below: Option<i64>,
+    ) -> usize {
+        let expiration = i64::try_from(expiration_ms).unwrap_or(i64::MAX);
+        let before = self.producers.len();
+        self.producers.retain(|_, entry| {
+            let Some(last) = entry.batches.back() else {
+                return true;
+            };
+            let expired = now_ms.saturating_sub(last.max_timestamp) >= expiration;
+            !(expired && at_or_below.is_none_or(|o| last.last_offset <= o))
+        });
+        before - self.producers.len()
+    }
+
     /// Forgets everything (the log was emptied, or is about to be re-read).
     pub fn clear(&mut self) {
         self.producers.clear();
     }
+
+    /// The state as Kafka 2.8 serialises it: version (int16), CRC-32C of
+    /// what follows (uint32), then an array (int32 count) of entries of
+    /// producer id, epoch, last sequence, last offset, offset delta of the
+    /// last batch, its max timestamp, coordinator epoch and first offset
+    /// of an ongoing transaction (none: -1). Entries come in the order
+    /// Kafka's Scala `mutable.HashMap` of producers iterates them.
+    pub fn snapshot(&self) -> Vec<u8> {
+        const ENTRY: usize = 8 + 2 + 4 + 8 + 4 + 8 + 4 + 8;
+        let mut buf = Vec::with_capacity(SNAPSHOT_ENTRIES_AT + 4 + ENTRY * self.producers.len());
+        buf.extend_from_slice(&SNAPSHOT_VERSION.to_be_bytes());
+        buf.extend_from_slice(&[0; 4]);
+        buf.extend_from_slice(&(self.producers.len() as i32).to_be_bytes());
+        for id in scala_hash_map_order(self.producers.keys().copied()) {
+            let entry = &self.producers[&id];
+            let last = entry.batches.back();
+            buf.extend_from_slice(&id.to_be_bytes());
+            buf.extend_from_slice(&entry.epoch.to_be_bytes());
+            buf.extend_from_slice(&last.map_or(-1, |b| b.last_seq).to_be_bytes());
+            buf.extend_from_slice(&last.map_or(-1, |b| b.last_offset).to_be_bytes());
+            let delta = last.map_or(0, |b| (b.last_offset - b.first_offset) as i32);
+            buf.extend_from_slice(&delta.to_be_bytes());
+            buf.extend_from_slice(&last.map_or(-1, |b| b.max_timestamp).to_be_bytes());
+            buf.extend_from_slice(&(-1i32).to_be_bytes()); // coordinator epoch
+            buf.extend_from_slice(&(-1i64).to_be_bytes()); // no transaction
+        }
+        let crc = crc32c::crc32c(&buf[SNAPSHOT_ENTRIES_AT..]);
+        buf[2..SNAPSHOT_ENTRIES_AT].copy_from_slice(&crc.to_be_bytes());
+        buf
+    }
+
+    /// Writes [`snapshot`](Self::snapshot) to `<dir>/<offset>.snapshot`
+    /// and fsyncs it (Kafka's `takeSnapshot`).
+    pub fn write_snapshot(&self, dir: &Path, offset: i64) -> Result<()> {
+        let path = snapshot_file(dir, offset);
+        let mut file = File::create(&path).map_err(LogError::io(&path))?;
+        file.write_all(&self.snapshot())
+            .map_err(LogError::io(&path))?;
+        file.sync_all().map_err(LogError::io(&path))
+    }
+}
+
+/// Producer ids in the order a Scala 2.13 `mutable.HashMap[Long, _]` holding
+/// them iterates: by bucket (the improved hash of the key's `##`, masked by
+/// the table size: 16 doubled while the map is at least 3/4 full), then by
+/// improved hash within a bucket. Kafka writes snapshot entries so.
+fn scala_hash_map_order(ids: impl Iterator<Item = i64>) -> Vec<i64> {
+    let hash = |id: i64| {
+        // Scala's `##` of a Long: the int value if it fits, else Java's hash.
+        let h = if i64::from(id as i32) == id {
+            id as i32
+        } else {
+            (id ^ (id >> 32)) as i32
+        };
+        h ^ ((h as u32) >> 16) as i32
+    };
+    let mut ids: Vec<i64> = ids.collect();
+    let mut table = 16usize;
+    while ids.len() * 4 >= table * 3 {
+        table *= 2;
+    }
+    let mask = (table - 1) as u32;
+    ids.sort_by_key(|id| (hash(*id) as u32 & mask, hash(*id)));
+    ids
 }
 
 #[cfg(test)]
@@ -317,6 +451,70 @@ mod tests {
         let count = i64::from(b.last_seq.wrapping_sub(b.first_seq)) + 1;
         state.update(b, offset, offset + count - 1, 0);
         Ok(())
+    }
+
+    #[test]
+    fn snapshots_are_written_as_kafka_2_8_writes_them() {
+        let mut s = ProducerStateManager::new();
+        assert_eq!(
+            s.snapshot(),
+            [0, 1, 0x48, 0x67, 0x4b, 0xc7, 0, 0, 0, 0],
+            "version 1, the CRC-32C of an empty array, no entries"
+        );
+        // Kafka's snapshot of these two producers (entries in its order).
+        s.update(&batch(4242, 0, 0, 3), 10, 12, 1_700_000_000_123);
+        s.update(&batch(17, 2, 5, 2), 13, 14, 1_700_000_000_456);
+        let bytes = s.snapshot();
+        assert_eq!(bytes.len(), 10 + 2 * 46);
+        assert_eq!(&bytes[6..10], &2i32.to_be_bytes());
+        let entry = |n: usize| &bytes[10 + 46 * n..10 + 46 * (n + 1)];
+        let mut first = Vec::new();
+        first.extend_from_slice(&17i64.to_be_bytes());
+        first.extend_from_slice(&2i16.to_be_bytes());
+        first.extend_from_slice(&6i32.to_be_bytes()); // last sequence
+        first.extend_from_slice(&14i64.to_be_bytes()); // last offset
+        first.extend_from_slice(&1i32.to_be_bytes()); // offset delta
+        first.extend_from_slice(&1_700_000_000_456i64.to_be_bytes());
+        first.extend_from_slice(&(-1i32).to_be_bytes());
+        first.extend_from_slice(&(-1i64).to_be_bytes());
+        assert_eq!(entry(0), first.as_slice());
+        assert_eq!(&entry(1)[..8], &4242i64.to_be_bytes());
+        let crc = u32::from_be_bytes([bytes[2], bytes[3], bytes[4], bytes[5]]);
+        assert_eq!(crc, crc32c::crc32c(&bytes[6..]));
+    }
+
+    #[test]
+    fn snapshot_entries_follow_scala_hash_map_order() {
+        // Bucket = id & 15 for small ids in a 16-slot table.
+        assert_eq!(
+            scala_hash_map_order([4242, 17, 1].into_iter()),
+            [1, 17, 4242]
+        );
+        assert_eq!(scala_hash_map_order([32, 16, 1].into_iter()), [16, 32, 1]);
+        // Twelve entries grow the table to 32 slots: 16 and 48 part.
+        let ids: Vec<i64> = (0..11).map(|i| i * 16).chain([5]).collect();
+        let order = scala_hash_map_order(ids.into_iter());
+        assert_eq!(&order[..3], &[0, 32, 64]);
+        // Ids past i32 hash as Java's Long.hashCode, improved.
+        let big = (1i64 << 32) + 3; // hash 1 ^ 3 = 2
+        assert_eq!(scala_hash_map_order([3, big].into_iter()), [big, 3]);
+    }
+
+    #[test]
+    fn producers_idle_past_the_expiration_are_forgotten() {
+        let mut s = ProducerStateManager::new();
+        s.update(&batch(1, 0, 0, 1), 0, 0, 1_000);
+        s.update(&batch(2, 0, 0, 1), 1, 1, 5_000);
+        s.update(&batch(3, 0, 0, 1), 2, 2, 1_000);
+        // Only those ending at or below offset 1 are looked at.
+        assert_eq!(s.remove_expired(11_000, 10_000, Some(1)), 1);
+        assert_eq!(s.last_sequence(1), None);
+        assert_eq!(s.producer_count(), 2);
+        // 9,999 ms is not yet 10,000.
+        assert_eq!(s.remove_expired(14_999, 10_000, None), 1);
+        assert_eq!(s.last_sequence(2), Some((0, 0)));
+        assert_eq!(s.remove_expired(15_000, 10_000, None), 1);
+        assert_eq!(s.producer_count(), 0);
     }
 
     #[test]

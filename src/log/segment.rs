@@ -65,6 +65,10 @@ impl FileRange {
 pub struct BatchMeta {
     pub last_offset: i64,
     pub max_timestamp: i64,
+    /// Where the time index points for `max_timestamp`: the offset of the
+    /// record holding it in an uncompressed batch a leader appends, the
+    /// batch's last offset otherwise (Kafka's `offsetOfMaxTimestamp`).
+    pub offset_of_max_timestamp: i64,
     pub size: u64,
 }
 
@@ -82,9 +86,14 @@ pub struct Segment {
     bytes_since_last_index_entry: u64,
     /// Largest batch max timestamp in the segment, and the batch's last offset.
     max_timestamp: Option<(i64, i64)>,
-    /// Wall-clock ms of the first append since the segment was opened, the
-    /// clock `segment.ms` runs on.
-    first_append_ms: Option<i64>,
+    /// The clock `segment.ms` runs on (Kafka's `rollingBasedTimestamp`):
+    /// the largest timestamp of the first append to the empty segment, or
+    /// of its first batch once it is reopened as the active one.
+    rolling_timestamp: Option<i64>,
+    /// Wall-clock ms when the segment was created or opened (or emptied):
+    /// what `segment.ms` is measured from when its records carry no
+    /// timestamps (Kafka's `created`).
+    created_ms: i64,
     /// An index file did not exist when the segment was opened: its
     /// entries must be rebuilt from the log (Kafka's `sanityCheck` on a
     /// newly created index).
@@ -169,13 +178,21 @@ impl Segment {
             index_max_bytes: config.segment_index_bytes,
             bytes_since_last_index_entry: 0,
             max_timestamp,
-            first_append_ms: None,
+            rolling_timestamp: None,
+            created_ms: wall_clock_ms(),
             indexes_missing,
         })
     }
 
-    /// Preallocates the indexes so the segment can take appends.
+    /// Preallocates the indexes so the segment can take appends, and reads
+    /// the timestamp its `segment.ms` counts from off its first batch.
     pub fn make_active(&mut self) -> Result<()> {
+        if self.rolling_timestamp.is_none() {
+            // A corrupt first batch is recovery's business, not this one's.
+            if let Ok(Some(first)) = self.header_at(0) {
+                self.rolling_timestamp = Some(first.max_timestamp);
+            }
+        }
         self.offset_index.resize(self.index_max_bytes)?;
         self.time_index.resize(self.index_max_bytes)
     }
@@ -265,13 +282,19 @@ impl Segment {
         &mut self,
         bufs: &mut [IoSlice<'_>],
         batches: impl IntoIterator<Item = BatchMeta>,
-        now_ms: i64,
     ) -> Result<()> {
         write_all_vectored(&self.file, bufs).map_err(LogError::io(&self.log_path))?;
-        if self.first_append_ms.is_none() {
-            self.first_append_ms = Some(now_ms);
+        // The first append to an empty segment starts its segment.ms clock
+        // at its largest timestamp.
+        let first_append = self.size == 0;
+        if first_append {
+            self.rolling_timestamp = None;
         }
         for batch in batches {
+            if first_append {
+                let ts = batch.max_timestamp;
+                self.rolling_timestamp = Some(self.rolling_timestamp.map_or(ts, |t| t.max(ts)));
+            }
             self.index_batch(self.size, &batch)?;
             self.size += batch.size;
         }
@@ -284,7 +307,7 @@ impl Segment {
             .max_timestamp
             .is_none_or(|(ts, _)| batch.max_timestamp > ts)
         {
-            self.max_timestamp = Some((batch.max_timestamp, batch.last_offset));
+            self.max_timestamp = Some((batch.max_timestamp, batch.offset_of_max_timestamp));
         }
         if self.bytes_since_last_index_entry > self.index_interval_bytes
             && !self.offset_index.is_full()
@@ -321,34 +344,56 @@ impl Segment {
     }
 
     /// Whether appending `batch_size` bytes whose last offset is
-    /// `last_offset` needs a new segment first (Kafka's `shouldRoll`).
+    /// `last_offset` and largest timestamp `max_timestamp` needs a new
+    /// segment first (Kafka's `shouldRoll`). `segment.ms` is measured on
+    /// the records' timestamps: from the segment's first append to this
+    /// one's, or on the wall clock from the segment's creation when its
+    /// first append carried no timestamp (Kafka's `timeWaitedForRoll`).
     pub fn should_roll(
         &self,
         batch_size: u64,
         last_offset: i64,
+        max_timestamp: i64,
         now_ms: i64,
         config: &LogConfig,
     ) -> bool {
-        self.should_roll_after(0, batch_size, last_offset, now_ms, config)
+        self.should_roll_after(
+            0,
+            None,
+            batch_size,
+            last_offset,
+            max_timestamp,
+            now_ms,
+            config,
+        )
     }
 
     /// [`should_roll`](Self::should_roll) for a batch that will follow
-    /// `pending` bytes not written yet (the batches before it in one write).
+    /// `pending` bytes not written yet (the batches before it in one
+    /// write), the first of which has the largest timestamp `pending_first`.
+    #[allow(clippy::too_many_arguments)]
     pub fn should_roll_after(
         &self,
         pending: u64,
+        pending_first: Option<i64>,
         batch_size: u64,
         last_offset: i64,
+        max_timestamp: i64,
         now_ms: i64,
         config: &LogConfig,
     ) -> bool {
         let size = self.size + pending;
         let full = size > 0 && size + batch_size > config.segment_bytes;
-        let old = self.first_append_ms.is_some_and(|t| {
-            size > 0
-                && now_ms.saturating_sub(t)
-                    >= i64::try_from(config.max_segment_ms()).unwrap_or(i64::MAX)
-        });
+        let rolling = if self.size == 0 {
+            pending_first
+        } else {
+            self.rolling_timestamp
+        };
+        let waited = match rolling {
+            Some(t) if t >= 0 => max_timestamp.saturating_sub(t),
+            _ => now_ms.saturating_sub(self.created_ms),
+        };
+        let old = size > 0 && waited > i64::try_from(config.max_segment_ms()).unwrap_or(i64::MAX);
         let index_full = self.offset_index.is_full() || self.time_index.is_full();
         let offset_overflow = last_offset - self.base_offset > i64::from(i32::MAX);
         full || old || index_full || offset_overflow
@@ -590,6 +635,7 @@ impl Segment {
             let meta = BatchMeta {
                 last_offset: h.last_offset(),
                 max_timestamp: h.max_timestamp,
+                offset_of_max_timestamp: h.last_offset(),
                 size: total,
             };
             self.index_batch(valid, &meta)?;
@@ -627,7 +673,8 @@ impl Segment {
             .map(|e| (e.timestamp, self.base_offset + i64::from(e.relative_offset)));
         self.bytes_since_last_index_entry = 0;
         if self.size == 0 {
-            self.first_append_ms = None;
+            self.created_ms = wall_clock_ms();
+            self.rolling_timestamp = None;
         }
         Ok(removed)
     }
@@ -673,6 +720,13 @@ impl Segment {
     pub fn rename_for_delete(self) -> Result<Vec<PathBuf>> {
         change_file_suffixes(&self.dir, self.base_offset, "", DELETED_SUFFIX)
     }
+}
+
+/// Milliseconds since the Unix epoch on the wall clock.
+fn wall_clock_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// `path` with `suffix` appended to its file name.

@@ -215,12 +215,33 @@ fn rolls_by_segment_ms() {
         ..small_config()
     };
     let mut log = open(dir.path(), config, LoadState::default());
+    // As in Kafka, segment.ms runs on the records' timestamps (from the
+    // first append's), whatever the wall clock says, and rolls once it is
+    // exceeded.
     log.append_as_leader(&batch(1, T0, 0), 0, T0).unwrap();
-    log.append_as_leader(&batch(1, T0, 0), 0, T0 + 999).unwrap();
+    log.append_as_leader(&batch(1, T0 + 1_000, 0), 0, T0 + 5_000)
+        .unwrap();
     assert_eq!(log.segment_count(), 1);
-    log.append_as_leader(&batch(1, T0, 0), 0, T0 + 1_000)
+    log.append_as_leader(&batch(1, T0 + 1_001, 0), 0, T0)
         .unwrap();
     assert_eq!(log.segment_base_offsets(), vec![0, 2]);
+    // The new segment counts from its own first timestamp; older records
+    // do not roll it.
+    log.append_as_leader(&batch(1, T0, 0), 0, T0).unwrap();
+    assert_eq!(log.segment_base_offsets(), vec![0, 2]);
+    // Reopened, the active segment counts from its first batch again.
+    drop(log);
+    let config = LogConfig {
+        segment_ms: 1_000,
+        ..small_config()
+    };
+    let mut log = open(dir.path(), config, LoadState::default());
+    log.append_as_leader(&batch(1, T0 + 2_001, 0), 0, T0)
+        .unwrap();
+    assert_eq!(log.segment_base_offsets(), vec![0, 2]);
+    log.append_as_leader(&batch(1, T0 + 2_002, 0), 0, T0)
+        .unwrap();
+    assert_eq!(log.segment_base_offsets(), vec![0, 2, 5]);
 }
 
 #[test]
@@ -234,14 +255,14 @@ fn a_compacted_log_rolls_by_max_compaction_lag_ms_if_sooner() {
     // With the delete policy the lag does not matter.
     let mut log = open(dir.path(), config.clone(), LoadState::default());
     log.append_as_leader(&batch(1, T0, 0), 0, T0).unwrap();
-    log.append_as_leader(&batch(1, T0, 0), 0, T0 + 999).unwrap();
+    log.append_as_leader(&batch(1, T0 + 999, 0), 0, T0).unwrap();
     assert_eq!(log.segment_count(), 1);
     log.set_config(compacted(config));
-    log.append_as_leader(&batch(1, T0, 0), 0, T0 + 999).unwrap();
+    log.append_as_leader(&batch(1, T0 + 999, 0), 0, T0).unwrap();
     assert_eq!(log.segment_base_offsets(), vec![0, 2]);
-    log.append_as_leader(&batch(1, T0, 0), 0, T0 + 1_498)
+    log.append_as_leader(&batch(1, T0 + 1_499, 0), 0, T0)
         .unwrap();
-    log.append_as_leader(&batch(1, T0, 0), 0, T0 + 1_499)
+    log.append_as_leader(&batch(1, T0 + 1_500, 0), 0, T0)
         .unwrap();
     assert_eq!(log.segment_base_offsets(), vec![0, 2, 4]);
 }
@@ -771,7 +792,6 @@ fn failed_delete_in_truncate_fully_keeps_a_segment() {
     fs::create_dir_all(blocker.join("x")).unwrap();
     assert!(log.truncate_fully_and_start_at(100).is_err());
     assert!(log.segment_count() >= 1);
-    log.roll_if_due(T0).unwrap();
     log.append_as_leader(&batch(1, T0, 2), 0, T0).unwrap();
 }
 
@@ -1036,4 +1056,172 @@ fn retention_by_time_and_size_only_applies_with_the_delete_policy() {
         ..config
     });
     assert_eq!(log.delete_old_segments(T0 + 60_000).unwrap(), segments);
+}
+
+/// The snapshot files in the partition directory.
+fn snapshots(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(partition_dir(root))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".snapshot"))
+        .collect();
+    names.sort();
+    names
+}
+
+fn idempotent_batch(records: usize, sequence: i32) -> Vec<u8> {
+    let mut b = RecordBatchBuilder::new(T0).producer(7, 0, sequence);
+    for i in 0..records {
+        b.append(Record::new(T0 + i as i64, None, Some(&[1u8; 300])));
+    }
+    b.build().to_vec()
+}
+
+#[test]
+fn producer_state_snapshots_are_taken_where_kafka_takes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    // A roll: a snapshot at the new segment's base offset.
+    log.append_as_leader(&idempotent_batch(2, 0), 0, T0)
+        .unwrap();
+    log.append_as_leader(&idempotent_batch(2, 2), 0, T0)
+        .unwrap();
+    assert_eq!(log.segment_base_offsets(), vec![0, 2]);
+    assert_eq!(snapshots(dir.path()), ["00000000000000000002.snapshot"]);
+    let at_two = fs::read(partition_dir(dir.path()).join("00000000000000000002.snapshot")).unwrap();
+    // Producer 7, epoch 0, last sequence 1, last offset 1, delta 1.
+    assert_eq!(&at_two[10..18], &7i64.to_be_bytes());
+    assert_eq!(&at_two[20..24], &1i32.to_be_bytes());
+    assert_eq!(&at_two[24..32], &1i64.to_be_bytes());
+    // Close: one at the log end; reopening and closing again adds none.
+    log.close().unwrap();
+    drop(log);
+    let clean = LoadState {
+        clean_shutdown: true,
+        recovery_point: 4,
+        ..LoadState::default()
+    };
+    let mut log = open(dir.path(), small_config(), clean);
+    log.close().unwrap();
+    assert_eq!(
+        snapshots(dir.path()),
+        [
+            "00000000000000000002.snapshot",
+            "00000000000000000004.snapshot"
+        ]
+    );
+    // Truncation drops those past the new end (here the batch [2, 3]
+    // goes whole) and takes one there, where there is one already.
+    log.truncate_to(3).unwrap();
+    assert_eq!(log.log_end_offset(), 2);
+    assert_eq!(snapshots(dir.path()), ["00000000000000000002.snapshot"]);
+    // Opening drops stray snapshots (not at a segment base) below the
+    // last base, and takes one at the log end.
+    let stray = partition_dir(dir.path()).join("00000000000000000001.snapshot");
+    fs::write(stray, b"").unwrap();
+    log.append_as_leader(&idempotent_batch(1, 2), 0, T0)
+        .unwrap();
+    drop(log);
+    let log = open(dir.path(), small_config(), LoadState::default());
+    assert_eq!(
+        snapshots(dir.path()),
+        [
+            "00000000000000000002.snapshot",
+            "00000000000000000003.snapshot"
+        ]
+    );
+    drop(log);
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    log.truncate_fully_and_start_at(10).unwrap();
+    assert!(snapshots(dir.path()).is_empty());
+}
+
+#[test]
+fn the_time_index_points_at_the_record_with_the_largest_timestamp() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_bytes: 10_000,
+        ..small_config()
+    };
+    let mut log = open(dir.path(), config, LoadState::default());
+    let mut b = RecordBatchBuilder::new(T0);
+    for ts in [T0, T0 + 9, T0 + 3] {
+        b.append(Record::new(ts, None, Some(&[0u8; 400])));
+    }
+    log.append_as_leader(&b.build(), 0, T0).unwrap();
+    log.append_as_leader(&batch(1, T0 + 1, 0), 0, T0).unwrap();
+    // Compressed: the batch's last offset, as in Kafka.
+    let mut b = RecordBatchBuilder::new(T0 + 20).compression(Compression::Gzip);
+    for ts in [T0 + 20, T0 + 10] {
+        b.append(Record::new(ts, None, Some(&[0u8; 400])));
+    }
+    log.append_as_leader(&b.build(), 0, T0).unwrap();
+    log.roll().unwrap();
+    log.close().unwrap();
+    let index = fs::read(partition_dir(dir.path()).join("00000000000000000000.timeindex")).unwrap();
+    let entries: Vec<(i64, i32)> = index
+        .chunks(12)
+        .map(|e| {
+            (
+                i64::from_be_bytes(e[..8].try_into().unwrap()),
+                i32::from_be_bytes(e[8..].try_into().unwrap()),
+            )
+        })
+        .collect();
+    // Each batch after the first is indexed (index.interval.bytes is
+    // small) with the largest timestamp so far: record 1 of the first
+    // batch, then the compressed batch's, at its last offset.
+    assert_eq!(entries, [(T0 + 9, 1), (T0 + 20, 5)]);
+}
+
+#[test]
+fn a_wrong_max_timestamp_is_corrected_as_kafka_corrects_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), LoadState::default());
+    let mut b = RecordBatchBuilder::new(T0);
+    for ts in [T0, T0 + 7, T0 + 2] {
+        b.append(Record::new(ts, None, Some(b"v")));
+    }
+    let sent = crate::record::with_max_timestamp(&b.build(), T0 + 1);
+    let info = log.append_as_leader(&sent, 0, T0).unwrap();
+    assert_eq!(
+        (info.max_timestamp, info.offset_of_max_timestamp),
+        (T0 + 7, 1)
+    );
+    let stored = &read_all(&log, 0)[0].1;
+    let (header, _) = crate::record::parse_batch(stored).unwrap();
+    assert_eq!(header.max_timestamp, T0 + 7);
+    // Only the max timestamp and the CRC changed (and the stored offsets).
+    let expected = crate::record::with_max_timestamp(&as_stored(sent, 0, 0), T0 + 7);
+    assert_eq!(stored, &expected);
+}
+
+#[test]
+fn producers_idle_past_the_expiration_are_not_in_snapshots_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        producer_id_expiration_ms: 60_000,
+        ..small_config()
+    };
+    let mut log = open(dir.path(), config.clone(), LoadState::default());
+    log.append_as_leader(&idempotent_batch(1, 0), 0, T0)
+        .unwrap();
+    log.close().unwrap();
+    drop(log);
+    let clean = LoadState {
+        clean_shutdown: true,
+        recovery_point: 1,
+        ..LoadState::default()
+    };
+    // A minute after its last batch (timestamped T0 + 0) the producer is
+    // gone from the state loaded from the snapshot, as in Kafka.
+    let mut log =
+        PartitionLog::open(&partition_dir(dir.path()), config, clean, T0 + 60_000).unwrap();
+    assert_eq!(log.producer_state().producer_count(), 0);
+    log.append_as_leader(&batch(1, T0, 0), 0, T0).unwrap();
+    assert_eq!(log.remove_expired_producers(T0 + 60_000), 0);
+    log.close().unwrap();
+    let snapshot =
+        fs::read(partition_dir(dir.path()).join("00000000000000000002.snapshot")).unwrap();
+    assert_eq!(&snapshot[6..10], &0i32.to_be_bytes(), "no producer entries");
 }

@@ -32,6 +32,8 @@ pub(crate) const CRC_START: usize = 21;
 pub(crate) const CRC_AT: usize = 17;
 /// Offset of the partitionLeaderEpoch field.
 pub const LEADER_EPOCH_AT: usize = 12;
+/// Offset of the maxTimestamp field.
+const MAX_TIMESTAMP_AT: usize = 35;
 /// Low three bits of attributes: the compression codec.
 pub(crate) const COMPRESSION_MASK: i16 = 0x07;
 /// Attribute bit 3: the timestamps are the broker's append time
@@ -39,6 +41,19 @@ pub(crate) const COMPRESSION_MASK: i16 = 0x07;
 pub(crate) const LOG_APPEND_TIME_FLAG: i16 = 0x08;
 /// Attribute bit 5: a control batch (transaction markers).
 const CONTROL_FLAG: i16 = 0x20;
+
+/// A copy of `batch` (a whole, valid v2 batch) whose max timestamp is
+/// `max_timestamp`, its CRC recomputed (Kafka's
+/// `DefaultRecordBatch.setMaxTimestamp`).
+pub fn with_max_timestamp(batch: &[u8], max_timestamp: i64) -> Vec<u8> {
+    let mut out = batch.to_vec();
+    if out.len() >= HEADER_LEN {
+        out[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&max_timestamp.to_be_bytes());
+        let crc = crc32c::crc32c(&out[CRC_START..]);
+        out[CRC_AT..CRC_START].copy_from_slice(&crc.to_be_bytes());
+    }
+    out
+}
 
 /// Why a byte string is not an acceptable record batch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -15,9 +15,12 @@ mod compression;
 mod records;
 
 pub use batch::{
-    parse_batch, BatchError, BatchHeader, Batches, HEADER_LEN, LEADER_EPOCH_AT, LOG_OVERHEAD,
-    MAGIC_V2,
+    parse_batch, with_max_timestamp, BatchError, BatchHeader, Batches, HEADER_LEN, LEADER_EPOCH_AT,
+    LOG_OVERHEAD, MAGIC_V2,
 };
 pub use builder::{Record, RecordBatchBuilder};
 pub use compression::{Compression, CompressionError, DEFAULT_MAX_DECOMPRESSED};
-pub use records::{decode_batch, DecodedRecord, RecordError, RecordHeader, Records};
+pub use records::{
+    create_time_max, decode_batch, max_timestamp_offset_delta, DecodedRecord, RecordError,
+    RecordHeader, Records,
+};

@@ -266,6 +266,45 @@ impl Iterator for Records {
     }
 }
 
+/// The offset delta of the record holding the batch's largest timestamp
+/// (the first such record), read from an uncompressed CreateTime batch's
+/// record headers without decoding keys or values: Kafka's leader records
+/// it as the batch's offset of max timestamp (`LogValidator`'s
+/// `offsetOfMaxBatchTimestamp`), where the time index points. `None` for a
+/// compressed or LogAppendTime batch (Kafka then uses the last offset), for
+/// one whose records are all timestamped below 0, and for a malformed one.
+pub fn max_timestamp_offset_delta(batch: &[u8]) -> Option<i32> {
+    create_time_max(batch)?.1
+}
+
+/// The largest record timestamp of an uncompressed CreateTime batch, as
+/// Kafka's leader computes it (from NO_TIMESTAMP, -1, up), and the offset
+/// delta of the first record holding it (`None` if no record is above -1),
+/// read from the record headers alone. `None` for a compressed or
+/// LogAppendTime batch and for a malformed one.
+pub fn create_time_max(batch: &[u8]) -> Option<(i64, Option<i32>)> {
+    let (header, bytes) = parse_batch(batch).ok()?;
+    if header.compression() != 0 || header.is_log_append_time() {
+        return None;
+    }
+    let mut input = bytes.get(HEADER_LEN..)?;
+    // Kafka starts from NO_TIMESTAMP (-1) and takes strictly larger ones.
+    let mut best: (i64, Option<i32>) = (-1, None);
+    for _ in 0..header.record_count {
+        let (rest, len) = varint(input).ok()?;
+        let body = rest.get(..usize::try_from(len).ok()?)?;
+        let (fields, _attributes) = int8(body).ok()?;
+        let (fields, timestamp_delta) = varlong(fields).ok()?;
+        let (_, offset_delta) = varint(fields).ok()?;
+        let timestamp = header.base_timestamp.wrapping_add(timestamp_delta);
+        if timestamp > best.0 {
+            best = (timestamp, Some(offset_delta));
+        }
+        input = &rest[body.len()..];
+    }
+    Some(best)
+}
+
 /// All records of the batch at the start of `batch`.
 pub fn decode_batch(batch: &Bytes) -> Result<Vec<DecodedRecord>, RecordError> {
     Records::new(batch)?.collect()

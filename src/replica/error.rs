@@ -47,6 +47,10 @@ pub enum ReplicaError {
         request: i32,
         current: i32,
     },
+    /// LeaderAndIsr with a topic id other than the one in the partition's
+    /// `partition.metadata`.
+    #[error("{0}: the topic id differs from the one in partition.metadata")]
+    InconsistentTopicId(TopicPartition),
     /// LeaderAndIsr for a partition whose replicas do not include this
     /// broker.
     #[error("{tp}: broker {broker} is not one of its replicas")]
@@ -90,6 +94,7 @@ impl ReplicaError {
                 ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
             }
             ReplicaError::NotLeader { .. } => ErrorCode::NOT_LEADER_OR_FOLLOWER,
+            ReplicaError::InconsistentTopicId(_) => ErrorCode::INCONSISTENT_TOPIC_ID,
             ReplicaError::FencedLeaderEpoch { .. } => ErrorCode::FENCED_LEADER_EPOCH,
             ReplicaError::NotEnoughReplicas { .. } => ErrorCode::NOT_ENOUGH_REPLICAS,
             ReplicaError::NotEnoughReplicasAfterAppend { .. } => {

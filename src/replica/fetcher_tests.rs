@@ -271,6 +271,7 @@ fn follow(
         controller_epoch: 1,
         leader_endpoint: leader,
         log_config: LogConfig::default(),
+        topic_id: [0; 16],
     }
 }
 

@@ -38,6 +38,7 @@ fn state(
         controller_epoch: 7,
         leader_endpoint: None,
         log_config: LogConfig::default(),
+        topic_id: [0; 16],
     }
 }
 

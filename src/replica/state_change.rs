@@ -55,6 +55,9 @@ pub struct LeaderAndIsrPartition {
     /// The config of the partition's log, used if this broker has to create
     /// it (an existing log keeps its own).
     pub log_config: LogConfig,
+    /// The topic's id (LeaderAndIsr v5), all zeros when the request has
+    /// none.
+    pub topic_id: [u8; 16],
 }
 
 /// One partition of a StopReplica request.
@@ -119,6 +122,7 @@ impl ReplicaManager {
 
     fn apply_leader_and_isr(&self, state: &LeaderAndIsrPartition) -> Result<(), ReplicaError> {
         let tp = &state.topic_partition;
+        self.check_or_set_topic_id(state)?;
         if let Some(current) = self.partition(tp).map(|p| p.leader_epoch()) {
             if state.leader_epoch <= current {
                 return Err(ReplicaError::StaleLeaderEpoch {
@@ -137,6 +141,29 @@ impl ReplicaManager {
         }
         self.make_leader_or_follower(state)?;
         Ok(())
+    }
+
+    /// Kafka 2.8's `Partition.checkOrSetTopicId`, run before the leader
+    /// epoch is looked at: a partition already hosted here whose log has
+    /// no topic id records the request's in `partition.metadata`; one with
+    /// another id is INCONSISTENT_TOPIC_ID. A partition not hosted yet (its
+    /// first LeaderAndIsr, also after a restart) is not checked, and gets
+    /// no `partition.metadata` then, as in Kafka 2.8.
+    fn check_or_set_topic_id(&self, state: &LeaderAndIsrPartition) -> Result<(), ReplicaError> {
+        if state.topic_id == [0; 16] {
+            return Ok(());
+        }
+        let Some(partition) = self.partition(&state.topic_partition) else {
+            return Ok(());
+        };
+        let mut log = partition.log();
+        match log.topic_id() {
+            None => Ok(log.assign_topic_id(state.topic_id)?),
+            Some(id) if id == state.topic_id => Ok(()),
+            Some(_) => Err(ReplicaError::InconsistentTopicId(
+                state.topic_partition.clone(),
+            )),
+        }
     }
 
     /// Leads `tp` in `leader_epoch`, alone in its ISR, without a
@@ -159,6 +186,7 @@ impl ReplicaManager {
             controller_epoch: 0,
             leader_endpoint: None,
             log_config: config,
+            topic_id: [0; 16],
         })
     }
 
@@ -289,6 +317,7 @@ mod tests {
             controller_epoch: 1,
             leader_endpoint: None,
             log_config: LogConfig::default(),
+            topic_id: [0; 16],
         }
     }
 
@@ -356,6 +385,33 @@ mod tests {
         assert_eq!(partition.leader_epoch(), 3);
         assert_eq!(rm.read(&tp(), 0, 1 << 20, true).unwrap().high_watermark, 2);
         assert_eq!(rm.append(&tp(), &batch(3)).unwrap().first_offset, 2);
+    }
+
+    #[test]
+    fn partition_metadata_is_written_as_kafka_2_8_writes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let rm = manager(dir.path());
+        let with_id = |leader_epoch, id: u8| LeaderAndIsrPartition {
+            topic_id: [id; 16],
+            ..state(ME, leader_epoch)
+        };
+        let metadata = dir.path().join("t-0/partition.metadata");
+        // The first LeaderAndIsr of a partition does not record its id.
+        leader_and_isr(&rm, with_id(0, 7)).unwrap();
+        assert!(!metadata.exists());
+        // A later one does, whatever its leader epoch.
+        assert_eq!(
+            leader_and_isr(&rm, with_id(0, 7)),
+            Err(ErrorCode::STALE_CONTROLLER_EPOCH)
+        );
+        let text = std::fs::read_to_string(&metadata).unwrap();
+        assert_eq!(text, "version: 0\ntopic_id: BwcHBwcHBwcHBwcHBwcHBw");
+        // Another id for the same partition is refused before anything else.
+        assert_eq!(
+            leader_and_isr(&rm, with_id(1, 8)),
+            Err(ErrorCode::INCONSISTENT_TOPIC_ID)
+        );
+        leader_and_isr(&rm, with_id(2, 7)).unwrap();
     }
 
     #[test]

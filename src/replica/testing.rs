@@ -98,6 +98,7 @@ pub fn manager_with(dir: &Path, config: ReplicaConfig) -> (Arc<ReplicaManager>, 
         flush_check_interval: None,
         checkpoint_interval: Duration::from_secs(60),
         broker_id: ME,
+        cluster_id: None,
         cleaner: Default::default(),
     })
     .unwrap();

@@ -83,6 +83,7 @@ impl Broker {
                     controller_epoch: p.controller_epoch,
                     leader_endpoint: leaders.get(&p.leader).cloned(),
                     log_config: log_config.clone(),
+                    topic_id: t.id.0,
                 })
             })
             .collect();

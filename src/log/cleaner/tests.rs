@@ -746,6 +746,7 @@ fn the_background_thread_cleans_and_checkpoints_and_a_restart_reads_it() {
         flush_check_interval: None,
         checkpoint_interval: Duration::from_secs(300),
         broker_id: 1,
+        cluster_id: None,
         cleaner: CleanerConfig {
             backoff_ms: 10,
             ..CleanerConfig::default()
