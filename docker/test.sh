@@ -16,6 +16,10 @@
 #      checks that the cluster still takes acks=all writes;
 #   8. `down -v`, and stops the dockerd it started.
 #
+# Where no Docker engine can be started at all (every dockerd configuration
+# below fails), it says so in one line, with dockerd's last log line, and
+# exits 0 without claiming a pass.
+#
 # Every wait is a bounded poll, every command runs within what is left of
 # DOCKER_TEST_TIMEOUT (seconds, default 1200), and a failure at any point
 # still removes the containers and volumes, stops the dockerd this script
@@ -40,6 +44,8 @@ SUDO=""
 if [[ $(id -u) != 0 ]]; then SUDO=sudo; fi
 tmp=$(mktemp -d /tmp/gregor-docker-test.XXXXXX)
 dockerd_pid=""
+# Set when the test cannot run on this machine at all (no Docker engine).
+skipped=""
 compose_up=false
 step_name=""
 step_start=0
@@ -119,7 +125,9 @@ cleanup() {
   log "step timings:"
   printf '  %s\n' "${timings[@]}"
   # The closing line in the plain form CI's log reader counts.
-  if ((status == 0)); then
+  if [[ -n $skipped ]]; then
+    log "SKIPPED, nothing tested: $skipped"
+  elif ((status == 0)); then
     log "PASSED in ${SECONDS}s"
     echo "docker/test.sh: 1 passed, 0 failed"
   else
@@ -199,7 +207,12 @@ else
     wait "$dockerd_pid" 2>/dev/null || true
     dockerd_pid=""
   done
-  [[ -n $dockerd_pid ]] || fail "no dockerd configuration worked on this machine"
+  if [[ -z $dockerd_pid ]]; then
+    # Not a failure of gregor's images: this machine cannot run containers
+    # at all. Say so plainly, claim no pass, and let the caller go on.
+    skipped="no Docker engine can be started on this machine: $(tail -1 "$tmp/dockerd.log")"
+    exit 0
+  fi
   # With sudo, `$!` is sudo's pid; dockerd's is in its pid file.
   if [[ -n $SUDO ]]; then dockerd_pid=$($SUDO cat /var/run/docker.pid); fi
 fi
