@@ -30,6 +30,10 @@ use crate::wait_until;
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest response frame the client accepts.
 const MAX_RESPONSE: usize = 64 << 20;
+/// How long a request for the controller waits for one to be elected.
+const CONTROLLER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Kafka's error code for a controller request sent to another broker.
+const NOT_CONTROLLER: i16 = 41;
 
 /// One connection to a broker.
 pub struct WireClient {
@@ -309,20 +313,48 @@ impl WireClient {
     }
 
     /// Creates one topic with CreateTopics v5, waiting up to 30 s for the
-    /// controller to give it leaders; an error unless the broker answers
-    /// success.
+    /// controller to give it leaders; an error unless the controller
+    /// answers success. As Kafka's admin client does, the request goes to
+    /// the controller that Metadata names: a broker that is not (or not
+    /// yet) the controller answers NOT_CONTROLLER, and then the request is
+    /// sent again, to the controller Metadata names by then.
     pub fn create_topic(&mut self, topic: CreatableTopic) -> Result<()> {
         let request = CreateTopicsRequest {
             topics: vec![topic],
             timeout_ms: 30_000,
             validate_only: false,
         };
-        let response = self.request(5, &request).context("CreateTopics")?;
-        let result = response
-            .topics
-            .first()
-            .context("CreateTopics answered no topic")?;
+        let result = wait_until("CreateTopics at the controller", CONTROLLER_TIMEOUT, || {
+            let Some(mut controller) = self.controller()? else {
+                return Ok(None);
+            };
+            let response = controller.request(5, &request).context("CreateTopics")?;
+            let result = response
+                .topics
+                .into_iter()
+                .next()
+                .context("CreateTopics answered no topic")?;
+            Ok((result.error_code != NOT_CONTROLLER).then_some(result))
+        })?;
         ensure!(result.error_code == 0, "CreateTopics answered {result:?}");
         Ok(())
+    }
+
+    /// A connection to the controller this broker's Metadata (v1+) names,
+    /// `None` while it names none that it lists.
+    pub fn controller(&mut self) -> Result<Option<WireClient>> {
+        let request = MetadataRequest {
+            topics: Some(Vec::new()),
+            ..Default::default()
+        };
+        let metadata = self.request(9, &request).context("Metadata")?;
+        let Some(controller) = metadata
+            .brokers
+            .iter()
+            .find(|b| b.node_id == metadata.controller_id)
+        else {
+            return Ok(None);
+        };
+        WireClient::connect(&format!("{}:{}", controller.host, controller.port)).map(Some)
     }
 }
