@@ -41,6 +41,10 @@ use super::Broker;
 const NO_ACKS: i16 = 0;
 
 impl RequestHandler for Broker {
+    fn finalized_features_epoch(&self) -> i64 {
+        self.features.epoch()
+    }
+
     async fn produce(
         &self,
         _ctx: &RequestContext<'_>,

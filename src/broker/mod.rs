@@ -4,6 +4,7 @@
 //! clean shutdown.
 
 mod apis;
+mod features;
 mod handler;
 mod producer_ids;
 mod startup;

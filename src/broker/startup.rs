@@ -20,6 +20,7 @@ use crate::zk::client::{KafkaZkClient, ZkError};
 use crate::zk::data::{BrokerId, BrokerInfo, EndPoint, SecurityProtocol};
 use crate::zk::session::ZkSession;
 
+use super::features::FinalizedFeatureCache;
 use super::producer_ids::ProducerIdManager;
 use crate::client::BrokerConnection;
 use crate::protocol::api::controlled_shutdown::ControlledShutdownRequest;
@@ -74,6 +75,8 @@ pub struct Broker {
     /// The group coordinator of the `__consumer_offsets` partitions this
     /// broker leads.
     pub(crate) coordinator: Arc<GroupCoordinator>,
+    /// The epoch of `/feature`, which ApiVersions answers with.
+    pub(crate) features: Arc<FinalizedFeatureCache>,
 }
 
 impl Broker {
@@ -89,6 +92,8 @@ impl Broker {
         let cluster_id = client.get_or_create_cluster_id().await?;
         let id = broker_id(&config, &client).await?;
         info!("broker {id} in cluster {cluster_id}");
+        let features = Arc::new(FinalizedFeatureCache::new());
+        features.follow(zk.subscribe()).await?;
 
         let log_config = config.log_config();
         let logs = Arc::new(LogManager::startup(LogManagerConfig {
@@ -133,6 +138,7 @@ impl Broker {
             elector: std::sync::Mutex::new(None),
             controller: Arc::new(std::sync::Mutex::new(None)),
             coordinator,
+            features,
         });
         info!(
             "broker {id} started in {:?} (before listeners)",
@@ -375,6 +381,7 @@ impl Broker {
     /// the next start skips recovery.
     pub async fn shutdown(&self) -> Result<(), BrokerError> {
         self.coordinator.shutdown();
+        self.features.stop();
         let keeper = self
             .session_keeper
             .lock()

@@ -169,6 +169,14 @@ macro_rules! dispatch_table {
         /// overrides them all, and test handlers implement only what they
         /// exercise.
         pub trait RequestHandler: Send + Sync + 'static {
+            /// The epoch of the cluster's finalized features that ApiVersions
+            /// v3+ answers with (Kafka's `FinalizedFeatureCache`), -1 when
+            /// none are known. Called on the request path: a cached value,
+            /// never ZooKeeper I/O.
+            fn finalized_features_epoch(&self) -> i64 {
+                -1
+            }
+
             $(
                 #[doc = concat!("Serves ", stringify!($key), " requests, in the versions [`supported_apis`] lists.")]
                 fn $method(
@@ -212,7 +220,9 @@ macro_rules! dispatch_table {
             out: &mut BytesMut,
         ) -> Result<Outcome, DispatchError> {
             match ctx.header.api_key {
-                ApiKey::ApiVersions => api_versions(ctx, body, out),
+                ApiKey::ApiVersions => {
+                    api_versions(ctx, body, handler.finalized_features_epoch(), out)
+                }
                 $(ApiKey::$key => {
                     let request = decode_body::<$request>(&ctx.header, &body)?;
                     let reply = handler.$method(&ctx, request).await;
@@ -358,9 +368,12 @@ fn encode_response<R: Message>(
 /// in a v0 response (readable by every client) that carries the supported
 /// versions. Kafka lists only ApiVersions itself there; the full list is a
 /// superset clients handle the same way. The response header is always v0.
+/// A successful answer carries `finalized_features_epoch` (v3+; Kafka 2.8
+/// finalizes no features, so the list stays empty).
 fn api_versions(
     ctx: RequestContext<'_>,
     body: Bytes,
+    finalized_features_epoch: i64,
     out: &mut BytesMut,
 ) -> Result<Outcome, DispatchError> {
     let header = &ctx.header;
@@ -394,6 +407,7 @@ fn api_versions(
         } else {
             ApiVersionsResponse {
                 api_keys: api_versions_list(),
+                finalized_features_epoch,
                 ..Default::default()
             }
         };
@@ -561,5 +575,39 @@ mod tests {
         assert!(!ok("", "1"));
         assert!(!ok("a b", "1"));
         assert!(!ok("a", "1."));
+    }
+
+    #[test]
+    fn api_versions_v3_carries_the_handlers_finalized_features_epoch() {
+        struct Features;
+        impl RequestHandler for Features {
+            fn finalized_features_epoch(&self) -> i64 {
+                7
+            }
+        }
+        let req = ApiVersionsRequest {
+            client_software_name: "c".into(),
+            client_software_version: "1".into(),
+        };
+        let f = frame(ApiKey::ApiVersions, 3, "c", |b| req.encode(b, 3).unwrap());
+        let mut out = BytesMut::new();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let r = rt.block_on(dispatch(&Features, &conn(), f, &mut out));
+        assert_eq!(r.unwrap(), Outcome::Respond);
+        let out = out.freeze();
+        let (_, body) = ResponseHeader::decode(&out.slice(4..), 0).unwrap();
+        let resp = ApiVersionsResponse::decode(&body, 3).unwrap();
+        assert_eq!(resp.finalized_features_epoch, 7);
+        assert!(resp.finalized_features.is_empty());
+
+        // The default handler knows no finalized features.
+        let f = frame(ApiKey::ApiVersions, 3, "c", |b| req.encode(b, 3).unwrap());
+        let (_, out) = run(f);
+        let out = out.freeze();
+        let (_, body) = ResponseHeader::decode(&out.slice(4..), 0).unwrap();
+        let resp = ApiVersionsResponse::decode(&body, 3).unwrap();
+        assert_eq!(resp.finalized_features_epoch, -1);
     }
 }
