@@ -26,7 +26,8 @@ use super::Broker;
 pub enum TopicError {
     #[error("{0}")]
     InvalidName(#[from] TopicNameError),
-    #[error("topic '{0}' already exists")]
+    /// Kafka's message (`ZkAdminManager.createTopics`).
+    #[error("Topic '{0}' already exists.")]
     Exists(String),
     #[error("topic '{0}' does not exist")]
     Unknown(String),
