@@ -1010,6 +1010,61 @@ fn kafka_console_producer_and_consumer() -> Result<()> {
     Ok(())
 }
 
+/// kafka-console-producer with each of Kafka's codecs into one partition;
+/// kafka-console-consumer reads every record back in order.
+#[test]
+fn kafka_console_producer_with_every_codec() -> Result<()> {
+    let gregor = single_broker()?;
+    let bootstrap = gregor.bootstrap();
+    create_topic(&bootstrap, "codecs", 1, 1)?;
+    let codecs = ["none", "gzip", "snappy", "lz4", "zstd"];
+    for codec in codecs {
+        let input = format!("{codec} one\n{codec} two\n");
+        let out = kafka_tool_with_input(
+            KAFKA_2_8,
+            CONSOLE_PRODUCER,
+            [
+                "--bootstrap-server",
+                &bootstrap,
+                "--topic",
+                "codecs",
+                "--compression-codec",
+                codec,
+            ],
+            input.as_bytes(),
+        )?;
+        ensure!(!out.stderr.contains("ERROR"), "{codec}:\n{}", out.stderr);
+        out.success()?;
+    }
+    let out = tool(
+        CONSOLE_CONSUMER,
+        &[
+            "--bootstrap-server",
+            &bootstrap,
+            "--topic",
+            "codecs",
+            "--from-beginning",
+            "--max-messages",
+            "10",
+            "--property",
+            "print.offset=true",
+        ],
+    )?;
+    let expected: String = codecs
+        .iter()
+        .enumerate()
+        .map(|(i, codec)| {
+            format!(
+                "Offset:{}\t{codec} one\nOffset:{}\t{codec} two\n",
+                2 * i,
+                2 * i + 1
+            )
+        })
+        .collect();
+    ensure!(out == expected, "consumed:\n{out}");
+    Ok(())
+}
+
 /// The table kafka-consumer-groups prints after its `GROUP …` header, one
 /// map of column to value per row. Columns are found where the header's
 /// names start (names are two or more spaces apart; `COORDINATOR (ID)` is
