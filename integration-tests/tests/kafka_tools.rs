@@ -829,6 +829,35 @@ fn kafka_configs_for_topics() -> Result<()> {
     Ok(())
 }
 
+/// `kafka-configs.sh --entity-type brokers --describe` (DescribeConfigs on
+/// BROKER resources): a broker and the cluster-wide default resource (the
+/// empty name) have no dynamic configs.
+#[test]
+fn kafka_configs_describe_brokers() -> Result<()> {
+    let gregor = single_broker()?;
+    let bootstrap = gregor.bootstrap();
+    let brokers = [
+        "--bootstrap-server",
+        bootstrap.as_str(),
+        "--entity-type",
+        "brokers",
+    ];
+    let out = tool(
+        CONFIG_COMMAND,
+        &[&brokers[..], &["--entity-name", "1", "--describe"]].concat(),
+    )?;
+    ensure!(out == "Dynamic configs for broker 1 are:\n", "{out:?}");
+    let out = tool(
+        CONFIG_COMMAND,
+        &[&brokers[..], &["--entity-default", "--describe"]].concat(),
+    )?;
+    ensure!(
+        out == "Default configs for brokers in the cluster are:\n",
+        "{out:?}"
+    );
+    Ok(())
+}
+
 /// `kafka-configs.sh --describe` lists each override's synonyms: the
 /// topic override, then the broker setting it overrides (Kafka's
 /// `DescribeConfigs` with `include_synonyms`).

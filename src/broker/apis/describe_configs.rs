@@ -103,12 +103,21 @@ impl Broker {
             .collect())
     }
 
-    /// The broker settings clients commonly inspect, as configured.
+    /// The broker settings clients commonly inspect, as configured. The
+    /// empty name is the cluster-wide default resource, which holds the
+    /// dynamic default configs: none, as gregor has no dynamic configs
+    /// (`kafka-configs --entity-type brokers --entity-default --describe`).
     fn broker_configs(&self, id: &str) -> Result<Vec<Entry>, (ErrorCode, String)> {
+        if id.is_empty() {
+            return Ok(Vec::new());
+        }
         if id.parse::<i32>().ok() != Some(self.id) {
             return Err((
                 ErrorCode::INVALID_REQUEST,
-                format!("this is broker {}, not {id:?}", self.id),
+                format!(
+                    "Unexpected broker id, expected {} or empty string, but received {id}",
+                    self.id
+                ),
             ));
         }
         let c = &self.config;
