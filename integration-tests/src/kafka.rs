@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::{ensure, Result};
 
+use crate::process::run_with_input;
 use crate::{repo_root, run_with_timeout, ClientOutput};
 
 /// Kafka 2.8.2: the version whose ZooKeeper-mode behaviour gregor keeps.
@@ -70,4 +71,21 @@ where
     let mut cmd = kafka_java(version, 256)?;
     cmd.arg(main_class).args(args);
     Ok(run_with_timeout(cmd, TOOL_TIMEOUT)?.into())
+}
+
+/// As [`kafka_tool`], with `input` on the tool's stdin (then end of input):
+/// `kafka.tools.ConsoleProducer` sends one record per line of it.
+pub fn kafka_tool_with_input<I, S>(
+    version: &str,
+    main_class: &str,
+    args: I,
+    input: &[u8],
+) -> Result<ClientOutput>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut cmd = kafka_java(version, 256)?;
+    cmd.arg(main_class).args(args);
+    Ok(run_with_input(cmd, input, TOOL_TIMEOUT)?.into())
 }

@@ -41,9 +41,11 @@ pub use cluster::Cluster;
 pub use fixture::{
     gregor_broker_with_zk, gregor_broker_with_zk_configured, unique_topic, SingleBroker,
 };
-pub use kafka::{kafka_java, kafka_lib, kafka_tool, KAFKA_2_8, KAFKA_3_9, TOOL_TIMEOUT};
+pub use kafka::{
+    kafka_java, kafka_lib, kafka_tool, kafka_tool_with_input, KAFKA_2_8, KAFKA_3_9, TOOL_TIMEOUT,
+};
 pub use ports::free_port;
-pub use process::{run_with_timeout, wait_until};
+pub use process::{run_with_input, run_with_timeout, wait_until};
 pub use zookeeper::{four_letter_word, zk_cli, ZkEnsemble, ZooKeeper};
 
 /// The repository root: scripts (`zk/`), client programs

@@ -1,5 +1,6 @@
 //! Child processes that cannot outlive the test: long-running servers
-//! ([`ManagedProcess`]) and one-shot commands ([`run_with_timeout`]).
+//! ([`ManagedProcess`]) and one-shot commands ([`run_with_timeout`],
+//! [`run_with_input`]).
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
@@ -185,13 +186,36 @@ pub(crate) fn log_tail(path: &Path, lines: usize) -> String {
 /// Runs a one-shot command to completion and returns its output whatever
 /// its exit status; kills its process group and fails if it takes longer
 /// than `timeout`.
-pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<Output> {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+pub fn run_with_timeout(cmd: Command, timeout: Duration) -> Result<Output> {
+    run(cmd, None, timeout)
+}
+
+/// As [`run_with_timeout`], with `input` written to the command's stdin,
+/// which is then closed (end of input), as `printf … | tool` does.
+pub fn run_with_input(cmd: Command, input: &[u8], timeout: Duration) -> Result<Output> {
+    run(cmd, Some(input.to_vec()), timeout)
+}
+
+fn run(mut cmd: Command, input: Option<Vec<u8>>, timeout: Duration) -> Result<Output> {
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     isolate(&mut cmd);
     let what = format!("{cmd:?}");
     let mut child = cmd.spawn().with_context(|| format!("spawning {what}"))?;
+    // Written from a thread, so that a child that does not read all of it
+    // cannot block the wait; dropping the pipe closes the child's stdin.
+    let stdin = child.stdin.take().zip(input).map(|(mut pipe, input)| {
+        thread::spawn(move || {
+            // A child that exits before reading everything breaks the pipe;
+            // its exit status and output tell what happened.
+            let _ = pipe.write_all(&input);
+        })
+    });
     // Drain both pipes while waiting, or a chatty child blocks on a full pipe.
     let stdout = drain(child.stdout.take());
     let stderr = drain(child.stderr.take());
@@ -200,6 +224,9 @@ pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<Output> {
         // Ignore errors: the child may have exited since the last poll.
         let _ = killpg(group_of(&child), Signal::SIGKILL);
         let _ = child.wait();
+    }
+    if let Some(writer) = stdin {
+        writer.join().expect("pipe writer panicked");
     }
     let stdout = stdout.join().expect("pipe reader panicked");
     let stderr = stderr.join().expect("pipe reader panicked");

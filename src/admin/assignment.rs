@@ -111,10 +111,12 @@ mod tests {
 
     #[test]
     fn rejects_impossible_requests() {
-        assert!(matches!(
-            assign_replicas(&[1], 1, 2, 0, 0),
-            Err(AssignmentError::NotEnoughBrokers { .. })
-        ));
+        let too_wide = assign_replicas(&[1], 1, 2, 0, 0).unwrap_err();
+        assert!(matches!(too_wide, AssignmentError::NotEnoughBrokers { .. }));
+        assert_eq!(
+            too_wide.to_string(),
+            "Replication factor: 2 larger than available brokers: 1."
+        );
         assert!(assign_replicas(&[1], 0, 1, 0, 0).is_err());
         assert!(assign_replicas(&[1], 1, 0, 0, 0).is_err());
         assert_eq!(assign_replicas(&[7], 2, 1, 5, 5).unwrap()[&1], vec![7]);

@@ -4,13 +4,13 @@
 //! One task owns the [`ControllerContext`] and handles one event at a time
 //! (Kafka's `ControllerEventManager`), so decisions never race each other.
 //! Events come from ZooKeeper watches (brokers joining and leaving, topics
-//! created or marked for deletion, preferred-leader and ISR-change
-//! notifications), from brokers (ControlledShutdown, StopReplica answers)
+//! created or marked for deletion, partitions added to a topic,
+//! preferred-leader and ISR-change notifications), from brokers (ControlledShutdown, StopReplica answers)
 //! and from the auto-rebalance timer. Every watch fires once: the watcher
 //! re-arms it and only then queues the event, and handlers compare
 //! ZooKeeper with the context, so no change is missed or handled twice.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use log::{debug, info, warn};
@@ -118,6 +118,8 @@ type ShutdownReply = oneshot::Sender<Result<Vec<TopicPartition>, ControlledShutd
 enum ControllerEvent {
     BrokerChange,
     TopicChange,
+    /// `/brokers/topics/<t>` changed: partitions may have been added.
+    PartitionModifications(String),
     TopicDeletion,
     PreferredReplicaElection,
     PartitionReassignment,
@@ -177,7 +179,9 @@ impl ActiveController {
             },
             batch: RequestBatch::default(),
             channel,
+            events: events.clone(),
             watchers: Vec::new(),
+            topic_watchers: BTreeMap::new(),
         };
         let task = tokio::spawn(controller.run(events.clone(), events_rx, responses));
         ActiveController {
@@ -233,12 +237,17 @@ pub(crate) struct Controller {
     pub(super) ctx: ControllerContext,
     pub(super) batch: RequestBatch,
     channel: ControllerChannelManager,
+    /// Where watchers queue events for this controller.
+    events: mpsc::UnboundedSender<ControllerEvent>,
     watchers: Vec<JoinHandle<()>>,
+    /// One watch per topic on `/brokers/topics/<t>` (Kafka's
+    /// `PartitionModificationsHandler`), while the topic exists.
+    topic_watchers: BTreeMap<String, JoinHandle<()>>,
 }
 
 impl Drop for Controller {
     fn drop(&mut self) {
-        for watcher in &self.watchers {
+        for watcher in self.watchers.iter().chain(self.topic_watchers.values()) {
             watcher.abort();
         }
     }
@@ -319,6 +328,9 @@ impl Controller {
             let result = match event {
                 ControllerEvent::BrokerChange => self.on_broker_change().await,
                 ControllerEvent::TopicChange => self.on_topic_change().await,
+                ControllerEvent::PartitionModifications(ref topic) => {
+                    self.on_partition_modifications(topic).await
+                }
                 ControllerEvent::TopicDeletion => self.on_topic_deletion_request().await,
                 ControllerEvent::PreferredReplicaElection => {
                     self.on_preferred_replica_election().await
@@ -333,6 +345,7 @@ impl Controller {
             // Whatever was decided (written to ZooKeeper) is told, also
             // when a later step failed.
             self.send_batch();
+            self.unwatch_removed_topics();
             match result {
                 Err(e) if !e.is_controller_moved() && !self.zk.state().is_terminated() => {
                     warn!("controller: {event:?} failed: {e}; retrying");
@@ -420,46 +433,150 @@ impl Controller {
         Ok(())
     }
 
-    /// Reads a topic's assignment and partition states into the context.
+    /// Reads a topic's assignment and partition states into the context,
+    /// and watches the topic for added partitions. A topic written without
+    /// an id (by a tool writing ZooKeeper itself, such as Kafka 2.8's
+    /// `kafka-topics --zookeeper`, or by a Kafka older than 2.8) gets one
+    /// written back, as Kafka's `processTopicIds` does.
     async fn load_topic(&mut self, topic: &str) -> Result<(), ControllerError> {
+        let Some(mut assignment) = self.zk.get_topic_assignment(topic).await? else {
+            return Ok(());
+        };
+        let topic_id = match assignment.topic_id {
+            Some(id) => id,
+            None => {
+                let id = crate::zk::id::Uuid::random();
+                assignment.topic_id = Some(id);
+                match self
+                    .zk
+                    .set_topic_assignment_fenced(topic, &assignment, self.ctx.epoch_zk_version)
+                    .await
+                {
+                    Ok(()) => info!("topic {topic} has no id: gave it {id}"),
+                    // Deleted meanwhile: the topic change that follows
+                    // forgets it.
+                    Err(ZkError::UnknownTopic(_)) => return Ok(()),
+                    Err(e) => return Err(e.into()),
+                }
+                id
+            }
+        };
+        self.ctx.topic_ids.insert(topic.to_owned(), topic_id);
+        self.watch_topic(topic);
+        for (partition, replicas) in assignment.partitions {
+            self.load_partition(TopicPartition::new(topic, partition), replicas)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Reads one partition's state into the context: `New` (with `New`
+    /// replicas) if it has no state znode yet.
+    async fn load_partition(
+        &mut self,
+        tp: TopicPartition,
+        replicas: Vec<BrokerId>,
+    ) -> Result<(), ControllerError> {
+        let (topic, partition) = (tp.topic.as_str(), tp.partition);
+        let state = match self.zk.get_partition_state(topic, partition).await? {
+            Some(v) => {
+                let online = self.ctx.is_live(v.value.leader);
+                self.ctx.leaderships.insert(
+                    tp.clone(),
+                    Leadership {
+                        state: v.value,
+                        zk_version: v.zk_version,
+                    },
+                );
+                if online {
+                    PartitionState::Online
+                } else {
+                    PartitionState::Offline
+                }
+            }
+            None => {
+                for r in &replicas {
+                    self.ctx
+                        .replica_states
+                        .insert((tp.clone(), *r), ReplicaState::New);
+                }
+                PartitionState::New
+            }
+        };
+        self.ctx.partition_states.insert(tp.clone(), state);
+        self.ctx.assignments.insert(tp, replicas);
+        Ok(())
+    }
+
+    /// Partitions were added to `/brokers/topics/<t>` (by `kafka-topics
+    /// --zookeeper --alter --partitions`, Kafka's `AdminZkClient.addPartitions`):
+    /// start them as a new topic's partitions are started (Kafka's
+    /// `processPartitionModifications` → `onNewPartitionCreation`).
+    /// Partitions of a topic queued for deletion are left alone.
+    async fn on_partition_modifications(&mut self, topic: &str) -> Result<(), ControllerError> {
+        if !self.ctx.has_topic(topic) {
+            return Ok(());
+        }
         let Some(assignment) = self.zk.get_topic_assignment(topic).await? else {
             return Ok(());
         };
-        self.ctx.topic_ids.insert(
-            topic.to_owned(),
-            assignment.topic_id.unwrap_or(crate::zk::id::Uuid::ZERO),
-        );
-        for (partition, replicas) in assignment.partitions {
-            let tp = TopicPartition::new(topic, partition);
-            let state = match self.zk.get_partition_state(topic, partition).await? {
-                Some(v) => {
-                    let online = self.ctx.is_live(v.value.leader);
-                    self.ctx.leaderships.insert(
-                        tp.clone(),
-                        Leadership {
-                            state: v.value,
-                            zk_version: v.zk_version,
-                        },
-                    );
-                    if online {
-                        PartitionState::Online
-                    } else {
-                        PartitionState::Offline
-                    }
-                }
-                None => {
-                    for r in &replicas {
-                        self.ctx
-                            .replica_states
-                            .insert((tp.clone(), *r), ReplicaState::New);
-                    }
-                    PartitionState::New
-                }
-            };
-            self.ctx.partition_states.insert(tp.clone(), state);
-            self.ctx.assignments.insert(tp, replicas);
+        let added: Vec<_> = assignment
+            .partitions
+            .into_iter()
+            .map(|(partition, replicas)| (TopicPartition::new(topic, partition), replicas))
+            .filter(|(tp, _)| !self.ctx.assignments.contains_key(tp))
+            .collect();
+        if added.is_empty() {
+            return Ok(());
         }
+        if self.ctx.topics_to_delete.contains(topic) {
+            info!("not adding partitions to {topic}: it is being deleted");
+            return Ok(());
+        }
+        info!("{} new partitions of {topic}", added.len());
+        let live = self.ctx.live_or_shutting_down();
+        let mut online = Vec::new();
+        for (tp, replicas) in added {
+            online.extend(
+                replicas
+                    .iter()
+                    .filter(|r| live.contains(r))
+                    .map(|r| (tp.clone(), *r)),
+            );
+            self.load_partition(tp, replicas).await?;
+        }
+        self.elect_offline_partitions().await?;
+        self.replicas_online(&online);
         Ok(())
+    }
+
+    /// Starts following `/brokers/topics/<topic>` unless already done.
+    fn watch_topic(&mut self, topic: &str) {
+        if self.topic_watchers.contains_key(topic) {
+            return;
+        }
+        let owned = topic.to_owned();
+        let event = move || ControllerEvent::PartitionModifications(owned.clone());
+        let watcher = tokio::spawn(watch_loop(
+            self.zk.clone(),
+            paths::topic(topic),
+            Watch::Exists,
+            event,
+            self.events.clone(),
+        ));
+        self.topic_watchers.insert(topic.to_owned(), watcher);
+    }
+
+    /// Stops following topics the controller no longer knows (deleted).
+    fn unwatch_removed_topics(&mut self) {
+        let ctx = &self.ctx;
+        self.topic_watchers.retain(|topic, watcher| {
+            let keep = ctx.has_topic(topic);
+            if !keep {
+                watcher.abort();
+            }
+            keep
+        });
     }
 
     async fn add_live_broker(&mut self, id: BrokerId, info: BrokerInfo, epoch: i64) {
@@ -801,8 +918,13 @@ impl Controller {
         for (path, event, kind) in watches {
             let zk = self.zk.clone();
             let events = events.clone();
-            self.watchers
-                .push(tokio::spawn(watch_loop(zk, path, kind, event, events)));
+            self.watchers.push(tokio::spawn(watch_loop(
+                zk,
+                path.to_owned(),
+                kind,
+                event,
+                events,
+            )));
         }
     }
 }
@@ -821,15 +943,15 @@ enum Watch {
 /// session ends or the controller stops.
 async fn watch_loop(
     zk: KafkaZkClient,
-    path: &'static str,
+    path: String,
     kind: Watch,
-    event: fn() -> ControllerEvent,
+    event: impl Fn() -> ControllerEvent,
     events: mpsc::UnboundedSender<ControllerEvent>,
 ) {
     loop {
         let watcher = match kind {
-            Watch::Children => zk.watch_children(path).await,
-            Watch::Exists => zk.watch_exists(path).await,
+            Watch::Children => zk.watch_children(&path).await,
+            Watch::Exists => zk.watch_exists(&path).await,
         };
         let watcher = match watcher {
             Ok(w) => w,

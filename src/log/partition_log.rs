@@ -742,8 +742,9 @@ impl PartitionLog {
         }
         if let Some(ms) = self.config.retention_ms {
             let ms = i64::try_from(ms).unwrap_or(i64::MAX);
-            deleted += self
-                .delete_segments_while(|seg, _| now_ms.saturating_sub(seg.max_timestamp()) > ms)?;
+            deleted += self.delete_segments_while(|seg, _| {
+                now_ms.saturating_sub(seg.largest_timestamp()) > ms
+            })?;
         }
         if let Some(limit) = self.config.retention_bytes {
             let mut excess = self.size() as i64 - limit as i64;

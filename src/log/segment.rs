@@ -7,7 +7,7 @@ use std::io::{BufReader, IoSlice, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
@@ -249,10 +249,27 @@ impl Segment {
             .map_err(LogError::io(&self.log_path))
     }
 
-    /// The largest timestamp in the segment (-1 when it has none), which
-    /// `retention.ms` is measured against.
+    /// The largest timestamp in the segment (-1 when it has none).
     pub fn max_timestamp(&self) -> i64 {
         self.max_timestamp.map_or(-1, |(ts, _)| ts)
+    }
+
+    /// What `retention.ms` is measured against (Kafka's
+    /// `LogSegment.largestTimestamp`): the largest timestamp, or, when the
+    /// segment has none (records without timestamps, or a segment reopened
+    /// whose time index has no entry, as one written before the final
+    /// entry was kept on close), when its `.log` file was last written.
+    /// `i64::MAX` (never expired) if even that cannot be read.
+    pub fn largest_timestamp(&self) -> i64 {
+        match self.max_timestamp {
+            Some((ts, _)) if ts >= 0 => ts,
+            _ => self
+                .last_modified()
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .and_then(|d| i64::try_from(d.as_millis()).ok())
+                .unwrap_or(i64::MAX),
+        }
     }
 
     /// The max timestamp of the segment's first batch, if it has one: how
@@ -707,8 +724,11 @@ impl Segment {
         self.time_index.trim()
     }
 
-    /// Flushes and trims; the segment can be reopened without recovery.
+    /// Records the final max timestamp in the time index (so that a reopened
+    /// segment knows it, as Kafka's `LogSegment.close` does), flushes and
+    /// trims; the segment can be reopened without recovery.
     pub fn close(&mut self) -> Result<()> {
+        self.maybe_append_time_entry()?;
         self.flush()?;
         self.offset_index.close()?;
         self.time_index.close()

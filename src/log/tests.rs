@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 
-use super::segment::{segment_file, LOG_SUFFIX};
+use super::segment::{segment_file, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 use super::*;
 use crate::record::{BatchError, Batches, Compression, Record, RecordBatchBuilder};
 
@@ -829,7 +829,59 @@ fn retention_with_a_minimal_timestamp_does_not_overflow() {
     let mut log = open(dir.path(), small_config(), LoadState::default());
     log.append_as_leader(&batch(1, i64::MIN, 1), 0, T0).unwrap();
     log.set_high_watermark(log.log_end_offset());
-    assert_eq!(log.delete_old_segments(T0).unwrap(), 1);
+    // A negative timestamp is no timestamp: the segment's age is its
+    // file's (just written), as Kafka's `largestTimestamp` has it.
+    assert_eq!(log.delete_old_segments(T0).unwrap(), 0);
+    assert_eq!(log.delete_old_segments(i64::MAX).unwrap(), 1);
+}
+
+/// A segment too small for a time index entry keeps its max timestamp
+/// across a clean restart (the entry is written on close), so retention
+/// does not take it for infinitely old; one reopened without the entry
+/// (written before it was kept) is aged by its file's modification time.
+#[test]
+fn a_small_segment_survives_retention_after_a_clean_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        retention_ms: Some(60_000),
+        index_interval_bytes: 1 << 20,
+        ..small_config()
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut log = open(dir.path(), config.clone(), LoadState::default());
+    log.append_as_leader(&batch(2, now, 1), 0, now).unwrap();
+    let end = log.log_end_offset();
+    log.close().unwrap();
+    drop(log);
+    let clean = LoadState {
+        recovery_point: end,
+        high_watermark: end,
+        clean_shutdown: true,
+        ..LoadState::default()
+    };
+    let mut log = open(dir.path(), config.clone(), clean);
+    assert_eq!(log.segments().next().unwrap().max_timestamp(), now);
+    log.set_high_watermark(end);
+    assert_eq!(log.delete_old_segments(now + 1_000).unwrap(), 0);
+    assert_eq!(log.delete_old_segments(now + 60_001).unwrap(), 1);
+    drop(log);
+
+    // Without the entry: the file's modification time (now-ish) counts.
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), config.clone(), LoadState::default());
+    log.append_as_leader(&batch(2, now, 1), 0, now).unwrap();
+    log.close().unwrap();
+    drop(log);
+    let time_index = segment_file(&partition_dir(dir.path()), 0, TIME_INDEX_SUFFIX);
+    fs::write(&time_index, []).unwrap();
+    let mut log = open(dir.path(), config, clean);
+    log.set_high_watermark(end);
+    assert_eq!(log.segments().next().unwrap().max_timestamp(), -1);
+    assert_eq!(log.delete_old_segments(now + 1_000).unwrap(), 0);
+    assert_eq!(log.delete_old_segments(now + 120_000).unwrap(), 1);
 }
 
 #[test]
