@@ -862,10 +862,6 @@ fn kafka_configs_describe_brokers() -> Result<()> {
 /// topic override, then the broker setting it overrides (Kafka's
 /// `DescribeConfigs` with `include_synonyms`).
 #[test]
-#[ignore = "gregor's DescribeConfigs answers no synonyms (Kafka 2.8 lists \
-            DYNAMIC_TOPIC_CONFIG and the broker's DEFAULT_CONFIG/STATIC_BROKER_CONFIG \
-            synonym) and leaves out ten topic configs gregor does not support \
-            (compression.type, message.format.version, preallocate, …)"]
 fn kafka_configs_describe_shows_synonyms() -> Result<()> {
     let gregor = single_broker()?;
     let bootstrap = gregor.bootstrap();
