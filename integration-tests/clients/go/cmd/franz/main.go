@@ -22,18 +22,11 @@ import (
 	"gregor-clients/internal/cli"
 )
 
+// program is franz-go's implementation of the modes.
+type program struct{}
+
 func main() {
-	cli.Main(map[string]cli.Mode{
-		"produce":                   produce,
-		"consume":                   consume,
-		"group-consume":             groupConsume,
-		"offsets-for-times":         offsetsForTimes,
-		"create-topic":              createTopic,
-		"delete-topic":              deleteTopic,
-		"metadata":                  metadata,
-		"alter-configs":             alterConfigs,
-		"incremental-alter-configs": incrementalAlterConfigs,
-	}, "github.com/twmb/franz-go", "github.com/twmb/franz-go/pkg/kadm", "github.com/twmb/franz-go/pkg/kmsg")
+	cli.Main(program{}, "github.com/twmb/franz-go", "github.com/twmb/franz-go/pkg/kadm", "github.com/twmb/franz-go/pkg/kmsg")
 }
 
 func seeds(a *cli.Args) kgo.Opt {
@@ -54,7 +47,7 @@ func compression(name string) kgo.CompressionCodec {
 	return kgo.NoCompression()
 }
 
-func produce(a *cli.Args) error {
+func (program) Produce(a *cli.Args) error {
 	opts := []kgo.Opt{
 		seeds(a),
 		kgo.DefaultProduceTopic(a.Topic),
@@ -154,7 +147,7 @@ func listed(a *cli.Args) func(kadm.ListedOffsets, error) (kadm.ListedOffset, err
 	}
 }
 
-func consume(a *cli.Args) error {
+func (program) Consume(a *cli.Args) error {
 	return withAdmin(a, func(adm *kadm.Client, ctx context.Context) error {
 		low, err := listed(a)(adm.ListStartOffsets(ctx, a.Topic))
 		if err != nil {
@@ -232,7 +225,7 @@ func (m *membership) leave() {
 	m.leaving = true
 }
 
-func groupConsume(a *cli.Args) error {
+func (program) GroupConsume(a *cli.Args) error {
 	m := &membership{owned: map[int32]bool{}, topic: a.Topic}
 	client, err := kgo.NewClient(
 		seeds(a),
@@ -293,7 +286,7 @@ func groupConsume(a *cli.Args) error {
 	return nil
 }
 
-func offsetsForTimes(a *cli.Args) error {
+func (program) OffsetsForTimes(a *cli.Args) error {
 	if !a.Timestamp.Set {
 		return errors.New("offsets-for-times needs --timestamp")
 	}
@@ -307,7 +300,7 @@ func offsetsForTimes(a *cli.Args) error {
 	})
 }
 
-func createTopic(a *cli.Args) error {
+func (program) CreateTopic(a *cli.Args) error {
 	return withAdmin(a, func(adm *kadm.Client, ctx context.Context) error {
 		if _, err := adm.CreateTopic(ctx, int32(a.Partitions), int16(a.ReplicationFactor), nil, a.Topic); err != nil {
 			return err
@@ -317,7 +310,7 @@ func createTopic(a *cli.Args) error {
 	})
 }
 
-func deleteTopic(a *cli.Args) error {
+func (program) DeleteTopic(a *cli.Args) error {
 	return withAdmin(a, func(adm *kadm.Client, ctx context.Context) error {
 		if _, err := adm.DeleteTopic(ctx, a.Topic); err != nil {
 			return err
@@ -327,7 +320,7 @@ func deleteTopic(a *cli.Args) error {
 	})
 }
 
-func metadata(a *cli.Args) error {
+func (program) Metadata(a *cli.Args) error {
 	return withAdmin(a, func(adm *kadm.Client, ctx context.Context) error {
 		md, err := adm.Metadata(ctx)
 		if err != nil {
@@ -346,13 +339,13 @@ func metadata(a *cli.Args) error {
 	})
 }
 
-func alterConfigs(a *cli.Args) error {
+func (program) AlterConfigs(a *cli.Args) error {
 	return alter(a, func(adm *kadm.Client, ctx context.Context, configs []kadm.AlterConfig) (kadm.AlterConfigsResponses, error) {
 		return adm.AlterTopicConfigsState(ctx, configs, a.Topic)
 	})
 }
 
-func incrementalAlterConfigs(a *cli.Args) error {
+func (program) IncrementalAlterConfigs(a *cli.Args) error {
 	return alter(a, func(adm *kadm.Client, ctx context.Context, configs []kadm.AlterConfig) (kadm.AlterConfigsResponses, error) {
 		return adm.AlterTopicConfigs(ctx, configs, a.Topic)
 	})
