@@ -39,7 +39,8 @@ use kafka_protocol::messages::{
     incremental_alter_configs_request, join_group_request, leave_group_request,
     list_offsets_request, metadata_request, offset_commit_request, offset_fetch_request,
     produce_request, sync_group_request, ApiKey, BrokerId, ConsumerProtocolAssignment,
-    ConsumerProtocolSubscription, GroupId, RequestHeader, ResponseHeader, TopicName,
+    ConsumerProtocolSubscription, GroupId, MetadataResponse, RequestHeader, ResponseHeader,
+    TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 use kafka_protocol::records::{
@@ -1540,8 +1541,7 @@ impl<'c> Run<'c> {
     where
         R::Response: Debug,
     {
-        self.exchange(step, to, version, request, false, None)?
-            .with_context(|| format!("step {step}: the broker closed the connection"))
+        self.exchange(step, to, version, request, false, None)
     }
 
     /// As [`step`](Self::step), for a request carrying a member id the
@@ -1556,8 +1556,7 @@ impl<'c> Run<'c> {
     where
         R::Response: Debug,
     {
-        self.exchange(step, to, version, request, true, None)?
-            .with_context(|| format!("step {step}: the broker closed the connection"))
+        self.exchange(step, to, version, request, true, None)
     }
 
     /// As [`step`](Self::step); `label` names a field whose value, a broker
@@ -1573,10 +1572,11 @@ impl<'c> Run<'c> {
     where
         R::Response: Debug,
     {
-        self.exchange(step, to, version, request, false, Some(label))?
-            .with_context(|| format!("step {step}: the broker closed the connection"))
+        self.exchange(step, to, version, request, false, Some(label))
     }
 
+    /// What the `step*` methods share: [`send`](Self::send), then
+    /// [`answer`](Self::answer).
     fn exchange<R: Request>(
         &mut self,
         step: &str,
@@ -1585,20 +1585,12 @@ impl<'c> Run<'c> {
         request: &R,
         uses_member_id: bool,
         label: Option<(&str, i32, &str)>,
-    ) -> Result<Option<R::Response>>
+    ) -> Result<R::Response>
     where
         R::Response: Debug,
     {
-        let (correlation_id, frame) = self
-            .write(to, version, request)
-            .with_context(|| format!("step {step}"))?;
-        self.requests
-            .insert(step.to_owned(), (uses_member_id, frame));
-        let response = self
-            .read::<R>(to, version, correlation_id)
-            .with_context(|| format!("step {step}"))?;
-        self.record(step, &response, label);
-        Ok(response)
+        let pending = self.send(step, to, version, request, uses_member_id)?;
+        self.answer::<R>(pending, label)
     }
 
     /// Sends a recorded request whose answer comes later ([`receive`](Self::receive)).
@@ -1609,8 +1601,23 @@ impl<'c> Run<'c> {
         version: i16,
         request: &R,
     ) -> Result<Pending> {
-        let (correlation_id, frame) = self.write(to, version, request)?;
-        self.requests.insert(step.to_owned(), (true, frame));
+        self.send(step, to, version, request, true)
+    }
+
+    /// Sends and records a request; its answer is still to be read.
+    fn send<R: Request>(
+        &mut self,
+        step: &str,
+        to: To,
+        version: i16,
+        request: &R,
+        uses_member_id: bool,
+    ) -> Result<Pending> {
+        let (correlation_id, frame) = self
+            .write(to, version, request)
+            .with_context(|| format!("step {step}"))?;
+        self.requests
+            .insert(step.to_owned(), (uses_member_id, frame));
         Ok(Pending {
             step: step.to_owned(),
             to,
@@ -1619,15 +1626,32 @@ impl<'c> Run<'c> {
         })
     }
 
+    /// Reads and records the answer to a request sent with
+    /// [`send_with_member`](Self::send_with_member).
     fn receive<R: Request>(&mut self, pending: Pending) -> Result<R::Response>
     where
         R::Response: Debug,
     {
+        self.answer::<R>(pending, None)
+    }
+
+    /// Reads, records (with `label`, as [`step_labelled`](Self::step_labelled))
+    /// and returns the answer to `pending`; an error if the broker closed
+    /// the connection instead.
+    fn answer<R: Request>(
+        &mut self,
+        pending: Pending,
+        label: Option<(&str, i32, &str)>,
+    ) -> Result<R::Response>
+    where
+        R::Response: Debug,
+    {
+        let step = &pending.step;
         let response = self
             .read::<R>(pending.to, pending.version, pending.correlation_id)
-            .with_context(|| format!("step {}", pending.step))?;
-        self.record(&pending.step, &response, None);
-        response.with_context(|| format!("step {}: the broker closed the connection", pending.step))
+            .with_context(|| format!("step {step}"))?;
+        self.record(step, &response, label);
+        response.with_context(|| format!("step {step}: the broker closed the connection"))
     }
 
     /// An unrecorded request on the broker's polling connection.
@@ -1755,7 +1779,7 @@ impl<'c> Run<'c> {
     /// The leader of a partition, as broker 1's Metadata says once the
     /// brokers agree.
     fn leader(&mut self, name: &str, partition: i32) -> Result<i32> {
-        let response = self.poll(1, 9, &metadata(Some(&[name]), false))?;
+        let response = self.poll_metadata(1, name)?;
         let leader = response
             .topics
             .iter()
@@ -1764,6 +1788,11 @@ impl<'c> Run<'c> {
             .map(|p| p.leader_id.0)
             .with_context(|| format!("no partition {name}-{partition}"))?;
         Ok(leader)
+    }
+
+    /// An unrecorded Metadata v9 for the topic `name` from `broker`.
+    fn poll_metadata(&mut self, broker: i32, name: &str) -> Result<MetadataResponse> {
+        self.poll(broker, 9, &metadata(Some(&[name]), false))
     }
 
     /// Waits until every broker's Metadata shows the topic's partitions and
@@ -1781,7 +1810,7 @@ impl<'c> Run<'c> {
             SETTLE_TIMEOUT,
             || {
                 for &broker in &brokers {
-                    let response = self.poll(broker, 9, &metadata(Some(&[name]), false))?;
+                    let response = self.poll_metadata(broker, name)?;
                     let Some(t) = response.topics.into_iter().next() else {
                         return Ok(None);
                     };
@@ -1804,7 +1833,7 @@ impl<'c> Run<'c> {
             || {
                 let mut answers = Vec::new();
                 for &broker in &brokers {
-                    let response = self.poll(broker, 9, &metadata(Some(&[name]), false))?;
+                    let response = self.poll_metadata(broker, name)?;
                     let Some(t) = response.topics.into_iter().next() else {
                         return Ok(None);
                     };
@@ -1867,7 +1896,7 @@ impl<'c> Run<'c> {
             SETTLE_TIMEOUT,
             || {
                 for &broker in &brokers {
-                    let response = self.poll(broker, 9, &metadata(Some(&[name]), false))?;
+                    let response = self.poll_metadata(broker, name)?;
                     if response.topics.iter().any(|t| t.error_code != 3) {
                         return Ok(None);
                     }

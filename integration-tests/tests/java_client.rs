@@ -22,13 +22,12 @@ use integration_tests::client_matrix::{
     produce_and_consume_on, ScriptClient,
 };
 use integration_tests::group_matrix::{
-    create_topic, group_broker, group_consume, produce, restart_resumes_at_committed_offsets_on,
-    static_member_returns_without_rebalance_on, three_members_share_and_take_over_on, Departure,
-    OFFSETS_PARTITIONS,
+    create_topic, group_broker, group_broker_with, group_consume, produce,
+    restart_resumes_at_committed_offsets_on, static_member_returns_without_rebalance_on,
+    three_members_share_and_take_over_on, Departure,
 };
 use integration_tests::{
-    unique_topic, BrokerConfig, SingleBroker, ZooKeeper, KAFKA_2_8, KAFKA_CLIENTS_2_8,
-    KAFKA_CLIENTS_4,
+    unique_topic, SingleBroker, KAFKA_2_8, KAFKA_CLIENTS_2_8, KAFKA_CLIENTS_4,
 };
 use serde_json::{json, Value};
 
@@ -483,38 +482,32 @@ fn kafka_clients_4_admin() -> Result<()> {
 /// Kafka 2.8.2 in gregor's place, configured as [`group_broker`]: the
 /// yardstick the suites above are written against.
 fn kafka_group_broker() -> Result<SingleBroker> {
-    let zookeeper = ZooKeeper::start_standalone()?;
-    let broker = BrokerConfig::new(1, &zookeeper.connect_string())
-        .kafka(KAFKA_2_8)
-        .property("offsets.topic.replication.factor", 1)
-        .property("offsets.topic.num.partitions", OFFSETS_PARTITIONS)
-        .property("group.initial.rebalance.delay.ms", 0)
-        .start()?;
-    let cluster = SingleBroker { broker, zookeeper };
+    let cluster = group_broker_with(|c| c.kafka(KAFKA_2_8))?;
     cluster.wait_until_registered(Duration::from_secs(60))?;
     Ok(cluster)
+}
+
+/// Runs `suite` with both client lines on one [`kafka_group_broker`].
+fn yardstick(suite: fn(&SingleBroker, &'static str) -> Result<()>) -> Result<()> {
+    let cluster = kafka_group_broker()?;
+    suite(&cluster, KAFKA_CLIENTS_2_8)?;
+    suite(&cluster, KAFKA_CLIENTS_4)
 }
 
 #[test]
 #[ignore = "the yardstick, run by hand: the same suite against Kafka 2.8.2"]
 fn kafka_2_8_yardstick_produce_and_consume() -> Result<()> {
-    let cluster = kafka_group_broker()?;
-    produce_and_consume_suite(&cluster, KAFKA_CLIENTS_2_8)?;
-    produce_and_consume_suite(&cluster, KAFKA_CLIENTS_4)
+    yardstick(produce_and_consume_suite)
 }
 
 #[test]
 #[ignore = "the yardstick, run by hand: the same suite against Kafka 2.8.2"]
 fn kafka_2_8_yardstick_consumer_groups() -> Result<()> {
-    let cluster = kafka_group_broker()?;
-    consumer_groups_suite(&cluster, KAFKA_CLIENTS_2_8)?;
-    consumer_groups_suite(&cluster, KAFKA_CLIENTS_4)
+    yardstick(consumer_groups_suite)
 }
 
 #[test]
 #[ignore = "the yardstick, run by hand: the same suite against Kafka 2.8.2"]
 fn kafka_2_8_yardstick_admin() -> Result<()> {
-    let cluster = kafka_group_broker()?;
-    admin_suite(&cluster, KAFKA_CLIENTS_2_8)?;
-    admin_suite(&cluster, KAFKA_CLIENTS_4)
+    yardstick(admin_suite)
 }

@@ -90,22 +90,97 @@ fn single_broker() -> Result<SingleBroker> {
 
 /// `kafka-topics.sh --create` with `--bootstrap-server`.
 fn create_topic(bootstrap: &str, topic: &str, partitions: u32, replication: u32) -> Result<()> {
-    let out = tool(
-        TOPIC_COMMAND,
+    create_topic_with(
+        &["--bootstrap-server", bootstrap],
+        topic,
         &[
-            "--bootstrap-server",
-            bootstrap,
-            "--create",
-            "--topic",
-            topic,
             "--partitions",
             &partitions.to_string(),
             "--replication-factor",
             &replication.to_string(),
         ],
+    )
+}
+
+/// `kafka-topics.sh --create --topic <topic>` with `connection` (the
+/// `--bootstrap-server` or `--zookeeper` pair) and further `args`; checks
+/// the tool's one line of success.
+fn create_topic_with(connection: &[&str], topic: &str, args: &[&str]) -> Result<()> {
+    let out = tool(
+        TOPIC_COMMAND,
+        &[connection, &["--create", "--topic", topic], args].concat(),
     )?;
     ensure!(out == format!("Created topic {topic}.\n"), "{out:?}");
     Ok(())
+}
+
+/// A kafka-reassign-partitions plan moving one partition onto `replicas`,
+/// written to a temp file that lives as long as the plan.
+struct ReassignmentPlan {
+    _dir: tempfile::TempDir,
+    path: String,
+    /// `<topic>-<partition>`, as the tool names it.
+    name: String,
+}
+
+impl ReassignmentPlan {
+    fn new(topic: &str, partition: i32, replicas: &[i32]) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("reassign.json");
+        let replicas: Vec<String> = replicas.iter().map(i32::to_string).collect();
+        fs::write(
+            &path,
+            format!(
+                r#"{{"version":1,"partitions":[{{"topic":"{topic}","partition":{partition},"replicas":[{}]}}]}}"#,
+                replicas.join(",")
+            ),
+        )?;
+        let path = path.to_str().context("temp path")?.to_owned();
+        Ok(Self {
+            _dir: dir,
+            path,
+            name: format!("{topic}-{partition}"),
+        })
+    }
+
+    /// Runs the tool with `connection` and `action` (`--execute`,
+    /// `--verify`); its stdout.
+    fn run(&self, connection: &[&str], action: &str) -> Result<String> {
+        tool(
+            REASSIGN_PARTITIONS,
+            &[
+                connection,
+                &["--reassignment-json-file", &self.path, action],
+            ]
+            .concat(),
+        )
+    }
+
+    /// `--execute`, which must say it started the reassignment.
+    fn execute(&self, connection: &[&str]) -> Result<()> {
+        let out = self.run(connection, "--execute")?;
+        ensure!(
+            out.contains(&format!(
+                "Successfully started partition reassignment for {}",
+                self.name
+            )),
+            "{out}"
+        );
+        Ok(())
+    }
+
+    /// Polls `--verify` until it says the reassignment is complete.
+    fn wait_until_complete(&self, connection: &[&str]) -> Result<()> {
+        wait_until("the reassignment to complete", SETTLE_TIMEOUT, || {
+            let out = self.run(connection, "--verify")?;
+            Ok(out
+                .contains(&format!(
+                    "Reassignment of partition {} is complete.",
+                    self.name
+                ))
+                .then_some(()))
+        })
+    }
 }
 
 /// One partition line of `kafka-topics.sh --describe`.
@@ -297,42 +372,21 @@ fn kafka_topics_with_bootstrap_server() -> Result<()> {
     let bootstrap = cluster.bootstrap();
     let b = ["--bootstrap-server", bootstrap.as_str()];
 
-    let out = tool(
-        TOPIC_COMMAND,
+    create_topic_with(
+        &b,
+        "orders",
         &[
-            &b[..],
-            &[
-                "--create",
-                "--topic",
-                "orders",
-                "--partitions",
-                "3",
-                "--replication-factor",
-                "3",
-                "--config",
-                "retention.ms=3600000",
-                "--config",
-                "max.message.bytes=200000",
-            ],
-        ]
-        .concat(),
+            "--partitions",
+            "3",
+            "--replication-factor",
+            "3",
+            "--config",
+            "retention.ms=3600000",
+            "--config",
+            "max.message.bytes=200000",
+        ],
     )?;
-    ensure!(out == "Created topic orders.\n", "{out:?}");
-    let out = tool(
-        TOPIC_COMMAND,
-        &[
-            &b[..],
-            &[
-                "--create",
-                "--topic",
-                "placed",
-                "--replica-assignment",
-                "3:2,1:3",
-            ],
-        ]
-        .concat(),
-    )?;
-    ensure!(out == "Created topic placed.\n", "{out:?}");
+    create_topic_with(&b, "placed", &["--replica-assignment", "3:2,1:3"])?;
 
     let orders = cluster.wait_until_metadata_agrees(&[1, 2, 3], "orders", SETTLE_TIMEOUT)?;
     let placed = cluster.wait_until_metadata_agrees(&[1, 2, 3], "placed", SETTLE_TIMEOUT)?;
@@ -447,25 +501,18 @@ fn kafka_topics_and_admin_tools_with_zookeeper() -> Result<()> {
     let bootstrap = cluster.bootstrap();
     let b = ["--bootstrap-server", bootstrap.as_str()];
 
-    let out = tool(
-        TOPIC_COMMAND,
+    create_topic_with(
+        &z,
+        "zk-made",
         &[
-            &z[..],
-            &[
-                "--create",
-                "--topic",
-                "zk-made",
-                "--partitions",
-                "2",
-                "--replication-factor",
-                "2",
-                "--config",
-                "cleanup.policy=compact",
-            ],
-        ]
-        .concat(),
+            "--partitions",
+            "2",
+            "--replication-factor",
+            "2",
+            "--config",
+            "cleanup.policy=compact",
+        ],
     )?;
-    ensure!(out == "Created topic zk-made.\n", "{out:?}");
     // Kafka 2.8's tool writes the topic without an id; the controller adds
     // one (`KafkaController.processTopicIds`).
     let topic_id = wait_for_topic_id(&cluster, "zk-made")?;
@@ -526,33 +573,9 @@ fn kafka_topics_and_admin_tools_with_zookeeper() -> Result<()> {
         .find(|b| !current.contains(b))
         .context("RF 2 leaves a broker out")?;
     let target = vec![newcomer, current[0]];
-    let dir = tempfile::tempdir()?;
-    let plan = dir.path().join("reassign.json");
-    fs::write(
-        &plan,
-        format!(
-            r#"{{"version":1,"partitions":[{{"topic":"zk-made","partition":0,"replicas":[{},{}]}}]}}"#,
-            target[0], target[1]
-        ),
-    )?;
-    let plan = plan.to_str().context("temp path")?;
-    let out = tool(
-        REASSIGN_PARTITIONS,
-        &[&z[..], &["--reassignment-json-file", plan, "--execute"]].concat(),
-    )?;
-    ensure!(
-        out.contains("Successfully started partition reassignment for zk-made-0"),
-        "{out}"
-    );
-    wait_until("the reassignment to complete", SETTLE_TIMEOUT, || {
-        let out = tool(
-            REASSIGN_PARTITIONS,
-            &[&z[..], &["--reassignment-json-file", plan, "--verify"]].concat(),
-        )?;
-        Ok(out
-            .contains("Reassignment of partition zk-made-0 is complete.")
-            .then_some(()))
-    })?;
+    let plan = ReassignmentPlan::new("zk-made", 0, &target)?;
+    plan.execute(&z)?;
+    plan.wait_until_complete(&z)?;
     let in_zk = cluster.wait_for_topic(
         "the new replicas of zk-made-0",
         "zk-made",
@@ -1810,38 +1833,16 @@ fn kafka_leader_election() -> Result<()> {
     let cluster = Cluster::start(3)?;
     let bootstrap = cluster.bootstrap();
     let zk_connect = cluster.zk_connect();
-    let out = tool(
-        TOPIC_COMMAND,
-        &[
-            "--bootstrap-server",
-            &bootstrap,
-            "--create",
-            "--topic",
-            "elected",
-            "--replica-assignment",
-            "1:2",
-        ],
+    create_topic_with(
+        &["--bootstrap-server", &bootstrap],
+        "elected",
+        &["--replica-assignment", "1:2"],
     )?;
-    ensure!(out == "Created topic elected.\n", "{out:?}");
     cluster.wait_until_metadata_agrees(&[1, 2, 3], "elected", SETTLE_TIMEOUT)?;
     // Swap the replicas' order through ZooKeeper: broker 1 still leads,
     // broker 2 is now preferred.
-    let dir = tempfile::tempdir()?;
-    let plan = dir.path().join("reassign.json");
-    fs::write(
-        &plan,
-        r#"{"version":1,"partitions":[{"topic":"elected","partition":0,"replicas":[2,1]}]}"#,
-    )?;
-    tool(
-        REASSIGN_PARTITIONS,
-        &[
-            "--zookeeper",
-            &zk_connect,
-            "--reassignment-json-file",
-            plan.to_str().context("temp path")?,
-            "--execute",
-        ],
-    )?;
+    ReassignmentPlan::new("elected", 0, &[2, 1])?
+        .run(&["--zookeeper", &zk_connect], "--execute")?;
     cluster.wait_for_topic("replicas [2, 1]", "elected", SETTLE_TIMEOUT, |t| {
         t.assignment[&0] == [2, 1] && t.states[&0].leader == 1
     })?;
@@ -1875,56 +1876,12 @@ fn kafka_leader_election() -> Result<()> {
 fn kafka_reassign_partitions_with_bootstrap_server() -> Result<()> {
     let cluster = Cluster::start(3)?;
     let bootstrap = cluster.bootstrap();
-    let out = tool(
-        TOPIC_COMMAND,
-        &[
-            "--bootstrap-server",
-            &bootstrap,
-            "--create",
-            "--topic",
-            "moved",
-            "--replica-assignment",
-            "1:2",
-        ],
-    )?;
-    ensure!(out == "Created topic moved.\n", "{out:?}");
+    let b = ["--bootstrap-server", bootstrap.as_str()];
+    create_topic_with(&b, "moved", &["--replica-assignment", "1:2"])?;
     cluster.wait_until_metadata_agrees(&[1, 2, 3], "moved", SETTLE_TIMEOUT)?;
-    let dir = tempfile::tempdir()?;
-    let plan = dir.path().join("reassign.json");
-    fs::write(
-        &plan,
-        r#"{"version":1,"partitions":[{"topic":"moved","partition":0,"replicas":[3,2]}]}"#,
-    )?;
-    let plan = plan.to_str().context("temp path")?;
-    let out = tool(
-        REASSIGN_PARTITIONS,
-        &[
-            "--bootstrap-server",
-            &bootstrap,
-            "--reassignment-json-file",
-            plan,
-            "--execute",
-        ],
-    )?;
-    ensure!(
-        out.contains("Successfully started partition reassignment for moved-0"),
-        "{out}"
-    );
-    wait_until("the reassignment to complete", SETTLE_TIMEOUT, || {
-        let out = tool(
-            REASSIGN_PARTITIONS,
-            &[
-                "--bootstrap-server",
-                &bootstrap,
-                "--reassignment-json-file",
-                plan,
-                "--verify",
-            ],
-        )?;
-        Ok(out
-            .contains("Reassignment of partition moved-0 is complete.")
-            .then_some(()))
-    })?;
+    let plan = ReassignmentPlan::new("moved", 0, &[3, 2])?;
+    plan.execute(&b)?;
+    plan.wait_until_complete(&b)?;
     cluster.wait_for_topic("replicas [3, 2]", "moved", SETTLE_TIMEOUT, |t| {
         t.assignment[&0] == [3, 2] && t.states[&0].leader == 3
     })?;

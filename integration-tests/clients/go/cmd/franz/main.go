@@ -22,18 +22,11 @@ import (
 	"gregor-clients/internal/cli"
 )
 
+// program is franz-go's implementation of the modes.
+type program struct{}
+
 func main() {
-	cli.Main(map[string]cli.Mode{
-		"produce":                   produce,
-		"consume":                   consume,
-		"group-consume":             groupConsume,
-		"offsets-for-times":         offsetsForTimes,
-		"create-topic":              createTopic,
-		"delete-topic":              deleteTopic,
-		"metadata":                  metadata,
-		"alter-configs":             alterConfigs,
-		"incremental-alter-configs": incrementalAlterConfigs,
-	}, "github.com/twmb/franz-go", "github.com/twmb/franz-go/pkg/kadm", "github.com/twmb/franz-go/pkg/kmsg")
+	cli.Main(program{}, "github.com/twmb/franz-go", "github.com/twmb/franz-go/pkg/kadm", "github.com/twmb/franz-go/pkg/kmsg")
 }
 
 func seeds(a *cli.Args) kgo.Opt {
@@ -54,7 +47,7 @@ func compression(name string) kgo.CompressionCodec {
 	return kgo.NoCompression()
 }
 
-func produce(a *cli.Args) error {
+func (program) Produce(a *cli.Args) error {
 	opts := []kgo.Opt{
 		seeds(a),
 		kgo.DefaultProduceTopic(a.Topic),
@@ -122,12 +115,17 @@ func produce(a *cli.Args) error {
 	return nil
 }
 
-func admin(a *cli.Args) (*kadm.Client, func(), error) {
+// withAdmin runs f with an admin client of the command line's brokers and
+// a context bounded by cli.Timeout, and closes the client after.
+func withAdmin(a *cli.Args, f func(adm *kadm.Client, ctx context.Context) error) error {
 	client, err := kgo.NewClient(seeds(a))
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	return kadm.NewClient(client), client.Close, nil
+	defer client.Close()
+	ctx, cancel := timeout()
+	defer cancel()
+	return f(kadm.NewClient(client), ctx)
 }
 
 func timeout() (context.Context, context.CancelFunc) {
@@ -149,48 +147,43 @@ func listed(a *cli.Args) func(kadm.ListedOffsets, error) (kadm.ListedOffset, err
 	}
 }
 
-func consume(a *cli.Args) error {
-	adm, closeAdm, err := admin(a)
-	if err != nil {
-		return err
-	}
-	defer closeAdm()
-	ctx, cancel := timeout()
-	defer cancel()
-	low, err := listed(a)(adm.ListStartOffsets(ctx, a.Topic))
-	if err != nil {
-		return fmt.Errorf("start offset: %w", err)
-	}
-	high, err := listed(a)(adm.ListEndOffsets(ctx, a.Topic))
-	if err != nil {
-		return fmt.Errorf("end offset: %w", err)
-	}
-	start := low.Offset
-	if a.Offset != "earliest" {
-		if _, err := fmt.Sscan(a.Offset, &start); err != nil {
-			return fmt.Errorf("--offset %q: %w", a.Offset, err)
+func (program) Consume(a *cli.Args) error {
+	return withAdmin(a, func(adm *kadm.Client, ctx context.Context) error {
+		low, err := listed(a)(adm.ListStartOffsets(ctx, a.Topic))
+		if err != nil {
+			return fmt.Errorf("start offset: %w", err)
 		}
-	}
-	client, err := kgo.NewClient(seeds(a), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
-		a.Topic: {a.Partition: kgo.NewOffset().At(start)},
-	}))
-	if err != nil {
-		return err
-	}
-	defer client.Close()
-	position := start
-	for position < high.Offset {
-		fetches := client.PollFetches(ctx)
-		if err := fetches.Err(); err != nil {
-			return fmt.Errorf("only reached offset %d of %d: %w", position, high.Offset, err)
+		high, err := listed(a)(adm.ListEndOffsets(ctx, a.Topic))
+		if err != nil {
+			return fmt.Errorf("end offset: %w", err)
 		}
-		fetches.EachRecord(func(r *kgo.Record) {
-			cli.EmitRecord(r.Offset, r.Key, r.Value, r.Timestamp)
-			position = r.Offset + 1
-		})
-	}
-	cli.Emit(map[string]any{"end": high.Offset})
-	return nil
+		start := low.Offset
+		if a.Offset != "earliest" {
+			if _, err := fmt.Sscan(a.Offset, &start); err != nil {
+				return fmt.Errorf("--offset %q: %w", a.Offset, err)
+			}
+		}
+		client, err := kgo.NewClient(seeds(a), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
+			a.Topic: {a.Partition: kgo.NewOffset().At(start)},
+		}))
+		if err != nil {
+			return err
+		}
+		defer client.Close()
+		position := start
+		for position < high.Offset {
+			fetches := client.PollFetches(ctx)
+			if err := fetches.Err(); err != nil {
+				return fmt.Errorf("only reached offset %d of %d: %w", position, high.Offset, err)
+			}
+			fetches.EachRecord(func(r *kgo.Record) {
+				cli.EmitRecord(r.Offset, r.Key, r.Value, r.Timestamp)
+				position = r.Offset + 1
+			})
+		}
+		cli.Emit(map[string]any{"end": high.Offset})
+		return nil
+	})
 }
 
 // membership is a member's current assignment, printed whole whenever a
@@ -232,7 +225,7 @@ func (m *membership) leave() {
 	m.leaving = true
 }
 
-func groupConsume(a *cli.Args) error {
+func (program) GroupConsume(a *cli.Args) error {
 	m := &membership{owned: map[int32]bool{}, topic: a.Topic}
 	client, err := kgo.NewClient(
 		seeds(a),
@@ -293,86 +286,66 @@ func groupConsume(a *cli.Args) error {
 	return nil
 }
 
-func offsetsForTimes(a *cli.Args) error {
+func (program) OffsetsForTimes(a *cli.Args) error {
 	if !a.Timestamp.Set {
 		return errors.New("offsets-for-times needs --timestamp")
 	}
-	adm, closeAdm, err := admin(a)
-	if err != nil {
-		return err
-	}
-	defer closeAdm()
-	ctx, cancel := timeout()
-	defer cancel()
-	o, err := listed(a)(adm.ListOffsetsAfterMilli(ctx, a.Timestamp.Value, a.Topic))
-	if err != nil {
-		return err
-	}
-	cli.Emit(map[string]any{"offset": o.Offset, "timestamp": a.Timestamp.Value})
-	return nil
+	return withAdmin(a, func(adm *kadm.Client, ctx context.Context) error {
+		o, err := listed(a)(adm.ListOffsetsAfterMilli(ctx, a.Timestamp.Value, a.Topic))
+		if err != nil {
+			return err
+		}
+		cli.Emit(map[string]any{"offset": o.Offset, "timestamp": a.Timestamp.Value})
+		return nil
+	})
 }
 
-func createTopic(a *cli.Args) error {
-	adm, closeAdm, err := admin(a)
-	if err != nil {
-		return err
-	}
-	defer closeAdm()
-	ctx, cancel := timeout()
-	defer cancel()
-	if _, err := adm.CreateTopic(ctx, int32(a.Partitions), int16(a.ReplicationFactor), nil, a.Topic); err != nil {
-		return err
-	}
-	cli.Emit(map[string]any{"created": a.Topic})
-	return nil
+func (program) CreateTopic(a *cli.Args) error {
+	return withAdmin(a, func(adm *kadm.Client, ctx context.Context) error {
+		if _, err := adm.CreateTopic(ctx, int32(a.Partitions), int16(a.ReplicationFactor), nil, a.Topic); err != nil {
+			return err
+		}
+		cli.Emit(map[string]any{"created": a.Topic})
+		return nil
+	})
 }
 
-func deleteTopic(a *cli.Args) error {
-	adm, closeAdm, err := admin(a)
-	if err != nil {
-		return err
-	}
-	defer closeAdm()
-	ctx, cancel := timeout()
-	defer cancel()
-	if _, err := adm.DeleteTopic(ctx, a.Topic); err != nil {
-		return err
-	}
-	cli.Emit(map[string]any{"deleted": a.Topic})
-	return nil
+func (program) DeleteTopic(a *cli.Args) error {
+	return withAdmin(a, func(adm *kadm.Client, ctx context.Context) error {
+		if _, err := adm.DeleteTopic(ctx, a.Topic); err != nil {
+			return err
+		}
+		cli.Emit(map[string]any{"deleted": a.Topic})
+		return nil
+	})
 }
 
-func metadata(a *cli.Args) error {
-	adm, closeAdm, err := admin(a)
-	if err != nil {
-		return err
-	}
-	defer closeAdm()
-	ctx, cancel := timeout()
-	defer cancel()
-	md, err := adm.Metadata(ctx)
-	if err != nil {
-		return err
-	}
-	brokers := []map[string]any{}
-	for _, b := range md.Brokers {
-		brokers = append(brokers, map[string]any{"id": b.NodeID, "host": b.Host, "port": b.Port})
-	}
-	topics := map[string]any{}
-	for name, t := range md.Topics {
-		topics[name] = len(t.Partitions)
-	}
-	cli.Emit(map[string]any{"brokers": brokers, "topics": topics})
-	return nil
+func (program) Metadata(a *cli.Args) error {
+	return withAdmin(a, func(adm *kadm.Client, ctx context.Context) error {
+		md, err := adm.Metadata(ctx)
+		if err != nil {
+			return err
+		}
+		brokers := []map[string]any{}
+		for _, b := range md.Brokers {
+			brokers = append(brokers, map[string]any{"id": b.NodeID, "host": b.Host, "port": b.Port})
+		}
+		topics := map[string]any{}
+		for name, t := range md.Topics {
+			topics[name] = len(t.Partitions)
+		}
+		cli.Emit(map[string]any{"brokers": brokers, "topics": topics})
+		return nil
+	})
 }
 
-func alterConfigs(a *cli.Args) error {
+func (program) AlterConfigs(a *cli.Args) error {
 	return alter(a, func(adm *kadm.Client, ctx context.Context, configs []kadm.AlterConfig) (kadm.AlterConfigsResponses, error) {
 		return adm.AlterTopicConfigsState(ctx, configs, a.Topic)
 	})
 }
 
-func incrementalAlterConfigs(a *cli.Args) error {
+func (program) IncrementalAlterConfigs(a *cli.Args) error {
 	return alter(a, func(adm *kadm.Client, ctx context.Context, configs []kadm.AlterConfig) (kadm.AlterConfigsResponses, error) {
 		return adm.AlterTopicConfigs(ctx, configs, a.Topic)
 	})
@@ -382,41 +355,36 @@ func incrementalAlterConfigs(a *cli.Args) error {
 // override, IncrementalAlterConfigs sets only these), then prints the
 // topic's overrides as DescribeConfigs reports them.
 func alter(a *cli.Args, request func(*kadm.Client, context.Context, []kadm.AlterConfig) (kadm.AlterConfigsResponses, error)) error {
-	adm, closeAdm, err := admin(a)
-	if err != nil {
-		return err
-	}
-	defer closeAdm()
-	ctx, cancel := timeout()
-	defer cancel()
-	var configs []kadm.AlterConfig
-	for _, c := range a.Configs {
-		value := c.Value
-		configs = append(configs, kadm.AlterConfig{Op: kadm.SetConfig, Name: c.Key, Value: &value})
-	}
-	responses, err := request(adm, ctx, configs)
-	if err != nil {
-		return err
-	}
-	for _, r := range responses {
-		if r.Err != nil {
-			return fmt.Errorf("%s: %w (%s)", r.Name, r.Err, r.ErrMessage)
+	return withAdmin(a, func(adm *kadm.Client, ctx context.Context) error {
+		var configs []kadm.AlterConfig
+		for _, c := range a.Configs {
+			value := c.Value
+			configs = append(configs, kadm.AlterConfig{Op: kadm.SetConfig, Name: c.Key, Value: &value})
 		}
-	}
-	described, err := adm.DescribeTopicConfigs(ctx, a.Topic)
-	if err != nil {
-		return err
-	}
-	config, err := described.On(a.Topic, nil)
-	if err != nil {
-		return err
-	}
-	overrides := map[string]any{}
-	for _, c := range config.Configs {
-		if c.Source == kmsg.ConfigSourceDynamicTopicConfig {
-			overrides[c.Key] = c.MaybeValue()
+		responses, err := request(adm, ctx, configs)
+		if err != nil {
+			return err
 		}
-	}
-	cli.Emit(map[string]any{"overrides": overrides})
-	return nil
+		for _, r := range responses {
+			if r.Err != nil {
+				return fmt.Errorf("%s: %w (%s)", r.Name, r.Err, r.ErrMessage)
+			}
+		}
+		described, err := adm.DescribeTopicConfigs(ctx, a.Topic)
+		if err != nil {
+			return err
+		}
+		config, err := described.On(a.Topic, nil)
+		if err != nil {
+			return err
+		}
+		overrides := map[string]any{}
+		for _, c := range config.Configs {
+			if c.Source == kmsg.ConfigSourceDynamicTopicConfig {
+				overrides[c.Key] = c.MaybeValue()
+			}
+		}
+		cli.Emit(map[string]any{"overrides": overrides})
+		return nil
+	})
 }

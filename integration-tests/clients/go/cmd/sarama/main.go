@@ -24,18 +24,11 @@ import (
 	"gregor-clients/internal/cli"
 )
 
+// program is sarama's implementation of the modes.
+type program struct{}
+
 func main() {
-	cli.Main(map[string]cli.Mode{
-		"produce":                   produce,
-		"consume":                   consume,
-		"group-consume":             groupConsume,
-		"offsets-for-times":         offsetsForTimes,
-		"create-topic":              createTopic,
-		"delete-topic":              deleteTopic,
-		"metadata":                  metadata,
-		"alter-configs":             alterConfigs,
-		"incremental-alter-configs": incrementalAlterConfigs,
-	}, "github.com/IBM/sarama")
+	cli.Main(program{}, "github.com/IBM/sarama")
 }
 
 func brokers(a *cli.Args) []string { return strings.Split(a.Bootstrap, ",") }
@@ -69,7 +62,7 @@ func compression(name string) sarama.CompressionCodec {
 	return sarama.CompressionNone
 }
 
-func produce(a *cli.Args) error {
+func (program) Produce(a *cli.Args) error {
 	c := config()
 	c.Producer.RequiredAcks = sarama.RequiredAcks(a.Acks)
 	c.Producer.Partitioner = sarama.NewManualPartitioner
@@ -126,7 +119,7 @@ func produce(a *cli.Args) error {
 	return nil
 }
 
-func consume(a *cli.Args) error {
+func (program) Consume(a *cli.Args) error {
 	client, err := sarama.NewClient(brokers(a), config())
 	if err != nil {
 		return err
@@ -260,7 +253,7 @@ func (m *member) done() bool {
 	return m.run.Done()
 }
 
-func groupConsume(a *cli.Args) error {
+func (program) GroupConsume(a *cli.Args) error {
 	c := config()
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
 	c.Consumer.Offsets.AutoCommit.Enable = false
@@ -322,7 +315,7 @@ func groupConsume(a *cli.Args) error {
 	return nil
 }
 
-func offsetsForTimes(a *cli.Args) error {
+func (program) OffsetsForTimes(a *cli.Args) error {
 	if !a.Timestamp.Set {
 		return errors.New("offsets-for-times needs --timestamp")
 	}
@@ -343,7 +336,7 @@ func admin(a *cli.Args) (sarama.ClusterAdmin, error) {
 	return sarama.NewClusterAdmin(brokers(a), config())
 }
 
-func createTopic(a *cli.Args) error {
+func (program) CreateTopic(a *cli.Args) error {
 	adm, err := admin(a)
 	if err != nil {
 		return err
@@ -360,7 +353,7 @@ func createTopic(a *cli.Args) error {
 	return nil
 }
 
-func deleteTopic(a *cli.Args) error {
+func (program) DeleteTopic(a *cli.Args) error {
 	adm, err := admin(a)
 	if err != nil {
 		return err
@@ -373,7 +366,7 @@ func deleteTopic(a *cli.Args) error {
 	return nil
 }
 
-func metadata(a *cli.Args) error {
+func (program) Metadata(a *cli.Args) error {
 	client, err := sarama.NewClient(brokers(a), config())
 	if err != nil {
 		return err
@@ -413,7 +406,7 @@ func metadata(a *cli.Args) error {
 	return nil
 }
 
-func alterConfigs(a *cli.Args) error {
+func (program) AlterConfigs(a *cli.Args) error {
 	return alter(a, func(adm sarama.ClusterAdmin) error {
 		entries := map[string]*string{}
 		for _, c := range a.Configs {
@@ -424,7 +417,7 @@ func alterConfigs(a *cli.Args) error {
 	})
 }
 
-func incrementalAlterConfigs(a *cli.Args) error {
+func (program) IncrementalAlterConfigs(a *cli.Args) error {
 	return alter(a, func(adm sarama.ClusterAdmin) error {
 		entries := map[string]sarama.IncrementalAlterConfigsEntry{}
 		for _, c := range a.Configs {

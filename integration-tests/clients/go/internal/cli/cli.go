@@ -316,10 +316,23 @@ func Fail(message string) {
 // Mode runs one mode; an error becomes a JSON error line and exit code 1.
 type Mode func(*Args) error
 
-// Main runs the mode named on the command line, one of `modes` (a mode the
-// program lacks is an error saying so). `--versions` prints the versions of
-// the modules named by `libraries` that the program was built with.
-func Main(modes map[string]Mode, libraries ...string) {
+// Client is a client program: its implementation of every mode.
+type Client interface {
+	Produce(*Args) error
+	Consume(*Args) error
+	GroupConsume(*Args) error
+	OffsetsForTimes(*Args) error
+	CreateTopic(*Args) error
+	DeleteTopic(*Args) error
+	Metadata(*Args) error
+	AlterConfigs(*Args) error
+	IncrementalAlterConfigs(*Args) error
+}
+
+// Main runs the mode of client named on the command line. `--versions`
+// prints the versions of the modules named by `libraries` that the program
+// was built with.
+func Main(client Client, libraries ...string) {
 	if len(os.Args) == 2 && os.Args[1] == "--versions" {
 		printVersions(libraries)
 		return
@@ -329,8 +342,18 @@ func Main(modes map[string]Mode, libraries ...string) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	mode, ok := modes[a.Mode]
-	if !ok {
+	mode := map[string]Mode{
+		"produce":                   client.Produce,
+		"consume":                   client.Consume,
+		"group-consume":             client.GroupConsume,
+		"offsets-for-times":         client.OffsetsForTimes,
+		"create-topic":              client.CreateTopic,
+		"delete-topic":              client.DeleteTopic,
+		"metadata":                  client.Metadata,
+		"alter-configs":             client.AlterConfigs,
+		"incremental-alter-configs": client.IncrementalAlterConfigs,
+	}[a.Mode]
+	if mode == nil {
 		Fail(fmt.Sprintf("mode %s is not implemented by this client", a.Mode))
 	}
 	if err := mode(a); err != nil {
