@@ -21,6 +21,5 @@ pub use batch::{
 pub use builder::{Record, RecordBatchBuilder};
 pub use compression::{Compression, CompressionError, DEFAULT_MAX_DECOMPRESSED};
 pub use records::{
-    create_time_max, decode_batch, max_timestamp_offset_delta, DecodedRecord, RecordError,
-    RecordHeader, Records,
+    create_time_max, decode_batch, DecodedRecord, RecordError, RecordHeader, Records,
 };

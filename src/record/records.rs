@@ -266,20 +266,10 @@ impl Iterator for Records {
     }
 }
 
-/// The offset delta of the record holding the batch's largest timestamp
-/// (the first such record), read from an uncompressed CreateTime batch's
-/// record headers without decoding keys or values: Kafka's leader records
-/// it as the batch's offset of max timestamp (`LogValidator`'s
-/// `offsetOfMaxBatchTimestamp`), where the time index points. `None` for a
-/// compressed or LogAppendTime batch (Kafka then uses the last offset), for
-/// one whose records are all timestamped below 0, and for a malformed one.
-pub fn max_timestamp_offset_delta(batch: &[u8]) -> Option<i32> {
-    create_time_max(batch)?.1
-}
-
 /// The largest record timestamp of an uncompressed CreateTime batch, as
 /// Kafka's leader computes it (from NO_TIMESTAMP, -1, up), and the offset
-/// delta of the first record holding it (`None` if no record is above -1),
+/// delta of the first record holding it (`None` if no record is above -1):
+/// where the time index points (`LogValidator`'s `offsetOfMaxBatchTimestamp`),
 /// read from the record headers alone. `None` for a compressed or
 /// LogAppendTime batch and for a malformed one.
 pub fn create_time_max(batch: &[u8]) -> Option<(i64, Option<i32>)> {

@@ -325,21 +325,26 @@ proptest! {
     }
 }
 
+/// The offset delta [`create_time_max`] finds for the largest timestamp.
+fn offset_of_max(batch: &[u8]) -> Option<i32> {
+    create_time_max(batch).and_then(|(_, delta)| delta)
+}
+
 #[test]
 fn offset_of_max_timestamp_is_that_of_the_first_record_holding_it() {
     let mut b = RecordBatchBuilder::new(T0);
     for ts in [T0, T0 + 5, T0 + 2, T0 + 5, T0 + 1] {
         b.append(Record::new(ts, None, Some(b"v")));
     }
-    assert_eq!(max_timestamp_offset_delta(&b.build()), Some(1));
+    assert_eq!(offset_of_max(&b.build()), Some(1));
     // Compressed batches are not looked into: Kafka takes the last offset.
     let mut b = RecordBatchBuilder::new(T0).compression(Compression::Gzip);
     b.append(Record::new(T0 + 9, None, Some(b"v")));
     b.append(Record::new(T0, None, Some(b"v")));
-    assert_eq!(max_timestamp_offset_delta(&b.build()), None);
+    assert_eq!(offset_of_max(&b.build()), None);
     // Kafka starts from NO_TIMESTAMP (-1): none of these is larger.
     let mut b = RecordBatchBuilder::new(-5);
     b.append(Record::new(-5, None, Some(b"v")));
-    assert_eq!(max_timestamp_offset_delta(&b.build()), None);
-    assert_eq!(max_timestamp_offset_delta(b"short"), None);
+    assert_eq!(offset_of_max(&b.build()), None);
+    assert_eq!(offset_of_max(b"short"), None);
 }
