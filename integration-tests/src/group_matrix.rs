@@ -153,21 +153,39 @@ pub fn group_consume(
 /// (record `i` of partition `p` has value `value-<p * per_partition + i>`).
 pub fn produce(bootstrap: &str, topic: &str, partitions: i32, per_partition: i64) -> Result<()> {
     for p in 0..partitions {
-        let start = i64::from(p) * per_partition;
-        CONFLUENT_KAFKA.run_ok(
+        produce_numbered(
             bootstrap,
             topic,
-            "produce",
-            &[
-                "--partition".into(),
-                p.to_string(),
-                "--start".into(),
-                start.to_string(),
-                "--count".into(),
-                per_partition.to_string(),
-            ],
+            p,
+            i64::from(p) * per_partition,
+            per_partition,
         )?;
     }
+    Ok(())
+}
+
+/// Produces records `start..start + count` (value `value-<i>`) to
+/// `partition` with confluent-kafka.
+fn produce_numbered(
+    bootstrap: &str,
+    topic: &str,
+    partition: i32,
+    start: i64,
+    count: i64,
+) -> Result<()> {
+    CONFLUENT_KAFKA.run_ok(
+        bootstrap,
+        topic,
+        "produce",
+        &[
+            "--partition".into(),
+            partition.to_string(),
+            "--start".into(),
+            start.to_string(),
+            "--count".into(),
+            count.to_string(),
+        ],
+    )?;
     Ok(())
 }
 
@@ -541,19 +559,7 @@ pub fn static_member_returns_without_rebalance_on(
     let produce_round = |round: i64| -> Result<()> {
         for p in 0..PARTITIONS {
             let start = i64::from(p) * 2 * PER_ROUND + round * PER_ROUND;
-            CONFLUENT_KAFKA.run_ok(
-                &bootstrap,
-                &topic,
-                "produce",
-                &[
-                    "--partition".into(),
-                    p.to_string(),
-                    "--start".into(),
-                    start.to_string(),
-                    "--count".into(),
-                    PER_ROUND.to_string(),
-                ],
-            )?;
+            produce_numbered(&bootstrap, &topic, p, start, PER_ROUND)?;
         }
         Ok(())
     };
