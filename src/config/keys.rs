@@ -403,7 +403,11 @@ pub fn render_markdown() -> String {
 }
 
 /// `advertised.listeners`.
-pub const ADVERTISED_LISTENERS: ConfigKey = kafka("advertised.listeners", ConfigType::String, None).dynamic().reads("What clients and other brokers are told to connect to; names from `listeners`; unset means `listeners`.");
+pub const ADVERTISED_LISTENERS: ConfigKey = kafka("advertised.listeners", ConfigType::String, None)
+    .dynamic()
+    .reads(
+        "What clients and other brokers are told to connect to; names from `listeners`; unset means `listeners`.",
+    );
 
 /// `auto.create.topics.enable`.
 pub const AUTO_CREATE_TOPICS_ENABLE: ConfigKey = kafka(
@@ -422,7 +426,11 @@ pub const AUTO_LEADER_REBALANCE_ENABLE: ConfigKey = kafka(
 .reads("The controller periodically moves leadership back to preferred replicas.");
 
 /// `broker.id`.
-pub const BROKER_ID: ConfigKey = kafka("broker.id", ConfigType::Int, Some("-1")).at_least(-1).reads("This broker's id, at most `reserved.broker.max.id`; -1 takes a generated id from `/brokers/seqid`.");
+pub const BROKER_ID: ConfigKey = kafka("broker.id", ConfigType::Int, Some("-1"))
+    .at_least(-1)
+    .reads(
+        "This broker's id, at most `reserved.broker.max.id`; -1 takes a generated id from `/brokers/seqid`.",
+    );
 
 /// `broker.rack`.
 pub const BROKER_RACK: ConfigKey = kafka("broker.rack", ConfigType::String, None)
@@ -547,7 +555,16 @@ pub const LEADER_IMBALANCE_PER_BROKER_PERCENTAGE: ConfigKey = kafka(
 .reads("Share of a broker's preferred partitions led elsewhere that triggers a rebalance.");
 
 /// `listener.security.protocol.map`.
-pub const LISTENER_SECURITY_PROTOCOL_MAP: ConfigKey = kafka("listener.security.protocol.map", ConfigType::String, Some("PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL")).dynamic().reads("Security protocol of each listener name; gregor serves PLAINTEXT only and refuses a listener mapped to another.");
+pub const LISTENER_SECURITY_PROTOCOL_MAP: ConfigKey = kafka(
+    "listener.security.protocol.map",
+    ConfigType::String,
+    Some("PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"),
+)
+.dynamic()
+.reads(
+    "Security protocol of each listener name; gregor serves PLAINTEXT only and refuses a \
+     listener mapped to another.",
+);
 
 /// `listeners`.
 pub const LISTENERS: ConfigKey = kafka("listeners", ConfigType::String, None)
@@ -667,7 +684,14 @@ pub const LOG_FLUSH_INTERVAL_MESSAGES: ConfigKey = kafka(
 .reads("fsync after this many unflushed records; `Long.MaxValue` never.");
 
 /// `log.flush.interval.ms`.
-pub const LOG_FLUSH_INTERVAL_MS: ConfigKey = kafka("log.flush.interval.ms", ConfigType::Long, None).dynamic().at_least(0).topic("flush.ms").synonyms(LOG_FLUSH_INTERVAL_SYNONYMS).reads("fsync when the oldest unflushed data is this old; unset means `log.flush.scheduler.interval.ms`.");
+pub const LOG_FLUSH_INTERVAL_MS: ConfigKey = kafka("log.flush.interval.ms", ConfigType::Long, None)
+    .dynamic()
+    .at_least(0)
+    .topic("flush.ms")
+    .synonyms(LOG_FLUSH_INTERVAL_SYNONYMS)
+    .reads(
+        "fsync when the oldest unflushed data is this old; unset means `log.flush.scheduler.interval.ms`.",
+    );
 
 /// `log.flush.offset.checkpoint.interval.ms`.
 pub const LOG_FLUSH_OFFSET_CHECKPOINT_INTERVAL_MS: ConfigKey = kafka(
@@ -743,7 +767,14 @@ pub const LOG_RETENTION_MINUTES: ConfigKey = kafka("log.retention.minutes", Conf
     .reads("`log.retention.ms` in minutes; unset means `log.retention.hours`.");
 
 /// `log.retention.ms`.
-pub const LOG_RETENTION_MS: ConfigKey = kafka("log.retention.ms", ConfigType::Long, None).dynamic().topic("retention.ms").topic_at_least(-1).synonyms(LOG_RETENTION_SYNONYMS).reads("Delete segments older than this; negative keeps them forever; unset means `log.retention.minutes`.");
+pub const LOG_RETENTION_MS: ConfigKey = kafka("log.retention.ms", ConfigType::Long, None)
+    .dynamic()
+    .topic("retention.ms")
+    .topic_at_least(-1)
+    .synonyms(LOG_RETENTION_SYNONYMS)
+    .reads(
+        "Delete segments older than this; negative keeps them forever; unset means `log.retention.minutes`.",
+    );
 
 /// `log.roll.hours`.
 pub const LOG_ROLL_HOURS: ConfigKey = kafka("log.roll.hours", ConfigType::Int, Some("168"))
@@ -752,7 +783,14 @@ pub const LOG_ROLL_HOURS: ConfigKey = kafka("log.roll.hours", ConfigType::Int, S
     .reads("`log.roll.ms` in hours.");
 
 /// `log.roll.ms`.
-pub const LOG_ROLL_MS: ConfigKey = kafka("log.roll.ms", ConfigType::Long, None).dynamic().at_least(1).topic("segment.ms").synonyms(LOG_ROLL_SYNONYMS).reads("Roll a non-empty active segment this long after its first append; unset means `log.roll.hours`.");
+pub const LOG_ROLL_MS: ConfigKey = kafka("log.roll.ms", ConfigType::Long, None)
+    .dynamic()
+    .at_least(1)
+    .topic("segment.ms")
+    .synonyms(LOG_ROLL_SYNONYMS)
+    .reads(
+        "Roll a non-empty active segment this long after its first append; unset means `log.roll.hours`.",
+    );
 
 /// `log.segment.bytes`.
 pub const LOG_SEGMENT_BYTES: ConfigKey =
@@ -1587,7 +1625,7 @@ mod tests {
     fn configuration_doc_is_rendered_from_the_table() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/CONFIGURATION.md");
         let rendered = render_markdown();
-        if std::env::var_os("GREGOR_UPDATE_DOCS").is_some() {
+        if std::env::var("GREGOR_UPDATE_DOCS").is_ok_and(|v| v == "1") {
             std::fs::write(path, &rendered).expect("write docs/CONFIGURATION.md");
         }
         let committed = std::fs::read_to_string(path).unwrap_or_default();
