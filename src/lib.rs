@@ -1,7 +1,8 @@
 //! gregor: a message broker faithful to Apache Kafka's ZooKeeper-coordinated
 //! architecture, speaking Kafka's wire protocol.
 //!
-//! See `shared/design/ARCHITECTURE.md` for the module map.
+//! `docs/ARCHITECTURE.md` in the repository describes the design and the
+//! module map.
 
 pub mod admin;
 pub mod broker;
