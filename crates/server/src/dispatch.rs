@@ -151,8 +151,8 @@ macro_rules! dispatch_table {
         /// The broker side of request handling: one method per API in the
         /// dispatch table. Methods return futures that must be `Send`;
         /// implement them with `async fn`. A handler must not block a
-        /// runtime thread on disk or ZooKeeper (ARCHITECTURE, "Runtime");
-        /// use `spawn_blocking` where a syscall can stall.
+        /// runtime thread on disk or ZooKeeper (docs/ARCHITECTURE.md,
+        /// "Runtime"); use `spawn_blocking` where a syscall can stall.
         ///
         /// Requests of one connection are handled one at a time, in order
         /// (Kafka's per-connection ordering): the next request's handler
