@@ -8,7 +8,7 @@ use bytes::{Bytes, BytesMut};
 use proptest::test_runner::{Config, TestRunner};
 
 use super::codec::Message;
-use super::primitives::Uuid;
+use crate::Uuid;
 
 /// A small deterministic generator (xorshift64*), seeded by proptest.
 pub struct Gen(u64);
@@ -78,7 +78,7 @@ impl Random for Uuid {
         for b in out.iter_mut() {
             *b = g.next_u64() as u8;
         }
-        Uuid(out)
+        Uuid::from_bytes(out)
     }
 }
 
