@@ -100,10 +100,13 @@ mod tests {
         let mut seen = Vec::new();
         let result: Result<(), u32> = Backoff::fixed(PAUSE)
             .max_attempts(3)
-            .retry(async |n| Err(n), |e| {
-                seen.push(*e);
-                true
-            })
+            .retry(
+                async |n| Err(n),
+                |e| {
+                    seen.push(*e);
+                    true
+                },
+            )
             .await;
         assert_eq!(result, Err(2));
         assert_eq!(seen, [0, 1], "the last failure is not offered for retry");

@@ -17,6 +17,7 @@ use gregor_log::checkpoint::MetaProperties;
 use gregor_log::manager::BackgroundTasks;
 use gregor_log::{LogConfig, LogError, LogManager, LogManagerConfig};
 use gregor_protocol::BrokerId;
+use gregor_runtime::SystemClock;
 use gregor_zk::client::{KafkaZkClient, ZkError};
 use gregor_zk::data::{BrokerInfo, EndPoint, SecurityProtocol};
 use gregor_zk::session::ZkSession;
@@ -110,6 +111,7 @@ impl Broker {
             broker_id: id,
             cluster_id: Some(cluster_id.clone()),
             cleaner: config.log_cleaner.clone(),
+            clock: SystemClock::shared(),
         })?);
         let background = logs.start_background();
         let replicas = Arc::new(ReplicaManager::new(
@@ -123,6 +125,7 @@ impl Broker {
             GroupConfig::from_broker(&config),
             Arc::clone(&replicas) as Arc<dyn OffsetsTopic>,
             Arc::clone(&metadata),
+            Arc::clone(logs.clock()),
         );
         coordinator.start();
         let broker = Arc::new(Broker {
@@ -179,7 +182,10 @@ impl Broker {
         let session_timeout = Duration::from_millis(self.config.zookeeper_session_timeout_ms);
         let deadline = Instant::now() + 2 * session_timeout;
         loop {
-            match client.register_broker(&info).await {
+            match client
+                .register_broker(&info, self.logs.clock().milliseconds())
+                .await
+            {
                 Err(ZkError::BrokerIdInUse(id)) if Instant::now() < deadline => {
                     info!("broker id {id} is still registered by a previous session; waiting for it to expire");
                     tokio::time::sleep(REGISTRATION_RETRY).await;
@@ -205,7 +211,9 @@ impl Broker {
                     let broker = Arc::clone(&broker);
                     async move {
                         client.ensure_persistent_paths().await?;
-                        let epoch = client.register_broker(&info).await?;
+                        let epoch = client
+                            .register_broker(&info, broker.logs.clock().milliseconds())
+                            .await?;
                         broker.broker_epoch.store(epoch, Ordering::SeqCst);
                         // Kafka re-runs the election in every new session.
                         broker.run_for_controller(client);

@@ -29,6 +29,7 @@ use super::fetcher::{FetchTarget, ReplicaFetcherManager};
 use super::manager::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
 use super::testing::{batch, config, manager, ME};
 use super::{LeaderAndIsrPartition, Partition, ReplicaManager};
+use gregor_runtime::{ManualClock, SystemClock};
 
 const LEADER: BrokerId = 2;
 
@@ -54,7 +55,7 @@ fn partitions_are_spread_over_each_leaders_fetchers() {
     let rm = manager(dir.path());
     let mut fetcher_config = config().fetcher;
     fetcher_config.num_fetchers = 2;
-    let fetchers = ReplicaFetcherManager::new(fetcher_config);
+    let fetchers = ReplicaFetcherManager::new(fetcher_config, SystemClock::shared());
     let target = |partition: i32, leader: BrokerId, leader_epoch: i32| {
         let tp = TopicPartition::new("t", partition);
         let log = rm
@@ -291,7 +292,7 @@ fn log_with(dir: &std::path::Path, batches: &[(i32, i64)]) -> PartitionLog {
         &dir.join("t-0"),
         LogConfig::default(),
         LoadState::default(),
-        0,
+        ManualClock::new(0),
     )
     .unwrap();
     for &(epoch, ts) in batches {

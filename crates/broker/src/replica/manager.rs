@@ -181,7 +181,7 @@ impl ReplicaManager {
     pub fn new(logs: Arc<LogManager>, config: ReplicaConfig, isr_store: Arc<dyn IsrStore>) -> Self {
         let (isr_updates, queued) = mpsc::unbounded_channel();
         ReplicaManager {
-            fetchers: ReplicaFetcherManager::new(config.fetcher.clone()),
+            fetchers: ReplicaFetcherManager::new(config.fetcher.clone(), Arc::clone(logs.clock())),
             config,
             logs,
             partitions: RwLock::new(HashMap::new()),
@@ -219,7 +219,7 @@ impl ReplicaManager {
         }
         let lag = self.config.lag_time_max;
         tasks.push(every(Arc::downgrade(self), lag / 2, |rm| async move {
-            rm.maybe_shrink_isrs(now_ms());
+            rm.maybe_shrink_isrs(rm.now_ms());
         }));
         let interval = self.config.high_watermark_checkpoint_interval;
         tasks.push(every(Arc::downgrade(self), interval, |rm| async move {
@@ -245,6 +245,11 @@ impl ReplicaManager {
         {
             task.abort();
         }
+    }
+
+    /// Now on the broker's clock (the log manager's).
+    pub(super) fn now_ms(&self) -> i64 {
+        self.logs.clock().milliseconds()
     }
 
     pub fn log_manager(&self) -> &Arc<LogManager> {
@@ -321,7 +326,7 @@ impl ReplicaManager {
     ) -> Result<(LogAppendInfo, i32), ReplicaError> {
         let appended = self
             .hosted(tp)?
-            .append_as_leader(records, acks_all, now_ms())?;
+            .append_as_leader(records, acks_all, self.now_ms())?;
         // Followers wait for new records, consumers for committed ones.
         if !appended.0.duplicate {
             self.wake_fetches();
@@ -422,7 +427,7 @@ impl ReplicaManager {
             leader_epoch,
             want.fetch_offset,
             log_end,
-            now_ms(),
+            self.now_ms(),
         ) {
             Some(recorded) => {
                 slice.high_watermark = recorded.high_watermark;
@@ -661,10 +666,6 @@ where
             job(rm).await;
         }
     })
-}
-
-fn now_ms() -> i64 {
-    gregor_log::partition_log::now_ms()
 }
 
 #[cfg(test)]

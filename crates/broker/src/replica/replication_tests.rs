@@ -210,7 +210,7 @@ async fn a_lagging_follower_leaves_the_isr_and_the_high_watermark_moves_on() {
     fetch(&rm, Some(F3), 0).await.unwrap();
     assert_eq!(high_watermark(&rm), 0);
     let lag = config().lag_time_max.as_millis() as i64;
-    let now = gregor_log::partition_log::now_ms();
+    let now = rm.now_ms();
     rm.maybe_shrink_isrs(now + lag / 2);
     assert_eq!(
         rm.write_queued_isr_updates().await,
@@ -264,7 +264,7 @@ async fn a_leader_refused_an_isr_write_stops_leading_until_the_next_leader_and_i
     );
     assert_eq!(fetch(&rm, None, 0).await.unwrap_err(), not_leader);
     assert_eq!(fetch(&rm, Some(F3), 1).await.unwrap_err(), not_leader);
-    rm.maybe_shrink_isrs(gregor_log::partition_log::now_ms() + 3_600_000);
+    rm.maybe_shrink_isrs(rm.now_ms() + 3_600_000);
     assert_eq!(rm.write_queued_isr_updates().await, 0);
     // The controller's next LeaderAndIsr makes it the leader again, with
     // the current version.
@@ -462,7 +462,7 @@ async fn acks_all_needs_min_insync_replicas_before_and_after_the_append() {
     fetch(&rm, Some(F2), 0).await.unwrap();
     let (_, awaited) = rm.append_for_all_acks(&tp(), &batch(0)).unwrap();
     let lag = config().lag_time_max.as_millis() as i64;
-    rm.maybe_shrink_isrs(gregor_log::partition_log::now_ms() + lag + 1_000);
+    rm.maybe_shrink_isrs(rm.now_ms() + lag + 1_000);
     assert_eq!(rm.write_queued_isr_updates().await, 1);
     let outcome = rm
         .wait_for_commits(&[awaited], Duration::from_secs(10))

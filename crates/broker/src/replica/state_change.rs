@@ -216,9 +216,7 @@ impl ReplicaManager {
         };
         self.fetchers.remove_partitions(std::slice::from_ref(tp));
         let result = if state.leader == self.config.broker_id {
-            partition
-                .make_leader(state, gregor_log::partition_log::now_ms())
-                .map(drop)
+            partition.make_leader(state, self.now_ms()).map(drop)
         } else {
             partition.make_follower(state);
             Ok(())
