@@ -24,6 +24,6 @@ pub mod shutdown;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 #[cfg(feature = "tokio")]
-pub use retry::Backoff;
+pub use retry::{Backoff, Retries};
 #[cfg(feature = "tokio")]
 pub use shutdown::Shutdown;

@@ -53,29 +53,62 @@ impl Backoff {
         self.until(deadline.checked_sub(self.pause).unwrap_or(deadline))
     }
 
-    /// Runs `attempt` (given its number, 0 for the first) until it
-    /// succeeds, or fails when the limits forbid another attempt, or fails
-    /// with an error `retry_if` rejects. `retry_if` sees each failure the
-    /// limits would retry, and is where callers log it.
-    pub async fn retry<T, E>(
-        self,
-        mut attempt: impl AsyncFnMut(u32) -> Result<T, E>,
-        mut retry_if: impl FnMut(&E) -> bool,
-    ) -> Result<T, E> {
-        let mut number = 0;
-        loop {
-            let error = match attempt(number).await {
-                Ok(value) => return Ok(value),
-                Err(error) => error,
-            };
-            number = number.saturating_add(1);
-            let exhausted = self.max_attempts.is_some_and(|max| number >= max)
-                || self.deadline.is_some_and(|d| Instant::now() >= d);
-            if exhausted || !retry_if(&error) {
-                return Err(error);
-            }
-            tokio::time::sleep(self.pause).await;
+    /// Starts counting the attempts of one operation.
+    pub fn start(self) -> Retries {
+        Retries {
+            policy: self,
+            failures: 0,
         }
+    }
+}
+
+/// The retries of one operation under a [`Backoff`]. After each failed
+/// attempt the caller asks [`allows_another`](Self::allows_another) (in a
+/// match guard, after its own test of whether the error is retriable),
+/// logs, and awaits [`pause`](Self::pause) before the next attempt:
+///
+/// ```ignore
+/// let mut retries = Backoff::fixed(PAUSE).until(deadline).start();
+/// loop {
+///     match attempt().await {
+///         Err(e) if e.is_retriable() && retries.allows_another() => {
+///             warn!("retrying after {e}");
+///             retries.pause().await;
+///         }
+///         result => return result,
+///     }
+/// }
+/// ```
+///
+/// (A loop rather than a closure-taking helper: attempts borrow their
+/// caller mutably, and futures of async closures are not yet provably
+/// `Send` inside spawned tasks.)
+#[derive(Debug)]
+pub struct Retries {
+    policy: Backoff,
+    failures: u32,
+}
+
+impl Retries {
+    /// Counts a failed attempt and tells whether the limits allow another.
+    pub fn allows_another(&mut self) -> bool {
+        self.failures = self.failures.saturating_add(1);
+        let exhausted = self
+            .policy
+            .max_attempts
+            .is_some_and(|max| self.failures >= max)
+            || self.policy.deadline.is_some_and(|d| Instant::now() >= d);
+        !exhausted
+    }
+
+    /// How many attempts have failed so far.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// Waits the pause before the next attempt.
+    pub async fn pause(&self) {
+        tokio::time::sleep(self.policy.pause).await;
     }
 }
 
@@ -85,64 +118,57 @@ mod tests {
 
     const PAUSE: Duration = Duration::from_millis(100);
 
+    /// Runs attempts that all fail under `policy`, as a caller's loop does;
+    /// returns how many ran.
+    async fn attempts_until_given_up(policy: Backoff) -> u32 {
+        let mut retries = policy.start();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            if !retries.allows_another() {
+                return attempts;
+            }
+            retries.pause().await;
+        }
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn retries_until_the_attempt_succeeds_pausing_between_attempts() {
+    async fn pauses_between_attempts() {
         let start = Instant::now();
-        let result: Result<u32, u32> = Backoff::fixed(PAUSE)
-            .retry(async |n| if n < 3 { Err(n) } else { Ok(n) }, |_| true)
-            .await;
-        assert_eq!(result, Ok(3));
+        let mut retries = Backoff::fixed(PAUSE).start();
+        for _ in 0..3 {
+            assert!(retries.allows_another());
+            retries.pause().await;
+        }
+        assert_eq!(retries.failures(), 3);
         assert_eq!(start.elapsed(), 3 * PAUSE);
     }
 
     #[tokio::test(start_paused = true)]
     async fn gives_up_after_the_maximum_attempts() {
-        let mut seen = Vec::new();
-        let result: Result<(), u32> = Backoff::fixed(PAUSE)
-            .max_attempts(3)
-            .retry(
-                async |n| Err(n),
-                |e| {
-                    seen.push(*e);
-                    true
-                },
-            )
-            .await;
-        assert_eq!(result, Err(2));
-        assert_eq!(seen, [0, 1], "the last failure is not offered for retry");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn an_error_retry_if_rejects_ends_at_once() {
         let start = Instant::now();
-        let result: Result<(), &str> = Backoff::fixed(PAUSE)
-            .retry(async |_| Err("fatal"), |e| *e != "fatal")
-            .await;
-        assert_eq!(result, Err("fatal"));
-        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(
+            attempts_until_given_up(Backoff::fixed(PAUSE).max_attempts(3)).await,
+            3
+        );
+        assert_eq!(start.elapsed(), 2 * PAUSE);
     }
 
     #[tokio::test(start_paused = true)]
     async fn until_retries_while_the_deadline_has_not_passed() {
         let start = Instant::now();
-        let result: Result<(), u32> = Backoff::fixed(PAUSE)
-            .until(start + Duration::from_millis(250))
-            .retry(async |n| Err(n), |_| true)
-            .await;
+        let policy = Backoff::fixed(PAUSE).until(start + Duration::from_millis(250));
         // Failures at 0, 100 and 200 ms are retried; the one at 300 is not.
-        assert_eq!(result, Err(3));
+        assert_eq!(attempts_until_given_up(policy).await, 4);
         assert_eq!(start.elapsed(), 3 * PAUSE);
     }
 
     #[tokio::test(start_paused = true)]
     async fn starting_before_starts_no_attempt_after_the_deadline() {
         let start = Instant::now();
-        let result: Result<(), u32> = Backoff::fixed(PAUSE)
-            .starting_before(start + Duration::from_millis(250))
-            .retry(async |n| Err(n), |_| true)
-            .await;
+        let policy = Backoff::fixed(PAUSE).starting_before(start + Duration::from_millis(250));
         // Attempts at 0, 100 and 200 ms; one at 300 would start too late.
-        assert_eq!(result, Err(2));
+        assert_eq!(attempts_until_given_up(policy).await, 3);
         assert_eq!(start.elapsed(), 2 * PAUSE);
     }
 }

@@ -17,7 +17,7 @@ use gregor_log::checkpoint::MetaProperties;
 use gregor_log::manager::BackgroundTasks;
 use gregor_log::{LogConfig, LogError, LogManager, LogManagerConfig};
 use gregor_protocol::BrokerId;
-use gregor_runtime::SystemClock;
+use gregor_runtime::{Backoff, SystemClock};
 use gregor_zk::client::{KafkaZkClient, ZkError};
 use gregor_zk::data::{BrokerInfo, EndPoint, SecurityProtocol};
 use gregor_zk::session::ZkSession;
@@ -180,22 +180,21 @@ impl Broker {
         let info = self.broker_info(bound_ports);
         let client = self.zk.client();
         let session_timeout = Duration::from_millis(self.config.zookeeper_session_timeout_ms);
-        let deadline = Instant::now() + 2 * session_timeout;
-        loop {
+        let deadline = tokio::time::Instant::now() + 2 * session_timeout;
+        let mut retries = Backoff::fixed(REGISTRATION_RETRY).until(deadline).start();
+        let epoch = loop {
             match client
                 .register_broker(&info, self.logs.clock().milliseconds())
                 .await
             {
-                Err(ZkError::BrokerIdInUse(id)) if Instant::now() < deadline => {
+                Err(ZkError::BrokerIdInUse(id)) if retries.allows_another() => {
                     info!("broker id {id} is still registered by a previous session; waiting for it to expire");
-                    tokio::time::sleep(REGISTRATION_RETRY).await;
+                    retries.pause().await;
                 }
-                result => {
-                    self.broker_epoch.store(result?, Ordering::SeqCst);
-                    break;
-                }
+                result => break result?,
             }
-        }
+        };
+        self.broker_epoch.store(epoch, Ordering::SeqCst);
         self.metadata.set_brokers(vec![live_broker(&info)]);
         self.run_for_controller(client.clone());
         // Kafka's transaction coordinator claims its first producer id
@@ -324,10 +323,12 @@ impl Broker {
             return;
         }
         let backoff = Duration::from_millis(self.config.controlled_shutdown_retry_backoff_ms);
-        for attempt in 0..=self.config.controlled_shutdown_max_retries {
-            if attempt > 0 {
-                tokio::time::sleep(backoff).await;
-            }
+        let attempts = self
+            .config
+            .controlled_shutdown_max_retries
+            .saturating_add(1);
+        let mut retries = Backoff::fixed(backoff).max_attempts(attempts).start();
+        loop {
             match self.request_controlled_shutdown().await {
                 Ok(remaining) if remaining.is_empty() => {
                     info!("controlled shutdown of broker {} succeeded", self.id);
@@ -340,6 +341,10 @@ impl Broker {
                 ),
                 Err(e) => warn!("controlled shutdown attempt failed: {e}"),
             }
+            if !retries.allows_another() {
+                break;
+            }
+            retries.pause().await;
         }
         warn!("controlled shutdown incomplete; shutting down anyway");
     }
