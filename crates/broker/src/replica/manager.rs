@@ -686,7 +686,7 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn fetch_waits_for_min_bytes_and_wakes_on_append() {
         let dir = tempfile::tempdir().unwrap();
         let rm = manager(dir.path());

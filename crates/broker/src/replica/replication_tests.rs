@@ -129,7 +129,7 @@ async fn the_high_watermark_is_the_smallest_log_end_in_the_isr() {
     assert_eq!((latest(None), latest(Some(F2))), (3, 4));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_follower_fetch_that_commits_records_wakes_a_waiting_consumer() {
     let dir = tempfile::tempdir().unwrap();
     let (rm, _) = leader(dir.path(), &[ME, F2], 2);
@@ -405,7 +405,7 @@ fn leader_with_min_isr(
     rm
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn acks_all_is_answered_once_the_isr_has_the_batch() {
     let dir = tempfile::tempdir().unwrap();
     let rm = leader_with_min_isr(dir.path(), &[ME, F2], 2);
@@ -474,7 +474,7 @@ async fn acks_all_needs_min_insync_replicas_before_and_after_the_append() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn acks_all_fails_when_leadership_moves_before_the_commit() {
     let dir = tempfile::tempdir().unwrap();
     let rm = leader_with_min_isr(dir.path(), &[ME, F2], 1);

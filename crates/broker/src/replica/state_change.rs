@@ -578,7 +578,7 @@ mod tests {
         assert_eq!(listed(Some(9)), Err(ErrorCode::UNKNOWN_LEADER_EPOCH));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_waiting_fetch_answers_when_its_leader_becomes_a_follower() {
         let dir = tempfile::tempdir().unwrap();
         let rm = manager(dir.path());
