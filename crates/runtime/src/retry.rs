@@ -80,6 +80,9 @@ impl Backoff {
 /// }
 /// ```
 ///
+/// Under a backoff without limits every attempt may be retried: such a
+/// loop only pauses.
+///
 /// (A loop rather than a closure-taking helper: attempts borrow their
 /// caller mutably, and futures of async closures are not yet provably
 /// `Send` inside spawned tasks.)

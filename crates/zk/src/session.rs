@@ -117,14 +117,13 @@ impl ZkSession {
 
     /// Opens a new session, retrying for as long as it takes.
     async fn reconnect(&self) -> KafkaZkClient {
-        let mut retries = Backoff::fixed(RECONNECT_BACKOFF).start();
+        // Unlimited: no need to ask whether another attempt is allowed.
+        let retries = Backoff::fixed(RECONNECT_BACKOFF).start();
         loop {
             match KafkaZkClient::connect(&self.connect_string, self.session_timeout).await {
                 Ok(client) => return client,
                 Err(error) => {
                     log::warn!("cannot open a ZooKeeper session yet: {error}");
-                    // Unlimited: this always allows another attempt.
-                    retries.allows_another();
                     retries.pause().await;
                 }
             }

@@ -15,6 +15,7 @@ use gregor_zk::data::LeaderIsrAndControllerEpoch;
 use super::manager::{FetchParams, FetchPartition, PartitionData};
 use super::testing::{batch, config, manager_with, manager_with_zk, FakeZk, ME};
 use super::{LeaderAndIsrPartition, ReplicaManager, Role};
+use gregor_runtime::Shutdown;
 
 const F2: BrokerId = 2;
 const F3: BrokerId = 3;
@@ -375,7 +376,7 @@ async fn high_watermarks_are_checkpointed_periodically() {
     for ts in 0..4 {
         rm.append(&tp(), &batch(ts)).unwrap();
     }
-    rm.startup();
+    rm.startup(Shutdown::new());
     let checkpoint = dir.path().join("replication-offset-checkpoint");
     let started = std::time::Instant::now();
     loop {
@@ -389,7 +390,7 @@ async fn high_watermarks_are_checkpointed_periodically() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    rm.shutdown();
+    rm.shutdown().await;
 }
 
 /// A leader of `tp()` whose log has `min.insync.replicas` = `min_isr`.
