@@ -22,8 +22,8 @@ use gregor_protocol::api::update_metadata::{
     UpdateMetadataBroker, UpdateMetadataEndpoint, UpdateMetadataPartitionState,
     UpdateMetadataRequest, UpdateMetadataTopicState,
 };
-use gregor_protocol::primitives::Uuid;
 use gregor_protocol::ErrorCode;
+use gregor_protocol::Uuid;
 use gregor_record::{Record, RecordBatchBuilder};
 use integration_tests::wire::WireClient;
 use integration_tests::{gregor_broker_with_zk, unique_topic};
@@ -34,7 +34,7 @@ const EPOCH: i32 = 1_000;
 /// Broker 1 is the real one; broker 2 exists only in what the test says.
 const ME: i32 = 1;
 const OTHER: i32 = 2;
-const TOPIC_ID: Uuid = Uuid([7; 16]);
+const TOPIC_ID: Uuid = Uuid::from_bytes([7; 16]);
 
 fn batch() -> Bytes {
     let mut b = RecordBatchBuilder::new(1);

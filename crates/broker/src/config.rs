@@ -1005,7 +1005,7 @@ const FIXED_TOPIC_CONFIGS: [(&str, &str); 10] = [
 
 /// Every topic config Kafka 2.8 describes, with its value for a topic with
 /// these `overrides` whose log config is `config`: [`describe`] and the
-/// [`FIXED_TOPIC_CONFIGS`].
+/// `FIXED_TOPIC_CONFIGS`.
 pub fn describe_topic(
     config: &LogConfig,
     overrides: &BTreeMap<String, String>,

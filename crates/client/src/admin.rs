@@ -16,11 +16,11 @@
 //! Kafka 2.8 brokers serve all of them too.
 //!
 //! ```no_run
-//! use crate::admin::{AdminClient, AlterConfigOp, ConfigResource, NewTopic, OffsetSpec};
-//! use crate::ClientConfig;
+//! use gregor_client::admin::{AdminClient, AlterConfigOp, ConfigResource, NewTopic, OffsetSpec};
+//! use gregor_client::ClientConfig;
 //! use gregor_protocol::TopicPartition;
 //!
-//! # async fn example() -> Result<(), crate::admin::AdminError> {
+//! # async fn example() -> Result<(), gregor_client::admin::AdminError> {
 //! let mut admin = AdminClient::connect(ClientConfig::new("127.0.0.1:9092")).await?;
 //!
 //! // A topic of 3 partitions, 3 replicas each, compacted.

@@ -8,6 +8,11 @@
 //! the cluster's metadata, and the [`Producer`], consumer and admin client
 //! ([`admin::AdminClient`]) behind the `gregor` commands are built on those.
 //! [`partitioner`] is Kafka's default partitioner.
+//!
+//! # Place in the workspace
+//! Built on `gregor-protocol` and `gregor-record`; it must never depend on the
+//! broker, the server, the log or ZooKeeper, so that it is the same client a
+//! user's application would link. The broker depends on it, not the reverse.
 
 pub mod admin;
 pub mod connection;

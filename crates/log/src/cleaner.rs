@@ -6,7 +6,7 @@
 //! entry per log in each log dir's `cleaner-offset-checkpoint`), where no
 //! key repeats, and a dirty part after it. A cleaner thread repeatedly
 //! picks the log whose dirty part is the largest share of it (see
-//! [`cleaner_manager`]) and cleans it:
+//! `cleaner_manager`) and cleans it:
 //!
 //! 1. it maps every key of the dirty part to its latest offset, up to the
 //!    first uncleanable offset (never into the active segment nor past the

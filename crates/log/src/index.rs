@@ -228,6 +228,7 @@ impl<E: IndexEntry> Index<E> {
             // and is only ever resized through this struct, which dropped any
             // earlier mapping above; no other process is expected to truncate
             // it while we hold the mapping (Kafka relies on the same).
+            #[allow(unsafe_code)]
             let map = unsafe { MmapMut::map_mut(&self.file) }.map_err(LogError::io(&self.path))?;
             self.mmap = Some(map);
         }

@@ -65,7 +65,8 @@ use bytes::{Bytes, BytesMut};
 
 use super::api_key::ApiKey;
 use super::error::{fail, DecodeError, EncodeError, PResult};
-use super::primitives::{self as p, Uuid};
+use super::primitives::{self as p};
+use crate::Uuid;
 
 /// What a decoder needs to know besides the bytes: the message version,
 /// whether that version is flexible, and the frame the input slices, so byte

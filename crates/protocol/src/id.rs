@@ -39,7 +39,7 @@ impl Uuid {
         &self.0
     }
 
-    pub fn from_bytes(bytes: [u8; 16]) -> Uuid {
+    pub const fn from_bytes(bytes: [u8; 16]) -> Uuid {
         Uuid(bytes)
     }
 
@@ -54,6 +54,13 @@ impl Uuid {
 /// A new cluster id, as Kafka's `CoreUtils.generateUuidAsBase64`.
 pub fn generate_cluster_id() -> String {
     Uuid::random().to_string()
+}
+
+/// The reserved all-zero id: a message field's default, meaning "no id".
+impl Default for Uuid {
+    fn default() -> Self {
+        Uuid::ZERO
+    }
 }
 
 impl fmt::Display for Uuid {

@@ -9,6 +9,14 @@
 //! slice of the frame's `Bytes`: nothing from the socket is copied.
 //!
 //! To add an API or a version, see [`codec`].
+//!
+//! # Place in the workspace
+//! The bottom crate: every other gregor crate builds on it. It owns the wire
+//! codec and the Kafka types all layers share ([`BrokerId`],
+//! [`TopicPartition`], the one [`Uuid`], [`ErrorCode`]). It must never depend
+//! on tokio, ZooKeeper, memory maps, the file system or another gregor crate:
+//! a message is bytes in, a value out (sans-io), so it can be fuzzed and
+//! property-tested alone. See `docs/ARCHITECTURE.md` for the crate map.
 
 pub mod api;
 pub mod api_key;

@@ -14,6 +14,7 @@ use nom::bytes::complete::take;
 use nom::number::complete::{be_i16, be_i32, be_u8};
 
 use super::error::{fail, DecodeError, EncodeError, PResult};
+use crate::id::Uuid;
 
 macro_rules! fixed_width {
     ($($(#[$doc:meta])* $name:ident: $ty:ty = $nom:ident;)*) => {$(
@@ -44,10 +45,6 @@ fixed_width! {
 /// Largest string length Kafka accepts (an int16 length).
 const MAX_STRING_LEN: usize = i16::MAX as usize;
 
-/// A 128-bit UUID as Kafka sends it (topic ids): 16 bytes, most significant first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
-pub struct Uuid(pub [u8; 16]);
-
 /// Kafka's boolean: one byte, anything but 0 is true.
 pub fn boolean(input: &[u8]) -> PResult<'_, bool> {
     let (rest, b) = be_u8(input)?;
@@ -59,7 +56,7 @@ pub fn uuid(input: &[u8]) -> PResult<'_, Uuid> {
     let (rest, raw) = take(16usize)(input)?;
     let mut out = [0u8; 16];
     out.copy_from_slice(raw);
-    Ok((rest, Uuid(out)))
+    Ok((rest, Uuid::from_bytes(out)))
 }
 
 /// Unsigned LEB128 varint of at most `max_bytes` bytes, as Kafka's
@@ -329,7 +326,7 @@ pub fn put_tagged_fields(buf: &mut BytesMut, fields: &mut [(u32, BytesMut)]) {
 
 /// Writes a [`Uuid`].
 pub fn put_uuid(buf: &mut BytesMut, u: &Uuid) {
-    buf.put_slice(&u.0);
+    buf.put_slice(u.as_bytes());
 }
 
 #[cfg(test)]
@@ -513,7 +510,7 @@ mod tests {
             Err(nom::Err::Error(DecodeError::Truncated))
         );
         assert!(boolean(&[2]).unwrap().1);
-        assert_eq!(uuid(&[1; 16]).unwrap().1, Uuid([1; 16]));
+        assert_eq!(uuid(&[1; 16]).unwrap().1, Uuid::from_bytes([1; 16]));
         assert!(uuid(&[1; 15]).is_err());
     }
 }

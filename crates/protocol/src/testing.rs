@@ -10,7 +10,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, RngExt, SeedableRng};
 
 use super::codec::Message;
-use super::primitives::Uuid;
+use crate::Uuid;
 
 /// A deterministic generator, seeded by proptest.
 pub struct Gen(SmallRng);
@@ -77,7 +77,7 @@ impl Random for Uuid {
         for b in out.iter_mut() {
             *b = g.next_u64() as u8;
         }
-        Uuid(out)
+        Uuid::from_bytes(out)
     }
 }
 

@@ -8,6 +8,11 @@
 //! consumer and the log cleaner; building batches, compressed or not, is for
 //! gregor's producer, the log cleaner (which rebuilds the batches it
 //! thins), benchmarks and tests.
+//!
+//! # Place in the workspace
+//! Depends on `gregor-protocol` (its primitives) and the codec crates only;
+//! it must never depend on tokio, the file system, ZooKeeper or any higher
+//! gregor crate.
 
 mod batch;
 mod builder;

@@ -9,10 +9,15 @@
 //!   ([`RequestHandler`]), and the ApiVersions answer derived from it.
 //!
 //! ```ignore
-//! let server = Server::start(ServerConfig::from_kafka_config(&config), Arc::new(broker)).await?;
+//! let server = Server::start(config.server_config(), Arc::new(broker)).await?;
 //! wait_for_shutdown_signal().await?;
 //! server.shutdown().await;
 //! ```
+//!
+//! # Place in the workspace
+//! Built on `gregor-protocol` and tokio. It knows nothing of what a request
+//! means: the broker implements [`RequestHandler`]. It must never depend on the
+//! broker, the log, ZooKeeper or the client.
 
 pub mod connection;
 pub mod dispatch;

@@ -6,6 +6,13 @@
 //! layer over those znodes (Kafka's `KafkaZkClient`), and [`ZkSession`] keeps
 //! a broker's ephemeral state alive across ZooKeeper session expiry;
 //! [`tree`] reads a whole tree for operators.
+//!
+//! # Place in the workspace
+//! Built on `gregor-protocol` (broker ids, topic-partitions, topic ids) and
+//! the `zookeeper-client` crate. It must never depend on the broker's
+//! configuration, the log, the server or the client: what to write is
+//! decided above it (the controller, the broker's start-up, the admin
+//! handlers); this crate only knows how Kafka lays it out.
 
 pub mod client;
 mod controller_zk;

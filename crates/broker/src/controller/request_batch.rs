@@ -18,9 +18,9 @@ use gregor_protocol::api::update_metadata::{
     UpdateMetadataBroker, UpdateMetadataEndpoint, UpdateMetadataPartitionState,
     UpdateMetadataRequest, UpdateMetadataTopicState,
 };
-use gregor_protocol::primitives::Uuid as WireUuid;
 use gregor_protocol::BrokerId;
 use gregor_protocol::TopicPartition;
+use gregor_protocol::Uuid;
 
 /// Kafka's `LeaderAndIsr.LeaderDuringDelete`: the leader UpdateMetadata
 /// names for a partition whose topic is being deleted, telling brokers to
@@ -108,12 +108,8 @@ fn broker_epoch(ctx: &ControllerContext, broker: BrokerId) -> i64 {
     ctx.live_brokers.get(&broker).map_or(-1, |b| b.epoch)
 }
 
-fn topic_id(ctx: &ControllerContext, topic: &str) -> WireUuid {
-    WireUuid(
-        ctx.topic_ids
-            .get(topic)
-            .map_or([0; 16], |id| *id.as_bytes()),
-    )
+fn topic_id(ctx: &ControllerContext, topic: &str) -> Uuid {
+    ctx.topic_ids.get(topic).copied().unwrap_or(Uuid::ZERO)
 }
 
 /// Groups partitions by topic, in order.
@@ -359,7 +355,7 @@ mod tests {
         );
         assert_eq!(request.topic_states.len(), 1);
         let topic = &request.topic_states[0];
-        assert_eq!(topic.topic_id, WireUuid([9; 16]));
+        assert_eq!(topic.topic_id, Uuid::from_bytes([9; 16]));
         let p0 = &topic.partition_states[0];
         assert_eq!(
             (

@@ -4,14 +4,14 @@
 //! operations their leader serves, and replication.
 //!
 //! Replication as in ZooKeeper-mode Kafka: followers fetch from their leader
-//! ([`fetcher`]) and append what they get with the leader's offsets; the
+//! (`fetcher`) and append what they get with the leader's offsets; the
 //! leader learns each follower's log end offset from its fetches, keeps the
-//! ISR ([`partition`], written to ZooKeeper through [`isr`]) and commits
+//! ISR (`partition`, written to ZooKeeper through `isr`) and commits
 //! records once every in-sync replica has them (the high watermark), and
 //! consumers see only committed records; an acks=all producer is answered
 //! once its records are committed, and refused while the ISR is smaller
 //! than `min.insync.replicas`. A follower of a new leader first asks it
-//! where their logs diverge (OffsetForLeaderEpoch, [`truncation`]) and
+//! where their logs diverge (OffsetForLeaderEpoch, `truncation`) and
 //! truncates there before fetching.
 
 mod config;

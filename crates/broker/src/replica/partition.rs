@@ -200,7 +200,7 @@ impl Partition {
     /// left as it is: what lies past the point where it diverges from the
     /// new leader's is truncated by the fetcher once the leader has said
     /// where that is (OffsetForLeaderEpoch, see
-    /// [`truncation`](super::truncation)), before anything is fetched.
+    /// `truncation`), before anything is fetched.
     pub fn make_follower(&self, state: &LeaderAndIsrPartition) {
         let mut leadership = self.write_leadership();
         *leadership = Leadership {

@@ -13,9 +13,9 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use crate::consumer::{Consumer, ConsumerConfig};
+//! use gregor_client::consumer::{Consumer, ConsumerConfig};
 //!
-//! # async fn example() -> Result<(), crate::consumer::ConsumerError> {
+//! # async fn example() -> Result<(), gregor_client::consumer::ConsumerError> {
 //! let mut config = ConsumerConfig::new("127.0.0.1:9092").group_id("billing");
 //! config.set("auto.offset.reset", "earliest")?;
 //! let mut consumer = Consumer::new(config).await?;

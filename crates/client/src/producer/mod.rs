@@ -16,9 +16,9 @@
 //! ```no_run
 //! use std::time::Duration;
 //!
-//! use crate::{Acks, Producer, ProducerConfig, ProducerRecord};
+//! use gregor_client::{Acks, Producer, ProducerConfig, ProducerRecord};
 //!
-//! # async fn example() -> Result<(), crate::ProduceError> {
+//! # async fn example() -> Result<(), gregor_client::ProduceError> {
 //! let mut config = ProducerConfig::new("127.0.0.1:9092");
 //! config.acks = Acks::All;
 //! config.linger = Duration::from_millis(5);

@@ -9,7 +9,7 @@
 //! ids, and the response groups its partition errors by topic id.
 
 use crate::codec::{message, Request};
-use crate::primitives::Uuid;
+use crate::Uuid;
 
 message! {
     /// LeaderAndIsr request.
@@ -207,7 +207,7 @@ mod tests {
 
     #[test]
     fn known_bytes_v5_groups_by_topic_with_ids() {
-        let id = Uuid([0xab; 16]);
+        let id = Uuid::from_bytes([0xab; 16]);
         let req = LeaderAndIsrRequest {
             controller_id: 7,
             controller_epoch: 9,

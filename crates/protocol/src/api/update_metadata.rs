@@ -9,7 +9,7 @@
 //! flexible; v7 (KIP-516) adds topic ids.
 
 use crate::codec::{message, Request};
-use crate::primitives::Uuid;
+use crate::Uuid;
 
 message! {
     /// UpdateMetadata request.
@@ -205,7 +205,7 @@ mod tests {
             broker_epoch: 3,
             topic_states: vec![UpdateMetadataTopicState {
                 topic_name: "t".into(),
-                topic_id: Uuid([0xcd; 16]),
+                topic_id: Uuid::from_bytes([0xcd; 16]),
                 partition_states: vec![state("")],
             }],
             live_brokers: vec![UpdateMetadataBroker {

@@ -15,10 +15,10 @@ use gregor_protocol::api::leader_and_isr::{
     LeaderAndIsrLiveLeader, LeaderAndIsrPartitionError, LeaderAndIsrPartitionState,
     LeaderAndIsrRequest, LeaderAndIsrResponse, LeaderAndIsrTopicError,
 };
-use gregor_protocol::primitives::Uuid;
 use gregor_protocol::BrokerId;
 use gregor_protocol::ErrorCode;
 use gregor_protocol::TopicPartition;
+use gregor_protocol::Uuid;
 
 use crate::broker::Broker;
 
@@ -83,7 +83,7 @@ impl Broker {
                     controller_epoch: p.controller_epoch,
                     leader_endpoint: leaders.get(&p.leader).cloned(),
                     log_config: log_config.clone(),
-                    topic_id: t.id.0,
+                    topic_id: *t.id.as_bytes(),
                 })
             })
             .collect();
@@ -257,12 +257,12 @@ mod tests {
             topic_states: vec![
                 LeaderAndIsrTopicState {
                     topic_name: "a".into(),
-                    topic_id: Uuid([1; 16]),
+                    topic_id: Uuid::from_bytes([1; 16]),
                     partition_states: vec![state("", 0), state("", 1)],
                 },
                 LeaderAndIsrTopicState {
                     topic_name: "b".into(),
-                    topic_id: Uuid([2; 16]),
+                    topic_id: Uuid::from_bytes([2; 16]),
                     partition_states: vec![state("", 0)],
                 },
             ],
@@ -288,8 +288,8 @@ mod tests {
         assert_eq!(
             by_topic,
             [
-                (Uuid([1; 16]), vec![(0, stale), (1, stale)]),
-                (Uuid([2; 16]), vec![(0, stale)])
+                (Uuid::from_bytes([1; 16]), vec![(0, stale), (1, stale)]),
+                (Uuid::from_bytes([2; 16]), vec![(0, stale)])
             ]
         );
     }

@@ -11,7 +11,6 @@ use gregor_protocol::api::update_metadata::{
     UpdateMetadataBroker, UpdateMetadataEndpoint, UpdateMetadataPartitionState,
     UpdateMetadataRequest, UpdateMetadataResponse,
 };
-use gregor_protocol::id::Uuid;
 use gregor_protocol::ErrorCode;
 use gregor_protocol::TopicPartition;
 use gregor_zk::data::SecurityProtocol;
@@ -75,7 +74,7 @@ fn metadata_update(request: UpdateMetadataRequest, version: i16) -> MetadataUpda
     let topic_ids = request
         .topic_states
         .iter()
-        .map(|t| (t.topic_name.clone(), Uuid::from_bytes(t.topic_id.0)))
+        .map(|t| (t.topic_name.clone(), t.topic_id))
         .collect();
     // v0-v4 name the topic in each partition state; v5+ group them.
     let ungrouped = request
@@ -163,7 +162,6 @@ fn listener_name(endpoint: &UpdateMetadataEndpoint) -> Option<&str> {
 mod tests {
     use super::*;
     use gregor_protocol::api::update_metadata::UpdateMetadataTopicState;
-    use gregor_protocol::primitives;
 
     fn endpoint(listener: &str, protocol: i16, port: i32) -> UpdateMetadataEndpoint {
         UpdateMetadataEndpoint {
@@ -274,7 +272,7 @@ mod tests {
         let request = UpdateMetadataRequest {
             topic_states: vec![UpdateMetadataTopicState {
                 topic_name: "t".into(),
-                topic_id: primitives::Uuid([9; 16]),
+                topic_id: gregor_protocol::Uuid::from_bytes([9; 16]),
                 partition_states: vec![state(0, 1), state(1, LEADER_DURING_DELETE), state(2, -1)],
             }],
             ..Default::default()
@@ -282,7 +280,7 @@ mod tests {
         let update = metadata_update(request, 7);
         assert_eq!(
             update.topic_ids,
-            [("t".to_owned(), Uuid::from_bytes([9; 16]))]
+            [("t".to_owned(), gregor_protocol::Uuid::from_bytes([9; 16]))]
         );
         let expected = |leader| {
             PartitionUpdate::State(PartitionState {
