@@ -13,9 +13,9 @@ use std::fs::File;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use gregor_clock::ManualClock;
 use gregor_log::{LoadState, LogConfig, PartitionLog};
 use gregor_record::{Record, RecordBatchBuilder};
-use gregor_runtime::ManualClock;
 
 const RECORD_BYTES: usize = 100;
 const RECORDS_PER_BATCH: usize = 9;

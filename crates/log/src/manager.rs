@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use ::log::{error, info, warn};
 
+use gregor_clock::SharedClock;
 use gregor_protocol::TopicPartition;
-use gregor_runtime::SharedClock;
 
 use super::checkpoint::{
     self, MetaProperties, CLEANER_CHECKPOINT, LOG_START_CHECKPOINT, RECOVERY_POINT_CHECKPOINT,
@@ -597,8 +597,8 @@ fn remove_if_exists(path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gregor_clock::ManualClock;
     use gregor_record::{Record, RecordBatchBuilder};
-    use gregor_runtime::ManualClock;
 
     const T0: i64 = 1_700_000_000_000;
 

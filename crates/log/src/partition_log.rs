@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use ::log::{info, warn};
 use bytes::Bytes;
 
+use gregor_clock::SharedClock;
 use gregor_protocol::TopicPartition;
 use gregor_record::{
     create_time_max, with_max_timestamp, BatchError, BatchHeader, Batches, Records, LEADER_EPOCH_AT,
 };
-use gregor_runtime::SharedClock;
 
 use super::checkpoint;
 use super::config::LogConfig;

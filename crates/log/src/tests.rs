@@ -8,8 +8,8 @@ use proptest::prelude::*;
 
 use super::segment::{segment_file, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 use super::*;
+use gregor_clock::{Clock, ManualClock, SystemClock};
 use gregor_record::{BatchError, Batches, Compression, Record, RecordBatchBuilder};
-use gregor_runtime::{Clock, ManualClock, SystemClock};
 
 const T0: i64 = 1_700_000_000_000;
 

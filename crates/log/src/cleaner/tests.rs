@@ -9,9 +9,9 @@ use crate::checkpoint::CLEANER_CHECKPOINT;
 use crate::partition_log::{LoadState, PartitionLog};
 use crate::segment::{segment_file, INDEX_SUFFIX, LOG_SUFFIX, SWAP_SUFFIX, TIME_INDEX_SUFFIX};
 use crate::{CleanupPolicy, LogManagerConfig};
+use gregor_clock::{Clock, ManualClock, SystemClock};
 use gregor_protocol::TopicPartition;
 use gregor_record::Batches;
-use gregor_runtime::{Clock, ManualClock, SystemClock};
 
 const T0: i64 = 1_700_000_000_000;
 

@@ -4,6 +4,11 @@
 //! lag, a record's default timestamp) takes a [`SharedClock`] instead of
 //! reading the system clock, so a unit test can hand it a [`ManualClock`]
 //! and move time by exactly what the test needs.
+//!
+//! A crate of its own, apart from `gregor-runtime`, so that the
+//! synchronous log can take a clock without anything of tokio below it.
+//! It must never depend on anything: no other gregor crate, no async
+//! runtime, no I/O.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
