@@ -53,11 +53,18 @@ impl Shutdown {
         self.token.is_cancelled()
     }
 
+    /// Stops this node and those below it without waiting, for callers
+    /// that cannot await (a task stopped this way ends at its next await
+    /// point).
+    pub fn cancel(&self) {
+        self.token.cancel();
+        self.tasks.close();
+    }
+
     /// Stops this node and those below it, and waits for this node's tasks
     /// to finish.
     pub async fn stop(&self) {
-        self.token.cancel();
-        self.tasks.close();
+        self.cancel();
         self.tasks.wait().await;
     }
 }

@@ -31,9 +31,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ::log::{debug, info, warn};
-use tokio::runtime::Handle;
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::metadata::BrokerEndpoint;
@@ -48,7 +46,7 @@ use gregor_protocol::api::offset_for_leader_epoch::OffsetForLeaderEpochRequest;
 use gregor_protocol::BrokerId;
 use gregor_protocol::TopicPartition;
 use gregor_protocol::{ApiKey, ErrorCode, Message};
-use gregor_runtime::SharedClock;
+use gregor_runtime::{SharedClock, Shutdown};
 
 use super::config::FetcherConfig;
 use super::error::ReplicaError;
@@ -225,22 +223,26 @@ impl FetcherShared {
 
 struct Fetcher {
     shared: Arc<FetcherShared>,
-    /// `None` until the manager is started.
-    task: Option<JoinHandle<()>>,
+    /// The node its task runs on: `None` until the manager is started.
+    task: Option<Shutdown>,
 }
 
 impl Fetcher {
-    fn start(&mut self, runtime: &Handle, config: &FetcherConfig, clock: &SharedClock) {
+    fn start(&mut self, tasks: &Shutdown, config: &FetcherConfig, clock: &SharedClock) {
         if self.task.is_none() {
             let (shared, config) = (Arc::clone(&self.shared), config.clone());
             let clock = Arc::clone(clock);
-            self.task = Some(runtime.spawn(run_fetcher(shared, config, clock)));
+            let node = tasks.child();
+            node.spawn(run_fetcher(shared, config, clock));
+            self.task = Some(node);
         }
     }
 
+    /// Stops the task without waiting: it ends at its next await point, and
+    /// a response it has in flight is never applied.
     fn stop(&mut self) {
         if let Some(task) = self.task.take() {
-            task.abort();
+            task.cancel();
         }
     }
 }
@@ -248,9 +250,10 @@ impl Fetcher {
 #[derive(Default)]
 struct Fetchers {
     by_id: HashMap<FetcherId, Fetcher>,
-    /// Where fetcher tasks run: `None` before [`ReplicaFetcherManager::start`]
-    /// and after [`ReplicaFetcherManager::shutdown`].
-    runtime: Option<Handle>,
+    /// The node fetcher tasks run below: `None` before
+    /// [`ReplicaFetcherManager::start`] and after
+    /// [`ReplicaFetcherManager::shutdown`].
+    tasks: Option<Shutdown>,
 }
 
 /// The follower side of replication: which partitions this broker fetches,
@@ -271,22 +274,28 @@ impl ReplicaFetcherManager {
         }
     }
 
-    /// Starts fetching (on `runtime`) for the partitions added so far and
-    /// for those added later.
-    pub fn start(&self, runtime: Handle) {
+    /// Starts fetching for the partitions added so far and for those added
+    /// later, each fetcher's task on a child of `tasks`.
+    pub fn start(&self, tasks: Shutdown) {
         let mut fetchers = self.lock();
         for fetcher in fetchers.by_id.values_mut() {
-            fetcher.start(&runtime, &self.config, &self.clock);
+            fetcher.start(&tasks, &self.config, &self.clock);
         }
-        fetchers.runtime = Some(runtime);
+        fetchers.tasks = Some(tasks);
     }
 
-    /// Stops every fetcher for good.
-    pub fn shutdown(&self) {
-        let mut fetchers = self.lock();
-        fetchers.runtime = None;
-        for (_, mut fetcher) in fetchers.by_id.drain() {
-            fetcher.stop();
+    /// Stops every fetcher for good and waits until their tasks have ended.
+    pub async fn shutdown(&self) {
+        let (parent, nodes): (_, Vec<Shutdown>) = {
+            let mut fetchers = self.lock();
+            let nodes = fetchers.by_id.drain().filter_map(|(_, f)| f.task).collect();
+            (fetchers.tasks.take(), nodes)
+        };
+        if let Some(parent) = parent {
+            parent.cancel();
+        }
+        for node in nodes {
+            node.stop().await;
         }
     }
 
@@ -300,7 +309,7 @@ impl ReplicaFetcherManager {
             .map(|t| t.partition.topic_partition().clone())
             .collect();
         remove_from(&mut fetchers, &moved);
-        let Fetchers { by_id, runtime } = &mut *fetchers;
+        let Fetchers { by_id, tasks } = &mut *fetchers;
         for target in targets {
             let tp = target.partition.topic_partition().clone();
             let id = FetcherId {
@@ -333,8 +342,8 @@ impl ReplicaFetcherManager {
                 },
             );
             fetcher.shared.added.notify_one();
-            if let Some(runtime) = runtime {
-                fetcher.start(runtime, &self.config, &self.clock);
+            if let Some(tasks) = tasks {
+                fetcher.start(tasks, &self.config, &self.clock);
             }
         }
     }
@@ -389,8 +398,13 @@ fn remove_from(fetchers: &mut Fetchers, partitions: &[TopicPartition]) {
 }
 
 impl Drop for ReplicaFetcherManager {
+    /// A manager dropped without [`ReplicaFetcherManager::shutdown`] (a
+    /// failed start-up, a test) still stops its fetchers: every fetcher's
+    /// node is a child of the one cancelled here.
     fn drop(&mut self) {
-        self.shutdown();
+        if let Some(tasks) = self.lock().tasks.take() {
+            tasks.cancel();
+        }
     }
 }
 

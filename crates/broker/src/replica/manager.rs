@@ -202,7 +202,7 @@ impl ReplicaManager {
     /// `replica.high.watermark.checkpoint.interval.ms`. Call from within
     /// the tokio runtime; the background tasks run on `tasks`.
     pub fn startup(self: &Arc<Self>, tasks: Shutdown) {
-        self.fetchers.start(tokio::runtime::Handle::current());
+        self.fetchers.start(tasks.child());
         let queued = self
             .queued_isr_updates
             .lock()
@@ -237,7 +237,7 @@ impl ReplicaManager {
     /// `ReplicaManager.shutdown`). The log manager's shutdown writes the
     /// last high watermark checkpoint.
     pub async fn shutdown(&self) {
-        self.fetchers.shutdown();
+        self.fetchers.shutdown().await;
         let tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(tasks) = tasks {
             tasks.stop().await;
