@@ -24,11 +24,9 @@ use log::{debug, error, warn};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 
+use super::request_batch::{ControllerRequest, ControllerResponse};
 use crate::client::{BrokerConnection, ClientError, DEFAULT_REQUEST_TIMEOUT};
-use crate::protocol::api::leader_and_isr::{LeaderAndIsrRequest, LeaderAndIsrResponse};
-use crate::protocol::api::stop_replica::{StopReplicaRequest, StopReplicaResponse};
-use crate::protocol::api::update_metadata::{UpdateMetadataRequest, UpdateMetadataResponse};
-use crate::protocol::{ApiKey, Message, Request};
+use crate::protocol::Request;
 use crate::zk::data::BrokerId;
 
 /// The pause before resending a request that failed. Kafka's
@@ -61,32 +59,7 @@ impl ChannelConfig {
     }
 }
 
-/// A request from the controller to one broker.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ControllerRequest {
-    LeaderAndIsr(LeaderAndIsrRequest),
-    UpdateMetadata(UpdateMetadataRequest),
-    StopReplica(StopReplicaRequest),
-}
-
-/// A broker's answer to a [`ControllerRequest`] of the same variant.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ControllerResponse {
-    LeaderAndIsr(LeaderAndIsrResponse),
-    UpdateMetadata(UpdateMetadataResponse),
-    StopReplica(StopReplicaResponse),
-}
-
 impl ControllerRequest {
-    /// The request's API.
-    pub fn api_key(&self) -> ApiKey {
-        match self {
-            ControllerRequest::LeaderAndIsr(_) => LeaderAndIsrRequest::API_KEY,
-            ControllerRequest::UpdateMetadata(_) => UpdateMetadataRequest::API_KEY,
-            ControllerRequest::StopReplica(_) => StopReplicaRequest::API_KEY,
-        }
-    }
-
     /// Sends the request on `connection` and waits for the answer.
     async fn send_on(
         &self,
