@@ -310,8 +310,12 @@ mod tests {
     use tokio::time::timeout;
 
     use super::*;
+    use crate::protocol::api::leader_and_isr::{LeaderAndIsrRequest, LeaderAndIsrResponse};
+    use crate::protocol::api::stop_replica::{StopReplicaRequest, StopReplicaResponse};
+    use crate::protocol::api::update_metadata::{UpdateMetadataRequest, UpdateMetadataResponse};
     use crate::protocol::frame::write_frame;
     use crate::protocol::header::response_header_version;
+    use crate::protocol::{ApiKey, Message};
     use crate::protocol::{FrameDecoder, RequestHeader, ResponseHeader};
 
     /// Bounds every wait for something that should happen.

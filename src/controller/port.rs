@@ -33,7 +33,7 @@ pub enum ControllerError {
     #[error("{request} answered with {reply:?}")]
     UnexpectedReply {
         request: &'static str,
-        reply: ZkReply,
+        reply: Box<ZkReply>,
     },
     /// An event was fed while another one still waits for ZooKeeper.
     #[error("an event is still being handled")]
@@ -207,7 +207,10 @@ impl Port {
 }
 
 fn unexpected(request: &'static str, reply: ZkReply) -> ControllerError {
-    ControllerError::UnexpectedReply { request, reply }
+    ControllerError::UnexpectedReply {
+        request,
+        reply: Box::new(reply),
+    }
 }
 
 fn conditional(reply: ZkReply, request: &'static str) -> Result<ConditionalWrite, ControllerError> {
