@@ -15,6 +15,10 @@
 //! Every answer goes to the controller through the `responses` channel given
 //! to [`ControllerChannelManager::new`], so it can react to per-partition
 //! errors (Kafka's request callbacks).
+//!
+//! Owns: connections and per-broker queues. Must not depend on: the
+//! controller's core or ZooKeeper — it carries whatever requests the core
+//! decided.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -8,6 +8,9 @@
 //! `/controller` and race again when it disappears — because the controller's
 //! session ended or it resigned (Kafka's `ControllerChangeHandler` →
 //! `Reelect`). [`elect`] is one round; [`ControllerElector`] is the loop.
+//!
+//! Owns: winning and losing the election. Must not depend on: the
+//! controller's core — it only starts and stops the executor.
 
 use std::sync::Mutex;
 use std::time::Duration;

@@ -71,16 +71,3 @@ pub enum ControllerEvent {
         response: ControllerResponse,
     },
 }
-
-impl ControllerEvent {
-    /// Whether the executor handles the event again (with freshly read
-    /// data) when ZooKeeper failed it. A ControlledShutdown is answered with
-    /// the failure instead: the broker asks again. A broker's response is
-    /// not repeated by anyone, so its effects are retried by later events.
-    pub fn retried_on_failure(&self) -> bool {
-        !matches!(
-            self,
-            ControllerEvent::ControlledShutdown { .. } | ControllerEvent::BrokerResponse { .. }
-        )
-    }
-}

@@ -40,9 +40,21 @@ const WATCH_RETRY_BACKOFF: Duration = Duration::from_millis(500);
 
 type ShutdownReply = oneshot::Sender<Result<Vec<TopicPartition>, ControlledShutdownError>>;
 
-/// Why an event must be handled, before its data is read.
+/// Why the executor must feed the core an event.
 #[derive(Debug)]
 enum Trigger {
+    /// Something changed; what, the event will read.
+    Cause(Cause),
+    ControlledShutdown {
+        broker_id: BrokerId,
+        broker_epoch: i64,
+        reply: ShutdownReply,
+    },
+}
+
+/// A change the core is told about with ZooKeeper's data read after it.
+#[derive(Debug, Clone)]
+enum Cause {
     BrokerChange,
     TopicChange,
     /// `/brokers/topics/<t>` changed: partitions may have been added.
@@ -52,11 +64,6 @@ enum Trigger {
     PartitionReassignment,
     IsrChangeNotification,
     AutoRebalance,
-    ControlledShutdown {
-        broker_id: BrokerId,
-        broker_epoch: i64,
-        reply: ShutdownReply,
-    },
 }
 
 /// The running controller. Dropping it stops the controller (its task,
@@ -216,7 +223,7 @@ impl Executor {
                     self.perform(ControllerEvent::BrokerResponse { broker, response }, None).await
                 }
                 _ = rebalance.tick(), if self.auto_rebalance => {
-                    self.on_trigger(Trigger::AutoRebalance).await
+                    self.on_trigger(Trigger::Cause(Cause::AutoRebalance)).await
                 }
                 else => return,
             };
@@ -229,30 +236,34 @@ impl Executor {
         }
     }
 
-    /// Reads the trigger's data and has the core handle it, again (with
-    /// fresh data, after a pause) while ZooKeeper fails it.
+    /// Has the core handle a trigger. A change is read and handled again
+    /// (with fresh data, after a pause) while ZooKeeper fails it; a
+    /// ControlledShutdown is answered with the failure instead: the broker
+    /// asks again.
     async fn on_trigger(&mut self, trigger: Trigger) -> Result<(), ControllerError> {
-        if let Trigger::ControlledShutdown {
-            broker_id,
-            broker_epoch,
-            reply,
-        } = trigger
-        {
-            let event = ControllerEvent::ControlledShutdown {
+        let cause = match trigger {
+            Trigger::Cause(cause) => cause,
+            Trigger::ControlledShutdown {
                 broker_id,
                 broker_epoch,
-            };
-            return self.perform(event, Some(reply)).await;
-        }
+                reply,
+            } => {
+                let event = ControllerEvent::ControlledShutdown {
+                    broker_id,
+                    broker_epoch,
+                };
+                return self.perform(event, Some(reply)).await;
+            }
+        };
         loop {
-            let result = match read_event(&self.zk, &trigger).await {
+            let result = match read_event(&self.zk, &cause).await {
                 Ok(event) => self.perform(event, None).await,
                 Err(e) => Err(e),
             };
             self.sync_topic_watches();
             match result {
                 Err(e) if !e.is_controller_moved() && !self.zk.state().is_terminated() => {
-                    warn!("controller: {trigger:?} failed: {e}; retrying");
+                    warn!("controller: {cause:?} failed: {e}; retrying");
                     tokio::time::sleep(ZK_RETRY_BACKOFF).await;
                 }
                 result => return result,
@@ -316,7 +327,7 @@ impl Executor {
                 continue;
             }
             let owned = topic.clone();
-            let trigger = move || Trigger::PartitionModifications(owned.clone());
+            let trigger = move || Trigger::Cause(Cause::PartitionModifications(owned.clone()));
             let watcher = tokio::spawn(watch_loop(
                 self.zk.clone(),
                 paths::topic(topic),
@@ -331,30 +342,34 @@ impl Executor {
     /// One watcher task per znode the controller follows.
     fn start_watchers(&mut self) {
         let watches: [WatchSpec; 6] = [
-            (paths::BROKER_IDS, || Trigger::BrokerChange, Watch::Children),
+            (
+                paths::BROKER_IDS,
+                || Trigger::Cause(Cause::BrokerChange),
+                Watch::Children,
+            ),
             (
                 paths::BROKER_TOPICS,
-                || Trigger::TopicChange,
+                || Trigger::Cause(Cause::TopicChange),
                 Watch::Children,
             ),
             (
                 paths::DELETE_TOPICS,
-                || Trigger::TopicDeletion,
+                || Trigger::Cause(Cause::TopicDeletion),
                 Watch::Children,
             ),
             (
                 paths::ISR_CHANGE_NOTIFICATION,
-                || Trigger::IsrChangeNotification,
+                || Trigger::Cause(Cause::IsrChangeNotification),
                 Watch::Children,
             ),
             (
                 paths::PREFERRED_REPLICA_ELECTION,
-                || Trigger::PreferredReplicaElection,
+                || Trigger::Cause(Cause::PreferredReplicaElection),
                 Watch::Exists,
             ),
             (
                 paths::REASSIGN_PARTITIONS,
-                || Trigger::PartitionReassignment,
+                || Trigger::Cause(Cause::PartitionReassignment),
                 Watch::Exists,
             ),
         ];
@@ -431,14 +446,12 @@ async fn zk_request(
 /// 2.8, so feature versioning is turned on first (Kafka's
 /// `maybeSetupFeatureVersioning`).
 async fn read_snapshot(zk: &KafkaZkClient) -> Result<ClusterSnapshot, ControllerError> {
-    zk.enable_feature_versioning()
-        .await
-        .map_err(ZkFailure::from)?;
+    zk.enable_feature_versioning().await?;
     let mut snapshot = ClusterSnapshot {
         brokers: read_brokers(zk).await?,
         topics: BTreeMap::new(),
     };
-    for topic in zk.get_all_topics().await.map_err(ZkFailure::from)? {
+    for topic in zk.get_all_topics().await? {
         if let Some(data) = read_topic(zk, &topic).await? {
             snapshot.topics.insert(topic, data);
         }
@@ -447,55 +460,29 @@ async fn read_snapshot(zk: &KafkaZkClient) -> Result<ClusterSnapshot, Controller
 }
 
 /// The event `trigger` stands for, with the data it is about.
-async fn read_event(
-    zk: &KafkaZkClient,
-    trigger: &Trigger,
-) -> Result<ControllerEvent, ControllerError> {
-    let event = match trigger {
-        Trigger::BrokerChange => ControllerEvent::BrokerChange(read_brokers(zk).await?),
-        Trigger::TopicChange => ControllerEvent::TopicChange(
-            zk.get_all_topics()
-                .await
-                .map_err(ZkFailure::from)?
-                .into_iter()
-                .collect(),
-        ),
-        Trigger::PartitionModifications(topic) => ControllerEvent::PartitionModifications {
+async fn read_event(zk: &KafkaZkClient, cause: &Cause) -> Result<ControllerEvent, ControllerError> {
+    let event = match cause {
+        Cause::BrokerChange => ControllerEvent::BrokerChange(read_brokers(zk).await?),
+        Cause::TopicChange => {
+            ControllerEvent::TopicChange(zk.get_all_topics().await?.into_iter().collect())
+        }
+        Cause::PartitionModifications(topic) => ControllerEvent::PartitionModifications {
             topic: topic.clone(),
-            assignment: zk
-                .get_topic_assignment(topic)
-                .await
-                .map_err(ZkFailure::from)?,
+            assignment: zk.get_topic_assignment(topic).await?,
         },
-        Trigger::TopicDeletion => ControllerEvent::TopicDeletion(
-            zk.get_topics_marked_for_deletion()
-                .await
-                .map_err(ZkFailure::from)?,
-        ),
-        Trigger::PreferredReplicaElection => ControllerEvent::PreferredReplicaElection(
-            zk.get_preferred_replica_election()
-                .await
-                .map_err(ZkFailure::from)?,
-        ),
-        Trigger::PartitionReassignment => ControllerEvent::PartitionReassignment(
-            zk.get_partition_reassignment()
-                .await
-                .map_err(ZkFailure::from)?,
-        ),
-        Trigger::IsrChangeNotification => ControllerEvent::IsrChangeNotification(
-            zk.get_isr_change_notifications()
-                .await
-                .map_err(ZkFailure::from)?,
-        ),
-        Trigger::AutoRebalance => ControllerEvent::AutoRebalanceTick,
-        Trigger::ControlledShutdown {
-            broker_id,
-            broker_epoch,
-            ..
-        } => ControllerEvent::ControlledShutdown {
-            broker_id: *broker_id,
-            broker_epoch: *broker_epoch,
-        },
+        Cause::TopicDeletion => {
+            ControllerEvent::TopicDeletion(zk.get_topics_marked_for_deletion().await?)
+        }
+        Cause::PreferredReplicaElection => {
+            ControllerEvent::PreferredReplicaElection(zk.get_preferred_replica_election().await?)
+        }
+        Cause::PartitionReassignment => {
+            ControllerEvent::PartitionReassignment(zk.get_partition_reassignment().await?)
+        }
+        Cause::IsrChangeNotification => {
+            ControllerEvent::IsrChangeNotification(zk.get_isr_change_notifications().await?)
+        }
+        Cause::AutoRebalance => ControllerEvent::AutoRebalanceTick,
     };
     Ok(event)
 }

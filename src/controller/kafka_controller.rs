@@ -15,12 +15,12 @@
 //! clock — the executor (`executor`) reads and writes ZooKeeper, talks to
 //! brokers and ticks the auto-rebalance timer.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use log::{debug, info, warn};
 
-use super::context::{ControllerContext, LiveBroker};
+use super::context::{ControllerContext, Leadership, LiveBroker};
 use super::decision::{ControlledShutdownError, Decision, ZkFailure, ZkReply};
 use super::event::{ClusterSnapshot, ControllerEvent, TopicSnapshot};
 use super::leader_election::ElectionStrategy;
@@ -30,7 +30,7 @@ use super::replica_state_machine::ReplicaState;
 use super::request_batch::{ControllerResponse, RequestBatch};
 use crate::config::KafkaConfig;
 use crate::protocol::ErrorCode;
-use crate::zk::data::{BrokerId, TopicAssignment};
+use crate::zk::data::{BrokerId, TopicAssignment, TopicPartition as ZkTopicPartition};
 use crate::zk::id::Uuid;
 use crate::zk::paths;
 use crate::TopicPartition;
@@ -135,13 +135,6 @@ impl KafkaController {
     pub fn context(&self) -> Option<&ControllerContext> {
         match &self.state {
             CoreState::Idle(c) => Some(&c.ctx),
-            _ => None,
-        }
-    }
-
-    pub fn config(&self) -> Option<&ControllerConfig> {
-        match &self.state {
-            CoreState::Idle(c) => Some(&c.config),
             _ => None,
         }
     }
@@ -393,34 +386,29 @@ impl Controller {
         &mut self,
         tp: TopicPartition,
         replicas: Vec<BrokerId>,
-        state: Option<super::context::Leadership>,
+        state: Option<Leadership>,
     ) {
-        match state {
-            Some(leadership) => {
-                let online = self.ctx.is_live(leadership.state.leader);
-                self.ctx.leaderships.insert(tp.clone(), leadership);
-                let state = if online {
-                    PartitionState::Online
-                } else {
-                    PartitionState::Offline
-                };
-                self.ctx.partition_states.insert(tp.clone(), state);
-                for r in &replicas {
-                    let state = if self.ctx.is_live(*r) {
-                        ReplicaState::Online
-                    } else {
-                        ReplicaState::DeletionIneligible
-                    };
-                    self.ctx.initialize_replica(&tp, *r, state);
-                }
-            }
-            None => {
-                self.ctx.move_partition(&tp, PartitionState::New);
-                let new: Vec<_> = replicas.iter().map(|r| (tp.clone(), *r)).collect();
-                self.ctx.assignments.insert(tp, replicas);
-                self.replicas_new(&new);
-                return;
-            }
+        let Some(leadership) = state else {
+            self.ctx.move_partition(&tp, PartitionState::New);
+            let new: Vec<_> = replicas.iter().map(|r| (tp.clone(), *r)).collect();
+            self.ctx.assignments.insert(tp, replicas);
+            self.replicas_new(&new);
+            return;
+        };
+        let state = if self.ctx.is_live(leadership.state.leader) {
+            PartitionState::Online
+        } else {
+            PartitionState::Offline
+        };
+        self.ctx.partition_states.insert(tp.clone(), state);
+        self.ctx.leaderships.insert(tp.clone(), leadership);
+        for r in &replicas {
+            let state = if self.ctx.is_live(*r) {
+                ReplicaState::Online
+            } else {
+                ReplicaState::DeletionIneligible
+            };
+            self.ctx.initialize_replica(&tp, *r, state);
         }
         self.ctx.assignments.insert(tp, replicas);
     }
@@ -493,7 +481,7 @@ impl Controller {
     /// Brokers joined, left or re-registered (Kafka's `processBrokerChange`).
     async fn on_broker_change(
         &mut self,
-        current: std::collections::BTreeMap<BrokerId, LiveBroker>,
+        current: BTreeMap<BrokerId, LiveBroker>,
     ) -> Result<(), ControllerError> {
         let known = self.ctx.live_or_shutting_down();
         let mut dead: BTreeSet<BrokerId> = known
@@ -649,7 +637,7 @@ impl Controller {
     /// to each listed partition's first replica, then remove the request.
     async fn on_preferred_replica_election(
         &mut self,
-        partitions: Option<Vec<crate::zk::data::TopicPartition>>,
+        partitions: Option<Vec<ZkTopicPartition>>,
     ) -> Result<(), ControllerError> {
         let Some(partitions) = partitions else {
             return Ok(());
@@ -710,7 +698,7 @@ impl Controller {
     /// and tell every broker (Kafka's `processIsrChangeNotification`).
     async fn on_isr_change_notification(
         &mut self,
-        notifications: Vec<(String, Vec<crate::zk::data::TopicPartition>)>,
+        notifications: Vec<(String, Vec<ZkTopicPartition>)>,
     ) -> Result<(), ControllerError> {
         let mut changed = BTreeSet::new();
         for (_, partitions) in &notifications {
