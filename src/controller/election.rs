@@ -9,8 +9,8 @@
 //! session ended or it resigned (Kafka's `ControllerChangeHandler` →
 //! `Reelect`). [`elect`] is one round; [`ControllerElector`] is the loop.
 //!
-//! Owns: winning and losing the election. Must not depend on: the
-//! controller's core — it only starts and stops the executor.
+//! Owns: winning and losing the election. Must not depend on: the rest of
+//! the controller — the broker starts the executor when this broker wins.
 
 use std::sync::Mutex;
 use std::time::Duration;
