@@ -13,8 +13,8 @@ use std::fs::File;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use gregor::log::{LoadState, LogConfig, PartitionLog};
-use gregor::record::{Record, RecordBatchBuilder};
+use gregor_log::{LoadState, LogConfig, PartitionLog};
+use gregor_record::{Record, RecordBatchBuilder};
 
 const RECORD_BYTES: usize = 100;
 const RECORDS_PER_BATCH: usize = 9;

@@ -15,12 +15,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use gregor::config::Listener;
-use gregor::protocol::api::metadata::{MetadataRequest, MetadataRequestTopic};
-use gregor::protocol::frame::write_frame;
-use gregor::protocol::{Message, RequestHeader};
-use gregor::server::testing::EchoBroker;
-use gregor::server::{Server, ServerConfig};
+use gregor_protocol::api::metadata::{MetadataRequest, MetadataRequestTopic};
+use gregor_protocol::frame::write_frame;
+use gregor_protocol::{Message, RequestHeader};
+use gregor_server::Listener;
+use gregor_server::{Server, ServerConfig};
+use gregor_testkit::EchoBroker;
 
 fn request(buf: &mut BytesMut, correlation_id: i32) {
     let body = MetadataRequest {
@@ -31,7 +31,7 @@ fn request(buf: &mut BytesMut, correlation_id: i32) {
     };
     write_frame(buf, |b| {
         RequestHeader {
-            api_key: gregor::protocol::ApiKey::Metadata,
+            api_key: gregor_protocol::ApiKey::Metadata,
             api_version: 1,
             correlation_id,
             client_id: Some("bench".into()),

@@ -12,9 +12,9 @@ use clap::{Parser, Subcommand};
 
 mod cli;
 
-use gregor::broker::Broker;
-use gregor::config::KafkaConfig;
-use gregor::server::{wait_for_shutdown_signal, Server, ServerConfig};
+use gregor_broker::broker::Broker;
+use gregor_broker::config::KafkaConfig;
+use gregor_server::{wait_for_shutdown_signal, Server};
 
 #[derive(Parser)]
 #[command(
@@ -106,7 +106,7 @@ async fn run_broker(path: PathBuf, overrides: Vec<String>) -> anyhow::Result<()>
     let config = KafkaConfig::load(&path, &overrides)
         .with_context(|| format!("reading {}", path.display()))?;
     let broker = Broker::start(config.clone()).await?;
-    let bound = Server::bind(ServerConfig::from_kafka_config(&config))
+    let bound = Server::bind(config.server_config())
         .await
         .context("binding listeners")?;
     let ports: Vec<u16> = bound.listeners().iter().map(|l| l.addr.port()).collect();

@@ -11,10 +11,10 @@
 use std::sync::OnceLock;
 
 use bytes::{Bytes, BytesMut};
-use gregor::protocol::api::metadata::{MetadataRequest, MetadataResponse};
-use gregor::server::dispatch::dispatch;
-use gregor::server::testing::echo_topics;
-use gregor::server::{ConnectionInfo, Reply, RequestContext, RequestHandler};
+use gregor_protocol::api::metadata::{MetadataRequest, MetadataResponse};
+use gregor_server::dispatch::dispatch;
+use gregor_testkit::echo_topics;
+use gregor_server::{ConnectionInfo, Reply, RequestContext, RequestHandler};
 use libfuzzer_sys::fuzz_target;
 
 struct NullBroker;

@@ -4,7 +4,7 @@
 
 #![no_main]
 
-use gregor::record::{BatchHeader, Batches};
+use gregor_record::{BatchHeader, Batches};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -17,7 +17,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, ensure, Context, Result};
-use gregor::protocol::api::metadata::{MetadataRequest, MetadataResponse};
+use gregor_protocol::api::metadata::{MetadataRequest, MetadataResponse};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -729,7 +729,7 @@ mod tests {
 
     #[test]
     fn parses_the_election_log_line() -> Result<()> {
-        let line = "[2026-01-01T00:00:00Z INFO  gregor::controller::election] \
+        let line = "[2026-01-01T00:00:00Z INFO  gregor_broker::controller::election] \
                     broker 2 elected controller with epoch 7";
         assert_eq!(
             parse_election(line)?,

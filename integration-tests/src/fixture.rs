@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use gregor::protocol::api::metadata::MetadataRequest;
+use gregor_protocol::api::metadata::MetadataRequest;
 
 use crate::wire::WireClient;
 use crate::{wait_until, Broker, BrokerConfig, ZooKeeper};

@@ -10,8 +10,8 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use gregor::protocol::api::describe_groups::DescribeGroupsRequest;
-use gregor::protocol::api::offset_fetch::{OffsetFetchRequest, OffsetFetchRequestTopic};
+use gregor_protocol::api::describe_groups::DescribeGroupsRequest;
+use gregor_protocol::api::offset_fetch::{OffsetFetchRequest, OffsetFetchRequestTopic};
 use serde_json::Value;
 
 use crate::client_matrix::{ScriptClient, CONFLUENT_KAFKA};

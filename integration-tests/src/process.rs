@@ -52,6 +52,7 @@ fn isolate(cmd: &mut Command) {
     cmd.process_group(0);
     // SAFETY: the closure runs between fork and exec; it only makes the
     // prctl system call, which is async-signal-safe, and allocates nothing.
+    #[allow(unsafe_code)]
     unsafe {
         cmd.pre_exec(|| prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from));
     }

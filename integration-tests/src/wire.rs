@@ -8,21 +8,21 @@ use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
 use bytes::{Bytes, BytesMut};
-use gregor::protocol::api::create_topics::{CreatableTopic, CreateTopicsRequest};
-use gregor::protocol::api::fetch::{FetchPartition, FetchRequest, FetchTopic, PartitionData};
-use gregor::protocol::api::find_coordinator::FindCoordinatorRequest;
-use gregor::protocol::api::metadata::{
+use gregor_protocol::api::create_topics::{CreatableTopic, CreateTopicsRequest};
+use gregor_protocol::api::fetch::{FetchPartition, FetchRequest, FetchTopic, PartitionData};
+use gregor_protocol::api::find_coordinator::FindCoordinatorRequest;
+use gregor_protocol::api::metadata::{
     MetadataRequest, MetadataRequestTopic, MetadataResponseTopic,
 };
-use gregor::protocol::api::offset_commit::{
+use gregor_protocol::api::offset_commit::{
     OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
-use gregor::protocol::api::produce::{
+use gregor_protocol::api::produce::{
     PartitionProduceData, PartitionProduceResponse, ProduceRequest, TopicProduceData,
 };
-use gregor::protocol::frame::write_frame;
-use gregor::protocol::header::response_header_version;
-use gregor::protocol::{Message, Request, RequestHeader, ResponseHeader};
+use gregor_protocol::frame::write_frame;
+use gregor_protocol::header::response_header_version;
+use gregor_protocol::{Message, Request, RequestHeader, ResponseHeader};
 
 use crate::wait_until;
 

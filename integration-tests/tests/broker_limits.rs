@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use anyhow::{ensure, Result};
 use bytes::Bytes;
-use gregor::protocol::api::api_versions::{ApiVersionsRequest, ApiVersionsResponse};
-use gregor::protocol::{ErrorCode, Message, ResponseHeader};
-use gregor::record::{Batches, Record, RecordBatchBuilder};
+use gregor_protocol::api::api_versions::{ApiVersionsRequest, ApiVersionsResponse};
+use gregor_protocol::{ErrorCode, Message, ResponseHeader};
+use gregor_record::{Batches, Record, RecordBatchBuilder};
 use integration_tests::wire::{Answer, WireClient};
 use integration_tests::{
     gregor_broker_with_zk_configured, kcat_consume, kcat_produce_file, unique_topic, wait_until,

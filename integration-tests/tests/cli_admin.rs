@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use gregor::protocol::api::describe_configs::{DescribeConfigsRequest, DescribeConfigsResource};
+use gregor_protocol::api::describe_configs::{DescribeConfigsRequest, DescribeConfigsResource};
 use integration_tests::cluster::{ControllerZNode, PartitionStateZNode, CHANGE_TIMEOUT};
 use integration_tests::wire::WireClient;
 use integration_tests::{

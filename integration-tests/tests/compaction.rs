@@ -10,11 +10,11 @@ use std::fs;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, ensure, Context, Result};
-use gregor::coordinator::schema::{self, RecordKey};
-use gregor::coordinator::GROUP_METADATA_TOPIC_NAME;
-use gregor::protocol::api::create_topics::{CreatableTopic, CreatableTopicConfig};
-use gregor::protocol::api::offset_fetch::{OffsetFetchRequest, OffsetFetchRequestTopic};
-use gregor::record::{Batches, Record, RecordBatchBuilder, Records};
+use gregor_broker::coordinator::schema::{self, RecordKey};
+use gregor_broker::coordinator::GROUP_METADATA_TOPIC_NAME;
+use gregor_protocol::api::create_topics::{CreatableTopic, CreatableTopicConfig};
+use gregor_protocol::api::offset_fetch::{OffsetFetchRequest, OffsetFetchRequestTopic};
+use gregor_record::{Batches, Record, RecordBatchBuilder, Records};
 use integration_tests::wire::WireClient;
 use integration_tests::{
     gregor_broker_with_zk_configured, kcat_consume, kcat_produce_file, unique_topic, wait_until,

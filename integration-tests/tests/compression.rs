@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use bytes::Bytes;
-use gregor::protocol::api::create_topics::CreatableTopic;
-use gregor::record::{Batches, Compression, Records};
+use gregor_protocol::api::create_topics::CreatableTopic;
+use gregor_record::{Batches, Compression, Records};
 use integration_tests::client_matrix::{expected_value, KAFKA_PYTHON};
 use integration_tests::wire::WireClient;
 use integration_tests::{kcat, Broker, BrokerConfig, ZooKeeper};

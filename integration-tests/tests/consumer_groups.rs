@@ -8,10 +8,10 @@ use std::fmt::Write as _;
 use std::fs;
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use gregor::coordinator::schema::{self, RecordKey};
-use gregor::coordinator::{partition_for, GROUP_METADATA_TOPIC_NAME};
-use gregor::protocol::api::find_coordinator::FindCoordinatorRequest;
-use gregor::record::{Batches, Records};
+use gregor_broker::coordinator::schema::{self, RecordKey};
+use gregor_broker::coordinator::{partition_for, GROUP_METADATA_TOPIC_NAME};
+use gregor_protocol::api::find_coordinator::FindCoordinatorRequest;
+use gregor_record::{Batches, Records};
 use integration_tests::client_matrix::{CONFLUENT_KAFKA, KAFKAJS, KAFKA_PYTHON};
 use integration_tests::cluster::{CHANGE_TIMEOUT, SESSION_TIMEOUT};
 use integration_tests::group_matrix::{

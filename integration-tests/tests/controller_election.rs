@@ -5,8 +5,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use gregor::controller::{elect, ControllerElector, ControllerState, Election};
-use gregor::zk::KafkaZkClient;
+use gregor_broker::controller::{elect, ControllerElector, ControllerState, Election};
+use gregor_zk::KafkaZkClient;
 use nix::sys::signal::Signal;
 use support::zk::{eventually, json_at, Zk, DEADLINE};
 
@@ -257,7 +257,7 @@ async fn an_expired_controller_session_stops_the_elector_and_frees_the_controlle
         .await
         .expect("task ends in time");
     assert!(
-        matches!(ended, Err(gregor::zk::ZkError::SessionEnded(_))),
+        matches!(ended, Err(gregor_zk::ZkError::SessionEnded(_))),
         "{ended:?}"
     );
 

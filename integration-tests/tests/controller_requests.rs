@@ -11,20 +11,20 @@ use std::time::Duration;
 
 use anyhow::Result;
 use bytes::Bytes;
-use gregor::protocol::api::fetch::{FetchPartition, FetchRequest, FetchTopic};
-use gregor::protocol::api::leader_and_isr::{
+use gregor_protocol::api::fetch::{FetchPartition, FetchRequest, FetchTopic};
+use gregor_protocol::api::leader_and_isr::{
     LeaderAndIsrPartitionState, LeaderAndIsrRequest, LeaderAndIsrTopicState,
 };
-use gregor::protocol::api::stop_replica::{
+use gregor_protocol::api::stop_replica::{
     StopReplicaPartitionState, StopReplicaRequest, StopReplicaTopicState,
 };
-use gregor::protocol::api::update_metadata::{
+use gregor_protocol::api::update_metadata::{
     UpdateMetadataBroker, UpdateMetadataEndpoint, UpdateMetadataPartitionState,
     UpdateMetadataRequest, UpdateMetadataTopicState,
 };
-use gregor::protocol::primitives::Uuid;
-use gregor::protocol::ErrorCode;
-use gregor::record::{Record, RecordBatchBuilder};
+use gregor_protocol::ErrorCode;
+use gregor_protocol::Uuid;
+use gregor_record::{Record, RecordBatchBuilder};
 use integration_tests::wire::WireClient;
 use integration_tests::{gregor_broker_with_zk, unique_topic};
 
@@ -34,7 +34,7 @@ const EPOCH: i32 = 1_000;
 /// Broker 1 is the real one; broker 2 exists only in what the test says.
 const ME: i32 = 1;
 const OTHER: i32 = 2;
-const TOPIC_ID: Uuid = Uuid([7; 16]);
+const TOPIC_ID: Uuid = Uuid::from_bytes([7; 16]);
 
 fn batch() -> Bytes {
     let mut b = RecordBatchBuilder::new(1);
@@ -111,7 +111,7 @@ fn leader_and_isr(topic: &str, broker_epoch: i64, leader_epoch: i32) -> LeaderAn
 }
 
 fn partition_codes(
-    response: &gregor::protocol::api::leader_and_isr::LeaderAndIsrResponse,
+    response: &gregor_protocol::api::leader_and_isr::LeaderAndIsrResponse,
 ) -> Vec<i16> {
     response
         .topics

@@ -32,8 +32,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{ensure, Context, Result};
 use bytes::Bytes;
-use gregor::protocol::api::create_topics::{CreatableTopic, CreatableTopicConfig};
-use gregor::record::{with_max_timestamp, Compression, Record, RecordBatchBuilder};
+use gregor_protocol::api::create_topics::{CreatableTopic, CreatableTopicConfig};
+use gregor_record::{with_max_timestamp, Compression, Record, RecordBatchBuilder};
 use integration_tests::differential::compare;
 use integration_tests::wire::WireClient;
 use integration_tests::{wait_until, zk_cli, Broker, BrokerConfig, ZooKeeper, KAFKA_2_8};
@@ -183,7 +183,7 @@ fn wait_for_leadership(client: &mut WireClient) -> Result<()> {
 fn create_topic(broker: &Broker) -> Result<WireClient> {
     let mut client = WireClient::connect(&broker.bootstrap())?;
     wait_until("the broker to know itself", READY_TIMEOUT, || {
-        let request = gregor::protocol::api::metadata::MetadataRequest {
+        let request = gregor_protocol::api::metadata::MetadataRequest {
             topics: Some(vec![]),
             ..Default::default()
         };

@@ -35,14 +35,14 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use gregor::protocol::api::alter_configs::{self, AlterConfigsRequest};
-use gregor::protocol::api::create_topics::{
+use gregor_protocol::api::alter_configs::{self, AlterConfigsRequest};
+use gregor_protocol::api::create_topics::{
     CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig,
 };
-use gregor::protocol::api::delete_topics::DeleteTopicsRequest;
-use gregor::protocol::api::find_coordinator::FindCoordinatorRequest;
-use gregor::protocol::api::incremental_alter_configs::{self, IncrementalAlterConfigsRequest};
-use gregor::protocol::api::offset_commit::{
+use gregor_protocol::api::delete_topics::DeleteTopicsRequest;
+use gregor_protocol::api::find_coordinator::FindCoordinatorRequest;
+use gregor_protocol::api::incremental_alter_configs::{self, IncrementalAlterConfigsRequest};
+use gregor_protocol::api::offset_commit::{
     OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use integration_tests::cluster::{now_ms, PartitionStateZNode, TopicZNode, CHROOT};

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
 use bytes::Bytes;
-use gregor::record::{BatchHeader, Batches, Compression, Records};
+use gregor_record::{BatchHeader, Batches, Compression, Records};
 use integration_tests::client_matrix::{
     admin_create_and_delete_topic_on, assert_exactly_produced,
     offsets_for_times_between_batches_on, offsets_for_times_inside_a_batch_on,

@@ -26,7 +26,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
-use gregor::protocol::api::api_versions::ApiVersionsRequest;
+use gregor_protocol::api::api_versions::ApiVersionsRequest;
 use integration_tests::cluster::CHANGE_TIMEOUT;
 use integration_tests::wire::WireClient;
 use integration_tests::{
@@ -1027,7 +1027,7 @@ fn kafka_console_producer_and_consumer() -> Result<()> {
     consumed.sort();
     let mut by_partition: BTreeMap<i32, Vec<&ConsumedRecord>> = BTreeMap::new();
     for record in &consumed {
-        let expected = gregor::client::partitioner::partition_for_key(record.key.as_bytes(), 3);
+        let expected = gregor_client::partitioner::partition_for_key(record.key.as_bytes(), 3);
         ensure!(
             record.partition == expected,
             "{record:?}: partition {expected}"
@@ -1261,7 +1261,7 @@ fn kafka_consumer_groups_describe_reset_and_delete() -> Result<()> {
     for i in 0..20 {
         let key = format!("k{i}");
         *log_end
-            .entry(gregor::client::partitioner::partition_for_key(
+            .entry(gregor_client::partitioner::partition_for_key(
                 key.as_bytes(),
                 2,
             ))

@@ -9,9 +9,9 @@ use std::fs;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use gregor::protocol::api::create_topics::{CreatableTopic, CreatableTopicConfig};
-use gregor::protocol::error_code::ErrorCode;
-use gregor::record::{Record, RecordBatchBuilder};
+use gregor_protocol::api::create_topics::{CreatableTopic, CreatableTopicConfig};
+use gregor_protocol::error_code::ErrorCode;
+use gregor_record::{Record, RecordBatchBuilder};
 use integration_tests::cluster::{replica_files, CHANGE_TIMEOUT};
 use integration_tests::wire::WireClient;
 use integration_tests::{kcat_consume, kcat_produce_file, wait_until, Cluster};

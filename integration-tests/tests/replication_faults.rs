@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use bytes::Bytes;
-use gregor::protocol::api::create_topics::{CreatableReplicaAssignment, CreatableTopic};
-use gregor::protocol::api::metadata::MetadataResponseTopic;
-use gregor::protocol::ErrorCode;
-use gregor::record::{Record, RecordBatchBuilder};
+use gregor_protocol::api::create_topics::{CreatableReplicaAssignment, CreatableTopic};
+use gregor_protocol::api::metadata::MetadataResponseTopic;
+use gregor_protocol::ErrorCode;
+use gregor_record::{Record, RecordBatchBuilder};
 use integration_tests::cluster::{now_ms, replica_files, CHANGE_TIMEOUT, SESSION_TIMEOUT};
 use integration_tests::wire::WireClient;
 use integration_tests::{json_lines, python, wait_until, Cluster};

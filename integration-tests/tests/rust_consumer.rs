@@ -1,4 +1,4 @@
-//! gregor's own consumer (`gregor::client::consumer`) against a real
+//! gregor's own consumer (`gregor_client::consumer`) against a real
 //! 3-broker cluster: reading assigned partitions, sharing a group with
 //! other gregor consumers and with librdkafka (confluent-kafka), and the
 //! `gregor consume` command built on it.
@@ -16,12 +16,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use gregor::client::consumer::{Consumer, ConsumerConfig, ConsumerRecord};
-use gregor::protocol::api::create_topics::CreatableTopic;
-use gregor::protocol::api::describe_groups::DescribeGroupsRequest;
-use gregor::protocol::api::find_coordinator::FindCoordinatorRequest;
-use gregor::protocol::consumer_protocol::Assignment;
-use gregor::TopicPartition;
+use gregor_client::consumer::{Consumer, ConsumerConfig, ConsumerRecord};
+use gregor_protocol::api::create_topics::CreatableTopic;
+use gregor_protocol::api::describe_groups::DescribeGroupsRequest;
+use gregor_protocol::api::find_coordinator::FindCoordinatorRequest;
+use gregor_protocol::consumer_protocol::Assignment;
+use gregor_protocol::TopicPartition;
 use integration_tests::client_matrix::{Produce, CONFLUENT_KAFKA};
 use integration_tests::cluster::CHANGE_TIMEOUT;
 use integration_tests::wire::WireClient;

@@ -1,4 +1,4 @@
-//! gregor's own producer (`gregor::client::Producer`) against real brokers,
+//! gregor's own producer (`gregor_client::Producer`) against real brokers,
 //! checked with independent clients: kcat (and gregor's own consumer) read
 //! back what it sent, and librdkafka (the `rdkafka` crate,
 //! `partitioner=murmur2_random`) must put every key on the same partition
@@ -12,10 +12,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use gregor::client::consumer::{Consumer, ConsumerConfig, ConsumerRecord};
-use gregor::client::partitioner::partition_for_key;
-use gregor::client::{Acks, Producer, ProducerConfig, ProducerRecord, RecordMetadata};
-use gregor::protocol::api::create_topics::CreatableTopic;
+use gregor_client::consumer::{Consumer, ConsumerConfig, ConsumerRecord};
+use gregor_client::partitioner::partition_for_key;
+use gregor_client::{Acks, Producer, ProducerConfig, ProducerRecord, RecordMetadata};
+use gregor_protocol::api::create_topics::CreatableTopic;
 use integration_tests::cluster::CHANGE_TIMEOUT;
 use integration_tests::wire::WireClient;
 use integration_tests::{

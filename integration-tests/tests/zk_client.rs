@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gregor::zk::data::{BrokerInfo, EndPoint, LeaderIsrAndControllerEpoch, SecurityProtocol};
-use gregor::zk::{KafkaZkClient, Uuid, ZkError, ZkSession};
+use gregor_protocol::Uuid;
+use gregor_zk::data::{BrokerInfo, EndPoint, LeaderIsrAndControllerEpoch, SecurityProtocol};
+use gregor_zk::{KafkaZkClient, ZkError, ZkSession};
 use nix::sys::signal::Signal;
 use serde_json::json;
 use support::zk::{eventually, json_at, Zk, DEADLINE, SESSION_TIMEOUT};

@@ -6,8 +6,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use gregor::client::ClusterMetadata;
-use gregor::zk::tree::{read_tree, ZNode};
+use gregor_client::ClusterMetadata;
+use gregor_zk::tree::{read_tree, ZNode};
 
 use super::output::{print, Table};
 use super::ConnectArgs;
@@ -114,7 +114,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use gregor::client::network::BrokerAddress;
+    use gregor_client::network::BrokerAddress;
 
     #[test]
     fn znodes_print_json_pretty_and_the_rest_as_text() {

@@ -22,10 +22,10 @@ use clap::error::ErrorKind;
 use clap::{ArgGroup, Args};
 use tokio::time::Instant;
 
-use gregor::client::consumer::{
+use gregor_client::consumer::{
     Consumer, ConsumerConfig, ConsumerRecord, OffsetAndTimestamp, TimestampType,
 };
-use gregor::TopicPartition;
+use gregor_protocol::TopicPartition;
 
 use super::ConnectArgs;
 
@@ -462,7 +462,7 @@ fn parse_format(format: &str) -> Vec<Token> {
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use gregor::record::RecordHeader;
+    use gregor_record::RecordHeader;
     use std::sync::Arc;
 
     fn record() -> ConsumerRecord {

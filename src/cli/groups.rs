@@ -8,9 +8,9 @@ use std::fmt::Write as _;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 
-use gregor::client::admin::{AdminClient, AdminError, GroupDescription, OffsetSpec};
-use gregor::client::ClusterMetadata;
-use gregor::TopicPartition;
+use gregor_client::admin::{AdminClient, AdminError, GroupDescription, OffsetSpec};
+use gregor_client::ClusterMetadata;
+use gregor_protocol::TopicPartition;
 
 use super::output::{print, Table};
 use super::topics::succeeded;

@@ -7,8 +7,8 @@
 
 use clap::Args;
 
-use gregor::client::admin::AdminClient;
-use gregor::client::{ClientConfig, NetworkClient};
+use gregor_client::admin::AdminClient;
+use gregor_client::{ClientConfig, NetworkClient};
 
 pub mod cluster;
 pub mod consume;

@@ -11,8 +11,8 @@ use bytes::Bytes;
 use clap::Args;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use gregor::client::{Acks, ProduceError, Producer, ProducerConfig, ProducerRecord};
-use gregor::record::Compression;
+use gregor_client::{Acks, ProduceError, Producer, ProducerConfig, ProducerRecord};
+use gregor_record::Compression;
 
 use super::ConnectArgs;
 

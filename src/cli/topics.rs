@@ -8,10 +8,10 @@ use std::fmt::Write as _;
 use anyhow::bail;
 use clap::{Args, Subcommand};
 
-use gregor::client::admin::{
+use gregor_client::admin::{
     AdminClient, AlterConfigOp, ConfigResource, ConfigSource, NewTopic, Outcomes,
 };
-use gregor::client::TopicInfo;
+use gregor_client::TopicInfo;
 
 use super::output::print;
 use super::ConnectArgs;
@@ -255,8 +255,8 @@ fn parse_assignment(text: &str) -> Result<BTreeMap<i32, Vec<i32>>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gregor::client::PartitionInfo;
-    use gregor::protocol::ErrorCode;
+    use gregor_client::PartitionInfo;
+    use gregor_protocol::ErrorCode;
 
     #[test]
     fn parses_kafkas_replica_assignment_syntax() {

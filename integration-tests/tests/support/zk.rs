@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use gregor::zk::KafkaZkClient;
+use gregor_zk::KafkaZkClient;
 use integration_tests::ZooKeeper;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Args;
 
-use gregor::client::consumer::{Consumer, ConsumerConfig};
-use gregor::TopicPartition;
+use gregor_client::consumer::{Consumer, ConsumerConfig};
+use gregor_protocol::TopicPartition;
 
 use super::stats::Stats;
 use crate::cli::ConnectArgs;

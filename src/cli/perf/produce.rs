@@ -12,7 +12,7 @@ use anyhow::bail;
 use bytes::Bytes;
 use clap::Args;
 
-use gregor::client::{ProduceError, Producer, ProducerRecord};
+use gregor_client::{ProduceError, Producer, ProducerRecord};
 
 use super::stats::{Stats, REPORTING_INTERVAL};
 use crate::cli::produce::ProducerArgs;

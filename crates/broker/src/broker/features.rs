@@ -1,0 +1,220 @@
+//! The cluster's finalized features as this broker knows them (KIP-584):
+//! Kafka 2.8's `FinalizedFeatureChangeListener` and `FinalizedFeatureCache`.
+//!
+//! The controller creates `/feature` when it takes over; every broker reads
+//! it at start-up and again whenever it is created, changed or deleted (a
+//! ZooKeeper watch), and caches its epoch, the znode's zkVersion.
+//! ApiVersions v3+ answers with that cached epoch, -1 while `/feature` is
+//! absent or disabled, so the request path never waits on ZooKeeper.
+//! Kafka 2.8 finalizes no features, so only the epoch is kept.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use log::{error, info, warn};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use gregor_zk::data::{FeatureZNode, FeatureZNodeStatus};
+use gregor_zk::{paths, KafkaZkClient, Versioned, ZkError};
+
+/// The epoch of "no finalized features" (Kafka's
+/// `UNKNOWN_FINALIZED_FEATURES_EPOCH`): ApiVersions then omits the field.
+pub(crate) const UNKNOWN_EPOCH: i64 = -1;
+/// Pause before reading `/feature` again after ZooKeeper failed.
+const WATCH_RETRY_BACKOFF: Duration = Duration::from_millis(500);
+
+/// The cached finalized features epoch, shared with the watch task.
+#[derive(Debug)]
+pub(crate) struct FinalizedFeatureCache {
+    epoch: AtomicI64,
+    /// The task following `/feature`, stopped at shutdown.
+    follower: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl FinalizedFeatureCache {
+    pub(crate) fn new() -> Self {
+        FinalizedFeatureCache {
+            epoch: AtomicI64::new(UNKNOWN_EPOCH),
+            follower: Mutex::new(None),
+        }
+    }
+
+    /// The cached epoch, [`UNKNOWN_EPOCH`] when none.
+    pub(crate) fn epoch(&self) -> i64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// Takes what `/feature` holds now (`None` if absent), as Kafka's
+    /// `FeatureCacheUpdater.updateLatestOrThrow`: an absent or disabled
+    /// znode clears the cache, an enabled one sets its zkVersion as the
+    /// epoch. An epoch older than the cached one is refused (Kafka's
+    /// `updateOrThrow` fails and the broker exits; gregor keeps the cached
+    /// epoch and logs an error).
+    pub(crate) fn update(&self, znode: Option<&Versioned<FeatureZNode>>) {
+        let Some(znode) = znode else {
+            info!("{} does not exist", paths::FEATURE);
+            self.epoch.store(UNKNOWN_EPOCH, Ordering::SeqCst);
+            return;
+        };
+        match znode.value.status {
+            FeatureZNodeStatus::Disabled => {
+                info!("{} is in disabled status", paths::FEATURE);
+                self.epoch.store(UNKNOWN_EPOCH, Ordering::SeqCst);
+            }
+            FeatureZNodeStatus::Enabled => {
+                let latest = i64::from(znode.zk_version);
+                let cached = self.epoch();
+                if latest < cached {
+                    error!(
+                        "{} has epoch {latest}, older than the cached {cached}; keeping {cached}",
+                        paths::FEATURE
+                    );
+                } else {
+                    info!("finalized features epoch is now {latest}");
+                    self.epoch.store(latest, Ordering::SeqCst);
+                }
+            }
+        }
+    }
+
+    /// Reads `/feature` once on the current session (the start-up read a
+    /// broker does before it serves, Kafka's `initOrThrow`), then follows it
+    /// in the background until [`stop`](Self::stop) or until `sessions`
+    /// loses its sender (the broker's ZooKeeper session), re-reading after
+    /// every change and in every new session.
+    pub(crate) async fn follow(
+        self: &Arc<Self>,
+        sessions: watch::Receiver<KafkaZkClient>,
+    ) -> Result<(), ZkError> {
+        let client = sessions.borrow().clone();
+        let watcher = self.refresh(&client).await?;
+        let cache = Arc::clone(self);
+        let follower = tokio::spawn(async move {
+            let mut watcher = Some(watcher);
+            loop {
+                if let Some(watcher) = watcher.take() {
+                    watcher.changed().await;
+                }
+                if sessions.has_changed().is_err() {
+                    break; // the broker is gone
+                }
+                let client = sessions.borrow().clone();
+                match cache.refresh(&client).await {
+                    Ok(next) => watcher = Some(next),
+                    Err(e) => {
+                        warn!("cannot follow {}: {e}", paths::FEATURE);
+                        tokio::time::sleep(WATCH_RETRY_BACKOFF).await;
+                    }
+                }
+            }
+        });
+        if let Some(previous) = self.follower().replace(follower) {
+            previous.abort();
+        }
+        Ok(())
+    }
+
+    /// Stops following `/feature` (broker shutdown).
+    pub(crate) fn stop(&self) {
+        if let Some(follower) = self.follower().take() {
+            follower.abort();
+        }
+    }
+
+    fn follower(&self) -> std::sync::MutexGuard<'_, Option<JoinHandle<()>>> {
+        self.follower.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Watches `/feature` (creation, change or deletion), then reads it
+    /// into the cache.
+    async fn refresh(
+        &self,
+        client: &KafkaZkClient,
+    ) -> Result<zookeeper_client::OneshotWatcher, ZkError> {
+        let watcher = client.watch_exists(paths::FEATURE).await?;
+        let znode = client.get::<FeatureZNode>(paths::FEATURE).await?;
+        self.update(znode.as_ref());
+        Ok(watcher)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use gregor_zk::data::ZNodeData;
+
+    fn versioned(json: &str, zk_version: i32) -> Versioned<FeatureZNode> {
+        Versioned {
+            value: FeatureZNode::decode(json.as_bytes()).expect("a valid /feature"),
+            zk_version,
+        }
+    }
+
+    #[test]
+    fn starts_unknown() {
+        assert_eq!(FinalizedFeatureCache::new().epoch(), UNKNOWN_EPOCH);
+    }
+
+    #[test]
+    fn enabled_znode_sets_its_zk_version() {
+        let cache = FinalizedFeatureCache::new();
+        // What the controller writes when it takes over.
+        let created = FeatureZNode::new(FeatureZNodeStatus::Enabled, BTreeMap::new());
+        let created = Versioned {
+            value: FeatureZNode::decode(&created.encode()).expect("round trip"),
+            zk_version: 0,
+        };
+        cache.update(Some(&created));
+        assert_eq!(cache.epoch(), 0);
+        cache.update(Some(&versioned(
+            r#"{"features":{},"version":1,"status":1}"#,
+            3,
+        )));
+        assert_eq!(cache.epoch(), 3);
+    }
+
+    #[test]
+    fn absent_or_disabled_clears() {
+        let cache = FinalizedFeatureCache::new();
+        cache.update(Some(&versioned(
+            r#"{"features":{},"version":1,"status":1}"#,
+            2,
+        )));
+        cache.update(Some(&versioned(
+            r#"{"features":{},"version":1,"status":0}"#,
+            3,
+        )));
+        assert_eq!(cache.epoch(), UNKNOWN_EPOCH);
+        cache.update(Some(&versioned(
+            r#"{"features":{},"version":1,"status":1}"#,
+            4,
+        )));
+        assert_eq!(cache.epoch(), 4);
+        cache.update(None);
+        assert_eq!(cache.epoch(), UNKNOWN_EPOCH);
+        // Deleted and created again: a fresh znode starts at version 0.
+        cache.update(Some(&versioned(
+            r#"{"features":{},"version":1,"status":1}"#,
+            0,
+        )));
+        assert_eq!(cache.epoch(), 0);
+    }
+
+    #[test]
+    fn an_older_epoch_is_refused() {
+        let cache = FinalizedFeatureCache::new();
+        cache.update(Some(&versioned(
+            r#"{"features":{},"version":1,"status":1}"#,
+            5,
+        )));
+        cache.update(Some(&versioned(
+            r#"{"features":{},"version":1,"status":1}"#,
+            4,
+        )));
+        assert_eq!(cache.epoch(), 5);
+    }
+}

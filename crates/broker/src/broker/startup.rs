@@ -1,0 +1,459 @@
+//! Broker start-up and shutdown.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ::log::{info, warn};
+
+use crate::config::{topic_log_config, ConfigError, KafkaConfig};
+use crate::controller::{ActiveController, ControllerConfig, ControllerElector};
+use crate::coordinator::offsets_topic::OffsetsTopic;
+use crate::coordinator::{GroupConfig, GroupCoordinator};
+use crate::metadata::{LiveBroker, MetadataCache};
+use crate::replica::{ReplicaConfig, ReplicaError, ReplicaManager, ZkIsrStore};
+use gregor_log::checkpoint::MetaProperties;
+use gregor_log::manager::BackgroundTasks;
+use gregor_log::{LogConfig, LogError, LogManager, LogManagerConfig};
+use gregor_protocol::BrokerId;
+use gregor_zk::client::{KafkaZkClient, ZkError};
+use gregor_zk::data::{BrokerInfo, EndPoint, SecurityProtocol};
+use gregor_zk::session::ZkSession;
+
+use super::features::FinalizedFeatureCache;
+use super::producer_ids::ProducerIdManager;
+use gregor_client::BrokerConnection;
+use gregor_protocol::api::controlled_shutdown::ControlledShutdownRequest;
+use gregor_protocol::TopicPartition;
+use gregor_protocol::{ErrorCode, Message};
+
+/// Pause between attempts to register over a crashed predecessor's node.
+const REGISTRATION_RETRY: Duration = Duration::from_millis(500);
+
+/// Why a broker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error(transparent)]
+    Zk(#[from] ZkError),
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Replica(#[from] ReplicaError),
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A running broker's state, shared by every connection.
+pub struct Broker {
+    pub(crate) config: KafkaConfig,
+    pub(crate) id: BrokerId,
+    pub(crate) zk: ZkSession,
+    pub(crate) metadata: Arc<MetadataCache>,
+    pub(crate) replicas: Arc<ReplicaManager>,
+    pub(crate) logs: Arc<LogManager>,
+    /// Hands out producer ids (InitProducerId).
+    pub(crate) producer_ids: ProducerIdManager,
+    /// The czxid of this broker's current `/brokers/ids/<id>` registration,
+    /// Kafka's broker epoch: controller requests naming an older one were
+    /// meant for a previous registration (STALE_BROKER_EPOCH). -1 until
+    /// registered.
+    pub(crate) broker_epoch: AtomicI64,
+    background: std::sync::Mutex<Option<BackgroundTasks>>,
+    /// Keeps the registration alive across session expiry; stopped at
+    /// shutdown.
+    session_keeper: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// This broker's part in the controller election, in the current session.
+    elector: std::sync::Mutex<Option<ControllerElector>>,
+    /// The controller, while this broker is elected.
+    pub(crate) controller: Arc<std::sync::Mutex<Option<ActiveController>>>,
+    /// The group coordinator of the `__consumer_offsets` partitions this
+    /// broker leads.
+    pub(crate) coordinator: Arc<GroupCoordinator>,
+    /// The epoch of `/feature`, which ApiVersions answers with.
+    pub(crate) features: Arc<FinalizedFeatureCache>,
+}
+
+impl Broker {
+    /// Everything up to (not including) listening: connects to ZooKeeper,
+    /// settles the cluster and broker ids, opens the logs (recovering them
+    /// after an unclean shutdown) and hosts this broker's partitions.
+    pub async fn start(config: KafkaConfig) -> Result<Arc<Broker>, BrokerError> {
+        let started = Instant::now();
+        let session_timeout = Duration::from_millis(config.zookeeper_session_timeout_ms);
+        let zk = ZkSession::connect(&config.zookeeper_connect, session_timeout).await?;
+        let client = zk.client();
+        client.ensure_persistent_paths().await?;
+        let cluster_id = client.get_or_create_cluster_id().await?;
+        let id = broker_id(&config, &client).await?;
+        info!("broker {id} in cluster {cluster_id}");
+        let features = Arc::new(FinalizedFeatureCache::new());
+        features.follow(zk.subscribe()).await?;
+
+        let log_config = config.log_config();
+        let logs = Arc::new(LogManager::startup(LogManagerConfig {
+            log_dirs: config.log_dirs.clone(),
+            default_log_config: log_config,
+            retention_check_interval: Duration::from_millis(config.log_retention_check_interval_ms),
+            flush_check_interval: config
+                .log_flush_scheduler_interval_ms
+                .map(Duration::from_millis),
+            checkpoint_interval: Duration::from_millis(
+                config.log_flush_offset_checkpoint_interval_ms,
+            ),
+            broker_id: id,
+            cluster_id: Some(cluster_id.clone()),
+            cleaner: config.log_cleaner.clone(),
+        })?);
+        let background = logs.start_background();
+        let replicas = Arc::new(ReplicaManager::new(
+            Arc::clone(&logs),
+            ReplicaConfig::from_broker(&config, id),
+            Arc::new(ZkIsrStore::new(zk.subscribe())),
+        ));
+        replicas.startup();
+        let metadata = Arc::new(MetadataCache::new(cluster_id));
+        let coordinator = GroupCoordinator::new(
+            GroupConfig::from_broker(&config),
+            Arc::clone(&replicas) as Arc<dyn OffsetsTopic>,
+            Arc::clone(&metadata),
+        );
+        coordinator.start();
+        let broker = Arc::new(Broker {
+            config,
+            id,
+            zk,
+            metadata,
+            replicas,
+            logs,
+            producer_ids: ProducerIdManager::new(id),
+            broker_epoch: AtomicI64::new(-1),
+            background: std::sync::Mutex::new(Some(background)),
+            session_keeper: std::sync::Mutex::new(None),
+            elector: std::sync::Mutex::new(None),
+            controller: Arc::new(std::sync::Mutex::new(None)),
+            coordinator,
+            features,
+        });
+        info!(
+            "broker {id} started in {:?} (before listeners)",
+            started.elapsed()
+        );
+        Ok(broker)
+    }
+
+    pub fn id(&self) -> BrokerId {
+        self.id
+    }
+
+    /// This broker's epoch: the czxid of its current registration.
+    pub fn broker_epoch(&self) -> i64 {
+        self.broker_epoch.load(Ordering::SeqCst)
+    }
+
+    /// The topic's effective log config: broker defaults plus its overrides
+    /// in `/config/topics/<t>`.
+    pub(crate) fn log_config_for(
+        &self,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<LogConfig, ConfigError> {
+        topic_log_config(self.logs.default_log_config(), overrides)
+    }
+
+    /// Registers `/brokers/ids/<id>` (after the listeners are bound, as in
+    /// Kafka, so a registered broker is always reachable) and keeps it
+    /// registered across ZooKeeper session expiry.
+    ///
+    /// After a crash the previous process's registration lingers until its
+    /// session times out; like Kafka since KAFKA-7165, wait for that (up to
+    /// twice `zookeeper.session.timeout.ms`) instead of failing.
+    pub async fn register(self: &Arc<Self>, bound_ports: &[u16]) -> Result<(), BrokerError> {
+        let info = self.broker_info(bound_ports);
+        let client = self.zk.client();
+        let session_timeout = Duration::from_millis(self.config.zookeeper_session_timeout_ms);
+        let deadline = Instant::now() + 2 * session_timeout;
+        loop {
+            match client.register_broker(&info).await {
+                Err(ZkError::BrokerIdInUse(id)) if Instant::now() < deadline => {
+                    info!("broker id {id} is still registered by a previous session; waiting for it to expire");
+                    tokio::time::sleep(REGISTRATION_RETRY).await;
+                }
+                result => {
+                    self.broker_epoch.store(result?, Ordering::SeqCst);
+                    break;
+                }
+            }
+        }
+        self.metadata.set_brokers(vec![live_broker(&info)]);
+        self.run_for_controller(client.clone());
+        // Kafka's transaction coordinator claims its first producer id
+        // block at start-up, after the controller starts.
+        self.producer_ids.claim_first_block(&client).await?;
+        self.watch_config_changes();
+        let broker = Arc::clone(self);
+        let keeper = tokio::spawn(async move {
+            let result = broker
+                .zk
+                .maintain(|client| {
+                    let info = info.clone();
+                    let broker = Arc::clone(&broker);
+                    async move {
+                        client.ensure_persistent_paths().await?;
+                        let epoch = client.register_broker(&info).await?;
+                        broker.broker_epoch.store(epoch, Ordering::SeqCst);
+                        // Kafka re-runs the election in every new session.
+                        broker.run_for_controller(client);
+                        Ok(())
+                    }
+                })
+                .await;
+            if let Err(e) = result {
+                warn!("ZooKeeper session maintenance stopped: {e}");
+            }
+        });
+        *self
+            .session_keeper
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(keeper);
+        Ok(())
+    }
+
+    /// Takes part in the controller election on `client`'s session (a new
+    /// elector replaces, and so stops, the previous session's), acts as the
+    /// controller while elected, and keeps the metadata cache's controller
+    /// id current, which Metadata answers carry.
+    fn run_for_controller(&self, client: KafkaZkClient) {
+        let elector = ControllerElector::start(client.clone(), self.id);
+        let mut states = elector.subscribe();
+        let metadata = Arc::clone(&self.metadata);
+        let controller = Arc::clone(&self.controller);
+        let config = ControllerConfig::from_broker(&self.config);
+        let id = self.id;
+        tokio::spawn(async move {
+            // The epoch of the controller this session's elector started:
+            // only that one may be stopped from here, never one a newer
+            // session's elector started meanwhile.
+            let mut mine: Option<i32> = None;
+            loop {
+                let state = *states.borrow_and_update();
+                metadata.set_controller(state.controller);
+                {
+                    let mut active = controller.lock().unwrap_or_else(|p| p.into_inner());
+                    match (state.i_am_controller, state.epoch, state.epoch_zk_version) {
+                        (true, Some(epoch), Some(epoch_zk_version)) if mine != Some(epoch) => {
+                            *active = Some(ActiveController::start(
+                                client.clone(),
+                                id,
+                                epoch,
+                                epoch_zk_version,
+                                config.clone(),
+                            ));
+                            mine = Some(epoch);
+                        }
+                        (true, ..) => {}
+                        // Dropping it stops it: Kafka's onControllerResignation.
+                        _ => stop_if_mine(&mut active, &mut mine),
+                    }
+                }
+                if states.changed().await.is_err() {
+                    break;
+                }
+            }
+            stop_if_mine(
+                &mut controller.lock().unwrap_or_else(|p| p.into_inner()),
+                &mut mine,
+            );
+        });
+        *self.elector.lock().unwrap_or_else(|p| p.into_inner()) = Some(elector);
+    }
+
+    /// The registration: advertised listeners, with a port of 0 replaced by
+    /// the port actually bound.
+    fn broker_info(&self, bound_ports: &[u16]) -> BrokerInfo {
+        let endpoints = self
+            .config
+            .advertised_listeners
+            .iter()
+            .enumerate()
+            .map(|(i, l)| EndPoint {
+                listener_name: l.name.clone(),
+                security_protocol: self
+                    .config
+                    .listener_security_protocol_map
+                    .get(&l.name)
+                    .copied()
+                    .unwrap_or(SecurityProtocol::Plaintext),
+                host: l.host.clone(),
+                port: match l.port {
+                    0 => i32::from(bound_ports.get(i).copied().unwrap_or(0)),
+                    p => i32::from(p),
+                },
+            })
+            .collect();
+        BrokerInfo {
+            id: self.id,
+            endpoints,
+            rack: self.config.broker_rack.clone(),
+            jmx_port: -1,
+            features: BTreeMap::new(),
+        }
+    }
+
+    /// Kafka's controlled shutdown: asks the controller to move this
+    /// broker's leaderships to other in-sync replicas before it stops, so
+    /// clients fail over without waiting for a session timeout. Tries up to
+    /// `controlled.shutdown.max.retries` + 1 times while partitions remain,
+    /// `controlled.shutdown.retry.backoff.ms` apart; the listeners must still
+    /// be serving (this broker may be the controller itself).
+    pub async fn controlled_shutdown(&self) {
+        if !self.config.controlled_shutdown_enable {
+            return;
+        }
+        let backoff = Duration::from_millis(self.config.controlled_shutdown_retry_backoff_ms);
+        for attempt in 0..=self.config.controlled_shutdown_max_retries {
+            if attempt > 0 {
+                tokio::time::sleep(backoff).await;
+            }
+            match self.request_controlled_shutdown().await {
+                Ok(remaining) if remaining.is_empty() => {
+                    info!("controlled shutdown of broker {} succeeded", self.id);
+                    return;
+                }
+                Ok(remaining) => info!(
+                    "controlled shutdown: broker {} still leads {} partitions",
+                    self.id,
+                    remaining.len()
+                ),
+                Err(e) => warn!("controlled shutdown attempt failed: {e}"),
+            }
+        }
+        warn!("controlled shutdown incomplete; shutting down anyway");
+    }
+
+    /// One ControlledShutdown round trip to the current controller.
+    async fn request_controlled_shutdown(&self) -> Result<Vec<TopicPartition>, String> {
+        let metadata = self.metadata.snapshot();
+        let controller = metadata.controller().ok_or("no controller is known")?;
+        if let (true, Some(local)) = (controller == self.id, self.active_controller()) {
+            return local
+                .controlled_shutdown(self.id, self.broker_epoch())
+                .await
+                .map_err(|e| e.to_string());
+        }
+        let endpoint = metadata
+            .broker_on(controller, &self.config.inter_broker_listener_name)
+            .ok_or_else(|| format!("controller {controller} has no known endpoint"))?;
+        let timeout = Duration::from_millis(self.config.controller_socket_timeout_ms);
+        let address = format!("{}:{}", endpoint.host, endpoint.port);
+        let mut connection =
+            BrokerConnection::connect(&address, &format!("broker-{}", self.id), timeout)
+                .await
+                .map_err(|e| e.to_string())?;
+        let request = ControlledShutdownRequest {
+            broker_id: self.id,
+            broker_epoch: self.broker_epoch(),
+        };
+        let version = *ControlledShutdownRequest::VERSIONS.end();
+        let response = connection
+            .send(version, &request)
+            .await
+            .map_err(|e| e.to_string())?;
+        if response.error_code != ErrorCode::NONE.code() {
+            return Err(format!(
+                "controller {controller} answered error {}",
+                response.error_code
+            ));
+        }
+        Ok(response
+            .remaining_partitions
+            .into_iter()
+            .map(|p| TopicPartition::new(p.topic_name, p.partition_index))
+            .collect())
+    }
+
+    /// Leaves the cluster (deregisters from ZooKeeper) and closes the logs
+    /// cleanly (flush, trimmed indexes, checkpoints, clean-shutdown marker) so
+    /// the next start skips recovery.
+    pub async fn shutdown(&self) -> Result<(), BrokerError> {
+        self.coordinator.shutdown();
+        self.features.stop();
+        let keeper = self
+            .session_keeper
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(keeper) = keeper {
+            keeper.abort();
+        }
+        let elector = self
+            .elector
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(elector) = elector {
+            if let Err(e) = elector.resign().await {
+                warn!("could not resign as controller: {e}");
+            }
+        }
+        if let Err(e) = self.zk.client().deregister_broker(self.id).await {
+            warn!("could not deregister broker {}: {e}", self.id);
+        }
+        self.replicas.shutdown();
+        if let Some(mut bg) = self
+            .background
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            bg.stop();
+        }
+        self.logs.shutdown()?;
+        info!("broker {} shut down", self.id);
+        Ok(())
+    }
+}
+
+/// Stops the active controller if it is the one started with epoch `mine`.
+fn stop_if_mine(active: &mut Option<ActiveController>, mine: &mut Option<i32>) {
+    if mine.is_some() && active.as_ref().map(ActiveController::epoch) == *mine {
+        *active = None;
+    }
+    *mine = None;
+}
+
+/// This broker as its registration describes it, for the metadata cache
+/// before the controller's first UpdateMetadata.
+fn live_broker(info: &BrokerInfo) -> LiveBroker {
+    LiveBroker {
+        id: info.id,
+        rack: info.rack.clone(),
+        listeners: info
+            .endpoints
+            .iter()
+            .map(|e| (e.listener_name.clone(), (e.host.clone(), e.port)))
+            .collect(),
+    }
+}
+
+/// `broker.id` from the config, else from `meta.properties` of a log dir,
+/// else a new one from `/brokers/seqid` (Kafka's
+/// `broker.id.generation.enable`).
+async fn broker_id(config: &KafkaConfig, client: &KafkaZkClient) -> Result<BrokerId, BrokerError> {
+    if let Some(id) = config.broker_id.filter(|id| *id >= 0) {
+        return Ok(id);
+    }
+    for dir in &config.log_dirs {
+        if let Some(meta) = MetaProperties::read(dir)? {
+            return Ok(meta.broker_id);
+        }
+    }
+    Ok(client
+        .generate_broker_id(config.reserved_broker_max_id)
+        .await?)
+}
