@@ -30,8 +30,8 @@ use tokio::task::JoinHandle;
 
 use super::request_batch::{ControllerRequest, ControllerResponse};
 use gregor_client::{BrokerConnection, ClientError, DEFAULT_REQUEST_TIMEOUT};
-use gregor_protocol::Request;
 use gregor_protocol::BrokerId;
+use gregor_protocol::Request;
 
 /// The pause before resending a request that failed. Kafka's
 /// `RequestSendThread` pauses a fixed 100 ms, the default of the clients'

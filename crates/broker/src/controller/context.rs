@@ -10,10 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::partition_state_machine::PartitionState;
 use super::replica_state_machine::ReplicaState;
-use gregor_protocol::BrokerId;
-use gregor_zk::data::{BrokerInfo, LeaderIsrAndControllerEpoch};
 use gregor_protocol::id::Uuid;
+use gregor_protocol::BrokerId;
 use gregor_protocol::TopicPartition;
+use gregor_zk::data::{BrokerInfo, LeaderIsrAndControllerEpoch};
 
 /// A registered broker and its epoch (the czxid of its registration): a
 /// broker that restarted within a session timeout shows up with a new epoch.

@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 use super::context::Leadership;
 use super::event::TopicSnapshot;
 use super::request_batch::ControllerRequest;
-use gregor_protocol::ErrorCode;
 use gregor_protocol::BrokerId;
-use gregor_zk::data::{LeaderIsrAndControllerEpoch, PartitionReassignment, TopicAssignment};
+use gregor_protocol::ErrorCode;
 use gregor_protocol::TopicPartition;
+use gregor_zk::data::{LeaderIsrAndControllerEpoch, PartitionReassignment, TopicAssignment};
 
 /// One thing to do, in order: a [`Decision::Zk`] is always the last of a
 /// step, as the core waits for its answer.

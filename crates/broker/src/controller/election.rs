@@ -20,8 +20,8 @@ use tokio::task::JoinHandle;
 use zookeeper_client as zkc;
 use zookeeper_client::{EventType, MultiWriteError, Stat};
 
-use gregor_zk::client::{now_ms, zk_error, EPHEMERAL, PERSISTENT};
 use gregor_protocol::BrokerId;
+use gregor_zk::client::{now_ms, zk_error, EPHEMERAL, PERSISTENT};
 use gregor_zk::data::{ControllerEpoch, ControllerZNode, DecodeError, ZNodeData};
 use gregor_zk::{paths, KafkaZkClient, ZkError};
 

@@ -57,6 +57,11 @@ pub enum ControllerEvent {
     /// `/isr_change_notification` changed: each notification's path with
     /// the partitions it lists.
     IsrChangeNotification(Vec<(String, Vec<TopicPartition>)>),
+    /// A topic's configuration changed (the broker's `/config/changes`
+    /// watcher tells the controller, as Kafka's `TopicConfigHandler` does
+    /// with `TopicUncleanLeaderElectionEnable`): its offline partitions may
+    /// now elect an unclean leader.
+    TopicConfigChange(String),
     /// `leader.imbalance.check.interval.seconds` elapsed (the executor's
     /// timer is the controller's only clock).
     AutoRebalanceTick,

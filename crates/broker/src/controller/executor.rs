@@ -28,11 +28,11 @@ use super::event::{ClusterSnapshot, ControllerEvent, TopicSnapshot};
 use super::kafka_controller::{ControllerConfig, KafkaController, Status};
 use super::port::ControllerError;
 use super::request_batch::ControllerResponse;
-use gregor_zk::Versioned;
 use gregor_protocol::BrokerId;
-use gregor_zk::data::{LeaderIsrAndControllerEpoch};
-use gregor_zk::{paths, KafkaZkClient, ZkError};
 use gregor_protocol::TopicPartition;
+use gregor_zk::data::LeaderIsrAndControllerEpoch;
+use gregor_zk::Versioned;
+use gregor_zk::{paths, KafkaZkClient, ZkError};
 
 /// Pause before handling an event again after ZooKeeper failed it.
 const ZK_RETRY_BACKOFF: Duration = Duration::from_millis(500);
@@ -64,6 +64,8 @@ enum Cause {
     PreferredReplicaElection,
     PartitionReassignment,
     IsrChangeNotification,
+    /// A topic's configuration changed; the core reads it if it needs it.
+    TopicConfigChange(String),
     AutoRebalance,
 }
 
@@ -152,6 +154,15 @@ impl ControllerHandle {
         answer
             .await
             .map_err(|_| ControlledShutdownError::NotController)?
+    }
+
+    /// Tells the controller that `topic`'s configuration changed (the
+    /// broker follows `/config/changes` anyway), so that its partitions
+    /// without a leader can use a newly allowed unclean election.
+    pub fn topic_config_changed(&self, topic: &str) {
+        let cause = Cause::TopicConfigChange(topic.to_owned());
+        // A stopped controller has nothing to elect.
+        let _ = self.triggers.send(Trigger::Cause(cause));
     }
 }
 
@@ -483,6 +494,7 @@ async fn read_event(zk: &KafkaZkClient, cause: &Cause) -> Result<ControllerEvent
         Cause::IsrChangeNotification => {
             ControllerEvent::IsrChangeNotification(zk.get_isr_change_notifications().await?)
         }
+        Cause::TopicConfigChange(topic) => ControllerEvent::TopicConfigChange(topic.clone()),
         Cause::AutoRebalance => ControllerEvent::AutoRebalanceTick,
     };
     Ok(event)

@@ -29,12 +29,12 @@ use super::port::{ControllerError, Port, Progress, Suspended};
 use super::replica_state_machine::ReplicaState;
 use super::request_batch::{ControllerResponse, RequestBatch};
 use crate::config::KafkaConfig;
-use gregor_protocol::ErrorCode;
-use gregor_protocol::BrokerId;
-use gregor_zk::data::{TopicAssignment, TopicPartition as ZkTopicPartition};
 use gregor_protocol::id::Uuid;
-use gregor_zk::paths;
+use gregor_protocol::BrokerId;
+use gregor_protocol::ErrorCode;
 use gregor_protocol::TopicPartition;
+use gregor_zk::data::{TopicAssignment, TopicPartition as ZkTopicPartition};
+use gregor_zk::paths;
 
 /// How often a decision re-reads a state znode that a leader changed under
 /// it before it gives up until the next event.
@@ -244,6 +244,7 @@ impl Controller {
             ControllerEvent::IsrChangeNotification(notifications) => {
                 self.on_isr_change_notification(notifications).await
             }
+            ControllerEvent::TopicConfigChange(topic) => self.on_topic_config_change(&topic).await,
             ControllerEvent::AutoRebalanceTick => self.on_auto_rebalance().await,
             ControllerEvent::ControlledShutdown {
                 broker_id,
@@ -632,6 +633,18 @@ impl Controller {
             self.replicas_online(&replicas);
         }
         Ok(())
+    }
+
+    /// Kafka's `processTopicUncleanLeaderElectionEnable`: the topic's
+    /// partitions without a leader try again, reading its new overrides.
+    async fn on_topic_config_change(&mut self, topic: &str) -> Result<(), ControllerError> {
+        let leaderless: Vec<_> = self
+            .ctx
+            .partitions_needing_leader()
+            .into_iter()
+            .filter(|tp| tp.topic == topic)
+            .collect();
+        self.elect_leaders(leaderless).await
     }
 
     /// `/admin/preferred_replica_election` appeared: move leadership back

@@ -16,8 +16,8 @@ use super::kafka_controller::{Controller, MAX_STALE_RETRIES};
 use super::leader_election::{elect_leader, ElectionStrategy};
 use super::port::{ConditionalWrite, ControllerError};
 use gregor_protocol::BrokerId;
-use gregor_zk::data::{LeaderIsrAndControllerEpoch};
 use gregor_protocol::TopicPartition;
+use gregor_zk::data::LeaderIsrAndControllerEpoch;
 
 /// `unclean.leader.election.enable`, the per-topic override of the broker key.
 const UNCLEAN_LEADER_ELECTION: &str = "unclean.leader.election.enable";
@@ -124,8 +124,19 @@ impl Controller {
     /// Kafka's `triggerOnlinePartitionStateChange`: gives every New or
     /// Offline partition (of topics not being deleted) a leader if it can.
     pub(super) async fn elect_offline_partitions(&mut self) -> Result<(), ControllerError> {
+        let partitions = self.ctx.partitions_needing_leader();
+        self.elect_leaders(partitions).await
+    }
+
+    /// Gives each of `partitions` (New or Offline) a leader if it can: New
+    /// ones their first, Offline ones a clean leader, else an unclean one
+    /// where `unclean.leader.election.enable` allows it.
+    pub(super) async fn elect_leaders(
+        &mut self,
+        partitions: Vec<TopicPartition>,
+    ) -> Result<(), ControllerError> {
         let mut offline = Vec::new();
-        for tp in self.ctx.partitions_needing_leader() {
+        for tp in partitions {
             match self.ctx.partition_state(&tp) {
                 PartitionState::New => self.initialize_leader(&tp).await?,
                 _ => offline.push(tp),

@@ -21,8 +21,8 @@ use std::task::{Context, Poll, Wake, Waker};
 use super::context::Leadership;
 use super::decision::{Decision, ZkFailure, ZkReply, ZkRequest};
 use super::event::TopicSnapshot;
-use gregor_zk::data::{LeaderIsrAndControllerEpoch, PartitionReassignment, TopicAssignment};
 use gregor_protocol::TopicPartition;
+use gregor_zk::data::{LeaderIsrAndControllerEpoch, PartitionReassignment, TopicAssignment};
 
 /// Why a handler could not go on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -25,8 +25,8 @@ use super::kafka_controller::Controller;
 use super::leader_election::ElectionStrategy;
 use super::port::ControllerError;
 use super::replica_state_machine::ReplicaState;
-use gregor_zk::data::{PartitionReassignment, TopicAssignment};
 use gregor_protocol::TopicPartition;
+use gregor_zk::data::{PartitionReassignment, TopicAssignment};
 
 impl Controller {
     /// Starts the reassignments newly listed in `/admin/reassign_partitions`

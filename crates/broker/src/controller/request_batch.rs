@@ -22,10 +22,10 @@ use gregor_protocol::api::update_metadata::{
     UpdateMetadataBroker, UpdateMetadataEndpoint, UpdateMetadataPartitionState,
     UpdateMetadataRequest, UpdateMetadataResponse, UpdateMetadataTopicState,
 };
-use gregor_protocol::Uuid;
-use gregor_protocol::{ApiKey, Message};
 use gregor_protocol::BrokerId;
 use gregor_protocol::TopicPartition;
+use gregor_protocol::Uuid;
+use gregor_protocol::{ApiKey, Message};
 
 /// Kafka's `LeaderAndIsr.LeaderDuringDelete`: the leader UpdateMetadata
 /// names for a partition whose topic is being deleted, telling brokers to

@@ -16,11 +16,14 @@ use super::port::ControllerError;
 use super::replica_state_machine::ReplicaState;
 use super::request_batch::{ControllerRequest, ControllerResponse, LEADER_DURING_DELETE};
 use gregor_protocol::api::stop_replica::{StopReplicaPartitionError, StopReplicaResponse};
-use gregor_protocol::BrokerId;
-use gregor_zk::data::{BrokerInfo, EndPoint, LeaderIsrAndControllerEpoch, PartitionReassignment, SecurityProtocol, TopicAssignment, TopicPartition as ZkTopicPartition};
 use gregor_protocol::id::Uuid;
-use gregor_zk::paths;
+use gregor_protocol::BrokerId;
 use gregor_protocol::TopicPartition;
+use gregor_zk::data::{
+    BrokerInfo, EndPoint, LeaderIsrAndControllerEpoch, PartitionReassignment, SecurityProtocol,
+    TopicAssignment, TopicPartition as ZkTopicPartition,
+};
+use gregor_zk::paths;
 
 const CONTROLLER_EPOCH: i32 = 5;
 
@@ -662,6 +665,35 @@ fn a_topic_override_disables_unclean_election_where_the_broker_enables_it() {
     let handled = h.brokers_now(&[2]);
     assert_eq!(handled.state_writes(), vec![(tp(0), 8, -1, 4, vec![1])]);
     assert_eq!(h.partition_state(&tp(0)), PartitionState::Offline);
+}
+
+#[test]
+fn a_topic_config_change_lets_an_offline_partition_elect_an_unclean_leader() {
+    let mut h = Harness::with_topic(
+        &[
+            (0, &[1, 2], Some((1, 3, &[1], 8))),
+            (1, &[2, 1], Some((2, 0, &[2, 1], 0))),
+        ],
+        &[1, 2],
+    );
+    h.brokers_now(&[2]);
+    assert_eq!(h.partition_state(&tp(0)), PartitionState::Offline);
+    // A change that does not allow it elects nobody.
+    let handled = h.handle(ControllerEvent::TopicConfigChange("t".into()));
+    assert_eq!(handled.state_writes(), vec![]);
+    h.zk.topic_configs.insert(
+        "t".into(),
+        [(
+            "unclean.leader.election.enable".to_owned(),
+            "true".to_owned(),
+        )]
+        .into(),
+    );
+    let handled = h.handle(ControllerEvent::TopicConfigChange("t".into()));
+    // Only the leaderless partition: t-1 has its leader.
+    assert_eq!(handled.state_writes(), vec![(tp(0), 9, 2, 5, vec![2])]);
+    assert_eq!(handled.leader_and_isr(2), vec![(0, 2, 5, vec![2], false)]);
+    assert_eq!(h.partition_state(&tp(0)), PartitionState::Online);
 }
 
 #[test]

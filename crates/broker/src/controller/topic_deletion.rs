@@ -18,10 +18,10 @@ use super::partition_state_machine::PartitionState;
 use super::port::ControllerError;
 use super::replica_state_machine::ReplicaState;
 use gregor_protocol::api::stop_replica::StopReplicaResponse;
-use gregor_protocol::ErrorCode;
 use gregor_protocol::BrokerId;
-use gregor_zk::paths;
+use gregor_protocol::ErrorCode;
 use gregor_protocol::TopicPartition;
+use gregor_zk::paths;
 
 impl Controller {
     /// Reads `/admin/delete_topics` and queues its topics. With
