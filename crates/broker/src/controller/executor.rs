@@ -205,8 +205,11 @@ impl Executor {
         mut triggers: mpsc::UnboundedReceiver<Trigger>,
         mut responses: mpsc::UnboundedReceiver<(BrokerId, ControllerResponse)>,
     ) {
-        let controller_id = self.core.context().map_or(-1, |c| c.controller_id);
-        info!("broker {controller_id} acts as controller");
+        let (controller_id, epoch) = self
+            .core
+            .context()
+            .map_or((-1, -1), |c| (c.controller_id, c.epoch));
+        info!("broker {controller_id} acts as controller (epoch {epoch})");
         loop {
             let result = match read_snapshot(&self.zk).await {
                 Ok(snapshot) => {
@@ -217,7 +220,7 @@ impl Executor {
             };
             match result {
                 Ok(()) => break,
-                Err(e) if e.is_controller_moved() => return deposed(controller_id),
+                Err(e) if e.is_controller_moved() => return deposed(controller_id, epoch),
                 Err(e) => {
                     warn!("controller start-up failed: {e}; retrying");
                     tokio::time::sleep(ZK_RETRY_BACKOFF).await;
@@ -241,7 +244,7 @@ impl Executor {
             };
             if let Err(e) = result {
                 if e.is_controller_moved() {
-                    return deposed(controller_id);
+                    return deposed(controller_id, epoch);
                 }
                 warn!("controller event failed: {e}");
             }
@@ -500,8 +503,8 @@ async fn read_event(zk: &KafkaZkClient, cause: &Cause) -> Result<ControllerEvent
     Ok(event)
 }
 
-fn deposed(controller_id: BrokerId) {
-    warn!("broker {controller_id} stops acting as controller: its epoch was superseded");
+fn deposed(controller_id: BrokerId, epoch: i32) {
+    warn!("broker {controller_id} stops acting as controller: epoch {epoch} was superseded");
 }
 
 impl From<ZkError> for ZkFailure {
