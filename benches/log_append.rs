@@ -13,6 +13,7 @@ use std::fs::File;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use gregor_clock::ManualClock;
 use gregor_log::{LoadState, LogConfig, PartitionLog};
 use gregor_record::{Record, RecordBatchBuilder};
 
@@ -52,8 +53,13 @@ fn raw(dir: &std::path::Path, batch: &[u8], count: usize) -> Run {
 
 fn log(dir: &std::path::Path, batch: &[u8], count: usize) -> Run {
     let partition = dir.join("bench-0");
-    let mut log = PartitionLog::open(&partition, LogConfig::default(), LoadState::default(), 0)
-        .expect("open log");
+    let mut log = PartitionLog::open(
+        &partition,
+        LogConfig::default(),
+        LoadState::default(),
+        ManualClock::new(0),
+    )
+    .expect("open log");
     let start = Instant::now();
     for _ in 0..count {
         log.append_as_leader(batch, 0, 0).expect("append");

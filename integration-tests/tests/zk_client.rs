@@ -14,6 +14,9 @@ use nix::sys::signal::Signal;
 use serde_json::json;
 use support::zk::{eventually, json_at, Zk, DEADLINE, SESSION_TIMEOUT};
 
+/// The registration timestamp the tests write (2023-11-14).
+const REGISTERED_AT: i64 = 1_700_000_000_000;
+
 fn broker(id: i32, port: i32) -> BrokerInfo {
     BrokerInfo {
         id,
@@ -103,16 +106,19 @@ async fn broker_registration_is_ephemeral_and_exclusive() {
     let observer = zookeeper.client().await;
     let info = broker(1, 9092);
 
-    let epoch = owner.register_broker(&info).await.expect("register");
+    let epoch = owner
+        .register_broker(&info, REGISTERED_AT)
+        .await
+        .expect("register");
     assert_eq!(
         owner
-            .register_broker(&info)
+            .register_broker(&info, REGISTERED_AT)
             .await
             .expect("re-register on own session"),
         epoch
     );
     assert!(matches!(
-        observer.register_broker(&info).await,
+        observer.register_broker(&info, REGISTERED_AT).await,
         Err(ZkError::BrokerIdInUse(1))
     ));
     assert_eq!(observer.get_all_broker_ids().await.expect("ids"), [1]);
@@ -271,7 +277,10 @@ async fn expired_session_is_replaced_and_broker_reregistered() {
         .ensure_persistent_paths()
         .await
         .expect("persistent paths");
-    first.register_broker(&info).await.expect("register");
+    first
+        .register_broker(&info, REGISTERED_AT)
+        .await
+        .expect("register");
     let mut sessions = session.subscribe();
 
     let mut maintainer = tokio::spawn({
@@ -281,7 +290,7 @@ async fn expired_session_is_replaced_and_broker_reregistered() {
             session
                 .maintain(|client| {
                     let info = info.clone();
-                    async move { client.register_broker(&info).await.map(drop) }
+                    async move { client.register_broker(&info, REGISTERED_AT).await.map(drop) }
                 })
                 .await
         }

@@ -3,36 +3,43 @@
 //!
 //! Loading goes file → [`parse_properties`] → command-line overrides
 //! ([`apply_overrides`], Kafka's `--override key=value`) → [`KafkaConfig::from_map`].
-//! Unknown broker keys are logged and ignored, as Kafka does; a bad value or a
+//! Every key's type, default and valid values come from the one table in
+//! [`keys`]; this module only adds the rules between keys (precedence of
+//! `log.retention.ms` over `.minutes` over `.hours`, listeners, ...). Unknown
+//! broker keys are logged and ignored, as Kafka does; a bad value or a
 //! missing `zookeeper.connect` is a [`ConfigError`] naming the key.
 //!
 //! Topic-level settings (`/config/topics/<t>`) are layered on the broker's
-//! `log.*` defaults by [`topic_log_config`]; there unknown keys are an error,
-//! because Kafka answers them with INVALID_CONFIG.
+//! `log.*` defaults by [`topic_log_config`], read by the same code as the
+//! broker keys they override; there unknown keys are an error, because
+//! Kafka answers them with INVALID_CONFIG.
+//!
+//! The Java-properties parser is ours, not the `java-properties` crate
+//! (2.0): that crate drops an entry whose last line ends in a continuation
+//! backslash, rejects a surrogate pair written as two `\uXXXX` escapes, and
+//! decodes Windows-1252 unless told otherwise, where `java.util.Properties`
+//! (what Kafka loads `server.properties` with) keeps the entry and decodes
+//! the pair.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-pub mod kafka_broker_configs;
+pub mod keys;
 
 use gregor_log::{CleanerConfig, CleanupPolicy, LogConfig};
 pub use gregor_server::Listener;
 use gregor_server::{ConnectionLimits, ServerConfig};
 use gregor_zk::data::SecurityProtocol;
 use gregor_zk::paths::split_chroot;
+use keys::*;
 
-/// Kafka's `Int.MaxValue`, the upper bound of every `INT` config.
-const INT_MAX: u32 = i32::MAX as u32;
-/// Kafka's `Long.MaxValue`: the upper bound of every `LONG` config, and the
-/// value Kafka uses to mean "never" for flush intervals.
+/// Kafka's `Long.MaxValue`: the value Kafka uses to mean "never" for
+/// flush intervals.
 const LONG_MAX: u64 = i64::MAX as u64;
 const MS_PER_MINUTE: i64 = 60 * 1000;
 const MS_PER_HOUR: i64 = 60 * MS_PER_MINUTE;
-/// Kafka's `LegacyRecord.RECORD_OVERHEAD_V0`: the smallest segment Kafka accepts.
-const MIN_SEGMENT_BYTES: u32 = 14;
 
 /// Why a configuration could not be loaded. Every variant names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -318,48 +325,51 @@ impl KafkaConfig {
     /// Builds the configuration from raw key/value pairs, applying Kafka's
     /// defaults, precedence rules and validation. Unknown keys are logged.
     pub fn from_map(props: BTreeMap<String, String>) -> Result<Self, ConfigError> {
-        let p = Props::new(&props);
+        let p = Props::broker(&props);
         let mut config = Self::from_props(&p)?;
         for key in p.unread() {
-            log::warn!("The configuration '{key}' was supplied but isn't a known config.");
+            if keys::broker_key(key).is_some() {
+                log::warn!("The configuration '{key}' is a Kafka config gregor does not act on.");
+            } else {
+                log::warn!("The configuration '{key}' was supplied but isn't a known config.");
+            }
         }
         config.static_props = props.clone();
         Ok(config)
     }
 
-    /// Reads every supported key through `p`, which thereby learns which
-    /// keys are known.
+    /// Reads every broker key gregor acts on through `p`, which thereby
+    /// learns which keys are known. Types, defaults and ranges are the
+    /// table's ([`keys`]); only the rules between keys are written here.
     fn from_props(p: &Props<'_>) -> Result<Self, ConfigError> {
-        let zookeeper_connect = p
-            .string("zookeeper.connect")
-            .ok_or(ConfigError::Missing {
-                key: "zookeeper.connect",
-            })?
-            .to_owned();
+        let zookeeper_connect = p.string_or_default(&ZOOKEEPER_CONNECT)?.to_owned();
         validate_zookeeper_connect(&zookeeper_connect)?;
-        let zookeeper_session_timeout_ms =
-            p.int("zookeeper.session.timeout.ms", 1)?.unwrap_or(18_000);
+        let zookeeper_session_timeout_ms: u64 =
+            p.number_or_default(&ZOOKEEPER_SESSION_TIMEOUT_MS)?;
         let zookeeper_connection_timeout_ms = p
-            .int("zookeeper.connection.timeout.ms", 1)?
+            .number(&ZOOKEEPER_CONNECTION_TIMEOUT_MS)?
             .unwrap_or(zookeeper_session_timeout_ms);
 
-        let reserved_broker_max_id = p
-            .number("reserved.broker.max.id", 0, i32::MAX)?
-            .unwrap_or(1000);
-        let broker_id = p
-            .number("broker.id", -1, reserved_broker_max_id)?
-            .filter(|&id| id != -1);
+        let reserved_broker_max_id: i32 = p.number_or_default(&RESERVED_BROKER_MAX_ID)?;
+        let broker_id: i32 = p.number_or_default(&BROKER_ID)?;
+        if broker_id > reserved_broker_max_id {
+            return Err(invalid(
+                BROKER_ID.name,
+                &broker_id.to_string(),
+                format!("Value must be no more than {reserved_broker_max_id}"),
+            ));
+        }
 
         let listeners = parse_listeners(
-            "listeners",
-            p.string("listeners").unwrap_or("PLAINTEXT://:9092"),
+            LISTENERS.name,
+            p.string(&LISTENERS)?.unwrap_or("PLAINTEXT://:9092"),
         )?;
-        let advertised_listeners = match p.string("advertised.listeners") {
-            Some(text) => parse_listeners("advertised.listeners", text)?,
+        let advertised_listeners = match p.string(&ADVERTISED_LISTENERS)? {
+            Some(text) => parse_listeners(ADVERTISED_LISTENERS.name, text)?,
             None => listeners.clone(),
         };
         let inter_broker_listener_name = p
-            .string("inter.broker.listener.name")
+            .string(&INTER_BROKER_LISTENER_NAME)?
             .unwrap_or("PLAINTEXT")
             .to_ascii_uppercase();
         validate_advertised(
@@ -368,18 +378,15 @@ impl KafkaConfig {
             &inter_broker_listener_name,
         )?;
         let listener_security_protocol_map = listener_security_protocol_map(
-            p.string("listener.security.protocol.map")
-                .unwrap_or(DEFAULT_LISTENER_SECURITY_PROTOCOL_MAP),
+            p.string_or_default(&LISTENER_SECURITY_PROTOCOL_MAP)?,
             &listeners,
         )?;
 
         // Kafka reads both and lets `log.dirs` win; reading both also marks
         // both as known keys.
-        let log_dir = p.string("log.dir");
-        let log_dirs_text = p
-            .string("log.dirs")
-            .or(log_dir)
-            .unwrap_or("/tmp/kafka-logs");
+        let log_dir = p.string_or_default(&LOG_DIR)?;
+        let log_dirs_set = p.string(&LOG_DIRS)?;
+        let log_dirs_text = log_dirs_set.unwrap_or(log_dir);
         let log_dirs: Vec<PathBuf> = log_dirs_text
             .split(',')
             .map(str::trim)
@@ -387,16 +394,18 @@ impl KafkaConfig {
             .map(PathBuf::from)
             .collect();
         if log_dirs.is_empty() {
-            let key = if p.string("log.dirs").is_some() {
-                "log.dirs"
+            let key = if log_dirs_set.is_some() {
+                LOG_DIRS.name
             } else {
-                "log.dir"
+                LOG_DIR.name
             };
             return Err(invalid(key, log_dirs_text, "at least one directory"));
         }
 
+        let log_flush_scheduler_interval_ms =
+            never_if_max(p.number_or_default(&LOG_FLUSH_SCHEDULER_INTERVAL_MS)?);
         Ok(KafkaConfig {
-            broker_id,
+            broker_id: (broker_id != -1).then_some(broker_id),
             reserved_broker_max_id,
             listeners,
             advertised_listeners,
@@ -404,98 +413,66 @@ impl KafkaConfig {
             listener_security_protocol_map,
             log_dirs,
             zookeeper_connect,
-            zookeeper_session_timeout_ms: u64::from(zookeeper_session_timeout_ms),
-            zookeeper_connection_timeout_ms: u64::from(zookeeper_connection_timeout_ms),
-            num_partitions: p.int("num.partitions", 1)?.unwrap_or(1),
-            default_replication_factor: p.int("default.replication.factor", 1)?.unwrap_or(1),
-            auto_create_topics_enable: p.boolean("auto.create.topics.enable")?.unwrap_or(true),
-            delete_topic_enable: p.boolean("delete.topic.enable")?.unwrap_or(true),
-            socket_request_max_bytes: p
-                .int("socket.request.max.bytes", 1)?
-                .unwrap_or(100 * 1024 * 1024),
-            max_connections: p.int("max.connections", 0)?.unwrap_or(INT_MAX),
-            queued_max_requests: p.int("queued.max.requests", 1)?.unwrap_or(500),
+            zookeeper_session_timeout_ms,
+            zookeeper_connection_timeout_ms,
+            num_partitions: p.number_or_default(&NUM_PARTITIONS)?,
+            default_replication_factor: p.number_or_default(&DEFAULT_REPLICATION_FACTOR)?,
+            auto_create_topics_enable: p.boolean_or_default(&AUTO_CREATE_TOPICS_ENABLE)?,
+            delete_topic_enable: p.boolean_or_default(&DELETE_TOPIC_ENABLE)?,
+            socket_request_max_bytes: p.number_or_default(&SOCKET_REQUEST_MAX_BYTES)?,
+            max_connections: p.number_or_default(&MAX_CONNECTIONS)?,
+            queued_max_requests: p.number_or_default(&QUEUED_MAX_REQUESTS)?,
             broker_rack: p
-                .string("broker.rack")
+                .string(&BROKER_RACK)?
                 .filter(|r| !r.is_empty())
                 .map(str::to_owned),
-            controlled_shutdown_enable: p.boolean("controlled.shutdown.enable")?.unwrap_or(true),
-            auto_leader_rebalance_enable: p
-                .boolean("auto.leader.rebalance.enable")?
-                .unwrap_or(true),
+            controlled_shutdown_enable: p.boolean_or_default(&CONTROLLED_SHUTDOWN_ENABLE)?,
+            auto_leader_rebalance_enable: p.boolean_or_default(&AUTO_LEADER_REBALANCE_ENABLE)?,
             controlled_shutdown_max_retries: p
-                .int("controlled.shutdown.max.retries", 0)?
-                .unwrap_or(3),
+                .number_or_default(&CONTROLLED_SHUTDOWN_MAX_RETRIES)?,
             controlled_shutdown_retry_backoff_ms: p
-                .long("controlled.shutdown.retry.backoff.ms", 0)?
-                .unwrap_or(5000),
+                .number_or_default(&CONTROLLED_SHUTDOWN_RETRY_BACKOFF_MS)?,
             leader_imbalance_check_interval_seconds: p
-                .long("leader.imbalance.check.interval.seconds", 1)?
-                .unwrap_or(300),
+                .number_or_default(&LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS)?,
             leader_imbalance_per_broker_percentage: p
-                .number("leader.imbalance.per.broker.percentage", 0, 100)?
-                .unwrap_or(10),
-            controller_socket_timeout_ms: p
-                .int("controller.socket.timeout.ms", 1)?
-                .map_or(30_000, u64::from),
+                .number_or_default(&LEADER_IMBALANCE_PER_BROKER_PERCENTAGE)?,
+            controller_socket_timeout_ms: p.number_or_default(&CONTROLLER_SOCKET_TIMEOUT_MS)?,
             unclean_leader_election_enable: p
-                .boolean("unclean.leader.election.enable")?
-                .unwrap_or(false),
-            replica_lag_time_max_ms: p.long("replica.lag.time.max.ms", 1)?.unwrap_or(30_000),
-            replica_fetch_max_bytes: p.int("replica.fetch.max.bytes", 0)?.unwrap_or(1024 * 1024),
-            num_replica_fetchers: p.int("num.replica.fetchers", 1)?.unwrap_or(1),
+                .boolean_or_default(&UNCLEAN_LEADER_ELECTION_ENABLE)?,
+            replica_lag_time_max_ms: p.number_or_default(&REPLICA_LAG_TIME_MAX_MS)?,
+            replica_fetch_max_bytes: p.number_or_default(&REPLICA_FETCH_MAX_BYTES)?,
+            num_replica_fetchers: p.number_or_default(&NUM_REPLICA_FETCHERS)?,
             replica_fetch_wait_max_ms: replica_fetch_wait_max_ms(p)?,
-            replica_fetch_min_bytes: p.int("replica.fetch.min.bytes", 0)?.unwrap_or(1),
+            replica_fetch_min_bytes: p.number_or_default(&REPLICA_FETCH_MIN_BYTES)?,
             replica_fetch_response_max_bytes: p
-                .int("replica.fetch.response.max.bytes", 0)?
-                .unwrap_or(10 * 1024 * 1024),
-            replica_fetch_backoff_ms: p
-                .int("replica.fetch.backoff.ms", 0)?
-                .map_or(1000, u64::from),
-            offsets_topic_num_partitions: p.int("offsets.topic.num.partitions", 1)?.unwrap_or(50),
+                .number_or_default(&REPLICA_FETCH_RESPONSE_MAX_BYTES)?,
+            replica_fetch_backoff_ms: p.number_or_default(&REPLICA_FETCH_BACKOFF_MS)?,
+            offsets_topic_num_partitions: p.number_or_default(&OFFSETS_TOPIC_NUM_PARTITIONS)?,
             offsets_topic_replication_factor: p
-                .number("offsets.topic.replication.factor", 1, i16::MAX as u16)?
-                .unwrap_or(3),
-            offsets_topic_segment_bytes: p
-                .int("offsets.topic.segment.bytes", 1)?
-                .unwrap_or(100 * 1024 * 1024),
-            offsets_load_buffer_size: p
-                .int("offsets.load.buffer.size", 1)?
-                .unwrap_or(5 * 1024 * 1024),
-            offset_metadata_max_bytes: p.int("offset.metadata.max.bytes", 0)?.unwrap_or(4096),
-            offsets_retention_minutes: p.int("offsets.retention.minutes", 1)?.unwrap_or(10_080),
+                .number_or_default(&OFFSETS_TOPIC_REPLICATION_FACTOR)?,
+            offsets_topic_segment_bytes: p.number_or_default(&OFFSETS_TOPIC_SEGMENT_BYTES)?,
+            offsets_load_buffer_size: p.number_or_default(&OFFSETS_LOAD_BUFFER_SIZE)?,
+            offset_metadata_max_bytes: p.number_or_default(&OFFSET_METADATA_MAX_BYTES)?,
+            offsets_retention_minutes: p.number_or_default(&OFFSETS_RETENTION_MINUTES)?,
             offsets_retention_check_interval_ms: p
-                .long("offsets.retention.check.interval.ms", 1)?
-                .unwrap_or(600_000),
-            offsets_commit_timeout_ms: p.int("offsets.commit.timeout.ms", 1)?.unwrap_or(5000),
+                .number_or_default(&OFFSETS_RETENTION_CHECK_INTERVAL_MS)?,
+            offsets_commit_timeout_ms: p.number_or_default(&OFFSETS_COMMIT_TIMEOUT_MS)?,
             group_initial_rebalance_delay_ms: p
-                .int("group.initial.rebalance.delay.ms", 0)?
-                .map_or(3000, u64::from),
-            group_min_session_timeout_ms: p.int("group.min.session.timeout.ms", 0)?.unwrap_or(6000),
-            group_max_session_timeout_ms: p
-                .int("group.max.session.timeout.ms", 0)?
-                .unwrap_or(1_800_000),
-            group_max_size: p.int("group.max.size", 1)?.unwrap_or(INT_MAX),
-            // Intervals start at 1: a zero period is rejected by every
-            // scheduler (Kafka's included) at start-up anyway.
+                .number_or_default(&GROUP_INITIAL_REBALANCE_DELAY_MS)?,
+            group_min_session_timeout_ms: p.number_or_default(&GROUP_MIN_SESSION_TIMEOUT_MS)?,
+            group_max_session_timeout_ms: p.number_or_default(&GROUP_MAX_SESSION_TIMEOUT_MS)?,
+            group_max_size: p.number_or_default(&GROUP_MAX_SIZE)?,
             log_retention_check_interval_ms: p
-                .long("log.retention.check.interval.ms", 1)?
-                .unwrap_or(300_000),
-            log_flush_scheduler_interval_ms: never_if_max(
-                p.long("log.flush.scheduler.interval.ms", 1)?
-                    .unwrap_or(LONG_MAX),
-            ),
+                .number_or_default(&LOG_RETENTION_CHECK_INTERVAL_MS)?,
+            log_flush_scheduler_interval_ms,
             log_flush_offset_checkpoint_interval_ms: p
-                .int("log.flush.offset.checkpoint.interval.ms", 1)?
-                .map_or(60_000, u64::from),
+                .number_or_default(&LOG_FLUSH_OFFSET_CHECKPOINT_INTERVAL_MS)?,
             log_flush_start_offset_checkpoint_interval_ms: p
-                .int("log.flush.start.offset.checkpoint.interval.ms", 1)?
-                .map_or(60_000, u64::from),
+                .number_or_default(&LOG_FLUSH_START_OFFSET_CHECKPOINT_INTERVAL_MS)?,
             replica_high_watermark_checkpoint_interval_ms: p
-                .long("replica.high.watermark.checkpoint.interval.ms", 1)?
-                .unwrap_or(5000),
-            request_timeout_ms: p.int("request.timeout.ms", 1)?.map_or(30_000, u64::from),
-            log_defaults: broker_log_defaults(p)?,
+                .number_or_default(&REPLICA_HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS)?,
+            request_timeout_ms: p.number_or_default(&REQUEST_TIMEOUT_MS)?,
+            log_defaults: broker_log_defaults(p, log_flush_scheduler_interval_ms)?,
             log_cleaner: cleaner_config(p)?,
             static_props: BTreeMap::new(),
         })
@@ -612,11 +589,6 @@ fn validate_advertised(
     Ok(())
 }
 
-/// Kafka's default `listener.security.protocol.map`: each protocol is also
-/// a listener name for itself.
-const DEFAULT_LISTENER_SECURITY_PROTOCOL_MAP: &str =
-    "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL";
-
 /// Parses `listener.security.protocol.map` (`NAME:PROTOCOL,…`, names
 /// upper-cased as Kafka normalises them) and checks it against `listeners`:
 /// each listener needs a protocol (Kafka: "No security protocol defined for
@@ -677,13 +649,11 @@ fn listener_security_protocol_map(
 /// `replica.lag.time.max.ms`: a follower waiting longer than that at an idle
 /// leader would fall out of the ISR between its fetches.
 fn replica_fetch_wait_max_ms(p: &Props<'_>) -> Result<u64, ConfigError> {
-    let lag = p.long("replica.lag.time.max.ms", 1)?.unwrap_or(30_000);
-    let wait = p
-        .int("replica.fetch.wait.max.ms", 0)?
-        .map_or(500, u64::from);
+    let lag: u64 = p.number_or_default(&REPLICA_LAG_TIME_MAX_MS)?;
+    let wait: u64 = p.number_or_default(&REPLICA_FETCH_WAIT_MAX_MS)?;
     if wait > lag {
         return Err(invalid(
-            "replica.fetch.wait.max.ms",
+            REPLICA_FETCH_WAIT_MAX_MS.name,
             &wait.to_string(),
             format!("at most replica.lag.time.max.ms ({lag})"),
         ));
@@ -695,114 +665,97 @@ fn replica_fetch_wait_max_ms(p: &Props<'_>) -> Result<u64, ConfigError> {
 /// precedence: `log.roll.ms` over `log.roll.hours`; `log.retention.ms` over
 /// `.minutes` over `.hours`, any negative result meaning unlimited; an unset
 /// `log.flush.interval.ms` inheriting `log.flush.scheduler.interval.ms`.
-fn broker_log_defaults(p: &Props<'_>) -> Result<LogConfig, ConfigError> {
-    let defaults = LogConfig::default();
+/// The fallbacks make the base that [`read_log_config`] layers the primary
+/// keys on, as it layers a topic's overrides.
+fn broker_log_defaults(
+    p: &Props<'_>,
+    flush_scheduler_interval_ms: Option<u64>,
+) -> Result<LogConfig, ConfigError> {
+    let mut base = LogConfig::default();
+    if let Some(hours) = p.number::<u64>(&LOG_ROLL_HOURS)? {
+        base.segment_ms = hours * MS_PER_HOUR as u64;
+    }
+    let retention_minutes = p.number::<i64>(&LOG_RETENTION_MINUTES)?;
+    let retention_hours = p.number::<i64>(&LOG_RETENTION_HOURS)?;
+    match (retention_minutes, retention_hours) {
+        (Some(minutes), _) => base.retention_ms = unlimited_if_negative(minutes * MS_PER_MINUTE),
+        (None, Some(hours)) => base.retention_ms = unlimited_if_negative(hours * MS_PER_HOUR),
+        (None, None) => {}
+    }
+    base.flush_ms = flush_scheduler_interval_ms;
+    base.producer_id_expiration_ms = p.number_or_default(&TRANSACTIONAL_ID_EXPIRATION_MS)?;
+    read_log_config(p, &base)
+}
 
-    let roll_ms = p.long("log.roll.ms", 1)?;
-    let roll_hours = p.int("log.roll.hours", 1)?;
-    let segment_ms = match (roll_ms, roll_hours) {
-        (Some(ms), _) => ms,
-        (None, Some(hours)) => u64::from(hours) * MS_PER_HOUR as u64,
-        (None, None) => defaults.segment_ms,
-    };
-
-    let retention_ms = p.number("log.retention.ms", i64::MIN, i64::MAX)?;
-    let retention_minutes = p.number("log.retention.minutes", i32::MIN, i32::MAX)?;
-    let retention_hours = p.number("log.retention.hours", i32::MIN, i32::MAX)?;
-    let retention_ms = match (retention_ms, retention_minutes, retention_hours) {
-        (Some(ms), _, _) => Some(ms),
-        (None, Some(minutes), _) => Some(i64::from(minutes) * MS_PER_MINUTE),
-        (None, None, Some(hours)) => Some(i64::from(hours) * MS_PER_HOUR),
-        (None, None, None) => None,
-    };
-    let retention_bytes = p.number("log.retention.bytes", i64::MIN, i64::MAX)?;
-
-    let scheduler_ms = p.long("log.flush.scheduler.interval.ms", 1)?;
-    let flush_ms = p.long("log.flush.interval.ms", 0)?.or(scheduler_ms);
-
+/// The settings a topic can override, read at `p`'s level (a broker's
+/// `log.*` keys, or a topic's overrides of them) on top of `base`: the one
+/// place each of them is parsed.
+fn read_log_config(p: &Props<'_>, base: &LogConfig) -> Result<LogConfig, ConfigError> {
     Ok(LogConfig {
-        segment_bytes: p
-            .int("log.segment.bytes", MIN_SEGMENT_BYTES)?
-            .map_or(defaults.segment_bytes, u64::from),
-        segment_ms,
+        segment_bytes: p.number(&LOG_SEGMENT_BYTES)?.unwrap_or(base.segment_bytes),
+        segment_ms: p.number(&LOG_ROLL_MS)?.unwrap_or(base.segment_ms),
         segment_index_bytes: p
-            .int("log.index.size.max.bytes", 4)?
-            .map_or(defaults.segment_index_bytes, u64::from),
+            .number(&LOG_INDEX_SIZE_MAX_BYTES)?
+            .unwrap_or(base.segment_index_bytes),
         index_interval_bytes: p
-            .int("log.index.interval.bytes", 0)?
-            .map_or(defaults.index_interval_bytes, u64::from),
-        retention_ms: retention_ms.map_or(defaults.retention_ms, unlimited_if_negative),
-        retention_bytes: retention_bytes.map_or(defaults.retention_bytes, unlimited_if_negative),
+            .number(&LOG_INDEX_INTERVAL_BYTES)?
+            .unwrap_or(base.index_interval_bytes),
+        retention_ms: p
+            .number(&LOG_RETENTION_MS)?
+            .map_or(base.retention_ms, unlimited_if_negative),
+        retention_bytes: p
+            .number(&LOG_RETENTION_BYTES)?
+            .map_or(base.retention_bytes, unlimited_if_negative),
         flush_messages: p
-            .long("log.flush.interval.messages", 1)?
-            .map_or(defaults.flush_messages, never_if_max),
-        flush_ms: flush_ms.map_or(defaults.flush_ms, never_if_max),
+            .number(&LOG_FLUSH_INTERVAL_MESSAGES)?
+            .map_or(base.flush_messages, never_if_max),
+        flush_ms: p
+            .number(&LOG_FLUSH_INTERVAL_MS)?
+            .map_or(base.flush_ms, never_if_max),
         max_message_bytes: p
-            .int("message.max.bytes", 0)?
-            .unwrap_or(defaults.max_message_bytes),
+            .number(&MESSAGE_MAX_BYTES)?
+            .unwrap_or(base.max_message_bytes),
         file_delete_delay_ms: p
-            .long("log.segment.delete.delay.ms", 0)?
-            .unwrap_or(defaults.file_delete_delay_ms),
+            .number(&LOG_SEGMENT_DELETE_DELAY_MS)?
+            .unwrap_or(base.file_delete_delay_ms),
         min_insync_replicas: p
-            .int(MIN_INSYNC_REPLICAS, 1)?
-            .unwrap_or(defaults.min_insync_replicas),
-        cleanup_policy: cleanup_policy(p, "log.cleanup.policy")?.unwrap_or(defaults.cleanup_policy),
+            .number(&MIN_INSYNC_REPLICAS)?
+            .unwrap_or(base.min_insync_replicas),
+        cleanup_policy: cleanup_policy(p)?.unwrap_or(base.cleanup_policy),
         min_cleanable_dirty_ratio: p
-            .ratio("log.cleaner.min.cleanable.ratio")?
-            .unwrap_or(defaults.min_cleanable_dirty_ratio),
+            .double(&LOG_CLEANER_MIN_CLEANABLE_RATIO)?
+            .unwrap_or(base.min_cleanable_dirty_ratio),
         delete_retention_ms: p
-            .long("log.cleaner.delete.retention.ms", 0)?
-            .unwrap_or(defaults.delete_retention_ms),
+            .number(&LOG_CLEANER_DELETE_RETENTION_MS)?
+            .unwrap_or(base.delete_retention_ms),
         min_compaction_lag_ms: p
-            .long("log.cleaner.min.compaction.lag.ms", 0)?
-            .unwrap_or(defaults.min_compaction_lag_ms),
+            .number(&LOG_CLEANER_MIN_COMPACTION_LAG_MS)?
+            .unwrap_or(base.min_compaction_lag_ms),
         max_compaction_lag_ms: p
-            .long("log.cleaner.max.compaction.lag.ms", 1)?
-            .unwrap_or(defaults.max_compaction_lag_ms),
-        producer_id_expiration_ms: p
-            .int("transactional.id.expiration.ms", 1)?
-            .map_or(defaults.producer_id_expiration_ms, u64::from),
+            .number(&LOG_CLEANER_MAX_COMPACTION_LAG_MS)?
+            .unwrap_or(base.max_compaction_lag_ms),
+        producer_id_expiration_ms: base.producer_id_expiration_ms,
     })
 }
 
 /// The log cleaner's own keys (the per-topic ones are in [`LogConfig`]).
 fn cleaner_config(p: &Props<'_>) -> Result<CleanerConfig, ConfigError> {
-    let defaults = CleanerConfig::default();
     Ok(CleanerConfig {
-        enable: p.boolean("log.cleaner.enable")?.unwrap_or(defaults.enable),
-        threads: p
-            .int("log.cleaner.threads", 0)?
-            .map_or(defaults.threads, |n| n as usize),
-        backoff_ms: p
-            .long("log.cleaner.backoff.ms", 0)?
-            .unwrap_or(defaults.backoff_ms),
-        dedupe_buffer_size: p
-            .long("log.cleaner.dedupe.buffer.size", 0)?
-            .unwrap_or(defaults.dedupe_buffer_size),
-        io_buffer_size: p
-            .int("log.cleaner.io.buffer.size", 0)?
-            .map_or(defaults.io_buffer_size, |n| n as usize),
+        enable: p.boolean_or_default(&LOG_CLEANER_ENABLE)?,
+        threads: p.number_or_default(&LOG_CLEANER_THREADS)?,
+        backoff_ms: p.number_or_default(&LOG_CLEANER_BACKOFF_MS)?,
+        dedupe_buffer_size: p.number_or_default(&LOG_CLEANER_DEDUPE_BUFFER_SIZE)?,
+        io_buffer_size: p.number_or_default(&LOG_CLEANER_IO_BUFFER_SIZE)?,
     })
 }
 
-/// `cleanup.policy` (or the broker's `log.cleanup.policy`): a comma-separated
-/// list of `compact` and `delete` (Kafka's `ValidList`).
-fn cleanup_policy(p: &Props<'_>, key: &'static str) -> Result<Option<CleanupPolicy>, ConfigError> {
-    let Some(list) = p.string(key) else {
-        return Ok(None);
-    };
-    let mut policy = CleanupPolicy {
-        compact: false,
-        delete: false,
-    };
-    for item in list.split(',') {
-        match item.trim() {
-            "compact" => policy.compact = true,
-            "delete" => policy.delete = true,
-            _ => return Err(invalid(key, list, "String must be one of: compact, delete")),
-        }
-    }
-    Ok(Some(policy))
+/// `cleanup.policy` (or the broker's `log.cleanup.policy`): a list of
+/// `compact` and `delete`.
+fn cleanup_policy(p: &Props<'_>) -> Result<Option<CleanupPolicy>, ConfigError> {
+    Ok(p.list(&LOG_CLEANUP_POLICY)?.map(|items| CleanupPolicy {
+        compact: items.contains(&"compact"),
+        delete: items.contains(&"delete"),
+    }))
 }
 
 /// How Kafka spells a cleanup policy in DescribeConfigs.
@@ -825,110 +778,32 @@ fn never_if_max(value: u64) -> Option<u64> {
     (value != LONG_MAX).then_some(value)
 }
 
-// Topic-level config keys (Kafka's `TopicConfig`), as stored in
-// `/config/topics/<t>` and sent in CreateTopics / AlterConfigs.
-const SEGMENT_BYTES: &str = "segment.bytes";
-const SEGMENT_MS: &str = "segment.ms";
-const SEGMENT_INDEX_BYTES: &str = "segment.index.bytes";
-const INDEX_INTERVAL_BYTES: &str = "index.interval.bytes";
-const RETENTION_MS: &str = "retention.ms";
-const RETENTION_BYTES: &str = "retention.bytes";
-const FLUSH_MESSAGES: &str = "flush.messages";
-const FLUSH_MS: &str = "flush.ms";
-const MAX_MESSAGE_BYTES: &str = "max.message.bytes";
-const FILE_DELETE_DELAY_MS: &str = "file.delete.delay.ms";
-/// The same key at broker and topic level.
-const MIN_INSYNC_REPLICAS: &str = "min.insync.replicas";
-/// `cleanup.policy`: `delete`, `compact`, or both comma-separated.
-pub const CLEANUP_POLICY: &str = "cleanup.policy";
-const MIN_CLEANABLE_DIRTY_RATIO: &str = "min.cleanable.dirty.ratio";
-const DELETE_RETENTION_MS: &str = "delete.retention.ms";
-const MIN_COMPACTION_LAG_MS: &str = "min.compaction.lag.ms";
-const MAX_COMPACTION_LAG_MS: &str = "max.compaction.lag.ms";
-/// `compression.type`: the codec the log stores batches in. gregor always
-/// keeps the producer's, which is Kafka's default `producer`, the only
-/// value [`topic_log_config`] accepts (Kafka sets it on
-/// `__consumer_offsets`).
-pub const COMPRESSION_TYPE: &str = "compression.type";
-/// The `compression.type` that keeps the producer's compression.
-pub const PRODUCER_COMPRESSION: &str = "producer";
-/// Valid at topic level but read by the controller (from `/config/topics`)
-/// rather than by the log, so [`topic_log_config`] only validates it.
-const UNCLEAN_LEADER_ELECTION_ENABLE: &str = "unclean.leader.election.enable";
-
 /// Layers a topic's config overrides on the broker defaults `base`.
 ///
-/// Ranges follow Kafka's `LogConfig` (`segment.bytes` ≥ 14, `segment.ms` ≥ 1,
+/// Each key is validated as its table entry says ([`keys`]): Kafka's
+/// `LogConfig` ranges (`segment.bytes` ≥ 14, `segment.ms` ≥ 1,
 /// `retention.ms` ≥ -1, …), with Kafka 3's tighter `segment.index.bytes` ≥ 4
-/// and `flush.messages` ≥ 1, whose smaller values meant nothing useful. `-1`
-/// retention and `Long.MaxValue` flush settings map to `None`.
+/// and `flush.messages` ≥ 1, whose smaller values meant nothing useful.
+/// `-1` retention and `Long.MaxValue` flush settings map to `None`. Keys
+/// gregor does not act on are refused as unknown.
 pub fn topic_log_config(
     base: &LogConfig,
     overrides: &BTreeMap<String, String>,
 ) -> Result<LogConfig, ConfigError> {
-    let p = Props::new(overrides);
-    let config = LogConfig {
-        segment_bytes: p
-            .int(SEGMENT_BYTES, MIN_SEGMENT_BYTES)?
-            .map_or(base.segment_bytes, u64::from),
-        segment_ms: p.long(SEGMENT_MS, 1)?.unwrap_or(base.segment_ms),
-        segment_index_bytes: p
-            .int(SEGMENT_INDEX_BYTES, 4)?
-            .map_or(base.segment_index_bytes, u64::from),
-        index_interval_bytes: p
-            .int(INDEX_INTERVAL_BYTES, 0)?
-            .map_or(base.index_interval_bytes, u64::from),
-        retention_ms: p
-            .number(RETENTION_MS, -1, i64::MAX)?
-            .map_or(base.retention_ms, unlimited_if_negative),
-        retention_bytes: p
-            .number(RETENTION_BYTES, i64::MIN, i64::MAX)?
-            .map_or(base.retention_bytes, unlimited_if_negative),
-        flush_messages: p
-            .long(FLUSH_MESSAGES, 1)?
-            .map_or(base.flush_messages, never_if_max),
-        flush_ms: p.long(FLUSH_MS, 0)?.map_or(base.flush_ms, never_if_max),
-        max_message_bytes: p
-            .int(MAX_MESSAGE_BYTES, 0)?
-            .unwrap_or(base.max_message_bytes),
-        file_delete_delay_ms: p
-            .long(FILE_DELETE_DELAY_MS, 0)?
-            .unwrap_or(base.file_delete_delay_ms),
-        min_insync_replicas: p
-            .int(MIN_INSYNC_REPLICAS, 1)?
-            .unwrap_or(base.min_insync_replicas),
-        cleanup_policy: cleanup_policy(&p, CLEANUP_POLICY)?.unwrap_or(base.cleanup_policy),
-        min_cleanable_dirty_ratio: p
-            .ratio(MIN_CLEANABLE_DIRTY_RATIO)?
-            .unwrap_or(base.min_cleanable_dirty_ratio),
-        delete_retention_ms: p
-            .long(DELETE_RETENTION_MS, 0)?
-            .unwrap_or(base.delete_retention_ms),
-        min_compaction_lag_ms: p
-            .long(MIN_COMPACTION_LAG_MS, 0)?
-            .unwrap_or(base.min_compaction_lag_ms),
-        max_compaction_lag_ms: p
-            .long(MAX_COMPACTION_LAG_MS, 1)?
-            .unwrap_or(base.max_compaction_lag_ms),
-        producer_id_expiration_ms: base.producer_id_expiration_ms,
-    };
-    p.boolean(UNCLEAN_LEADER_ELECTION_ENABLE)?;
-    if let Some(codec) = p.string(COMPRESSION_TYPE) {
-        if codec != PRODUCER_COMPRESSION {
-            return Err(invalid(
-                COMPRESSION_TYPE,
-                codec,
-                "producer (gregor keeps batches as their producer compressed them)",
-            ));
-        }
-    }
+    let p = Props::topic(overrides);
+    let config = read_log_config(&p, base)?;
+    // Valid at topic level but read by the controller (from
+    // `/config/topics`), so only validated here.
+    p.boolean(&UNCLEAN_LEADER_ELECTION_ENABLE)?;
+    p.string(&keys::COMPRESSION_TYPE)?;
     // Kafka's `LogConfig.validateValues`.
     if config.min_compaction_lag_ms > config.max_compaction_lag_ms {
         return Err(invalid(
-            MIN_COMPACTION_LAG_MS,
+            LOG_CLEANER_MIN_COMPACTION_LAG_MS.topic_name(),
             &config.min_compaction_lag_ms.to_string(),
             format!(
-                "at most {MAX_COMPACTION_LAG_MS} ({})",
+                "at most {} ({})",
+                LOG_CLEANER_MAX_COMPACTION_LAG_MS.topic_name(),
                 config.max_compaction_lag_ms
             ),
         ));
@@ -939,143 +814,82 @@ pub fn topic_log_config(
     }
 }
 
-/// Every supported topic config key with its value in `config`, spelled as
-/// Kafka reports it in DescribeConfigs (`-1` for unlimited retention,
-/// `Long.MaxValue` for never flushing). Feeding the result back through
-/// [`topic_log_config`] reproduces `config`.
+/// Every topic config key backed by a [`LogConfig`] field, with its value
+/// in `config`, spelled as Kafka reports it in DescribeConfigs (`-1` for
+/// unlimited retention, `Long.MaxValue` for never flushing). Feeding the
+/// result back through [`topic_log_config`] reproduces `config`.
 pub fn describe(config: &LogConfig) -> Vec<(&'static str, String)> {
     let unlimited = |v: Option<u64>| v.map_or_else(|| "-1".to_owned(), |v| v.to_string());
     let never = |v: Option<u64>| v.unwrap_or(LONG_MAX).to_string();
-    vec![
-        (SEGMENT_BYTES, config.segment_bytes.to_string()),
-        (SEGMENT_MS, config.segment_ms.to_string()),
-        (SEGMENT_INDEX_BYTES, config.segment_index_bytes.to_string()),
+    [
+        (&LOG_SEGMENT_BYTES, config.segment_bytes.to_string()),
+        (&LOG_ROLL_MS, config.segment_ms.to_string()),
         (
-            INDEX_INTERVAL_BYTES,
+            &LOG_INDEX_SIZE_MAX_BYTES,
+            config.segment_index_bytes.to_string(),
+        ),
+        (
+            &LOG_INDEX_INTERVAL_BYTES,
             config.index_interval_bytes.to_string(),
         ),
-        (RETENTION_MS, unlimited(config.retention_ms)),
-        (RETENTION_BYTES, unlimited(config.retention_bytes)),
-        (FLUSH_MESSAGES, never(config.flush_messages)),
-        (FLUSH_MS, never(config.flush_ms)),
-        (MAX_MESSAGE_BYTES, config.max_message_bytes.to_string()),
+        (&LOG_RETENTION_MS, unlimited(config.retention_ms)),
+        (&LOG_RETENTION_BYTES, unlimited(config.retention_bytes)),
+        (&LOG_FLUSH_INTERVAL_MESSAGES, never(config.flush_messages)),
+        (&LOG_FLUSH_INTERVAL_MS, never(config.flush_ms)),
+        (&MESSAGE_MAX_BYTES, config.max_message_bytes.to_string()),
         (
-            FILE_DELETE_DELAY_MS,
+            &LOG_SEGMENT_DELETE_DELAY_MS,
             config.file_delete_delay_ms.to_string(),
         ),
-        (MIN_INSYNC_REPLICAS, config.min_insync_replicas.to_string()),
+        (&MIN_INSYNC_REPLICAS, config.min_insync_replicas.to_string()),
         (
-            CLEANUP_POLICY,
+            &LOG_CLEANUP_POLICY,
             describe_cleanup_policy(config.cleanup_policy),
         ),
         (
-            MIN_CLEANABLE_DIRTY_RATIO,
+            &LOG_CLEANER_MIN_CLEANABLE_RATIO,
             config.min_cleanable_dirty_ratio.to_string(),
         ),
-        (DELETE_RETENTION_MS, config.delete_retention_ms.to_string()),
         (
-            MIN_COMPACTION_LAG_MS,
+            &LOG_CLEANER_DELETE_RETENTION_MS,
+            config.delete_retention_ms.to_string(),
+        ),
+        (
+            &LOG_CLEANER_MIN_COMPACTION_LAG_MS,
             config.min_compaction_lag_ms.to_string(),
         ),
         (
-            MAX_COMPACTION_LAG_MS,
+            &LOG_CLEANER_MAX_COMPACTION_LAG_MS,
             config.max_compaction_lag_ms.to_string(),
         ),
     ]
+    .into_iter()
+    .map(|(key, value)| (key.topic_name(), value))
+    .collect()
 }
 
-/// Topic configs gregor does not implement, reported at the value whose
-/// behaviour gregor has (Kafka 2.8's defaults): producer compression kept,
-/// CreateTime timestamps, no timestamp bound, no throttling, no
-/// preallocation or segment jitter, the 2.8 message format. Only
-/// `unclean.leader.election.enable` may be overridden (the controller
-/// reads it).
-const FIXED_TOPIC_CONFIGS: [(&str, &str); 10] = [
-    ("compression.type", "producer"),
-    ("follower.replication.throttled.replicas", ""),
-    ("leader.replication.throttled.replicas", ""),
-    ("message.downconversion.enable", "true"),
-    ("message.format.version", "2.8-IV1"),
-    ("message.timestamp.difference.max.ms", "9223372036854775807"),
-    ("message.timestamp.type", "CreateTime"),
-    ("preallocate", "false"),
-    ("segment.jitter.ms", "0"),
-    (UNCLEAN_LEADER_ELECTION_ENABLE, "false"),
-];
-
 /// Every topic config Kafka 2.8 describes, with its value for a topic with
-/// these `overrides` whose log config is `config`: [`describe`] and the
-/// `FIXED_TOPIC_CONFIGS`.
+/// these `overrides` whose log config is `config`: [`describe`], then the
+/// other topic keys of the table by name, each at its override or at the
+/// value whose behaviour gregor has (Kafka 2.8's default: producer
+/// compression kept, CreateTime timestamps, no throttling, no
+/// preallocation or segment jitter, the 2.8 message format).
 pub fn describe_topic(
     config: &LogConfig,
     overrides: &BTreeMap<String, String>,
 ) -> Vec<(&'static str, String)> {
     let mut described = describe(config);
-    for (key, default) in FIXED_TOPIC_CONFIGS {
-        let value = overrides.get(key).map_or(default, String::as_str);
-        described.push((key, value.to_owned()));
+    for key in keys::topic_keys() {
+        let name = key.topic_name();
+        if described.iter().any(|(known, _)| *known == name) {
+            continue;
+        }
+        let value = overrides
+            .get(name)
+            .map_or(key.topic_default().unwrap_or_default(), String::as_str);
+        described.push((name, value.to_owned()));
     }
     described
-}
-
-/// Kafka 2.8's `LogConfig.TopicConfigSynonyms`: the broker config a topic
-/// config defaults to. Throttled replicas have no broker synonym.
-pub fn topic_config_synonym(topic_key: &str) -> Option<&'static str> {
-    Some(match topic_key {
-        "cleanup.policy" => "log.cleanup.policy",
-        "compression.type" => "compression.type",
-        "delete.retention.ms" => "log.cleaner.delete.retention.ms",
-        "file.delete.delay.ms" => "log.segment.delete.delay.ms",
-        "flush.messages" => "log.flush.interval.messages",
-        "flush.ms" => "log.flush.interval.ms",
-        "index.interval.bytes" => "log.index.interval.bytes",
-        "max.compaction.lag.ms" => "log.cleaner.max.compaction.lag.ms",
-        "max.message.bytes" => "message.max.bytes",
-        "message.downconversion.enable" => "log.message.downconversion.enable",
-        "message.format.version" => "log.message.format.version",
-        "message.timestamp.difference.max.ms" => "log.message.timestamp.difference.max.ms",
-        "message.timestamp.type" => "log.message.timestamp.type",
-        "min.cleanable.dirty.ratio" => "log.cleaner.min.cleanable.ratio",
-        "min.compaction.lag.ms" => "log.cleaner.min.compaction.lag.ms",
-        "min.insync.replicas" => "min.insync.replicas",
-        "preallocate" => "log.preallocate",
-        "retention.bytes" => "log.retention.bytes",
-        "retention.ms" => "log.retention.ms",
-        "segment.bytes" => "log.segment.bytes",
-        "segment.index.bytes" => "log.index.size.max.bytes",
-        "segment.jitter.ms" => "log.roll.jitter.ms",
-        "segment.ms" => "log.roll.ms",
-        "unclean.leader.election.enable" => "unclean.leader.election.enable",
-        _ => return None,
-    })
-}
-
-/// Kafka 2.8's `DynamicBrokerConfig.brokerConfigSynonyms`: the broker keys
-/// that set `key`, most specific first (`log.retention.ms` also comes from
-/// `log.retention.minutes` and `log.retention.hours`).
-pub fn broker_config_synonyms(key: &str) -> Vec<&str> {
-    match key {
-        "log.retention.ms" | "log.retention.minutes" | "log.retention.hours" => vec![
-            "log.retention.ms",
-            "log.retention.minutes",
-            "log.retention.hours",
-        ],
-        "log.roll.ms" | "log.roll.hours" => vec!["log.roll.ms", "log.roll.hours"],
-        "log.roll.jitter.ms" | "log.roll.jitter.hours" => {
-            vec!["log.roll.jitter.ms", "log.roll.jitter.hours"]
-        }
-        "log.flush.interval.ms" => vec!["log.flush.interval.ms", "log.flush.scheduler.interval.ms"],
-        other => vec![other],
-    }
-}
-
-/// Kafka 2.8's description of broker config `key`, if it has one.
-pub fn kafka_broker_config(key: &str) -> Option<&'static kafka_broker_configs::KafkaBrokerConfig> {
-    let table = kafka_broker_configs::KAFKA_BROKER_CONFIGS;
-    table
-        .binary_search_by(|c| c.name.cmp(key))
-        .ok()
-        .map(|i| &table[i])
 }
 
 /// Applies command-line overrides (`key=value`, split at the first `=`) on
@@ -1202,105 +1016,136 @@ fn unescape(raw: &str) -> Result<String, String> {
     Ok(out)
 }
 
-/// Typed read access to raw properties that records which keys were asked
-/// for, so whatever is left over can be reported as unknown without a second
-/// list of key names to keep in step with the parser.
+/// Which names and validators of the table [`Props`] reads by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    /// `server.properties`: broker key names.
+    Broker,
+    /// A topic's overrides: topic key names and their validators.
+    Topic,
+}
+
+/// Typed read access to raw properties by table entry, at one [`Level`].
+/// It records which keys were asked for, so whatever is left over can be
+/// reported as unknown without a second list of key names to keep in step
+/// with the parser.
 struct Props<'a> {
     raw: &'a BTreeMap<String, String>,
+    level: Level,
     read: RefCell<BTreeSet<&'static str>>,
 }
 
 impl<'a> Props<'a> {
-    fn new(raw: &'a BTreeMap<String, String>) -> Self {
+    fn broker(raw: &'a BTreeMap<String, String>) -> Self {
+        Self::new(raw, Level::Broker)
+    }
+
+    fn topic(raw: &'a BTreeMap<String, String>) -> Self {
+        Self::new(raw, Level::Topic)
+    }
+
+    fn new(raw: &'a BTreeMap<String, String>, level: Level) -> Self {
         Props {
             raw,
+            level,
             read: RefCell::new(BTreeSet::new()),
         }
     }
 
-    /// The trimmed value of `key`, if set (Kafka trims every value).
-    fn string(&self, key: &'static str) -> Option<&'a str> {
-        self.read.borrow_mut().insert(key);
-        self.raw.get(key).map(|v| v.trim())
-    }
-
-    /// An integer in `min..=max`; the bounds also name Kafka's type (`INT`,
-    /// `LONG`, `SHORT`) so out-of-range values fail as they do in Kafka.
-    fn number<T>(&self, key: &'static str, min: T, max: T) -> Result<Option<T>, ConfigError>
-    where
-        T: Copy + PartialOrd + fmt::Display + TryFrom<i128> + Into<i128>,
-    {
-        let Some(raw) = self.string(key) else {
-            return Ok(None);
-        };
-        // Kafka's ConfigDef: a value its type cannot hold is "Not a
-        // number", one outside the validator's range says which bound.
-        let kafka_type = match std::mem::size_of::<T>() {
-            2 => "SHORT",
-            4 => "INT",
-            _ => "LONG",
-        };
-        let type_max = match kafka_type {
-            "SHORT" => i128::from(i16::MAX),
-            "INT" => i128::from(i32::MAX),
-            _ => i128::from(i64::MAX),
-        };
-        let not_a_number = || invalid(key, raw, format!("Not a number of type {kafka_type}"));
-        let value: i128 = raw.parse().map_err(|_| not_a_number())?;
-        if value > type_max || value < -type_max - 1 {
-            return Err(not_a_number());
-        }
-        if value < min.into() {
-            return Err(invalid(key, raw, format!("Value must be at least {min}")));
-        }
-        T::try_from(value)
-            .ok()
-            .filter(|v| *v <= max)
-            .map(Some)
-            .ok_or_else(|| invalid(key, raw, format!("Value must be no more than {max}")))
-    }
-
-    /// A Kafka `INT` of at least `min`.
-    fn int(&self, key: &'static str, min: u32) -> Result<Option<u32>, ConfigError> {
-        self.number(key, min, INT_MAX)
-    }
-
-    /// A Kafka `LONG` of at least `min`.
-    fn long(&self, key: &'static str, min: u64) -> Result<Option<u64>, ConfigError> {
-        self.number(key, min, LONG_MAX)
-    }
-
-    /// `true` or `false`, case-insensitively as in Kafka.
-    fn boolean(&self, key: &'static str) -> Result<Option<bool>, ConfigError> {
-        let Some(raw) = self.string(key) else {
-            return Ok(None);
-        };
-        match raw.to_ascii_lowercase().as_str() {
-            "true" => Ok(Some(true)),
-            "false" => Ok(Some(false)),
-            _ => Err(invalid(
-                key,
-                raw,
-                "Expected value to be either true or false",
-            )),
+    /// The key's name and validator at this level.
+    fn spec(&self, key: &ConfigKey) -> (&'static str, Validator) {
+        match self.level {
+            Level::Broker => (key.name, key.validator),
+            Level::Topic => (key.topic_name(), key.topic_validator()),
         }
     }
 
-    /// A Kafka `DOUBLE` between 0 and 1 (a ratio).
-    fn ratio(&self, key: &'static str) -> Result<Option<f64>, ConfigError> {
-        let Some(raw) = self.string(key) else {
-            return Ok(None);
+    /// The trimmed value of `key`, if set (Kafka trims every value), or
+    /// else its default; `None` if it has neither.
+    fn raw(&self, key: &ConfigKey, or_default: bool) -> Option<&'a str> {
+        let (name, _) = self.spec(key);
+        self.read.borrow_mut().insert(name);
+        let default = match self.level {
+            Level::Broker => key.default,
+            Level::Topic => key.topic_default(),
         };
-        let value = raw
-            .parse::<f64>()
-            .map_err(|_| invalid(key, raw, "Not a number of type DOUBLE"))?;
-        if value.is_nan() || value < 0.0 {
-            return Err(invalid(key, raw, "Value must be at least 0"));
+        match self.raw.get(name) {
+            Some(value) => Some(value.trim()),
+            None if or_default => default,
+            None => None,
         }
-        if value > 1.0 {
-            return Err(invalid(key, raw, "Value must be no more than 1"));
-        }
-        Ok(Some(value))
+    }
+
+    /// Reads `key` with `parse`, falling back to its table default; a key
+    /// with neither is missing (`zookeeper.connect`).
+    fn or_default<T>(
+        &self,
+        key: &ConfigKey,
+        parse: impl Fn(&'static str, &'a str, Validator) -> Result<T, ConfigError>,
+    ) -> Result<T, ConfigError> {
+        let (name, validator) = self.spec(key);
+        let raw = self
+            .raw(key, true)
+            .ok_or(ConfigError::Missing { key: name })?;
+        parse(name, raw, validator)
+    }
+
+    /// Reads `key` with `parse` if it is set.
+    fn optional<T>(
+        &self,
+        key: &ConfigKey,
+        parse: impl Fn(&'static str, &'a str, Validator) -> Result<T, ConfigError>,
+    ) -> Result<Option<T>, ConfigError> {
+        let (name, validator) = self.spec(key);
+        self.raw(key, false)
+            .map(|raw| parse(name, raw, validator))
+            .transpose()
+    }
+
+    fn string(&self, key: &ConfigKey) -> Result<Option<&'a str>, ConfigError> {
+        self.optional(key, parse_string)
+    }
+
+    fn string_or_default(&self, key: &ConfigKey) -> Result<&'a str, ConfigError> {
+        self.or_default(key, parse_string)
+    }
+
+    /// An integer of the key's Kafka type (`SHORT`, `INT`, `LONG`) within
+    /// its validator's range, as `T`.
+    fn number<T: TryFrom<i64>>(&self, key: &ConfigKey) -> Result<Option<T>, ConfigError> {
+        self.optional(key, |name, raw, validator| {
+            parse_number(name, raw, key.config_type, validator)
+        })
+    }
+
+    fn number_or_default<T: TryFrom<i64>>(&self, key: &ConfigKey) -> Result<T, ConfigError> {
+        self.or_default(key, |name, raw, validator| {
+            parse_number(name, raw, key.config_type, validator)
+        })
+    }
+
+    fn boolean(&self, key: &ConfigKey) -> Result<Option<bool>, ConfigError> {
+        self.optional(key, |name, raw, _| parse_boolean(name, raw))
+    }
+
+    fn boolean_or_default(&self, key: &ConfigKey) -> Result<bool, ConfigError> {
+        self.or_default(key, |name, raw, _| parse_boolean(name, raw))
+    }
+
+    fn double(&self, key: &ConfigKey) -> Result<Option<f64>, ConfigError> {
+        self.optional(key, parse_double)
+    }
+
+    /// A comma-separated `LIST`, each item checked by the validator.
+    fn list(&self, key: &ConfigKey) -> Result<Option<Vec<&'a str>>, ConfigError> {
+        self.optional(key, |name, raw, validator| {
+            raw.split(',')
+                .map(|item| {
+                    check_one_of(name, raw, item.trim(), validator)?;
+                    Ok(item.trim())
+                })
+                .collect()
+        })
     }
 
     /// The keys present but never asked for.
@@ -1314,10 +1159,124 @@ impl<'a> Props<'a> {
     }
 }
 
+/// A `STRING`, checked by a one-of validator if it has one.
+fn parse_string<'a>(
+    name: &'static str,
+    raw: &'a str,
+    validator: Validator,
+) -> Result<&'a str, ConfigError> {
+    check_one_of(name, raw, raw, validator)?;
+    Ok(raw)
+}
+
+/// Kafka's `ValidString`/`ValidList` check of one `item` of `raw`.
+fn check_one_of(
+    name: &'static str,
+    raw: &str,
+    item: &str,
+    validator: Validator,
+) -> Result<(), ConfigError> {
+    match validator {
+        Validator::OneOf(values) if !values.contains(&item) => Err(invalid(
+            name,
+            raw,
+            format!("String must be one of: {}", values.join(", ")),
+        )),
+        Validator::Only { value, why } if item != value => {
+            Err(invalid(name, raw, format!("{value} ({why})")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Kafka's `ConfigDef` parsing of a `SHORT`, `INT` or `LONG`: a value the
+/// type cannot hold is "Not a number", one outside the validator's range
+/// says which bound.
+fn parse_number<T: TryFrom<i64>>(
+    name: &'static str,
+    raw: &str,
+    config_type: ConfigType,
+    validator: Validator,
+) -> Result<T, ConfigError> {
+    let type_range = match config_type {
+        ConfigType::Short => i128::from(i16::MIN)..=i128::from(i16::MAX),
+        ConfigType::Int => i128::from(i32::MIN)..=i128::from(i32::MAX),
+        _ => i128::from(i64::MIN)..=i128::from(i64::MAX),
+    };
+    let not_a_number = || {
+        invalid(
+            name,
+            raw,
+            format!("Not a number of type {}", config_type.name()),
+        )
+    };
+    let value = raw
+        .parse::<i128>()
+        .ok()
+        .filter(|v| type_range.contains(v))
+        .and_then(|v| i64::try_from(v).ok())
+        .ok_or_else(not_a_number)?;
+    // Exact: every bound is a small integer, and i64 to f64 keeps order.
+    check_range(name, raw, value as f64, validator)?;
+    T::try_from(value).map_err(|_| not_a_number())
+}
+
+/// `true` or `false`, case-insensitively as in Kafka.
+fn parse_boolean(name: &'static str, raw: &str) -> Result<bool, ConfigError> {
+    match raw.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(
+            name,
+            raw,
+            "Expected value to be either true or false",
+        )),
+    }
+}
+
+/// A Kafka `DOUBLE` within its validator's range; NaN is below any range.
+fn parse_double(name: &'static str, raw: &str, validator: Validator) -> Result<f64, ConfigError> {
+    let value = raw
+        .parse::<f64>()
+        .map_err(|_| invalid(name, raw, "Not a number of type DOUBLE"))?;
+    check_range(name, raw, value, validator)?;
+    Ok(value)
+}
+
+/// Kafka's `Range` validator, worded as its `ConfigException`.
+fn check_range(
+    name: &'static str,
+    raw: &str,
+    value: f64,
+    validator: Validator,
+) -> Result<(), ConfigError> {
+    let Validator::Range { min, max } = validator else {
+        return Ok(());
+    };
+    if let Some(min) = min {
+        if value.is_nan() || value < min as f64 {
+            return Err(invalid(name, raw, format!("Value must be at least {min}")));
+        }
+    }
+    if let Some(max) = max {
+        if value > max as f64 {
+            return Err(invalid(
+                name,
+                raw,
+                format!("Value must be no more than {max}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Kafka's `Int.MaxValue`, the upper bound of every `INT` config.
+    const INT_MAX: u32 = i32::MAX as u32;
 
     const ZK: &str = "zookeeper.connect=localhost:2181\n";
 
@@ -1695,10 +1654,52 @@ num.partitions=0
     #[test]
     fn every_supported_key_is_known() {
         let props = parse_properties(&format!("{ZK}{EVERY_KEY}")).unwrap();
-        let p = Props::new(&props);
+        let p = Props::broker(&props);
         let config = KafkaConfig::from_props(&p).unwrap();
         assert_eq!(p.unread(), Vec::<&str>::new());
         assert_ne!(config, parse("").unwrap());
+    }
+
+    /// The table and the parser agree: the broker keys gregor reads are
+    /// exactly those the table marks as read, each set to its table default
+    /// changes nothing, and every topic key gregor acts on is accepted at
+    /// its default while the others are refused as unknown.
+    #[test]
+    fn the_parser_reads_what_the_table_says() {
+        let reads: Vec<&ConfigKey> = keys::broker_keys()
+            .filter(|k| k.gregor == keys::Use::Reads)
+            .collect();
+        let props = parse_properties(ZK).unwrap();
+        let p = Props::broker(&props);
+        let defaults = KafkaConfig::from_props(&p).unwrap();
+        let read: BTreeSet<&str> = p.read.borrow().iter().copied().collect();
+        let marked: BTreeSet<&str> = reads.iter().map(|k| k.name).collect();
+        assert_eq!(read, marked);
+
+        let every_default: String = reads
+            .iter()
+            .filter_map(|k| Some(format!("{}={}\n", k.name, k.default?)))
+            .collect();
+        let props = parse_properties(&format!("{ZK}{every_default}")).unwrap();
+        assert_eq!(
+            KafkaConfig::from_props(&Props::broker(&props)).unwrap(),
+            defaults
+        );
+
+        let base = LogConfig::default();
+        for key in keys::topic_keys() {
+            let name = key.topic_name();
+            let default = key.topic_default();
+            let result = topic_log_config(&base, &map(&[(name, default.unwrap_or("1"))]));
+            match key.gregor {
+                keys::Use::Ignores => assert!(
+                    matches!(&result, Err(ConfigError::UnknownTopicConfig(k)) if k == name),
+                    "{name}: {result:?}"
+                ),
+                _ if default.is_some() => assert_eq!(result.unwrap(), base, "{name}"),
+                _ => assert!(result.is_ok(), "{name}: {result:?}"),
+            }
+        }
     }
 
     #[test]
@@ -1708,7 +1709,7 @@ num.partitions=0
         assert_eq!(c.broker_id, Some(7));
 
         let props = parse_properties(&text).unwrap();
-        let p = Props::new(&props);
+        let p = Props::broker(&props);
         KafkaConfig::from_props(&p).unwrap();
         assert_eq!(p.unread(), ["num.network.threads", "some.future.key"]);
     }

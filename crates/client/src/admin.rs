@@ -55,7 +55,7 @@ mod groups;
 mod offsets;
 mod topics;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use log::debug;
 use thiserror::Error;
@@ -64,6 +64,7 @@ use super::connection::ClientError;
 use super::network::{ClientConfig, ClusterMetadata, NetworkClient};
 use gregor_protocol::ErrorCode;
 use gregor_protocol::TopicPartition;
+use gregor_runtime::Backoff;
 
 pub use configs::{AlterConfigOp, ConfigEntry, ConfigResource, ConfigSource};
 pub use groups::{GroupDescription, GroupListing, MemberDescription};
@@ -235,12 +236,15 @@ impl AdminClient {
         &mut self,
         mut attempt: impl AsyncFnMut(&mut AdminClient) -> Result<T, AdminError>,
     ) -> Result<T, AdminError> {
-        let deadline = Instant::now() + self.api_timeout;
+        let deadline = tokio::time::Instant::now() + self.api_timeout;
+        let mut retries = Backoff::fixed(RETRY_BACKOFF)
+            .starting_before(deadline)
+            .start();
         loop {
             match attempt(self).await {
-                Err(e) if e.is_retriable() && Instant::now() + RETRY_BACKOFF < deadline => {
+                Err(e) if e.is_retriable() && retries.allows_another() => {
                     debug!("retrying after: {e}");
-                    tokio::time::sleep(RETRY_BACKOFF).await;
+                    retries.pause().await;
                     if let Err(e) = self.network.refresh_metadata(Some(&[]), false).await {
                         debug!("cannot refresh metadata before retrying: {e}");
                     }

@@ -15,9 +15,10 @@
 //! default, `consistent_random`, uses CRC32 instead, and so lands keys
 //! elsewhere).
 
-use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::hash::BuildHasher;
+
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
 
 /// The seed of Kafka's `Utils.murmur2`.
 const MURMUR2_SEED: u32 = 0x9747_b28c;
@@ -72,7 +73,7 @@ pub fn partition_for_key(key: &[u8], partitions: usize) -> i32 {
 #[derive(Debug)]
 pub struct StickyPartitioner {
     sticky: HashMap<String, i32>,
-    rng: XorShift32,
+    rng: SmallRng,
 }
 
 impl Default for StickyPartitioner {
@@ -83,17 +84,19 @@ impl Default for StickyPartitioner {
 
 impl StickyPartitioner {
     pub fn new() -> Self {
-        // Kafka draws from ThreadLocalRandom; any seed that differs between
-        // producers will do.
-        let seed = RandomState::new().hash_one(std::process::id()) as u32;
-        Self::with_seed(seed)
+        // Kafka draws from ThreadLocalRandom: seeded differently in every
+        // producer.
+        StickyPartitioner {
+            sticky: HashMap::new(),
+            rng: SmallRng::from_rng(&mut rand::rng()),
+        }
     }
 
     /// A partitioner whose random choices are reproducible (tests).
-    pub fn with_seed(seed: u32) -> Self {
+    pub fn with_seed(seed: u64) -> Self {
         StickyPartitioner {
             sticky: HashMap::new(),
-            rng: XorShift32::new(seed),
+            rng: SmallRng::seed_from_u64(seed),
         }
     }
 
@@ -137,10 +140,11 @@ impl StickyPartitioner {
         available: &[i32],
     ) -> i32 {
         let next = match available {
-            [] => (self.rng.next_positive() as usize % partitions.max(1)) as i32,
+            // A topic has at most i32::MAX partitions.
+            [] => self.rng.random_range(0..partitions.max(1)) as i32,
             [only] => *only,
             _ => loop {
-                let candidate = available[self.rng.next_positive() as usize % available.len()];
+                let candidate = available[self.rng.random_range(0..available.len())];
                 if Some(candidate) != current {
                     break candidate;
                 }
@@ -148,27 +152,6 @@ impl StickyPartitioner {
         };
         self.sticky.insert(topic.to_owned(), next);
         next
-    }
-}
-
-/// Marsaglia's xorshift: plenty for spreading partitions, and no
-/// dependency.
-#[derive(Debug)]
-struct XorShift32(u32);
-
-impl XorShift32 {
-    fn new(seed: u32) -> Self {
-        // The state must never be zero.
-        XorShift32(seed | 1)
-    }
-
-    fn next_positive(&mut self) -> i32 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.0 = x;
-        to_positive(x as i32)
     }
 }
 

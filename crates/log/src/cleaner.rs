@@ -56,7 +56,6 @@ use self::offset_map::OffsetMap;
 use super::config::LogConfig;
 use super::error::LogError;
 use super::manager::{lock, LogManager, SharedLog, StopSignal};
-use super::partition_log::now_ms;
 #[cfg(doc)]
 use super::partition_log::PartitionLog;
 use super::segment::{remove_segment_files, BatchMeta, FileRange, Segment, CLEANED_SUFFIX};
@@ -558,7 +557,8 @@ pub(super) fn run_cleaner_thread(manager: &LogManager, config: &CleanerConfig, s
 /// completed (the thread then looks for more work at once).
 fn clean_filthiest_log(manager: &LogManager, cleaner: &mut Cleaner<'_>) -> bool {
     let cleaners = manager.cleaner_manager();
-    let Some(to_clean) = cleaners.grab_filthiest_log(manager.all(), now_ms()) else {
+    let Some(to_clean) = cleaners.grab_filthiest_log(manager.all(), manager.clock().milliseconds())
+    else {
         return false;
     };
     let tp = &to_clean.topic_partition;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use ::log::{error, info, warn};
 
+use gregor_clock::SharedClock;
 use gregor_protocol::TopicPartition;
 
 use super::checkpoint::{
@@ -21,7 +22,7 @@ use super::checkpoint::{
 use super::cleaner::{self, CleanerConfig, LogCleanerManager};
 use super::config::LogConfig;
 use super::error::{LogError, Result};
-use super::partition_log::{now_ms, parse_partition_dir, LoadState, PartitionLog};
+use super::partition_log::{parse_partition_dir, LoadState, PartitionLog};
 
 /// Written to a log dir on clean shutdown, removed at start-up: its absence
 /// at start-up means the logs must be recovered.
@@ -54,6 +55,9 @@ pub struct LogManagerConfig {
     pub cluster_id: Option<String>,
     /// The log cleaner's `log.cleaner.*` settings.
     pub cleaner: CleanerConfig,
+    /// The broker's clock: segment ages, retention, flush and producer
+    /// expiry are measured on it.
+    pub clock: SharedClock,
 }
 
 pub type SharedLog = Arc<Mutex<PartitionLog>>;
@@ -94,7 +98,7 @@ impl LogManager {
             let lock = lock_dir(path)?;
             check_meta_properties(path, config.broker_id, config.cluster_id.as_deref())?;
             create_checkpoint_files(path)?;
-            for (tp, log) in load_dir(path, &config.default_log_config)? {
+            for (tp, log) in load_dir(path, &config.default_log_config, &config.clock)? {
                 logs.insert(tp, Arc::new(Mutex::new(log)));
             }
             remove_if_exists(&path.join(CLEAN_SHUTDOWN_FILE))?;
@@ -116,6 +120,11 @@ impl LogManager {
             cleaner: LogCleanerManager::default(),
             cleaner_checkpoint_lock: Mutex::new(()),
         })
+    }
+
+    /// The clock every log of this manager runs on.
+    pub fn clock(&self) -> &SharedClock {
+        &self.config.clock
     }
 
     pub fn default_log_config(&self) -> &LogConfig {
@@ -148,7 +157,7 @@ impl LogManager {
             &dir.join(tp.to_string()),
             config,
             LoadState::default(),
-            now_ms(),
+            Arc::clone(&self.config.clock),
         )?;
         let log = Arc::new(Mutex::new(log));
         logs.insert(tp.clone(), Arc::clone(&log));
@@ -372,7 +381,7 @@ impl LogManager {
         let c = &self.config;
         let mut tasks: Vec<(Duration, Instant, Task)> = vec![
             (c.retention_check_interval, Instant::now(), |m| {
-                m.cleanup_logs(now_ms()).map(|_| ())
+                m.cleanup_logs(m.clock().milliseconds()).map(|_| ())
             }),
             (
                 c.checkpoint_interval,
@@ -380,11 +389,13 @@ impl LogManager {
                 LogManager::checkpoint,
             ),
             (PRODUCER_EXPIRATION_CHECK_INTERVAL, Instant::now(), |m| {
-                m.remove_expired_producers(now_ms())
+                m.remove_expired_producers(m.clock().milliseconds())
             }),
         ];
         if let Some(every) = c.flush_check_interval {
-            tasks.push((every, Instant::now(), |m| m.flush_due_logs(now_ms())));
+            tasks.push((every, Instant::now(), |m| {
+                m.flush_due_logs(m.clock().milliseconds())
+            }));
         }
         loop {
             let next = tasks.iter().map(|(every, last, _)| *last + *every).min();
@@ -533,7 +544,11 @@ fn create_checkpoint_files(dir: &Path) -> Result<()> {
 
 /// Loads every partition directory in a log dir, using the dir's checkpoints
 /// and clean-shutdown marker; removes directories left half-deleted.
-fn load_dir(dir: &Path, config: &LogConfig) -> Result<Vec<(TopicPartition, PartitionLog)>> {
+fn load_dir(
+    dir: &Path,
+    config: &LogConfig,
+    clock: &SharedClock,
+) -> Result<Vec<(TopicPartition, PartitionLog)>> {
     let clean_shutdown = dir.join(CLEAN_SHUTDOWN_FILE).exists();
     if !clean_shutdown {
         info!(
@@ -566,7 +581,7 @@ fn load_dir(dir: &Path, config: &LogConfig) -> Result<Vec<(TopicPartition, Parti
             clean_shutdown,
             cleaner_checkpoint: cleaned.get(&tp).copied(),
         };
-        let log = PartitionLog::open(&path, config.clone(), state, now_ms())?;
+        let log = PartitionLog::open(&path, config.clone(), state, Arc::clone(clock))?;
         logs.push((tp, log));
     }
     Ok(logs)
@@ -582,7 +597,10 @@ fn remove_if_exists(path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gregor_clock::ManualClock;
     use gregor_record::{Record, RecordBatchBuilder};
+
+    const T0: i64 = 1_700_000_000_000;
 
     fn config(dirs: Vec<PathBuf>) -> LogManagerConfig {
         LogManagerConfig {
@@ -597,12 +615,13 @@ mod tests {
             broker_id: 1,
             cluster_id: Some("cluster-a".into()),
             cleaner: CleanerConfig::default(),
+            clock: ManualClock::new(T0),
         }
     }
 
     fn batch() -> bytes::Bytes {
-        let mut b = RecordBatchBuilder::new(now_ms());
-        b.append(Record::new(now_ms(), None, Some(&[7u8; 100])));
+        let mut b = RecordBatchBuilder::new(T0);
+        b.append(Record::new(T0, None, Some(&[7u8; 100])));
         b.build()
     }
 
@@ -617,7 +636,7 @@ mod tests {
                 .get_or_create(&tp, m.default_log_config().clone())
                 .unwrap();
             for _ in 0..10 {
-                lock(&log).append_as_leader(&batch(), 0, now_ms()).unwrap();
+                lock(&log).append_as_leader(&batch(), 0, T0).unwrap();
             }
             lock(&log).set_high_watermark(8);
             m.get_or_create(&TopicPartition::new("orders", 4), LogConfig::default())
@@ -709,7 +728,7 @@ mod tests {
             for _ in 0..12 {
                 let mut b = RecordBatchBuilder::new(1);
                 b.append(Record::new(1, None, Some(&[1u8; 100])));
-                l.append_as_leader(&b.build(), 0, now_ms()).unwrap();
+                l.append_as_leader(&b.build(), 0, T0).unwrap();
             }
             let end = l.log_end_offset();
             l.set_high_watermark(end);

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use ::log::{info, warn};
 use bytes::Bytes;
 
+use gregor_clock::SharedClock;
 use gregor_protocol::TopicPartition;
 use gregor_record::{
     create_time_max, with_max_timestamp, BatchError, BatchHeader, Batches, Records, LEADER_EPOCH_AT,
@@ -102,6 +103,8 @@ pub struct PartitionLog {
     /// `cleaner-offset-checkpoint` entry), lowered when the log is
     /// truncated below it; `None` before the first cleaning.
     cleaner_checkpoint: Option<i64>,
+    /// Times flushes and the `file.delete.delay.ms` of deleted segments.
+    clock: SharedClock,
 }
 
 /// Parses `<topic>-<partition>` (the topic may itself contain dashes).
@@ -122,7 +125,13 @@ impl PartitionLog {
     /// Opens the log in `dir` (creating it if needed), recovering segments
     /// past the recovery point after an unclean shutdown and any segment whose
     /// indexes do not check out.
-    pub fn open(dir: &Path, config: LogConfig, state: LoadState, now_ms: i64) -> Result<Self> {
+    pub fn open(
+        dir: &Path,
+        config: LogConfig,
+        state: LoadState,
+        clock: SharedClock,
+    ) -> Result<Self> {
+        let now_ms = clock.milliseconds();
         let topic_partition = parse_partition_dir(dir)?;
         fs::create_dir_all(dir).map_err(LogError::io(dir))?;
         let bases = scan_segment_files(dir, &config)?;
@@ -155,6 +164,7 @@ impl PartitionLog {
             last_flush_ms: now_ms,
             pending_deletes: Vec::new(),
             cleaner_checkpoint: state.cleaner_checkpoint,
+            clock,
         };
         log.log_end_offset = log.active().next_offset()?;
         log.log_start_offset = state.log_start_offset.max(log.first().base_offset());
@@ -809,7 +819,7 @@ impl PartitionLog {
             paths.push(snapshot_file(&self.dir, base));
         }
         self.pending_deletes.push(PendingDelete {
-            due_ms: now_ms().saturating_add(
+            due_ms: self.clock.milliseconds().saturating_add(
                 i64::try_from(self.config.file_delete_delay_ms).unwrap_or(i64::MAX),
             ),
             paths,
@@ -850,7 +860,7 @@ impl PartitionLog {
             self.log_start_offset = offset;
             self.leader_epochs.truncate_from_start(offset)?;
             self.producers.truncate_head(offset);
-            self.delete_old_segments(now_ms())?;
+            self.delete_old_segments(self.clock.milliseconds())?;
         }
         Ok(self.log_start_offset)
     }
@@ -996,7 +1006,7 @@ impl PartitionLog {
         }
         self.recovery_point = self.log_end_offset;
         self.unflushed_records = 0;
-        self.last_flush_ms = now_ms();
+        self.last_flush_ms = self.clock.milliseconds();
         Ok(())
     }
 
@@ -1023,13 +1033,13 @@ impl PartitionLog {
         for segment in self.segments.values_mut() {
             segment.close()?;
         }
-        self.purge_deleted(now_ms(), true);
+        self.purge_deleted(self.clock.milliseconds(), true);
         Ok(())
     }
 
     /// Removes the partition's directory and everything in it.
     pub fn delete(mut self) -> Result<()> {
-        self.purge_deleted(now_ms(), true);
+        self.purge_deleted(self.clock.milliseconds(), true);
         let dir = self.dir.clone();
         drop(self);
         fs::remove_dir_all(&dir).map_err(LogError::io(dir))
@@ -1086,13 +1096,6 @@ fn sync_dir(dir: &Path) -> Result<()> {
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(LogError::io(dir))
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Lists segment base offsets from `*.log` names, as Kafka's

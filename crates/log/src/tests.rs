@@ -8,6 +8,7 @@ use proptest::prelude::*;
 
 use super::segment::{segment_file, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 use super::*;
+use gregor_clock::{Clock, ManualClock, SystemClock};
 use gregor_record::{BatchError, Batches, Compression, Record, RecordBatchBuilder};
 
 const T0: i64 = 1_700_000_000_000;
@@ -36,7 +37,7 @@ fn partition_dir(root: &Path) -> PathBuf {
 }
 
 fn open(root: &Path, config: LogConfig, state: LoadState) -> PartitionLog {
-    PartitionLog::open(&partition_dir(root), config, state, T0).unwrap()
+    PartitionLog::open(&partition_dir(root), config, state, ManualClock::new(T0)).unwrap()
 }
 
 /// All batches (offset-rewritten) readable from `from`, without limits.
@@ -818,7 +819,7 @@ fn negative_segment_base_in_a_file_name_is_an_error() {
         ..LoadState::default()
     };
     assert!(matches!(
-        PartitionLog::open(&part, small_config(), state, T0),
+        PartitionLog::open(&part, small_config(), state, ManualClock::new(T0)),
         Err(LogError::Corrupt { .. })
     ));
 }
@@ -847,10 +848,7 @@ fn a_small_segment_survives_retention_after_a_clean_restart() {
         index_interval_bytes: 1 << 20,
         ..small_config()
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = SystemClock.milliseconds();
     let mut log = open(dir.path(), config.clone(), LoadState::default());
     log.append_as_leader(&batch(2, now, 1), 0, now).unwrap();
     let end = log.log_end_offset();
@@ -901,7 +899,12 @@ fn stored_base_offset_near_the_largest_offset_is_corrupt_not_a_panic() {
         ..LoadState::default()
     };
     assert!(matches!(
-        PartitionLog::open(&partition_dir(dir.path()), small_config(), clean, T0),
+        PartitionLog::open(
+            &partition_dir(dir.path()),
+            small_config(),
+            clean,
+            ManualClock::new(T0)
+        ),
         Err(LogError::Corrupt { .. })
     ));
     // Recovery cuts the batch off instead.
@@ -1267,8 +1270,13 @@ fn producers_idle_past_the_expiration_are_not_in_snapshots_after_a_restart() {
     };
     // A minute after its last batch (timestamped T0 + 0) the producer is
     // gone from the state loaded from the snapshot, as in Kafka.
-    let mut log =
-        PartitionLog::open(&partition_dir(dir.path()), config, clean, T0 + 60_000).unwrap();
+    let mut log = PartitionLog::open(
+        &partition_dir(dir.path()),
+        config,
+        clean,
+        ManualClock::new(T0 + 60_000),
+    )
+    .unwrap();
     assert_eq!(log.producer_state().producer_count(), 0);
     log.append_as_leader(&batch(1, T0, 0), 0, T0).unwrap();
     assert_eq!(log.remove_expired_producers(T0 + 60_000), 0);

@@ -6,28 +6,27 @@ use std::ops::RangeInclusive;
 
 use bytes::{Bytes, BytesMut};
 use proptest::test_runner::{Config, TestRunner};
+use rand::rngs::SmallRng;
+use rand::{Rng, RngExt, SeedableRng};
 
 use super::codec::Message;
 use crate::Uuid;
 
-/// A small deterministic generator (xorshift64*), seeded by proptest.
-pub struct Gen(u64);
+/// A deterministic generator, seeded by proptest.
+pub struct Gen(SmallRng);
 
 impl Gen {
     pub fn new(seed: u64) -> Self {
-        Gen(seed | 1)
+        Gen(SmallRng::seed_from_u64(seed))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        self.0.next_u64()
     }
 
     /// A number below `n` (n > 0).
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
+        self.0.random_range(0..n)
     }
 
     /// True one time in `n`.

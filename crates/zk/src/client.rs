@@ -3,7 +3,9 @@
 //! that a broker, the controller and the admin path need.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use gregor_runtime::{Clock, SystemClock};
 
 use zookeeper_client as zkc;
 use zookeeper_client::{Acls, CreateMode, CreateOptions, Stat};
@@ -191,15 +193,20 @@ impl KafkaZkClient {
         }
     }
 
-    /// Registers the broker as the ephemeral `/brokers/ids/<id>` and returns
-    /// its creation zxid, which Kafka uses as the broker epoch.
+    /// Registers the broker as the ephemeral `/brokers/ids/<id>`, stamped
+    /// `timestamp_ms` (the broker's clock), and returns its creation zxid,
+    /// which Kafka uses as the broker epoch.
     ///
     /// A znode left by this very session (a retry after a lost response)
     /// counts as success, as in Kafka's `checkedEphemeralCreate`; one held by
     /// another session is [`ZkError::BrokerIdInUse`].
-    pub async fn register_broker(&self, broker: &BrokerInfo) -> Result<i64, ZkError> {
+    pub async fn register_broker(
+        &self,
+        broker: &BrokerInfo,
+        timestamp_ms: i64,
+    ) -> Result<i64, ZkError> {
         let path = paths::broker(broker.id);
-        let data = broker.encode(now_ms());
+        let data = broker.encode(timestamp_ms);
         loop {
             match self.create_recursive(&path, &data, &EPHEMERAL).await {
                 Ok(stat) => return Ok(stat.czxid),
@@ -642,12 +649,10 @@ fn parent(path: &str) -> &str {
     }
 }
 
+/// Now on the system clock, for the controller's election timestamp
+/// (`/controller`'s `timestamp`) until the controller takes a clock.
 pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
-        })
+    SystemClock.milliseconds()
 }
 
 #[cfg(test)]

@@ -9,9 +9,11 @@
 //! components (the controller) learn of each new session.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use gregor_runtime::Backoff;
 use tokio::sync::watch;
+use tokio::time::Instant;
 use zookeeper_client::SessionState;
 
 use super::client::{KafkaZkClient, ZkError};
@@ -97,27 +99,32 @@ impl ZkSession {
         F: FnMut(KafkaZkClient) -> Fut,
         Fut: Future<Output = Result<(), ZkError>>,
     {
-        let deadline = Instant::now() + 2 * self.session_timeout;
+        let mut retries = Backoff::fixed(RECONNECT_BACKOFF)
+            .until(Instant::now() + 2 * self.session_timeout)
+            .start();
         loop {
             match reinitialize(client.clone()).await {
-                Err(error) if Instant::now() < deadline => {
+                Err(error) if retries.allows_another() => {
                     log::warn!(
                         "re-initialising the new ZooKeeper session failed, retrying: {error}"
                     );
-                    tokio::time::sleep(RECONNECT_BACKOFF).await;
+                    retries.pause().await;
                 }
                 result => return result,
             }
         }
     }
 
+    /// Opens a new session, retrying for as long as it takes.
     async fn reconnect(&self) -> KafkaZkClient {
+        // Unlimited: no need to ask whether another attempt is allowed.
+        let retries = Backoff::fixed(RECONNECT_BACKOFF).start();
         loop {
             match KafkaZkClient::connect(&self.connect_string, self.session_timeout).await {
                 Ok(client) => return client,
                 Err(error) => {
                     log::warn!("cannot open a ZooKeeper session yet: {error}");
-                    tokio::time::sleep(RECONNECT_BACKOFF).await;
+                    retries.pause().await;
                 }
             }
         }

@@ -3,12 +3,15 @@
 //! run goes on, and a final line with latency percentiles.
 //!
 //! Latencies are kept in microseconds. Like Kafka's `ProducerPerformance`,
-//! at most [`MAX_SAMPLES`] of them are kept for the percentiles (every n-th
-//! record, n chosen from the expected record count), so memory stays
-//! bounded however long the run.
+//! at most [`MAX_SAMPLES`] of them are sampled for the percentiles (every
+//! n-th record, n chosen from the expected record count), into an HDR
+//! histogram precise to a microsecond up to a quarter second and to five
+//! significant digits beyond.
 
 use std::fmt;
 use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
 
 /// Kafka's perf tools keep 500,000 latency samples.
 pub const MAX_SAMPLES: u64 = 500_000;
@@ -17,6 +20,10 @@ pub const MAX_SAMPLES: u64 = 500_000;
 pub const REPORTING_INTERVAL: Duration = Duration::from_secs(5);
 
 const MIB: f64 = 1024.0 * 1024.0;
+
+/// The latency histogram's precision: exact to 2^18 µs, then within one
+/// part in 10^5.
+const SIGNIFICANT_DIGITS: u8 = 5;
 
 /// Running statistics of one perf run.
 #[derive(Debug)]
@@ -29,7 +36,7 @@ pub struct Stats {
     window_start: Instant,
     /// Every `sampling`-th record's latency is kept.
     sampling: u64,
-    samples: Vec<u32>,
+    samples: Histogram<u64>,
 }
 
 /// Counts over a span of time.
@@ -77,7 +84,8 @@ impl Stats {
             window: Window::default(),
             window_start: now,
             sampling,
-            samples: Vec::with_capacity(expected_records.min(MAX_SAMPLES) as usize),
+            samples: Histogram::new(SIGNIFICANT_DIGITS)
+                .expect("five significant digits is within the histogram's range"),
         }
     }
 
@@ -91,11 +99,12 @@ impl Stats {
     /// after `latency` (a poll): one latency observation.
     pub fn records(&mut self, records: u64, bytes: usize, latency: Duration) {
         let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        if self.total.latencies.is_multiple_of(self.sampling)
-            && (self.samples.len() as u64) < MAX_SAMPLES
-        {
-            self.samples
-                .push(u32::try_from(latency_us).unwrap_or(u32::MAX));
+        if self.total.latencies.is_multiple_of(self.sampling) && self.samples.len() < MAX_SAMPLES {
+            // The histogram grows to fit; a value beyond any size it can
+            // grow to counts as the largest it can hold.
+            if self.samples.record(latency_us).is_err() {
+                self.samples.saturating_record(latency_us);
+            }
         }
         self.total.add(records, bytes, latency_us);
         self.window.add(records, bytes, latency_us);
@@ -117,12 +126,19 @@ impl Stats {
 
     /// The run so far, with latency percentiles.
     pub fn summary(&self) -> Summary {
-        let mut sorted = self.samples.clone();
-        sorted.sort_unstable();
+        // Kafka's percentile is the sorted samples' element at index
+        // `(int) (p * n)`: the sample of rank `p * n` rounded down, plus
+        // one. Asking the histogram for half a sample below that rank finds
+        // it without floating-point doubt.
+        let samples = &self.samples;
         let percentile = |p: f64| -> f64 {
-            match sorted.len() {
+            match samples.len() {
                 0 => 0.0,
-                n => f64::from(sorted[((p * n as f64) as usize).min(n - 1)]) / 1000.0,
+                n => {
+                    let rank = ((p * n as f64) as u64 + 1).min(n);
+                    let value = samples.value_at_quantile((rank as f64 - 0.5) / n as f64);
+                    samples.lowest_equivalent(value) as f64 / 1000.0
+                }
             }
         };
         Summary {
@@ -226,7 +242,7 @@ mod tests {
         for i in 0..2 * MAX_SAMPLES {
             stats.record(1, Duration::from_micros(i % 7));
         }
-        assert_eq!(stats.samples.len() as u64, MAX_SAMPLES);
+        assert_eq!(stats.samples.len(), MAX_SAMPLES);
         assert_eq!(stats.total.records, 2 * MAX_SAMPLES);
     }
 

@@ -9,13 +9,13 @@
 //! Kafka 2.8 finalizes no features, so only the epoch is kept.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use log::{error, info, warn};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
+use gregor_runtime::{Backoff, Shutdown};
 use gregor_zk::data::{FeatureZNode, FeatureZNodeStatus};
 use gregor_zk::{paths, KafkaZkClient, Versioned, ZkError};
 
@@ -29,15 +29,12 @@ const WATCH_RETRY_BACKOFF: Duration = Duration::from_millis(500);
 #[derive(Debug)]
 pub(crate) struct FinalizedFeatureCache {
     epoch: AtomicI64,
-    /// The task following `/feature`, stopped at shutdown.
-    follower: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl FinalizedFeatureCache {
     pub(crate) fn new() -> Self {
         FinalizedFeatureCache {
             epoch: AtomicI64::new(UNKNOWN_EPOCH),
-            follower: Mutex::new(None),
         }
     }
 
@@ -81,17 +78,20 @@ impl FinalizedFeatureCache {
 
     /// Reads `/feature` once on the current session (the start-up read a
     /// broker does before it serves, Kafka's `initOrThrow`), then follows it
-    /// in the background until [`stop`](Self::stop) or until `sessions`
+    /// in the background on `tasks` until that is stopped or `sessions`
     /// loses its sender (the broker's ZooKeeper session), re-reading after
     /// every change and in every new session.
     pub(crate) async fn follow(
         self: &Arc<Self>,
         sessions: watch::Receiver<KafkaZkClient>,
+        tasks: &Shutdown,
     ) -> Result<(), ZkError> {
         let client = sessions.borrow().clone();
         let watcher = self.refresh(&client).await?;
         let cache = Arc::clone(self);
-        let follower = tokio::spawn(async move {
+        tasks.spawn(async move {
+            // Unlimited: ZooKeeper is retried for as long as the broker runs.
+            let retries = Backoff::fixed(WATCH_RETRY_BACKOFF).start();
             let mut watcher = Some(watcher);
             loop {
                 if let Some(watcher) = watcher.take() {
@@ -105,26 +105,12 @@ impl FinalizedFeatureCache {
                     Ok(next) => watcher = Some(next),
                     Err(e) => {
                         warn!("cannot follow {}: {e}", paths::FEATURE);
-                        tokio::time::sleep(WATCH_RETRY_BACKOFF).await;
+                        retries.pause().await;
                     }
                 }
             }
         });
-        if let Some(previous) = self.follower().replace(follower) {
-            previous.abort();
-        }
         Ok(())
-    }
-
-    /// Stops following `/feature` (broker shutdown).
-    pub(crate) fn stop(&self) {
-        if let Some(follower) = self.follower().take() {
-            follower.abort();
-        }
-    }
-
-    fn follower(&self) -> std::sync::MutexGuard<'_, Option<JoinHandle<()>>> {
-        self.follower.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Watches `/feature` (creation, change or deletion), then reads it

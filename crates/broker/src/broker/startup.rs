@@ -17,6 +17,7 @@ use gregor_log::checkpoint::MetaProperties;
 use gregor_log::manager::BackgroundTasks;
 use gregor_log::{LogConfig, LogError, LogManager, LogManagerConfig};
 use gregor_protocol::BrokerId;
+use gregor_runtime::{Backoff, Shutdown, SystemClock};
 use gregor_zk::client::{KafkaZkClient, ZkError};
 use gregor_zk::data::{BrokerInfo, EndPoint, SecurityProtocol};
 use gregor_zk::session::ZkSession;
@@ -66,9 +67,8 @@ pub struct Broker {
     /// registered.
     pub(crate) broker_epoch: AtomicI64,
     background: std::sync::Mutex<Option<BackgroundTasks>>,
-    /// Keeps the registration alive across session expiry; stopped at
-    /// shutdown.
-    session_keeper: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The broker's shutdown tree.
+    tasks: BrokerTasks,
     /// This broker's part in the controller election, in the current session.
     elector: std::sync::Mutex<Option<ControllerElector>>,
     /// The controller, while this broker is elected.
@@ -93,8 +93,9 @@ impl Broker {
         let cluster_id = client.get_or_create_cluster_id().await?;
         let id = broker_id(&config, &client).await?;
         info!("broker {id} in cluster {cluster_id}");
+        let tasks = BrokerTasks::new();
         let features = Arc::new(FinalizedFeatureCache::new());
-        features.follow(zk.subscribe()).await?;
+        features.follow(zk.subscribe(), &tasks.features).await?;
 
         let log_config = config.log_config();
         let logs = Arc::new(LogManager::startup(LogManagerConfig {
@@ -110,6 +111,7 @@ impl Broker {
             broker_id: id,
             cluster_id: Some(cluster_id.clone()),
             cleaner: config.log_cleaner.clone(),
+            clock: SystemClock::shared(),
         })?);
         let background = logs.start_background();
         let replicas = Arc::new(ReplicaManager::new(
@@ -117,12 +119,13 @@ impl Broker {
             ReplicaConfig::from_broker(&config, id),
             Arc::new(ZkIsrStore::new(zk.subscribe())),
         ));
-        replicas.startup();
+        replicas.startup(tasks.root.child());
         let metadata = Arc::new(MetadataCache::new(cluster_id));
         let coordinator = GroupCoordinator::new(
             GroupConfig::from_broker(&config),
             Arc::clone(&replicas) as Arc<dyn OffsetsTopic>,
             Arc::clone(&metadata),
+            Arc::clone(logs.clock()),
         );
         coordinator.start();
         let broker = Arc::new(Broker {
@@ -135,7 +138,7 @@ impl Broker {
             producer_ids: ProducerIdManager::new(id),
             broker_epoch: AtomicI64::new(-1),
             background: std::sync::Mutex::new(Some(background)),
-            session_keeper: std::sync::Mutex::new(None),
+            tasks,
             elector: std::sync::Mutex::new(None),
             controller: Arc::new(std::sync::Mutex::new(None)),
             coordinator,
@@ -177,19 +180,21 @@ impl Broker {
         let info = self.broker_info(bound_ports);
         let client = self.zk.client();
         let session_timeout = Duration::from_millis(self.config.zookeeper_session_timeout_ms);
-        let deadline = Instant::now() + 2 * session_timeout;
-        loop {
-            match client.register_broker(&info).await {
-                Err(ZkError::BrokerIdInUse(id)) if Instant::now() < deadline => {
+        let deadline = tokio::time::Instant::now() + 2 * session_timeout;
+        let mut retries = Backoff::fixed(REGISTRATION_RETRY).until(deadline).start();
+        let epoch = loop {
+            match client
+                .register_broker(&info, self.logs.clock().milliseconds())
+                .await
+            {
+                Err(ZkError::BrokerIdInUse(id)) if retries.allows_another() => {
                     info!("broker id {id} is still registered by a previous session; waiting for it to expire");
-                    tokio::time::sleep(REGISTRATION_RETRY).await;
+                    retries.pause().await;
                 }
-                result => {
-                    self.broker_epoch.store(result?, Ordering::SeqCst);
-                    break;
-                }
+                result => break result?,
             }
-        }
+        };
+        self.broker_epoch.store(epoch, Ordering::SeqCst);
         self.metadata.set_brokers(vec![live_broker(&info)]);
         self.run_for_controller(client.clone());
         // Kafka's transaction coordinator claims its first producer id
@@ -197,7 +202,7 @@ impl Broker {
         self.producer_ids.claim_first_block(&client).await?;
         self.watch_config_changes();
         let broker = Arc::clone(self);
-        let keeper = tokio::spawn(async move {
+        self.tasks.session_keeper.spawn(async move {
             let result = broker
                 .zk
                 .maintain(|client| {
@@ -205,7 +210,9 @@ impl Broker {
                     let broker = Arc::clone(&broker);
                     async move {
                         client.ensure_persistent_paths().await?;
-                        let epoch = client.register_broker(&info).await?;
+                        let epoch = client
+                            .register_broker(&info, broker.logs.clock().milliseconds())
+                            .await?;
                         broker.broker_epoch.store(epoch, Ordering::SeqCst);
                         // Kafka re-runs the election in every new session.
                         broker.run_for_controller(client);
@@ -217,10 +224,6 @@ impl Broker {
                 warn!("ZooKeeper session maintenance stopped: {e}");
             }
         });
-        *self
-            .session_keeper
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(keeper);
         Ok(())
     }
 
@@ -316,10 +319,12 @@ impl Broker {
             return;
         }
         let backoff = Duration::from_millis(self.config.controlled_shutdown_retry_backoff_ms);
-        for attempt in 0..=self.config.controlled_shutdown_max_retries {
-            if attempt > 0 {
-                tokio::time::sleep(backoff).await;
-            }
+        let attempts = self
+            .config
+            .controlled_shutdown_max_retries
+            .saturating_add(1);
+        let mut retries = Backoff::fixed(backoff).max_attempts(attempts).start();
+        loop {
             match self.request_controlled_shutdown().await {
                 Ok(remaining) if remaining.is_empty() => {
                     info!("controlled shutdown of broker {} succeeded", self.id);
@@ -332,6 +337,10 @@ impl Broker {
                 ),
                 Err(e) => warn!("controlled shutdown attempt failed: {e}"),
             }
+            if !retries.allows_another() {
+                break;
+            }
+            retries.pause().await;
         }
         warn!("controlled shutdown incomplete; shutting down anyway");
     }
@@ -382,15 +391,8 @@ impl Broker {
     /// the next start skips recovery.
     pub async fn shutdown(&self) -> Result<(), BrokerError> {
         self.coordinator.shutdown();
-        self.features.stop();
-        let keeper = self
-            .session_keeper
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(keeper) = keeper {
-            keeper.abort();
-        }
+        self.tasks.features.stop().await;
+        self.tasks.session_keeper.stop().await;
         let elector = self
             .elector
             .lock()
@@ -404,7 +406,7 @@ impl Broker {
         if let Err(e) = self.zk.client().deregister_broker(self.id).await {
             warn!("could not deregister broker {}: {e}", self.id);
         }
-        self.replicas.shutdown();
+        self.replicas.shutdown().await;
         if let Some(mut bg) = self
             .background
             .lock()
@@ -414,8 +416,31 @@ impl Broker {
             bg.stop();
         }
         self.logs.shutdown()?;
+        // Whatever else still runs on the tree.
+        self.tasks.root.stop().await;
         info!("broker {} shut down", self.id);
         Ok(())
+    }
+}
+
+/// The broker's shutdown tree: a root, and below it a node for each
+/// component whose tasks [`Broker::shutdown`] stops at its own step.
+struct BrokerTasks {
+    root: Shutdown,
+    /// Following `/feature`.
+    features: Shutdown,
+    /// Keeping the registration alive across session expiry.
+    session_keeper: Shutdown,
+}
+
+impl BrokerTasks {
+    fn new() -> Self {
+        let root = Shutdown::new();
+        BrokerTasks {
+            features: root.child(),
+            session_keeper: root.child(),
+            root,
+        }
     }
 }
 

@@ -20,10 +20,10 @@ use tokio::time::Instant;
 
 use crate::metadata::MetadataCache;
 use crate::replica::{LeaderAndIsrPartition, PartitionResults};
-use gregor_log::partition_log::now_ms;
 use gregor_protocol::BrokerId;
 use gregor_protocol::ErrorCode;
 use gregor_protocol::TopicPartition;
+use gregor_runtime::SharedClock;
 
 use super::config::GroupConfig;
 use super::group::{GroupMetadata, GroupState, GroupSummary};
@@ -115,6 +115,8 @@ pub struct GroupCoordinator {
     config: GroupConfig,
     topic: Arc<dyn OffsetsTopic>,
     metadata: Arc<MetadataCache>,
+    /// Group state timestamps and offset commit and expiry times.
+    clock: SharedClock,
     state: Mutex<State>,
     /// False once shut down: everything answers COORDINATOR_NOT_AVAILABLE.
     active: AtomicBool,
@@ -125,11 +127,13 @@ impl GroupCoordinator {
         config: GroupConfig,
         topic: Arc<dyn OffsetsTopic>,
         metadata: Arc<MetadataCache>,
+        clock: SharedClock,
     ) -> Arc<Self> {
         Arc::new(GroupCoordinator {
             config,
             topic,
             metadata,
+            clock,
             state: Mutex::new(State::default()),
             active: AtomicBool::new(true),
         })
@@ -216,7 +220,7 @@ impl GroupCoordinator {
         let handle = self.add_group(
             &mut state,
             partition,
-            GroupMetadata::new(group_id.to_owned(), now_ms()),
+            GroupMetadata::new(group_id.to_owned(), self.clock.milliseconds()),
         );
         Ok(Some(handle))
     }
@@ -285,7 +289,7 @@ impl GroupCoordinator {
             let mut group = handle.lock();
             let ctx = Ctx {
                 now: Instant::now(),
-                now_ms: now_ms(),
+                now_ms: self.clock.milliseconds(),
                 config: &self.config,
                 log: &log,
             };
@@ -696,7 +700,7 @@ impl GroupCoordinator {
             // Resigned, or elected again, while loading.
             return;
         }
-        let groups = loaded.into_groups(Instant::now(), now_ms());
+        let groups = loaded.into_groups(Instant::now(), self.clock.milliseconds());
         let count = groups.len();
         for group in groups {
             self.add_group(&mut state, partition, group);

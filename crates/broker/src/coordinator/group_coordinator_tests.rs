@@ -13,6 +13,7 @@ use crate::coordinator::offsets_topic::{CommitFuture, OffsetsTopicError};
 use crate::coordinator::testing::subscription;
 use crate::replica::AwaitedCommit;
 use gregor_record::parse_batch;
+use gregor_runtime::SystemClock;
 
 /// Partitions as lists of batches with offsets assigned; reads can be held
 /// back to watch a load in progress.
@@ -101,6 +102,7 @@ fn coordinator(topic: &Arc<MemoryTopic>) -> Arc<GroupCoordinator> {
         test_config(),
         Arc::clone(topic) as Arc<dyn OffsetsTopic>,
         Arc::new(MetadataCache::new("cluster".into())),
+        SystemClock::shared(),
     )
 }
 

@@ -38,7 +38,6 @@ use tokio::time::Instant;
 
 use crate::metadata::BrokerEndpoint;
 use gregor_client::{BrokerConnection, ClientError};
-use gregor_log::partition_log::now_ms;
 use gregor_log::LogError;
 use gregor_protocol::api::api_versions::{ApiVersionsRequest, ApiVersionsResponse};
 use gregor_protocol::api::fetch::{self, FetchRequest, FetchResponse, FetchTopic};
@@ -49,6 +48,7 @@ use gregor_protocol::api::offset_for_leader_epoch::OffsetForLeaderEpochRequest;
 use gregor_protocol::BrokerId;
 use gregor_protocol::TopicPartition;
 use gregor_protocol::{ApiKey, ErrorCode, Message};
+use gregor_runtime::SharedClock;
 
 use super::config::FetcherConfig;
 use super::error::ReplicaError;
@@ -230,10 +230,11 @@ struct Fetcher {
 }
 
 impl Fetcher {
-    fn start(&mut self, runtime: &Handle, config: &FetcherConfig) {
+    fn start(&mut self, runtime: &Handle, config: &FetcherConfig, clock: &SharedClock) {
         if self.task.is_none() {
             let (shared, config) = (Arc::clone(&self.shared), config.clone());
-            self.task = Some(runtime.spawn(run_fetcher(shared, config)));
+            let clock = Arc::clone(clock);
+            self.task = Some(runtime.spawn(run_fetcher(shared, config, clock)));
         }
     }
 
@@ -256,13 +257,16 @@ struct Fetchers {
 /// from which leader, on which fetcher task.
 pub struct ReplicaFetcherManager {
     config: FetcherConfig,
+    /// The broker's clock: fetched records are appended at its time.
+    clock: SharedClock,
     fetchers: Mutex<Fetchers>,
 }
 
 impl ReplicaFetcherManager {
-    pub fn new(config: FetcherConfig) -> Self {
+    pub fn new(config: FetcherConfig, clock: SharedClock) -> Self {
         ReplicaFetcherManager {
             config,
+            clock,
             fetchers: Mutex::new(Fetchers::default()),
         }
     }
@@ -272,7 +276,7 @@ impl ReplicaFetcherManager {
     pub fn start(&self, runtime: Handle) {
         let mut fetchers = self.lock();
         for fetcher in fetchers.by_id.values_mut() {
-            fetcher.start(&runtime, &self.config);
+            fetcher.start(&runtime, &self.config, &self.clock);
         }
         fetchers.runtime = Some(runtime);
     }
@@ -330,7 +334,7 @@ impl ReplicaFetcherManager {
             );
             fetcher.shared.added.notify_one();
             if let Some(runtime) = runtime {
-                fetcher.start(runtime, &self.config);
+                fetcher.start(runtime, &self.config, &self.clock);
             }
         }
     }
@@ -443,7 +447,7 @@ fn offset_for_leader_epoch_version(versions: &ApiVersionsResponse) -> Option<i16
 
 /// A fetcher task: truncates the partitions added to it, fetches the
 /// others, applies the answer, and again, until it is stopped.
-async fn run_fetcher(shared: Arc<FetcherShared>, config: FetcherConfig) {
+async fn run_fetcher(shared: Arc<FetcherShared>, config: FetcherConfig, clock: SharedClock) {
     let mut connection: Option<LeaderConnection> = None;
     let client_id = format!("broker-{}-fetcher-{}", config.broker_id, shared.id.index);
     loop {
@@ -505,8 +509,11 @@ async fn run_fetcher(shared: Arc<FetcherShared>, config: FetcherConfig) {
                 continue;
             }
         };
+        let now_ms = clock.milliseconds();
         let outcomes =
-            match tokio::task::spawn_blocking(move || apply_response(fetches, response)).await {
+            match tokio::task::spawn_blocking(move || apply_response(fetches, response, now_ms))
+                .await
+            {
                 Ok(outcomes) => outcomes,
                 Err(e) => {
                     warn!("fetcher {:?}: applying a fetch failed: {e}", shared.id);
@@ -654,7 +661,11 @@ enum Outcome {
 
 /// Applies each partition's answer to its log (touches the disk: runs on a
 /// blocking-pool thread).
-fn apply_response(fetches: Vec<Fetch>, response: FetchResponse) -> Vec<(Fetch, Outcome)> {
+fn apply_response(
+    fetches: Vec<Fetch>,
+    response: FetchResponse,
+    now_ms: i64,
+) -> Vec<(Fetch, Outcome)> {
     let mut answers: HashMap<(&str, i32), &fetch::PartitionData> = HashMap::new();
     for topic in &response.responses {
         for p in &topic.partitions {
@@ -666,14 +677,14 @@ fn apply_response(fetches: Vec<Fetch>, response: FetchResponse) -> Vec<(Fetch, O
         .map(|f| {
             let outcome = match answers.get(&(f.tp.topic.as_str(), f.tp.partition)) {
                 None => Outcome::Failed(FetchError::Missing),
-                Some(data) => apply_partition(&f, data),
+                Some(data) => apply_partition(&f, data, now_ms),
             };
             (f, outcome)
         })
         .collect()
 }
 
-fn apply_partition(fetch: &Fetch, data: &fetch::PartitionData) -> Outcome {
+fn apply_partition(fetch: &Fetch, data: &fetch::PartitionData, now_ms: i64) -> Outcome {
     match ErrorCode::from_code(data.error_code) {
         ErrorCode::NONE => {}
         ErrorCode::OFFSET_OUT_OF_RANGE => return Outcome::OutOfRange,
@@ -685,7 +696,7 @@ fn apply_partition(fetch: &Fetch, data: &fetch::PartitionData) -> Outcome {
         records,
         data.high_watermark,
         data.log_start_offset,
-        now_ms(),
+        now_ms,
     );
     match appended {
         Ok(_) => Outcome::Applied,

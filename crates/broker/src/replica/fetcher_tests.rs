@@ -29,6 +29,7 @@ use super::fetcher::{FetchTarget, ReplicaFetcherManager};
 use super::manager::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
 use super::testing::{batch, config, manager, ME};
 use super::{LeaderAndIsrPartition, Partition, ReplicaManager};
+use gregor_runtime::{ManualClock, Shutdown, SystemClock};
 
 const LEADER: BrokerId = 2;
 
@@ -54,7 +55,7 @@ fn partitions_are_spread_over_each_leaders_fetchers() {
     let rm = manager(dir.path());
     let mut fetcher_config = config().fetcher;
     fetcher_config.num_fetchers = 2;
-    let fetchers = ReplicaFetcherManager::new(fetcher_config);
+    let fetchers = ReplicaFetcherManager::new(fetcher_config, SystemClock::shared());
     let target = |partition: i32, leader: BrokerId, leader_epoch: i32| {
         let tp = TopicPartition::new("t", partition);
         let log = rm
@@ -291,7 +292,7 @@ fn log_with(dir: &std::path::Path, batches: &[(i32, i64)]) -> PartitionLog {
         &dir.join("t-0"),
         LogConfig::default(),
         LoadState::default(),
-        0,
+        ManualClock::new(0),
     )
     .unwrap();
     for &(epoch, ts) in batches {
@@ -354,7 +355,7 @@ async fn a_follower_drops_a_divergent_tail_where_the_leader_says_its_epoch_ended
     }
     leader.log().set_high_watermark(5);
     let (server, at) = leader.serve().await;
-    rm.startup();
+    rm.startup(Shutdown::new());
     follow_until_identical(&rm, &leader, at, 3).await;
     wait_until("the follower has the leader's high watermark", || {
         partition.log().high_watermark() == 5
@@ -403,7 +404,7 @@ async fn a_follower_drops_a_divergent_tail_where_the_leader_says_its_epoch_ended
     rm.become_leader_or_follower(1, &[follow(4, None, &[ME, LEADER])])
         .unwrap();
     assert!(rm.fetchers.assignment().is_empty());
-    rm.shutdown();
+    rm.shutdown().await;
     server.shutdown().await;
 }
 
@@ -428,7 +429,7 @@ async fn a_follower_asks_again_about_an_older_epoch_when_the_leader_lacks_its_ow
     let rm = manager(follower_dir.path());
     let leader = ScriptedLeader::new(leader_log);
     let (server, at) = leader.serve().await;
-    rm.startup();
+    rm.startup(Shutdown::new());
     follow_until_identical(&rm, &leader, at, 3).await;
     // Epoch 2 is unknown to the leader: it answers epoch 1, which the
     // follower does not know either; the follower drops its epoch 2 and
@@ -436,6 +437,6 @@ async fn a_follower_asks_again_about_an_older_epoch_when_the_leader_lacks_its_ow
     assert_eq!(leader.asked_epochs(), [(ME, 3, 2), (ME, 3, 0)]);
     let first_fetch = leader.fetches.lock().unwrap()[0].clone();
     assert_eq!(first_fetch.topics[0].partitions[0].fetch_offset, 3);
-    rm.shutdown();
+    rm.shutdown().await;
     server.shutdown().await;
 }

@@ -11,12 +11,12 @@ use std::time::Duration;
 use ::log::{info, warn};
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use gregor_log::{FileRange, LogAppendInfo, LogError, LogManager};
 use gregor_protocol::BrokerId;
 use gregor_protocol::TopicPartition;
+use gregor_runtime::Shutdown;
 use gregor_zk::client::ZkError;
 
 use super::config::ReplicaConfig;
@@ -170,8 +170,9 @@ pub struct ReplicaManager {
     /// [`startup`](Self::startup) starts.
     isr_updates: mpsc::UnboundedSender<IsrUpdate>,
     queued_isr_updates: Mutex<Option<mpsc::UnboundedReceiver<IsrUpdate>>>,
-    /// The background tasks, stopped by [`shutdown`](Self::shutdown).
-    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The node of the broker's shutdown tree the background tasks run on,
+    /// from [`startup`](Self::startup) to [`shutdown`](Self::shutdown).
+    tasks: Mutex<Option<Shutdown>>,
 }
 
 /// Kafka's `KafkaController.InitialControllerEpoch`.
@@ -181,7 +182,7 @@ impl ReplicaManager {
     pub fn new(logs: Arc<LogManager>, config: ReplicaConfig, isr_store: Arc<dyn IsrStore>) -> Self {
         let (isr_updates, queued) = mpsc::unbounded_channel();
         ReplicaManager {
-            fetchers: ReplicaFetcherManager::new(config.fetcher.clone()),
+            fetchers: ReplicaFetcherManager::new(config.fetcher.clone(), Arc::clone(logs.clock())),
             config,
             logs,
             partitions: RwLock::new(HashMap::new()),
@@ -190,7 +191,7 @@ impl ReplicaManager {
             isr_store,
             isr_updates,
             queued_isr_updates: Mutex::new(Some(queued)),
-            tasks: Mutex::new(Vec::new()),
+            tasks: Mutex::new(None),
         }
     }
 
@@ -199,10 +200,9 @@ impl ReplicaManager {
     /// `replica.lag.time.max.ms` (Kafka's `isr-expiration`) and the high
     /// watermark checkpoint every
     /// `replica.high.watermark.checkpoint.interval.ms`. Call from within
-    /// the tokio runtime.
-    pub fn startup(self: &Arc<Self>) {
+    /// the tokio runtime; the background tasks run on `tasks`.
+    pub fn startup(self: &Arc<Self>, tasks: Shutdown) {
         self.fetchers.start(tokio::runtime::Handle::current());
-        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
         let queued = self
             .queued_isr_updates
             .lock()
@@ -210,41 +210,43 @@ impl ReplicaManager {
             .take();
         if let Some(mut queued) = queued {
             let rm = Arc::downgrade(self);
-            tasks.push(tokio::spawn(async move {
+            tasks.spawn(async move {
                 while let Some(update) = queued.recv().await {
                     let Some(rm) = rm.upgrade() else { break };
                     rm.write_isr_update(update).await;
                 }
-            }));
+            });
         }
         let lag = self.config.lag_time_max;
-        tasks.push(every(Arc::downgrade(self), lag / 2, |rm| async move {
-            rm.maybe_shrink_isrs(now_ms());
-        }));
+        every(&tasks, Arc::downgrade(self), lag / 2, |rm| async move {
+            rm.maybe_shrink_isrs(rm.now_ms());
+        });
         let interval = self.config.high_watermark_checkpoint_interval;
-        tasks.push(every(Arc::downgrade(self), interval, |rm| async move {
+        every(&tasks, Arc::downgrade(self), interval, |rm| async move {
             let logs = Arc::clone(&rm.logs);
             match tokio::task::spawn_blocking(move || logs.checkpoint_high_watermarks()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => warn!("high watermark checkpoint failed: {e}"),
                 Err(e) => warn!("high watermark checkpoint task failed: {e}"),
             }
-        }));
+        });
+        *self.tasks.lock().unwrap_or_else(|p| p.into_inner()) = Some(tasks);
     }
 
     /// Stops fetching and the background tasks (Kafka's
     /// `ReplicaManager.shutdown`). The log manager's shutdown writes the
     /// last high watermark checkpoint.
-    pub fn shutdown(&self) {
+    pub async fn shutdown(&self) {
         self.fetchers.shutdown();
-        for task in self
-            .tasks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain(..)
-        {
-            task.abort();
+        let tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(tasks) = tasks {
+            tasks.stop().await;
         }
+    }
+
+    /// Now on the broker's clock (the log manager's).
+    pub(super) fn now_ms(&self) -> i64 {
+        self.logs.clock().milliseconds()
     }
 
     pub fn log_manager(&self) -> &Arc<LogManager> {
@@ -321,7 +323,7 @@ impl ReplicaManager {
     ) -> Result<(LogAppendInfo, i32), ReplicaError> {
         let appended = self
             .hosted(tp)?
-            .append_as_leader(records, acks_all, now_ms())?;
+            .append_as_leader(records, acks_all, self.now_ms())?;
         // Followers wait for new records, consumers for committed ones.
         if !appended.0.duplicate {
             self.wake_fetches();
@@ -422,7 +424,7 @@ impl ReplicaManager {
             leader_epoch,
             want.fetch_offset,
             log_end,
-            now_ms(),
+            self.now_ms(),
         ) {
             Some(recorded) => {
                 slice.high_watermark = recorded.high_watermark;
@@ -644,13 +646,13 @@ impl ReplicaManager {
     }
 }
 
-/// Runs `job` every `period` while the replica manager lives.
-fn every<F, Fut>(rm: Weak<ReplicaManager>, period: Duration, job: F) -> JoinHandle<()>
+/// Runs `job` every `period` while the replica manager lives, on `tasks`.
+fn every<F, Fut>(tasks: &Shutdown, rm: Weak<ReplicaManager>, period: Duration, job: F)
 where
     F: Fn(Arc<ReplicaManager>) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         // A zero period would make the interval panic.
         let period = period.max(Duration::from_millis(1));
         let mut ticks = tokio::time::interval_at(Instant::now() + period, period);
@@ -661,10 +663,6 @@ where
             job(rm).await;
         }
     })
-}
-
-fn now_ms() -> i64 {
-    gregor_log::partition_log::now_ms()
 }
 
 #[cfg(test)]
@@ -685,7 +683,7 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn fetch_waits_for_min_bytes_and_wakes_on_append() {
         let dir = tempfile::tempdir().unwrap();
         let rm = manager(dir.path());

@@ -15,6 +15,7 @@ use gregor_zk::data::LeaderIsrAndControllerEpoch;
 use super::manager::{FetchParams, FetchPartition, PartitionData};
 use super::testing::{batch, config, manager_with, manager_with_zk, FakeZk, ME};
 use super::{LeaderAndIsrPartition, ReplicaManager, Role};
+use gregor_runtime::Shutdown;
 
 const F2: BrokerId = 2;
 const F3: BrokerId = 3;
@@ -129,7 +130,7 @@ async fn the_high_watermark_is_the_smallest_log_end_in_the_isr() {
     assert_eq!((latest(None), latest(Some(F2))), (3, 4));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_follower_fetch_that_commits_records_wakes_a_waiting_consumer() {
     let dir = tempfile::tempdir().unwrap();
     let (rm, _) = leader(dir.path(), &[ME, F2], 2);
@@ -210,7 +211,7 @@ async fn a_lagging_follower_leaves_the_isr_and_the_high_watermark_moves_on() {
     fetch(&rm, Some(F3), 0).await.unwrap();
     assert_eq!(high_watermark(&rm), 0);
     let lag = config().lag_time_max.as_millis() as i64;
-    let now = gregor_log::partition_log::now_ms();
+    let now = rm.now_ms();
     rm.maybe_shrink_isrs(now + lag / 2);
     assert_eq!(
         rm.write_queued_isr_updates().await,
@@ -264,7 +265,7 @@ async fn a_leader_refused_an_isr_write_stops_leading_until_the_next_leader_and_i
     );
     assert_eq!(fetch(&rm, None, 0).await.unwrap_err(), not_leader);
     assert_eq!(fetch(&rm, Some(F3), 1).await.unwrap_err(), not_leader);
-    rm.maybe_shrink_isrs(gregor_log::partition_log::now_ms() + 3_600_000);
+    rm.maybe_shrink_isrs(rm.now_ms() + 3_600_000);
     assert_eq!(rm.write_queued_isr_updates().await, 0);
     // The controller's next LeaderAndIsr makes it the leader again, with
     // the current version.
@@ -375,7 +376,7 @@ async fn high_watermarks_are_checkpointed_periodically() {
     for ts in 0..4 {
         rm.append(&tp(), &batch(ts)).unwrap();
     }
-    rm.startup();
+    rm.startup(Shutdown::new());
     let checkpoint = dir.path().join("replication-offset-checkpoint");
     let started = std::time::Instant::now();
     loop {
@@ -389,7 +390,7 @@ async fn high_watermarks_are_checkpointed_periodically() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    rm.shutdown();
+    rm.shutdown().await;
 }
 
 /// A leader of `tp()` whose log has `min.insync.replicas` = `min_isr`.
@@ -405,7 +406,7 @@ fn leader_with_min_isr(
     rm
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn acks_all_is_answered_once_the_isr_has_the_batch() {
     let dir = tempfile::tempdir().unwrap();
     let rm = leader_with_min_isr(dir.path(), &[ME, F2], 2);
@@ -462,7 +463,7 @@ async fn acks_all_needs_min_insync_replicas_before_and_after_the_append() {
     fetch(&rm, Some(F2), 0).await.unwrap();
     let (_, awaited) = rm.append_for_all_acks(&tp(), &batch(0)).unwrap();
     let lag = config().lag_time_max.as_millis() as i64;
-    rm.maybe_shrink_isrs(gregor_log::partition_log::now_ms() + lag + 1_000);
+    rm.maybe_shrink_isrs(rm.now_ms() + lag + 1_000);
     assert_eq!(rm.write_queued_isr_updates().await, 1);
     let outcome = rm
         .wait_for_commits(&[awaited], Duration::from_secs(10))
@@ -474,7 +475,7 @@ async fn acks_all_needs_min_insync_replicas_before_and_after_the_append() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn acks_all_fails_when_leadership_moves_before_the_commit() {
     let dir = tempfile::tempdir().unwrap();
     let rm = leader_with_min_isr(dir.path(), &[ME, F2], 1);

@@ -216,9 +216,7 @@ impl ReplicaManager {
         };
         self.fetchers.remove_partitions(std::slice::from_ref(tp));
         let result = if state.leader == self.config.broker_id {
-            partition
-                .make_leader(state, gregor_log::partition_log::now_ms())
-                .map(drop)
+            partition.make_leader(state, self.now_ms()).map(drop)
         } else {
             partition.make_follower(state);
             Ok(())
@@ -580,7 +578,7 @@ mod tests {
         assert_eq!(listed(Some(9)), Err(ErrorCode::UNKNOWN_LEADER_EPOCH));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_waiting_fetch_answers_when_its_leader_becomes_a_follower() {
         let dir = tempfile::tempdir().unwrap();
         let rm = manager(dir.path());

@@ -12,6 +12,7 @@ use gregor_log::{LogConfig, LogManager, LogManagerConfig};
 use gregor_protocol::BrokerId;
 use gregor_protocol::TopicPartition;
 use gregor_record::{Record, RecordBatchBuilder};
+use gregor_runtime::SystemClock;
 use gregor_zk::client::ZkError;
 use gregor_zk::data::LeaderIsrAndControllerEpoch;
 
@@ -101,6 +102,7 @@ pub fn manager_with(dir: &Path, config: ReplicaConfig) -> (Arc<ReplicaManager>, 
         broker_id: ME,
         cluster_id: None,
         cleaner: Default::default(),
+        clock: SystemClock::shared(),
     })
     .unwrap();
     let zk = Arc::new(FakeZk::default());

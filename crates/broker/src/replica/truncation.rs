@@ -212,13 +212,19 @@ mod tests {
     use super::*;
     use crate::replica::testing::batch;
     use gregor_log::{LoadState, LogConfig};
+    use gregor_runtime::ManualClock;
 
     /// A follower's log with one single-record batch per epoch listed, and
     /// its high watermark at `high_watermark`.
     fn log(dir: &std::path::Path, epochs: &[i32], high_watermark: i64) -> PartitionLog {
         let path = dir.join("t-0");
-        let mut log =
-            PartitionLog::open(&path, LogConfig::default(), LoadState::default(), 0).unwrap();
+        let mut log = PartitionLog::open(
+            &path,
+            LogConfig::default(),
+            LoadState::default(),
+            ManualClock::new(0),
+        )
+        .unwrap();
         for (ts, epoch) in epochs.iter().enumerate() {
             log.append_as_leader(&batch(ts as i64), *epoch, 0).unwrap();
         }

@@ -57,6 +57,7 @@ use gregor_protocol::consumer_protocol::CONSUMER_PROTOCOL_TYPE;
 use gregor_protocol::consumer_protocol::{Assignment, Subscription};
 use gregor_protocol::TopicPartition;
 use gregor_protocol::{ErrorCode, Request};
+use gregor_runtime::Backoff;
 
 /// How much longer than the rebalance timeout a JoinGroup may take to be
 /// answered (Kafka's `JOIN_GROUP_TIMEOUT_LAPSE`).
@@ -504,15 +505,18 @@ impl ConsumerCoordinator {
         if offsets.is_empty() {
             return Ok(());
         }
+        let mut retries = Backoff::fixed(self.retry_backoff)
+            .starting_before(deadline)
+            .start();
         loop {
             let retry = self.try_commit(network, offsets, deadline).await?;
             let Some(why) = retry else {
                 return Ok(());
             };
-            if Instant::now() + self.retry_backoff >= deadline {
+            if !retries.allows_another() {
                 return Err(ConsumerError::Timeout(format!("committing offsets: {why}")));
             }
-            tokio::time::sleep(self.retry_backoff).await;
+            retries.pause().await;
         }
     }
 

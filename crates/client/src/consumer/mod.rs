@@ -68,6 +68,7 @@ use crate::{ClientError, NetworkClient};
 use gregor_protocol::ErrorCode;
 use gregor_protocol::TopicPartition;
 use gregor_record::{RecordError, RecordHeader};
+use gregor_runtime::Backoff;
 
 pub use config::{
     AssignmentStrategy, AutoOffsetReset, ConfigError, ConsumerConfig, IsolationLevel,
@@ -294,6 +295,9 @@ impl Consumer {
     /// get leaders.
     pub async fn partitions_for(&mut self, topic: &str) -> Result<Vec<i32>, ConsumerError> {
         let deadline = Instant::now() + self.config.default_api_timeout;
+        let mut retries = Backoff::fixed(self.config.retry_backoff)
+            .until(deadline)
+            .start();
         let topics = BTreeSet::from([topic.to_owned()]);
         loop {
             self.refresh_metadata_for(&topics).await;
@@ -308,8 +312,8 @@ impl Consumer {
                 ErrorCode::UNKNOWN_TOPIC_OR_PARTITION => {
                     return Err(ConsumerError::UnknownTopic(topic.to_owned()))
                 }
-                code if code.is_retriable() && Instant::now() < deadline => {
-                    tokio::time::sleep(self.config.retry_backoff).await;
+                code if code.is_retriable() && retries.allows_another() => {
+                    retries.pause().await;
                 }
                 code => {
                     return Err(ConsumerError::Timeout(format!(
@@ -379,6 +383,9 @@ impl Consumer {
         mut targets: BTreeMap<TopicPartition, i64>,
     ) -> Result<BTreeMap<TopicPartition, Option<OffsetAndTimestamp>>, ConsumerError> {
         let deadline = Instant::now() + self.config.default_api_timeout;
+        let mut retries = Backoff::fixed(self.config.retry_backoff)
+            .starting_before(deadline)
+            .start();
         let mut found = BTreeMap::new();
         let topics: BTreeSet<String> = targets.keys().map(|tp| tp.topic.clone()).collect();
         self.refresh_metadata_for(&topics).await;
@@ -390,13 +397,13 @@ impl Consumer {
             if targets.is_empty() {
                 return Ok(found);
             }
-            if Instant::now() + self.config.retry_backoff >= deadline {
+            if !retries.allows_another() {
                 return Err(ConsumerError::Timeout(format!(
                     "looking up offsets of {:?} (no leader answered)",
                     targets.keys().collect::<Vec<_>>()
                 )));
             }
-            tokio::time::sleep(self.config.retry_backoff).await;
+            retries.pause().await;
             self.refresh_metadata_for(&topics).await;
         }
     }
@@ -672,6 +679,9 @@ impl Consumer {
     ) -> Result<BTreeMap<TopicPartition, Option<i64>>, ConsumerError> {
         let coordinator = self.coordinator.as_mut().ok_or(ConsumerError::NoGroupId)?;
         let deadline = Instant::now() + self.config.default_api_timeout;
+        let mut retries = Backoff::fixed(self.config.retry_backoff)
+            .starting_before(deadline)
+            .start();
         loop {
             if let Some(committed) = coordinator
                 .fetch_committed(&mut self.network, partitions, deadline)
@@ -682,10 +692,10 @@ impl Consumer {
                     .map(|(tp, p)| (tp, p.map(|p| p.offset)))
                     .collect());
             }
-            if Instant::now() + self.config.retry_backoff >= deadline {
+            if !retries.allows_another() {
                 return Err(ConsumerError::Timeout("fetching committed offsets".into()));
             }
-            tokio::time::sleep(self.config.retry_backoff).await;
+            retries.pause().await;
         }
     }
 

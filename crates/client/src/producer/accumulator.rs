@@ -737,7 +737,7 @@ mod tests {
         );
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn buffer_memory_bounds_unacknowledged_records() {
         let mut config = config(16_384, Duration::ZERO);
         config.buffer_memory = 1000;

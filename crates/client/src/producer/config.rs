@@ -10,6 +10,7 @@ use thiserror::Error;
 
 use crate::ClientConfig;
 use gregor_record::Compression;
+use gregor_runtime::{SharedClock, SystemClock};
 
 /// `acks`: how many replicas must have a batch before the leader answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -125,6 +126,9 @@ pub struct ProducerConfig {
     /// `metadata.max.age.ms` (300000): metadata is refreshed at least this
     /// often, even without errors, to notice new leaders and partitions.
     pub metadata_max_age: Duration,
+    /// What stamps a record sent without a timestamp (Kafka's `Time`, not a
+    /// configuration key): the system clock, or a test's.
+    pub clock: SharedClock,
 }
 
 impl ProducerConfig {
@@ -150,6 +154,7 @@ impl ProducerConfig {
             buffer_memory: 33_554_432,
             max_block: Duration::from_millis(60_000),
             metadata_max_age: Duration::from_millis(300_000),
+            clock: SystemClock::shared(),
         }
     }
 

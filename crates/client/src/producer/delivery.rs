@@ -169,7 +169,7 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn every_record_of_a_batch_gets_its_own_offset() {
         let outcome = Arc::new(BatchOutcome::default());
         let first = DeliveryFuture::new(Arc::clone(&outcome), slot(0));

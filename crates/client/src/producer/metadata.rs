@@ -341,7 +341,7 @@ mod tests {
         assert!(metadata.topics.lock().unwrap().contains("other"));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_waiter_sees_the_topic_once_a_refresh_brings_it() {
         let metadata = Arc::new(ProducerMetadata::new(&cluster(vec![]), Arc::default()));
         let m = Arc::clone(&metadata);

@@ -62,7 +62,7 @@ mod metadata;
 mod sender;
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use thiserror::Error;
@@ -324,7 +324,9 @@ impl Producer {
             .wait_for_topic(&record.topic, deadline, config.max_block)
             .await?;
         let entry = Record {
-            timestamp: record.timestamp.unwrap_or_else(now_ms),
+            timestamp: record
+                .timestamp
+                .unwrap_or_else(|| config.clock.milliseconds()),
             key: record.key.as_deref(),
             value: record.value.as_deref(),
             headers: record
@@ -384,14 +386,6 @@ impl Producer {
             let _ = sender.await;
         }
     }
-}
-
-/// Milliseconds since the epoch (0 before 1970: a clock that wrong has
-/// bigger problems).
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use gregor_protocol::api::produce::{
     PartitionProduceResponse, ProduceRequest, ProduceResponse, TopicProduceResponse,
 };
 use gregor_record::decode_batch;
+use gregor_runtime::{ManualClock, SharedClock};
 use gregor_server::Listener;
 use gregor_server::{Reply, RequestContext, RequestHandler, Server, ServerConfig};
 
@@ -38,6 +39,8 @@ struct ScriptedBroker {
     script: Mutex<VecDeque<Answer>>,
     /// Record values appended, in offset order.
     log: Mutex<Vec<Bytes>>,
+    /// Their timestamps.
+    timestamps: Mutex<Vec<i64>>,
     produce_requests: Mutex<u32>,
     metadata_requests: Mutex<u32>,
 }
@@ -94,6 +97,7 @@ impl RequestHandler for ScriptedBroker {
                     for partition in &topic.partition_data {
                         let batch = partition.records.clone().unwrap_or_default();
                         for record in decode_batch(&batch).unwrap() {
+                            self.timestamps.lock().unwrap().push(record.timestamp);
                             log.push(record.value.unwrap_or_default());
                         }
                     }
@@ -210,6 +214,27 @@ async fn retries_end_at_delivery_timeout() {
         "{err:?}"
     );
     assert!(*broker.produce_requests.lock().unwrap() > 2);
+    producer.close().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_record_without_a_timestamp_is_stamped_by_the_producers_clock() {
+    let (broker, server, mut config) = start(&[]).await;
+    let clock = ManualClock::new(1_700_000_000_000);
+    config.clock = Arc::clone(&clock) as SharedClock;
+    let producer = Producer::connect(config).await.unwrap();
+    send(&producer, "now").await.unwrap();
+    clock.advance(Duration::from_secs(5));
+    send(&producer, "later").await.unwrap();
+    let mut stamped = ProducerRecord::new("t", "stamped");
+    stamped.timestamp = Some(42);
+    let delivery = producer.send(stamped).await.unwrap();
+    tokio::time::timeout(WAIT, delivery).await.unwrap().unwrap();
+    assert_eq!(
+        *broker.timestamps.lock().unwrap(),
+        [1_700_000_000_000, 1_700_000_005_000, 42]
+    );
     producer.close().await;
     server.shutdown().await;
 }

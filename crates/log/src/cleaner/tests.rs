@@ -9,6 +9,7 @@ use crate::checkpoint::CLEANER_CHECKPOINT;
 use crate::partition_log::{LoadState, PartitionLog};
 use crate::segment::{segment_file, INDEX_SUFFIX, LOG_SUFFIX, SWAP_SUFFIX, TIME_INDEX_SUFFIX};
 use crate::{CleanupPolicy, LogManagerConfig};
+use gregor_clock::{Clock, ManualClock, SystemClock};
 use gregor_protocol::TopicPartition;
 use gregor_record::Batches;
 
@@ -31,7 +32,13 @@ fn partition_dir(root: &Path) -> PathBuf {
 }
 
 fn open_log(root: &Path, config: LogConfig) -> SharedLog {
-    let log = PartitionLog::open(&partition_dir(root), config, LoadState::default(), T0).unwrap();
+    let log = PartitionLog::open(
+        &partition_dir(root),
+        config,
+        LoadState::default(),
+        ManualClock::new(T0),
+    )
+    .unwrap();
     Arc::new(Mutex::new(log))
 }
 
@@ -45,7 +52,7 @@ fn put_batch(log: &SharedLog, records: &[Kv<'_>], compression: Compression) -> i
         .iter()
         .map(|(_, v)| v.map(|v| format!("{v:<100}")))
         .collect();
-    let now = now_ms();
+    let now = SystemClock.milliseconds();
     let mut batch = RecordBatchBuilder::new(now).compression(compression);
     for ((key, _), value) in records.iter().zip(&padded) {
         batch.append(Record::new(
@@ -55,7 +62,9 @@ fn put_batch(log: &SharedLog, records: &[Kv<'_>], compression: Compression) -> i
         ));
     }
     let mut log = lock(log);
-    let info = log.append_as_leader(&batch.build(), 0, now_ms()).unwrap();
+    let info = log
+        .append_as_leader(&batch.build(), 0, SystemClock.milliseconds())
+        .unwrap();
     let end = log.log_end_offset();
     log.set_high_watermark(end);
     info.first_offset
@@ -107,9 +116,13 @@ fn cleaner_config() -> CleanerConfig {
 /// Cleans `log` once with `config`; the log must be cleanable.
 fn clean_with(log: &SharedLog, config: &CleanerConfig) -> Result<CleanOutcome> {
     let stop = StopSignal::default();
-    let to_clean = LogToClean::of(TopicPartition::new("compacted", 0), log, now_ms())
-        .unwrap()
-        .expect("a compacted log with data");
+    let to_clean = LogToClean::of(
+        TopicPartition::new("compacted", 0),
+        log,
+        SystemClock.milliseconds(),
+    )
+    .unwrap()
+    .expect("a compacted log with data");
     Cleaner::new(config, &stop, &LogCleanerManager::default()).clean(&to_clean)
 }
 
@@ -654,28 +667,38 @@ fn the_filthiest_log_above_its_ratio_is_chosen_once_at_a_time() {
         ]
     };
     let manager = LogCleanerManager::default();
-    let chosen = manager.grab_filthiest_log(logs(), now_ms()).unwrap();
+    let chosen = manager
+        .grab_filthiest_log(logs(), SystemClock.milliseconds())
+        .unwrap();
     assert_eq!(chosen.topic_partition.topic, "dirty");
     assert_eq!(chosen.cleanable_ratio(), 1.0);
     // In progress: the other one is next.
-    let next = manager.grab_filthiest_log(logs(), now_ms()).unwrap();
+    let next = manager
+        .grab_filthiest_log(logs(), SystemClock.milliseconds())
+        .unwrap();
     assert_eq!(next.topic_partition.topic, "cleaned");
     assert!(next.cleanable_ratio() < 1.0 && next.cleanable_ratio() > 0.0);
-    assert!(manager.grab_filthiest_log(logs(), now_ms()).is_none());
+    assert!(manager
+        .grab_filthiest_log(logs(), SystemClock.milliseconds())
+        .is_none());
     manager.done_cleaning(&next.topic_partition);
     // Below its min.cleanable.dirty.ratio: left alone.
     lock(&cleaned).set_config(LogConfig {
         min_cleanable_dirty_ratio: 0.99,
         ..config()
     });
-    assert!(manager.grab_filthiest_log(logs(), now_ms()).is_none());
+    assert!(manager
+        .grab_filthiest_log(logs(), SystemClock.milliseconds())
+        .is_none());
     // A log with the delete policy is never chosen.
     manager.done_cleaning(&chosen.topic_partition);
     lock(&dirty).set_config(LogConfig {
         cleanup_policy: CleanupPolicy::DELETE,
         ..config()
     });
-    assert!(manager.grab_filthiest_log(logs(), now_ms()).is_none());
+    assert!(manager
+        .grab_filthiest_log(logs(), SystemClock.milliseconds())
+        .is_none());
 }
 
 #[test]
@@ -698,7 +721,7 @@ fn min_compaction_lag_keeps_young_segments_dirty() {
     roll(&log);
     put(&log, "a", Some("2"));
     roll(&log);
-    let now = now_ms();
+    let now = SystemClock.milliseconds();
     let young = LogToClean::of(TopicPartition::new("compacted", 0), &log, now)
         .unwrap()
         .unwrap();
@@ -726,13 +749,13 @@ fn a_record_older_than_max_compaction_lag_makes_the_log_cleanable_whatever_its_r
     roll(&log);
     let tp = TopicPartition::new("compacted", 0);
     let candidate = |now| LogToClean::of(tp.clone(), &log, now).unwrap().unwrap();
-    assert!(!candidate(now_ms()).is_cleanable());
+    assert!(!candidate(SystemClock.milliseconds()).is_cleanable());
     lock(&log).set_config(LogConfig {
         max_compaction_lag_ms: 60_000,
         ..config
     });
-    assert!(!candidate(now_ms()).is_cleanable());
-    let later = candidate(now_ms() + 61_000);
+    assert!(!candidate(SystemClock.milliseconds()).is_cleanable());
+    let later = candidate(SystemClock.milliseconds() + 61_000);
     assert!(later.need_compaction_now && later.is_cleanable());
 }
 
@@ -751,6 +774,7 @@ fn the_background_thread_cleans_and_checkpoints_and_a_restart_reads_it() {
             backoff_ms: 10,
             ..CleanerConfig::default()
         },
+        clock: SystemClock::shared(),
     };
     let tp = TopicPartition::new("compacted", 0);
     let manager = Arc::new(LogManager::startup(manager_config.clone()).unwrap());
@@ -788,7 +812,9 @@ fn deleting_a_log_aborts_its_cleaning_and_pauses_new_ones() {
     let tp = TopicPartition::new("compacted", 0);
     let logs = || vec![(tp.clone(), Arc::clone(&log))];
     let cleaners = LogCleanerManager::default();
-    let to_clean = cleaners.grab_filthiest_log(logs(), now_ms()).unwrap();
+    let to_clean = cleaners
+        .grab_filthiest_log(logs(), SystemClock.milliseconds())
+        .unwrap();
     std::thread::scope(|s| {
         let deleting = s.spawn(|| cleaners.abort_and_pause(&tp));
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -807,7 +833,11 @@ fn deleting_a_log_aborts_its_cleaning_and_pauses_new_ones() {
     assert!(file_names(&partition_dir(root.path()))
         .iter()
         .all(|n| !n.ends_with(".cleaned")));
-    assert!(cleaners.grab_filthiest_log(logs(), now_ms()).is_none());
+    assert!(cleaners
+        .grab_filthiest_log(logs(), SystemClock.milliseconds())
+        .is_none());
     cleaners.resume_cleaning(&tp);
-    assert!(cleaners.grab_filthiest_log(logs(), now_ms()).is_some());
+    assert!(cleaners
+        .grab_filthiest_log(logs(), SystemClock.milliseconds())
+        .is_some());
 }

@@ -24,7 +24,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{describe, topic_log_config, ConfigError, CLEANUP_POLICY};
+use crate::config::keys::{self, ConfigType};
+use crate::config::{describe, topic_log_config, ConfigError};
 use gregor_log::LogConfig;
 use gregor_protocol::api::alter_configs::{
     self as full, AlterConfigsRequest, AlterConfigsResourceResponse, AlterConfigsResponse,
@@ -41,10 +42,6 @@ use crate::broker::Broker;
 /// A topic's config overrides, key to value, as `/config/topics/<t>` holds
 /// them.
 type Overrides = BTreeMap<String, String>;
-
-/// The topic configs gregor supports whose Kafka type is LIST: only these
-/// take APPEND and SUBTRACT.
-const LIST_CONFIGS: &[&str] = &[CLEANUP_POLICY];
 
 /// Why a resource's configs were not altered.
 #[derive(Debug, thiserror::Error)]
@@ -351,7 +348,8 @@ fn list_default(key: &str, op: OpType, defaults: &LogConfig) -> Result<String, A
     else {
         return Err(AlterConfigsError::UnknownConfig(key.to_owned()));
     };
-    if !LIST_CONFIGS.contains(&key) {
+    // Only a config whose Kafka type is LIST takes APPEND and SUBTRACT.
+    if keys::topic_key(key).map(|k| k.config_type) != Some(ConfigType::List) {
         return Err(AlterConfigsError::NotAList {
             operation: op.name(),
             key: key.to_owned(),
@@ -388,6 +386,8 @@ fn validate_overrides(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const CLEANUP_POLICY: &str = "cleanup.policy";
 
     fn op(name: &str, operation: OpType, value: Option<&str>) -> incremental::AlterableConfig {
         incremental::AlterableConfig {

@@ -4,14 +4,12 @@
 //! synonyms, as Kafka 2.8's `ConfigHelper` describes them: a topic
 //! override, then `server.properties`, then Kafka's default. A broker is
 //! described key for key as Kafka 2.8 describes one with the same
-//! `server.properties` ([`KAFKA_BROKER_CONFIGS`]).
+//! `server.properties`, from the table of keys ([`keys::KEYS`]).
 
 use std::collections::BTreeMap;
 
-use crate::config::kafka_broker_configs::KAFKA_BROKER_CONFIGS;
-use crate::config::{
-    broker_config_synonyms, describe_topic, kafka_broker_config, topic_config_synonym,
-};
+use crate::config::describe_topic;
+use crate::config::keys::{self, broker_config_synonyms};
 use gregor_log::LogConfig;
 use gregor_protocol::api::describe_configs::{
     DescribeConfigsRequest, DescribeConfigsResourceResult, DescribeConfigsResponse,
@@ -148,8 +146,9 @@ impl Broker {
                 if let Some(own) = overrides.get(name) {
                     synonyms.push((name.to_owned(), Some(own.clone()), TOPIC_CONFIG_SOURCE));
                 }
-                if let Some(broker_key) = topic_config_synonym(name) {
-                    synonyms.extend(self.broker_synonyms(broker_key, false));
+                let key = keys::topic_key(name);
+                if let Some(broker_key) = key.filter(|k| k.broker) {
+                    synonyms.extend(self.broker_synonyms(broker_key.name, false));
                 }
                 let source = synonyms.first().map_or(DEFAULT_CONFIG_SOURCE, |s| s.2);
                 Entry {
@@ -159,7 +158,7 @@ impl Broker {
                     synonyms,
                     read_only: false,
                     sensitive: false,
-                    config_type: config_type(name),
+                    config_type: key.map_or(0, |k| k.config_type.code()),
                 }
             })
             .collect()
@@ -182,7 +181,7 @@ impl Broker {
             ))
         });
         let defaults = keys.iter().filter_map(|k| {
-            let default = kafka_broker_config(k)?.default?;
+            let default = keys::broker_key(k)?.default?;
             Some((k.to_string(), shown(default), DEFAULT_CONFIG_SOURCE))
         });
         statics
@@ -209,87 +208,23 @@ impl Broker {
                 ),
             ));
         }
-        Ok(KAFKA_BROKER_CONFIGS
-            .iter()
+        Ok(keys::broker_keys()
             .map(|c| {
-                let synonyms = self.broker_synonyms(c.name, c.sensitive);
+                let synonyms = self.broker_synonyms(c.name, c.sensitive());
                 let value = match self.config.static_props.get(c.name) {
                     Some(value) => Some(value.trim().to_owned()),
                     None => c.default.map(str::to_owned),
                 };
                 Entry {
                     name: c.name.to_owned(),
-                    value: value.filter(|_| !c.sensitive),
+                    value: value.filter(|_| !c.sensitive()),
                     source: synonyms.first().map_or(DEFAULT_CONFIG_SOURCE, |s| s.2),
                     synonyms,
                     read_only: !c.dynamic,
-                    sensitive: c.sensitive,
-                    config_type: c.config_type,
+                    sensitive: c.sensitive(),
+                    config_type: c.config_type.code(),
                 }
             })
             .collect())
-    }
-}
-
-/// Kafka's `ConfigDef.Type` of a topic config, as DescribeConfigs v3+ reports it
-/// (BOOLEAN 1, STRING 2, INT 3, SHORT 4, LONG 5, DOUBLE 6, LIST 7); 0
-/// (UNKNOWN) for a name gregor does not describe.
-fn config_type(name: &str) -> i8 {
-    const BOOLEAN: i8 = 1;
-    const STRING: i8 = 2;
-    const INT: i8 = 3;
-    const LONG: i8 = 5;
-    const DOUBLE: i8 = 6;
-    const LIST: i8 = 7;
-    match name {
-        "cleanup.policy"
-        | "follower.replication.throttled.replicas"
-        | "leader.replication.throttled.replicas" => LIST,
-        "compression.type"
-        | "message.format.version"
-        | "message.timestamp.type"
-        | "zookeeper.connect"
-        | "log.dirs" => STRING,
-        "index.interval.bytes"
-        | "max.message.bytes"
-        | "min.insync.replicas"
-        | "segment.bytes"
-        | "segment.index.bytes"
-        | "broker.id"
-        | "num.partitions"
-        | "default.replication.factor"
-        | "socket.request.max.bytes"
-        | "message.max.bytes" => INT,
-        "delete.retention.ms"
-        | "file.delete.delay.ms"
-        | "flush.messages"
-        | "flush.ms"
-        | "max.compaction.lag.ms"
-        | "message.timestamp.difference.max.ms"
-        | "min.compaction.lag.ms"
-        | "retention.bytes"
-        | "retention.ms"
-        | "segment.jitter.ms"
-        | "segment.ms" => LONG,
-        "min.cleanable.dirty.ratio" => DOUBLE,
-        "message.downconversion.enable"
-        | "preallocate"
-        | "unclean.leader.election.enable"
-        | "auto.create.topics.enable"
-        | "delete.topic.enable" => BOOLEAN,
-        _ => 0,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn config_types_are_kafkas() {
-        assert_eq!(config_type("cleanup.policy"), 7);
-        assert_eq!(config_type("retention.ms"), 5);
-        assert_eq!(config_type("max.message.bytes"), 3);
-        assert_eq!(config_type("no.such.config"), 0);
     }
 }

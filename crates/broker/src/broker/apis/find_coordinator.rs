@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 
 use ::log::{info, warn};
 
-use crate::config::{CLEANUP_POLICY, COMPRESSION_TYPE, PRODUCER_COMPRESSION};
+use crate::config::keys::{
+    COMPRESSION_TYPE, LOG_CLEANUP_POLICY, LOG_SEGMENT_BYTES, PRODUCER_COMPRESSION,
+};
 use crate::coordinator::GROUP_METADATA_TOPIC_NAME;
 use gregor_protocol::api::find_coordinator::{
     Coordinator, FindCoordinatorRequest, FindCoordinatorResponse,
@@ -106,12 +108,18 @@ impl Broker {
         let live = self.metadata.broker_ids().len().max(1);
         let factor = usize::from(self.config.offsets_topic_replication_factor).min(live);
         let configs = BTreeMap::from([
-            (CLEANUP_POLICY.to_owned(), "compact".to_owned()),
             (
-                "segment.bytes".to_owned(),
+                LOG_CLEANUP_POLICY.topic_name().to_owned(),
+                "compact".to_owned(),
+            ),
+            (
+                LOG_SEGMENT_BYTES.topic_name().to_owned(),
                 self.config.offsets_topic_segment_bytes.to_string(),
             ),
-            (COMPRESSION_TYPE.to_owned(), PRODUCER_COMPRESSION.to_owned()),
+            (
+                COMPRESSION_TYPE.topic_name().to_owned(),
+                PRODUCER_COMPRESSION.to_owned(),
+            ),
         ]);
         let topic = NewTopic {
             name: GROUP_METADATA_TOPIC_NAME.to_owned(),

@@ -7,7 +7,6 @@
 //! `__consumer_offsets`.
 
 use crate::coordinator::{CommittedOffset, OffsetCommit};
-use gregor_log::partition_log::now_ms;
 use gregor_protocol::api::offset_commit::{
     OffsetCommitRequest, OffsetCommitResponse, OffsetCommitResponsePartition,
     OffsetCommitResponseTopic,
@@ -26,7 +25,7 @@ const DEFAULT_TIMESTAMP: i64 = -1;
 
 impl Broker {
     pub(crate) async fn offset_commit(&self, request: OffsetCommitRequest) -> OffsetCommitResponse {
-        let now = now_ms();
+        let now = self.logs.clock().milliseconds();
         let expire_timestamp_ms = (request.retention_time_ms != DEFAULT_RETENTION_TIME)
             .then(|| now.saturating_add(request.retention_time_ms));
         let mut outcome: Vec<(TopicPartition, ErrorCode)> = Vec::new();
