@@ -3,7 +3,8 @@
 //! log created, or opened after a restart), and again whenever an admin
 //! announces a change under `/config/changes` (Kafka's `ZkConfigManager`
 //! with its `TopicConfigHandler`), so every broker applies a new
-//! `retention.ms` without a restart.
+//! `retention.ms` without a restart. On the controller's broker the
+//! controller hears of it too, for `unclean.leader.election.enable`.
 //!
 //! Nothing is kept in between: the logs hold the config they run with, and
 //! a topic deleted and created again under the same name starts from its
@@ -109,6 +110,9 @@ impl Broker {
         }
         if applied > 0 {
             info!("topic {topic}: new config applied to {applied} partitions");
+        }
+        if let Some(controller) = self.active_controller() {
+            controller.topic_config_changed(topic);
         }
     }
 }

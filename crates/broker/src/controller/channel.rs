@@ -15,6 +15,10 @@
 //! Every answer goes to the controller through the `responses` channel given
 //! to [`ControllerChannelManager::new`], so it can react to per-partition
 //! errors (Kafka's request callbacks).
+//!
+//! Owns: connections and per-broker queues. Must not depend on: the
+//! controller's core or ZooKeeper — it carries whatever requests the core
+//! decided.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,12 +28,10 @@ use log::{debug, error, warn};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 
+use super::request_batch::{ControllerRequest, ControllerResponse};
 use gregor_client::{BrokerConnection, ClientError, DEFAULT_REQUEST_TIMEOUT};
-use gregor_protocol::api::leader_and_isr::{LeaderAndIsrRequest, LeaderAndIsrResponse};
-use gregor_protocol::api::stop_replica::{StopReplicaRequest, StopReplicaResponse};
-use gregor_protocol::api::update_metadata::{UpdateMetadataRequest, UpdateMetadataResponse};
 use gregor_protocol::BrokerId;
-use gregor_protocol::{ApiKey, Message, Request};
+use gregor_protocol::Request;
 
 /// The pause before resending a request that failed. Kafka's
 /// `RequestSendThread` pauses a fixed 100 ms, the default of the clients'
@@ -61,32 +63,7 @@ impl ChannelConfig {
     }
 }
 
-/// A request from the controller to one broker.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ControllerRequest {
-    LeaderAndIsr(LeaderAndIsrRequest),
-    UpdateMetadata(UpdateMetadataRequest),
-    StopReplica(StopReplicaRequest),
-}
-
-/// A broker's answer to a [`ControllerRequest`] of the same variant.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ControllerResponse {
-    LeaderAndIsr(LeaderAndIsrResponse),
-    UpdateMetadata(UpdateMetadataResponse),
-    StopReplica(StopReplicaResponse),
-}
-
 impl ControllerRequest {
-    /// The request's API.
-    pub fn api_key(&self) -> ApiKey {
-        match self {
-            ControllerRequest::LeaderAndIsr(_) => LeaderAndIsrRequest::API_KEY,
-            ControllerRequest::UpdateMetadata(_) => UpdateMetadataRequest::API_KEY,
-            ControllerRequest::StopReplica(_) => StopReplicaRequest::API_KEY,
-        }
-    }
-
     /// Sends the request on `connection` and waits for the answer.
     async fn send_on(
         &self,
@@ -337,8 +314,12 @@ mod tests {
     use tokio::time::timeout;
 
     use super::*;
+    use gregor_protocol::api::leader_and_isr::{LeaderAndIsrRequest, LeaderAndIsrResponse};
+    use gregor_protocol::api::stop_replica::{StopReplicaRequest, StopReplicaResponse};
+    use gregor_protocol::api::update_metadata::{UpdateMetadataRequest, UpdateMetadataResponse};
     use gregor_protocol::frame::write_frame;
     use gregor_protocol::header::response_header_version;
+    use gregor_protocol::{ApiKey, Message};
     use gregor_protocol::{FrameDecoder, RequestHeader, ResponseHeader};
 
     /// Bounds every wait for something that should happen.

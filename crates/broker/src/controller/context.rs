@@ -2,9 +2,14 @@
 //! cluster (Kafka's `ControllerContext`), loaded from ZooKeeper when a
 //! broker becomes controller and kept current by the events it handles.
 //! Only the controller's event loop touches it, so it needs no locks.
+//!
+//! Owns: the cluster picture. Must not depend on: tokio, the ZooKeeper
+//! client, sockets.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::partition_state_machine::PartitionState;
+use super::replica_state_machine::ReplicaState;
 use gregor_protocol::id::Uuid;
 use gregor_protocol::BrokerId;
 use gregor_protocol::TopicPartition;
@@ -24,35 +29,6 @@ pub struct LiveBroker {
 pub struct Leadership {
     pub state: LeaderIsrAndControllerEpoch,
     pub zk_version: i32,
-}
-
-/// Kafka's partition states (`PartitionStateMachine`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PartitionState {
-    /// Assigned, no leader elected yet.
-    New,
-    /// Has a live leader.
-    Online,
-    /// Its leader died and no eligible replica could take over.
-    Offline,
-}
-
-/// Kafka's replica states (`ReplicaStateMachine`); a replica absent from
-/// the context is NonExistent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReplicaState {
-    /// Assigned to a partition that has no leader yet.
-    New,
-    /// On a live broker that has been told its role.
-    Online,
-    /// On a dead broker, or stopped (controlled shutdown): out of the ISR.
-    Offline,
-    /// Its topic is being deleted and it was told to delete its log.
-    DeletionStarted,
-    /// Its broker confirmed the deletion.
-    DeletionSuccessful,
-    /// Its deletion failed or its broker is down; retried later.
-    DeletionIneligible,
 }
 
 /// A partition moving from its `original` replicas to the `target` ones;
@@ -100,9 +76,6 @@ pub struct ControllerContext {
     pub controller_id: BrokerId,
     /// This controller's epoch, stamped on every request and state znode.
     pub epoch: i32,
-    /// zkVersion of `/controller_epoch`; every controller write is fenced on
-    /// it, so a deposed controller's writes fail.
-    pub epoch_zk_version: i32,
     pub live_brokers: BTreeMap<BrokerId, LiveBroker>,
     /// Brokers in a controlled shutdown: still alive, but not eligible to lead.
     pub shutting_down: BTreeSet<BrokerId>,
@@ -110,8 +83,12 @@ pub struct ControllerContext {
     /// Replicas of every partition, preferred leader first.
     pub assignments: BTreeMap<TopicPartition, Vec<BrokerId>>,
     pub leaderships: BTreeMap<TopicPartition, Leadership>,
-    pub partition_states: BTreeMap<TopicPartition, PartitionState>,
-    pub replica_states: BTreeMap<(TopicPartition, BrokerId), ReplicaState>,
+    /// Partitions absent here are NonExistent; changed only through
+    /// [`transition_partition`](Self::transition_partition).
+    pub(super) partition_states: BTreeMap<TopicPartition, PartitionState>,
+    /// Replicas absent here are NonExistent; changed only through
+    /// [`transition_replica`](Self::transition_replica).
+    pub(super) replica_states: BTreeMap<(TopicPartition, BrokerId), ReplicaState>,
     /// Partitions being moved to new replicas (`/admin/reassign_partitions`).
     pub reassignments: BTreeMap<TopicPartition, Reassignment>,
     /// Topics queued for deletion (`/admin/delete_topics`).
@@ -179,7 +156,9 @@ impl ControllerContext {
         self.topics_to_delete.contains(&tp.topic)
     }
 
-    /// Forgets a deleted topic entirely.
+    /// Forgets a topic that is gone from ZooKeeper (deleted by the
+    /// controller, or by someone else): its partitions and replicas simply
+    /// stop existing, with no transition to check.
     pub fn remove_topic(&mut self, topic: &str) {
         for tp in self.partitions_of(topic) {
             self.assignments.remove(&tp);
@@ -192,8 +171,18 @@ impl ControllerContext {
         self.topics_to_delete.remove(topic);
     }
 
-    pub fn partition_state(&self, tp: &TopicPartition) -> Option<PartitionState> {
-        self.partition_states.get(tp).copied()
+    pub fn partition_state(&self, tp: &TopicPartition) -> PartitionState {
+        self.partition_states
+            .get(tp)
+            .copied()
+            .unwrap_or(PartitionState::NonExistent)
+    }
+
+    pub fn replica_state(&self, tp: &TopicPartition, broker: BrokerId) -> ReplicaState {
+        self.replica_states
+            .get(&(tp.clone(), broker))
+            .copied()
+            .unwrap_or(ReplicaState::NonExistent)
     }
 
     /// Partitions that need a leader: new ones and those whose leader died,

@@ -8,6 +8,9 @@
 //! `/controller` and race again when it disappears — because the controller's
 //! session ended or it resigned (Kafka's `ControllerChangeHandler` →
 //! `Reelect`). [`elect`] is one round; [`ControllerElector`] is the loop.
+//!
+//! Owns: winning and losing the election. Must not depend on: the rest of
+//! the controller — the broker starts the executor when this broker wins.
 
 use std::sync::Mutex;
 use std::time::Duration;

@@ -1,43 +1,44 @@
-//! The active controller, Kafka's `KafkaController` in its controller role:
-//! started when this broker wins the election, stopped when it loses it.
+//! [`KafkaController`]: the controller's decisions, Kafka's
+//! `KafkaController` event handlers, as a sans-io core.
 //!
-//! One task owns the [`ControllerContext`] and handles one event at a time
-//! (Kafka's `ControllerEventManager`), so decisions never race each other.
-//! Events come from ZooKeeper watches (brokers joining and leaving, topics
-//! created or marked for deletion, partitions added to a topic,
-//! preferred-leader and ISR-change notifications), from brokers (ControlledShutdown, StopReplica answers)
-//! and from the auto-rebalance timer. Every watch fires once: the watcher
-//! re-arms it and only then queues the event, and handlers compare
-//! ZooKeeper with the context, so no change is missed or handled twice.
+//! Events go in ([`ControllerEvent`], carrying the ZooKeeper data they are
+//! about); decisions come out ([`Decision`]: ZooKeeper writes with the
+//! zkVersions they expect, LeaderAndIsr/UpdateMetadata/StopReplica per
+//! broker, the answer to a ControlledShutdown). When a handler needs
+//! ZooKeeper in the middle (a conditional write's outcome, a re-read after
+//! a conflict, a topic's configuration), its last decision is the request
+//! and the core waits for [`KafkaController::resume`] with the answer. One
+//! event is handled at a time, so decisions never race each other.
+//!
+//! Owns: the [`ControllerContext`], the event handlers and the request
+//! batch. Must not depend on: tokio, the ZooKeeper client, sockets, the
+//! clock — the executor (`executor`) reads and writes ZooKeeper, talks to
+//! brokers and ticks the auto-rebalance timer.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use log::{debug, info, warn};
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
-use zookeeper_client::EventType;
 
-use super::channel::{
-    ChannelConfig, ControllerChannelManager, ControllerResponse, DEFAULT_RETRY_BACKOFF,
-};
-use super::context::{ControllerContext, Leadership, LiveBroker, PartitionState, ReplicaState};
+use super::context::{ControllerContext, Leadership, LiveBroker};
+use super::decision::{ControlledShutdownError, Decision, ZkFailure, ZkReply};
+use super::event::{ClusterSnapshot, ControllerEvent, TopicSnapshot};
 use super::leader_election::ElectionStrategy;
-use super::request_batch::RequestBatch;
+use super::partition_state_machine::PartitionState;
+use super::port::{ControllerError, Port, Progress, Suspended};
+use super::replica_state_machine::ReplicaState;
+use super::request_batch::{ControllerResponse, RequestBatch};
 use crate::config::KafkaConfig;
+use gregor_protocol::id::Uuid;
 use gregor_protocol::BrokerId;
 use gregor_protocol::ErrorCode;
 use gregor_protocol::TopicPartition;
-use gregor_zk::data::BrokerInfo;
-use gregor_zk::{paths, KafkaZkClient, ZkError};
+use gregor_zk::data::{TopicAssignment, TopicPartition as ZkTopicPartition};
+use gregor_zk::paths;
 
 /// How often a decision re-reads a state znode that a leader changed under
 /// it before it gives up until the next event.
 pub(super) const MAX_STALE_RETRIES: usize = 5;
-/// Pause before handling an event again after ZooKeeper failed it.
-const ZK_RETRY_BACKOFF: Duration = Duration::from_millis(500);
-/// Pause before re-arming a watch that could not be set.
-const WATCH_RETRY_BACKOFF: Duration = Duration::from_millis(500);
 
 /// The broker settings the controller acts on, with Kafka's keys.
 #[derive(Debug, Clone)]
@@ -74,291 +75,206 @@ impl ControllerConfig {
     }
 }
 
-/// Why the controller could not handle an event.
-#[derive(Debug, thiserror::Error)]
-pub enum ControllerError {
-    #[error(transparent)]
-    Zk(#[from] ZkError),
-}
-
-impl ControllerError {
-    /// Another broker is the controller now: stop acting.
-    fn is_controller_moved(&self) -> bool {
-        matches!(self, ControllerError::Zk(ZkError::ControllerMoved))
-    }
-}
-
-/// Why a ControlledShutdown was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum ControlledShutdownError {
-    #[error("broker {0} is not registered")]
-    BrokerNotAvailable(BrokerId),
-    #[error("broker {0} sent a stale broker epoch")]
-    StaleBrokerEpoch(BrokerId),
-    #[error("this broker is no longer the controller")]
-    NotController,
-    #[error("controller failed: {0}")]
-    Failed(String),
-}
-
-impl ControlledShutdownError {
-    pub fn error_code(&self) -> ErrorCode {
-        match self {
-            ControlledShutdownError::BrokerNotAvailable(_) => ErrorCode::BROKER_NOT_AVAILABLE,
-            ControlledShutdownError::StaleBrokerEpoch(_) => ErrorCode::STALE_BROKER_EPOCH,
-            ControlledShutdownError::NotController => ErrorCode::NOT_CONTROLLER,
-            ControlledShutdownError::Failed(_) => ErrorCode::UNKNOWN_SERVER_ERROR,
-        }
-    }
-}
-
-type ShutdownReply = oneshot::Sender<Result<Vec<TopicPartition>, ControlledShutdownError>>;
-
-/// Something the controller must react to.
+/// What the executor must do next.
 #[derive(Debug)]
-enum ControllerEvent {
-    BrokerChange,
-    TopicChange,
-    /// `/brokers/topics/<t>` changed: partitions may have been added.
-    PartitionModifications(String),
-    TopicDeletion,
-    PreferredReplicaElection,
-    PartitionReassignment,
-    IsrChangeNotification,
-    AutoPreferredReplicaLeaderElection,
-    ControlledShutdown {
-        broker_id: BrokerId,
-        broker_epoch: i64,
-        reply: ShutdownReply,
-    },
+pub struct Step {
+    /// To perform in order; if [`Status::WaitingForZk`], the last one is
+    /// the ZooKeeper request to answer.
+    pub decisions: Vec<Decision>,
+    pub status: Status,
 }
 
-/// The running controller. Dropping it stops the controller (its task,
-/// watches and broker channels), which is what losing the election does.
-pub struct ActiveController {
-    handle: ControllerHandle,
-    task: JoinHandle<()>,
+#[derive(Debug)]
+pub enum Status {
+    /// Answer the last decision with [`KafkaController::resume`].
+    WaitingForZk,
+    /// The event is handled (or failed: an unavailable ZooKeeper is worth
+    /// another try with fresh data; a moved controller is final).
+    Done(Result<(), ControllerError>),
 }
 
-/// Queues requests for the running controller; cheap to clone, so request
-/// handlers can hold one without holding the broker's lock.
-#[derive(Debug, Clone)]
-pub struct ControllerHandle {
-    events: mpsc::UnboundedSender<ControllerEvent>,
-    epoch: i32,
+/// The sans-io controller: feed it events and ZooKeeper answers, perform
+/// the decisions it returns.
+pub struct KafkaController {
+    port: Port,
+    state: CoreState,
 }
 
-impl ActiveController {
-    /// Takes over as controller for `epoch`: loads the cluster from
-    /// ZooKeeper, tells every broker its partitions and elects leaders where
-    /// needed (Kafka's `onControllerFailover`), then handles events.
-    pub fn start(
-        zk: KafkaZkClient,
-        broker_id: BrokerId,
-        epoch: i32,
-        epoch_zk_version: i32,
-        config: ControllerConfig,
-    ) -> Self {
-        let (events, events_rx) = mpsc::unbounded_channel();
-        let (responses_tx, responses) = mpsc::unbounded_channel();
-        let channel = ControllerChannelManager::new(
-            ChannelConfig {
-                request_timeout: config.request_timeout,
-                retry_backoff: DEFAULT_RETRY_BACKOFF,
-                client_id: broker_id.to_string(),
-            },
-            responses_tx,
-        );
+enum CoreState {
+    Idle(Box<Controller>),
+    /// A handler waits for ZooKeeper; it owns the controller meanwhile.
+    Handling(Suspended<(Box<Controller>, Result<(), ControllerError>)>),
+    /// A fenced write failed: another broker is the controller.
+    Deposed,
+    /// Only while switching between the others.
+    Switching,
+}
+
+impl KafkaController {
+    /// The controller of broker `controller_id`, elected in `epoch`, with
+    /// an empty context until [`ControllerEvent::Failover`] loads it.
+    pub fn new(controller_id: BrokerId, epoch: i32, config: ControllerConfig) -> Self {
+        let port = Port::default();
         let controller = Controller {
-            zk,
             config,
             ctx: ControllerContext {
-                controller_id: broker_id,
+                controller_id,
                 epoch,
-                epoch_zk_version,
                 ..Default::default()
             },
             batch: RequestBatch::default(),
-            channel,
-            events: events.clone(),
-            watchers: Vec::new(),
-            topic_watchers: BTreeMap::new(),
+            zk: port.clone(),
         };
-        let task = tokio::spawn(controller.run(events.clone(), events_rx, responses));
-        ActiveController {
-            handle: ControllerHandle { events, epoch },
-            task,
+        KafkaController {
+            port,
+            state: CoreState::Idle(Box::new(controller)),
         }
     }
 
-    /// The controller epoch this controller was elected with.
-    pub fn epoch(&self) -> i32 {
-        self.handle.epoch
+    /// The context between events (`None` while one is handled, or once
+    /// deposed).
+    pub fn context(&self) -> Option<&ControllerContext> {
+        match &self.state {
+            CoreState::Idle(c) => Some(&c.ctx),
+            _ => None,
+        }
     }
 
-    pub fn handle(&self) -> ControllerHandle {
-        self.handle.clone()
+    /// Starts handling `event`.
+    pub fn handle(&mut self, event: ControllerEvent) -> Step {
+        match std::mem::replace(&mut self.state, CoreState::Switching) {
+            CoreState::Idle(mut controller) => {
+                let handler = async move {
+                    let result = controller.process(event).await;
+                    (controller, result)
+                };
+                let progress = Suspended::start(&self.port, handler);
+                self.advance(progress)
+            }
+            other => {
+                let error = match other {
+                    CoreState::Deposed => ControllerError::Deposed,
+                    _ => ControllerError::Busy,
+                };
+                self.state = other;
+                Step {
+                    decisions: Vec::new(),
+                    status: Status::Done(Err(error)),
+                }
+            }
+        }
+    }
+
+    /// Feeds the answer to the ZooKeeper request the current event waits for.
+    pub fn resume(&mut self, reply: Result<ZkReply, ZkFailure>) -> Step {
+        match std::mem::replace(&mut self.state, CoreState::Switching) {
+            CoreState::Handling(suspended) => {
+                let progress = suspended.resume(&self.port, reply);
+                self.advance(progress)
+            }
+            other => {
+                let error = match other {
+                    CoreState::Deposed => ControllerError::Deposed,
+                    _ => ControllerError::Busy,
+                };
+                self.state = other;
+                Step {
+                    decisions: Vec::new(),
+                    status: Status::Done(Err(error)),
+                }
+            }
+        }
+    }
+
+    fn advance(
+        &mut self,
+        progress: Progress<(Box<Controller>, Result<(), ControllerError>)>,
+    ) -> Step {
+        match progress {
+            Progress::Waiting(suspended, decisions) => {
+                self.state = CoreState::Handling(suspended);
+                Step {
+                    decisions,
+                    status: Status::WaitingForZk,
+                }
+            }
+            Progress::Finished((controller, result), decisions) => {
+                self.state = match &result {
+                    Err(e) if e.is_controller_moved() => CoreState::Deposed,
+                    _ => CoreState::Idle(controller),
+                };
+                Step {
+                    decisions,
+                    status: Status::Done(result),
+                }
+            }
+        }
     }
 }
 
-impl ControllerHandle {
-    /// Handles a broker's ControlledShutdown: moves its leaderships away and
-    /// returns the partitions it still leads.
-    pub async fn controlled_shutdown(
-        &self,
-        broker_id: BrokerId,
-        broker_epoch: i64,
-    ) -> Result<Vec<TopicPartition>, ControlledShutdownError> {
-        let (reply, answer) = oneshot::channel();
-        self.events
-            .send(ControllerEvent::ControlledShutdown {
-                broker_id,
-                broker_epoch,
-                reply,
-            })
-            .map_err(|_| ControlledShutdownError::NotController)?;
-        answer
-            .await
-            .map_err(|_| ControlledShutdownError::NotController)?
-    }
-}
-
-impl Drop for ActiveController {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// The controller's state and the means to act: the context, ZooKeeper,
-/// and the channels to brokers. The state machines are `impl` blocks on it
-/// in their own modules.
+/// The controller's state and its one way out, the [`Port`]. The state
+/// machines, reassignment and topic deletion are `impl` blocks on it in
+/// their own modules.
 pub(crate) struct Controller {
-    pub(super) zk: KafkaZkClient,
     pub(super) config: ControllerConfig,
     pub(super) ctx: ControllerContext,
     pub(super) batch: RequestBatch,
-    channel: ControllerChannelManager,
-    /// Where watchers queue events for this controller.
-    events: mpsc::UnboundedSender<ControllerEvent>,
-    watchers: Vec<JoinHandle<()>>,
-    /// One watch per topic on `/brokers/topics/<t>` (Kafka's
-    /// `PartitionModificationsHandler`), while the topic exists.
-    topic_watchers: BTreeMap<String, JoinHandle<()>>,
-}
-
-impl Drop for Controller {
-    fn drop(&mut self) {
-        for watcher in self.watchers.iter().chain(self.topic_watchers.values()) {
-            watcher.abort();
-        }
-    }
+    pub(super) zk: Port,
 }
 
 impl Controller {
-    async fn run(
-        mut self,
-        events_tx: mpsc::UnboundedSender<ControllerEvent>,
-        mut events: mpsc::UnboundedReceiver<ControllerEvent>,
-        mut responses: mpsc::UnboundedReceiver<(BrokerId, ControllerResponse)>,
-    ) {
-        info!(
-            "broker {} acts as controller (epoch {})",
-            self.ctx.controller_id, self.ctx.epoch
-        );
-        loop {
-            match self.on_failover().await {
-                Ok(()) => break,
-                Err(e) if e.is_controller_moved() => return self.deposed(),
-                Err(e) => {
-                    warn!("controller start-up failed: {e}; retrying");
-                    tokio::time::sleep(ZK_RETRY_BACKOFF).await;
-                }
+    /// Handles one event; whatever was decided (written to ZooKeeper) is
+    /// told to the brokers, also when a later step failed — unless the
+    /// controller was deposed, as a deposed controller must not act.
+    async fn process(&mut self, event: ControllerEvent) -> Result<(), ControllerError> {
+        let result = match event {
+            ControllerEvent::Failover(snapshot) => self.on_failover(snapshot).await,
+            ControllerEvent::BrokerChange(brokers) => self.on_broker_change(brokers).await,
+            ControllerEvent::TopicChange(topics) => self.on_topic_change(topics).await,
+            ControllerEvent::PartitionModifications { topic, assignment } => {
+                self.on_partition_modifications(&topic, assignment).await
             }
-        }
-        self.start_watchers(&events_tx);
-        let mut rebalance = tokio::time::interval(self.config.leader_imbalance_check_interval);
-        rebalance.reset();
-        loop {
-            let result = tokio::select! {
-                Some(event) = events.recv() => self.handle(event).await,
-                Some((broker, response)) = responses.recv() => {
-                    self.on_response(broker, response).await
-                }
-                _ = rebalance.tick(), if self.config.auto_leader_rebalance_enable => {
-                    self.handle(ControllerEvent::AutoPreferredReplicaLeaderElection).await
-                }
-                else => return,
-            };
-            if let Err(e) = result {
-                if e.is_controller_moved() {
-                    return self.deposed();
-                }
-                warn!("controller event failed: {e}");
+            ControllerEvent::TopicDeletion(marked) => self.on_topic_deletion_request(marked).await,
+            ControllerEvent::PreferredReplicaElection(partitions) => {
+                self.on_preferred_replica_election(partitions).await
             }
-        }
+            ControllerEvent::PartitionReassignment(requested) => {
+                self.on_partition_reassignment(requested).await
+            }
+            ControllerEvent::IsrChangeNotification(notifications) => {
+                self.on_isr_change_notification(notifications).await
+            }
+            ControllerEvent::TopicConfigChange(topic) => self.on_topic_config_change(&topic).await,
+            ControllerEvent::AutoRebalanceTick => self.on_auto_rebalance().await,
+            ControllerEvent::ControlledShutdown {
+                broker_id,
+                broker_epoch,
+            } => {
+                let outcome = self.on_controlled_shutdown(broker_id, broker_epoch).await;
+                let (answer, result) = match outcome {
+                    Ok(answer) => (answer, Ok(())),
+                    Err(e) => (Err(ControlledShutdownError::Failed(e.to_string())), Err(e)),
+                };
+                self.flush(&result);
+                self.zk.decide(Decision::ControlledShutdownReply(answer));
+                return result;
+            }
+            ControllerEvent::BrokerResponse { broker, response } => {
+                self.on_response(broker, response).await
+            }
+        };
+        self.flush(&result);
+        result
     }
 
-    fn deposed(&self) {
-        warn!(
-            "broker {} stops acting as controller: epoch {} was superseded",
-            self.ctx.controller_id, self.ctx.epoch
-        );
-    }
-
-    /// Handles one event, retrying while ZooKeeper is unreachable (the
-    /// event's handler re-reads what it needs, so a retry is safe). A
-    /// ControlledShutdown is answered with the error instead: the broker
-    /// asks again.
-    async fn handle(&mut self, event: ControllerEvent) -> Result<(), ControllerError> {
-        if let ControllerEvent::ControlledShutdown {
-            broker_id,
-            broker_epoch,
-            reply,
-        } = event
-        {
-            let outcome = self.on_controlled_shutdown(broker_id, broker_epoch).await;
-            self.send_batch();
-            let (answer, error) = match outcome {
-                Ok(result) => (result, None),
-                Err(e) => (Err(ControlledShutdownError::Failed(e.to_string())), Some(e)),
-            };
-            let _ = reply.send(answer);
-            return error.map_or(Ok(()), Err);
+    /// Turns the batch into requests, unless deposed.
+    fn flush(&mut self, result: &Result<(), ControllerError>) {
+        if matches!(result, Err(e) if e.is_controller_moved()) {
+            return;
         }
-        loop {
-            let result = match event {
-                ControllerEvent::BrokerChange => self.on_broker_change().await,
-                ControllerEvent::TopicChange => self.on_topic_change().await,
-                ControllerEvent::PartitionModifications(ref topic) => {
-                    self.on_partition_modifications(topic).await
-                }
-                ControllerEvent::TopicDeletion => self.on_topic_deletion_request().await,
-                ControllerEvent::PreferredReplicaElection => {
-                    self.on_preferred_replica_election().await
-                }
-                ControllerEvent::PartitionReassignment => self.on_partition_reassignment().await,
-                ControllerEvent::IsrChangeNotification => self.on_isr_change_notification().await,
-                ControllerEvent::AutoPreferredReplicaLeaderElection => {
-                    self.on_auto_rebalance().await
-                }
-                ControllerEvent::ControlledShutdown { .. } => Ok(()),
-            };
-            // Whatever was decided (written to ZooKeeper) is told, also
-            // when a later step failed.
-            self.send_batch();
-            self.unwatch_removed_topics();
-            match result {
-                Err(e) if !e.is_controller_moved() && !self.zk.state().is_terminated() => {
-                    warn!("controller: {event:?} failed: {e}; retrying");
-                    tokio::time::sleep(ZK_RETRY_BACKOFF).await;
-                }
-                result => return result,
-            }
+        for (broker, request) in self.batch.drain(&self.ctx) {
+            self.zk.decide(Decision::Send { broker, request });
         }
-    }
-
-    fn send_batch(&mut self) {
-        self.batch.send(&self.ctx, &self.channel);
     }
 
     async fn on_response(
@@ -366,49 +282,41 @@ impl Controller {
         broker: BrokerId,
         response: ControllerResponse,
     ) -> Result<(), ControllerError> {
-        let result = match response {
-            ControllerResponse::StopReplica(r) => self.on_stop_replica_response(broker, r).await,
+        match response {
+            ControllerResponse::StopReplica(r) => {
+                return self.on_stop_replica_response(broker, r).await
+            }
             ControllerResponse::LeaderAndIsr(r) if r.error_code != ErrorCode::NONE.code() => {
                 warn!(
                     "broker {broker} refused LeaderAndIsr: error {}",
                     r.error_code
                 );
-                Ok(())
             }
             ControllerResponse::UpdateMetadata(r) if r.error_code != ErrorCode::NONE.code() => {
                 warn!(
                     "broker {broker} refused UpdateMetadata: error {}",
                     r.error_code
                 );
-                Ok(())
             }
-            other => {
-                debug!("broker {broker} answered {other:?}");
-                Ok(())
-            }
-        };
-        self.send_batch();
-        result
+            other => debug!("broker {broker} answered {other:?}"),
+        }
+        Ok(())
     }
 
     /// Kafka's `onControllerFailover`: load everything, tell every broker
     /// the whole picture, then repair what the previous controller left.
-    async fn on_failover(&mut self) -> Result<(), ControllerError> {
-        // gregor speaks inter-broker protocol 2.8, so feature versioning
-        // is on (Kafka's `maybeSetupFeatureVersioning`).
-        self.zk.enable_feature_versioning().await?;
+    async fn on_failover(&mut self, snapshot: ClusterSnapshot) -> Result<(), ControllerError> {
         self.ctx.live_brokers.clear();
-        let brokers = self.zk.get_all_brokers_with_epochs().await?;
-        for (id, (info, epoch)) in brokers {
-            self.add_live_broker(id, info, epoch).await;
+        for (id, broker) in snapshot.brokers {
+            self.add_live_broker(id, broker);
         }
         self.ctx.topic_ids.clear();
         self.ctx.assignments.clear();
         self.ctx.leaderships.clear();
         self.ctx.partition_states.clear();
         self.ctx.replica_states.clear();
-        for topic in self.zk.get_all_topics().await? {
-            self.load_topic(&topic).await?;
+        for (topic, data) in snapshot.topics {
+            self.load_topic(&topic, data).await?;
         }
         let all: Vec<_> = self.ctx.assignments.keys().cloned().collect();
         self.batch
@@ -429,84 +337,82 @@ impl Controller {
             .flat_map(|tp| self.ctx.replicas(tp).iter().map(move |r| (tp.clone(), *r)))
             .filter(|(_, r)| !self.ctx.is_live(*r))
             .collect();
-        self.dead_replicas_offline(dead).await?;
-        self.send_batch();
-        Ok(())
+        self.dead_replicas_offline(dead).await
     }
 
-    /// Reads a topic's assignment and partition states into the context,
-    /// and watches the topic for added partitions. A topic written without
-    /// an id (by a tool writing ZooKeeper itself, such as Kafka 2.8's
-    /// `kafka-topics --zookeeper`, or by a Kafka older than 2.8) gets one
-    /// written back, as Kafka's `processTopicIds` does.
-    async fn load_topic(&mut self, topic: &str) -> Result<(), ControllerError> {
-        let Some(mut assignment) = self.zk.get_topic_assignment(topic).await? else {
-            return Ok(());
-        };
+    /// Takes a topic into the context. A topic written without an id (by a
+    /// tool writing ZooKeeper itself, such as Kafka 2.8's `kafka-topics
+    /// --zookeeper`, or by a Kafka older than 2.8) gets one written back,
+    /// as Kafka's `processTopicIds` does.
+    async fn load_topic(
+        &mut self,
+        topic: &str,
+        data: TopicSnapshot,
+    ) -> Result<(), ControllerError> {
+        let TopicSnapshot {
+            mut assignment,
+            mut partition_states,
+        } = data;
         let topic_id = match assignment.topic_id {
             Some(id) => id,
             None => {
-                let id = gregor_protocol::id::Uuid::random();
+                let id = Uuid::random();
                 assignment.topic_id = Some(id);
-                match self
+                if !self
                     .zk
-                    .set_topic_assignment_fenced(topic, &assignment, self.ctx.epoch_zk_version)
-                    .await
+                    .set_topic_assignment(topic, assignment.clone())
+                    .await?
                 {
-                    Ok(()) => info!("topic {topic} has no id: gave it {id}"),
                     // Deleted meanwhile: the topic change that follows
                     // forgets it.
-                    Err(ZkError::UnknownTopic(_)) => return Ok(()),
-                    Err(e) => return Err(e.into()),
+                    return Ok(());
                 }
+                info!("topic {topic} has no id: gave it {id}");
                 id
             }
         };
         self.ctx.topic_ids.insert(topic.to_owned(), topic_id);
-        self.watch_topic(topic);
         for (partition, replicas) in assignment.partitions {
-            self.load_partition(TopicPartition::new(topic, partition), replicas)
-                .await?;
+            let state = partition_states.remove(&partition);
+            self.load_partition(TopicPartition::new(topic, partition), replicas, state);
         }
         Ok(())
     }
 
-    /// Reads one partition's state into the context: `New` (with `New`
-    /// replicas) if it has no state znode yet.
-    async fn load_partition(
+    /// Takes one partition into the context: New (with New replicas) if it
+    /// has no state znode yet, else Online or Offline by its leader, with
+    /// its replicas Online on live brokers and DeletionIneligible on dead
+    /// ones (Kafka's `initializePartitionState` and
+    /// `initializeReplicaState`).
+    fn load_partition(
         &mut self,
         tp: TopicPartition,
         replicas: Vec<BrokerId>,
-    ) -> Result<(), ControllerError> {
-        let (topic, partition) = (tp.topic.as_str(), tp.partition);
-        let state = match self.zk.get_partition_state(topic, partition).await? {
-            Some(v) => {
-                let online = self.ctx.is_live(v.value.leader);
-                self.ctx.leaderships.insert(
-                    tp.clone(),
-                    Leadership {
-                        state: v.value,
-                        zk_version: v.zk_version,
-                    },
-                );
-                if online {
-                    PartitionState::Online
-                } else {
-                    PartitionState::Offline
-                }
-            }
-            None => {
-                for r in &replicas {
-                    self.ctx
-                        .replica_states
-                        .insert((tp.clone(), *r), ReplicaState::New);
-                }
-                PartitionState::New
-            }
+        state: Option<Leadership>,
+    ) {
+        let Some(leadership) = state else {
+            self.ctx.move_partition(&tp, PartitionState::New);
+            let new: Vec<_> = replicas.iter().map(|r| (tp.clone(), *r)).collect();
+            self.ctx.assignments.insert(tp, replicas);
+            self.replicas_new(&new);
+            return;
+        };
+        let state = if self.ctx.is_live(leadership.state.leader) {
+            PartitionState::Online
+        } else {
+            PartitionState::Offline
         };
         self.ctx.partition_states.insert(tp.clone(), state);
+        self.ctx.leaderships.insert(tp.clone(), leadership);
+        for r in &replicas {
+            let state = if self.ctx.is_live(*r) {
+                ReplicaState::Online
+            } else {
+                ReplicaState::DeletionIneligible
+            };
+            self.ctx.initialize_replica(&tp, *r, state);
+        }
         self.ctx.assignments.insert(tp, replicas);
-        Ok(())
     }
 
     /// Partitions were added to `/brokers/topics/<t>` (by `kafka-topics
@@ -514,11 +420,15 @@ impl Controller {
     /// start them as a new topic's partitions are started (Kafka's
     /// `processPartitionModifications` → `onNewPartitionCreation`).
     /// Partitions of a topic queued for deletion are left alone.
-    async fn on_partition_modifications(&mut self, topic: &str) -> Result<(), ControllerError> {
+    async fn on_partition_modifications(
+        &mut self,
+        topic: &str,
+        assignment: Option<TopicAssignment>,
+    ) -> Result<(), ControllerError> {
         if !self.ctx.has_topic(topic) {
             return Ok(());
         }
-        let Some(assignment) = self.zk.get_topic_assignment(topic).await? else {
+        let Some(assignment) = assignment else {
             return Ok(());
         };
         let added: Vec<_> = assignment
@@ -544,61 +454,37 @@ impl Controller {
                     .filter(|r| live.contains(r))
                     .map(|r| (tp.clone(), *r)),
             );
-            self.load_partition(tp, replicas).await?;
+            let state = self.zk.read_partition_state(&tp).await?;
+            self.load_partition(tp, replicas, state);
         }
         self.elect_offline_partitions().await?;
         self.replicas_online(&online);
         Ok(())
     }
 
-    /// Starts following `/brokers/topics/<topic>` unless already done.
-    fn watch_topic(&mut self, topic: &str) {
-        if self.topic_watchers.contains_key(topic) {
-            return;
-        }
-        let owned = topic.to_owned();
-        let event = move || ControllerEvent::PartitionModifications(owned.clone());
-        let watcher = tokio::spawn(watch_loop(
-            self.zk.clone(),
-            paths::topic(topic),
-            Watch::Exists,
-            event,
-            self.events.clone(),
-        ));
-        self.topic_watchers.insert(topic.to_owned(), watcher);
-    }
-
-    /// Stops following topics the controller no longer knows (deleted).
-    fn unwatch_removed_topics(&mut self) {
-        let ctx = &self.ctx;
-        self.topic_watchers.retain(|topic, watcher| {
-            let keep = ctx.has_topic(topic);
-            if !keep {
-                watcher.abort();
-            }
-            keep
-        });
-    }
-
-    async fn add_live_broker(&mut self, id: BrokerId, info: BrokerInfo, epoch: i64) {
-        let endpoint = info
+    /// Registers a broker and opens its channel on the inter-broker listener.
+    fn add_live_broker(&mut self, id: BrokerId, broker: LiveBroker) {
+        let endpoint = broker
+            .info
             .endpoints
             .iter()
             .find(|e| e.listener_name == self.config.inter_broker_listener_name)
-            .or_else(|| info.endpoints.first());
+            .or_else(|| broker.info.endpoints.first());
         match endpoint {
-            Some(e) => {
-                let address = format!("{}:{}", e.host, e.port);
-                self.channel.add_broker(id, address).await;
-            }
+            Some(e) => self.zk.decide(Decision::ConnectBroker {
+                broker: id,
+                address: format!("{}:{}", e.host, e.port),
+            }),
             None => warn!("broker {id} registered without endpoints; it cannot be told anything"),
         }
-        self.ctx.live_brokers.insert(id, LiveBroker { info, epoch });
+        self.ctx.live_brokers.insert(id, broker);
     }
 
     /// Brokers joined, left or re-registered (Kafka's `processBrokerChange`).
-    async fn on_broker_change(&mut self) -> Result<(), ControllerError> {
-        let current = self.zk.get_all_brokers_with_epochs().await?;
+    async fn on_broker_change(
+        &mut self,
+        current: BTreeMap<BrokerId, LiveBroker>,
+    ) -> Result<(), ControllerError> {
         let known = self.ctx.live_or_shutting_down();
         let mut dead: BTreeSet<BrokerId> = known
             .iter()
@@ -606,13 +492,13 @@ impl Controller {
             .filter(|id| !current.contains_key(id))
             .collect();
         let mut new = BTreeSet::new();
-        for (id, (_, epoch)) in &current {
+        for (id, broker) in &current {
             match self.ctx.live_brokers.get(id) {
                 None => {
                     new.insert(*id);
                 }
                 // Restarted within its session timeout: a new incarnation.
-                Some(b) if b.epoch != *epoch => {
+                Some(b) if b.epoch != broker.epoch => {
                     dead.insert(*id);
                     new.insert(*id);
                 }
@@ -625,9 +511,9 @@ impl Controller {
         }
         if !new.is_empty() {
             info!("brokers joined: {new:?}");
-            for (id, (info, epoch)) in current {
+            for (id, broker) in current {
                 if new.contains(&id) {
-                    self.add_live_broker(id, info, epoch).await;
+                    self.add_live_broker(id, broker);
                 }
             }
             self.on_brokers_startup(&new).await?;
@@ -646,7 +532,7 @@ impl Controller {
         for id in dead {
             self.ctx.live_brokers.remove(id);
             self.ctx.shutting_down.remove(id);
-            self.channel.remove_broker(*id).await;
+            self.zk.decide(Decision::DisconnectBroker { broker: *id });
         }
         self.mark_leaderless_partitions_offline();
         self.elect_offline_partitions().await?;
@@ -677,11 +563,7 @@ impl Controller {
             .into_iter()
             .partition(|(tp, _)| self.ctx.is_being_deleted(tp));
         self.replicas_offline(&offline).await?;
-        for r in deleting {
-            self.ctx
-                .replica_states
-                .insert(r, ReplicaState::DeletionIneligible);
-        }
+        self.replicas_deletion_ineligible(&deleting);
         Ok(())
     }
 
@@ -718,8 +600,7 @@ impl Controller {
 
     /// Topics appeared in or vanished from `/brokers/topics` (Kafka's
     /// `processTopicChange` → `onNewPartitionCreation`).
-    async fn on_topic_change(&mut self) -> Result<(), ControllerError> {
-        let topics: BTreeSet<String> = self.zk.get_all_topics().await?.into_iter().collect();
+    async fn on_topic_change(&mut self, topics: BTreeSet<String>) -> Result<(), ControllerError> {
         let gone: Vec<String> = self
             .ctx
             .topic_ids
@@ -734,8 +615,11 @@ impl Controller {
             if self.ctx.has_topic(&topic) {
                 continue;
             }
+            let Some(data) = self.zk.read_topic(&topic).await? else {
+                continue;
+            };
             info!("new topic {topic}");
-            self.load_topic(&topic).await?;
+            self.load_topic(&topic, data).await?;
             let partitions = self.ctx.partitions_of(&topic);
             // Partitions already in ZooKeeper (written by a controller
             // that died) are taken as they are.
@@ -751,10 +635,25 @@ impl Controller {
         Ok(())
     }
 
+    /// Kafka's `processTopicUncleanLeaderElectionEnable`: the topic's
+    /// partitions without a leader try again, reading its new overrides.
+    async fn on_topic_config_change(&mut self, topic: &str) -> Result<(), ControllerError> {
+        let leaderless: Vec<_> = self
+            .ctx
+            .partitions_needing_leader()
+            .into_iter()
+            .filter(|tp| tp.topic == topic)
+            .collect();
+        self.elect_leaders(leaderless).await
+    }
+
     /// `/admin/preferred_replica_election` appeared: move leadership back
     /// to each listed partition's first replica, then remove the request.
-    async fn on_preferred_replica_election(&mut self) -> Result<(), ControllerError> {
-        let Some(partitions) = self.zk.get_preferred_replica_election().await? else {
+    async fn on_preferred_replica_election(
+        &mut self,
+        partitions: Option<Vec<ZkTopicPartition>>,
+    ) -> Result<(), ControllerError> {
+        let Some(partitions) = partitions else {
             return Ok(());
         };
         info!(
@@ -767,10 +666,7 @@ impl Controller {
                 self.elect(&tp, ElectionStrategy::PreferredReplica).await?;
             }
         }
-        self.zk
-            .delete_fenced(paths::PREFERRED_REPLICA_ELECTION, self.ctx.epoch_zk_version)
-            .await?;
-        Ok(())
+        self.zk.delete(paths::PREFERRED_REPLICA_ELECTION).await
     }
 
     /// Whether `tp` exists, is not being deleted and is led by someone other
@@ -814,8 +710,10 @@ impl Controller {
 
     /// Leaders changed some ISRs: refresh those partitions from ZooKeeper
     /// and tell every broker (Kafka's `processIsrChangeNotification`).
-    async fn on_isr_change_notification(&mut self) -> Result<(), ControllerError> {
-        let notifications = self.zk.get_isr_change_notifications().await?;
+    async fn on_isr_change_notification(
+        &mut self,
+        notifications: Vec<(String, Vec<ZkTopicPartition>)>,
+    ) -> Result<(), ControllerError> {
         let mut changed = BTreeSet::new();
         for (_, partitions) in &notifications {
             for p in partitions {
@@ -832,9 +730,7 @@ impl Controller {
         self.batch
             .update_metadata(self.ctx.live_or_shutting_down(), changed);
         for (path, _) in notifications {
-            self.zk
-                .delete_fenced(&path, self.ctx.epoch_zk_version)
-                .await?;
+            self.zk.delete(&path).await?;
         }
         // A reassignment completes when its new replicas joined the ISR.
         self.complete_caught_up_reassignments().await
@@ -880,97 +776,5 @@ impl Controller {
             .into_iter()
             .filter(|tp| self.ctx.replicas(tp).len() > 1)
             .collect()))
-    }
-
-    /// One watcher task per znode the controller follows.
-    fn start_watchers(&mut self, events: &mpsc::UnboundedSender<ControllerEvent>) {
-        let watches: [WatchSpec; 6] = [
-            (
-                paths::BROKER_IDS,
-                || ControllerEvent::BrokerChange,
-                Watch::Children,
-            ),
-            (
-                paths::BROKER_TOPICS,
-                || ControllerEvent::TopicChange,
-                Watch::Children,
-            ),
-            (
-                paths::DELETE_TOPICS,
-                || ControllerEvent::TopicDeletion,
-                Watch::Children,
-            ),
-            (
-                paths::ISR_CHANGE_NOTIFICATION,
-                || ControllerEvent::IsrChangeNotification,
-                Watch::Children,
-            ),
-            (
-                paths::PREFERRED_REPLICA_ELECTION,
-                || ControllerEvent::PreferredReplicaElection,
-                Watch::Exists,
-            ),
-            (
-                paths::REASSIGN_PARTITIONS,
-                || ControllerEvent::PartitionReassignment,
-                Watch::Exists,
-            ),
-        ];
-        for (path, event, kind) in watches {
-            let zk = self.zk.clone();
-            let events = events.clone();
-            self.watchers.push(tokio::spawn(watch_loop(
-                zk,
-                path.to_owned(),
-                kind,
-                event,
-                events,
-            )));
-        }
-    }
-}
-
-/// A znode to follow, the event its changes raise, and how to watch it.
-type WatchSpec = (&'static str, fn() -> ControllerEvent, Watch);
-
-#[derive(Debug, Clone, Copy)]
-enum Watch {
-    Children,
-    Exists,
-}
-
-/// Sets the watch, queues `event` (so a change between two watches is
-/// never missed), waits for the watch to fire, and again — until the
-/// session ends or the controller stops.
-async fn watch_loop(
-    zk: KafkaZkClient,
-    path: String,
-    kind: Watch,
-    event: impl Fn() -> ControllerEvent,
-    events: mpsc::UnboundedSender<ControllerEvent>,
-) {
-    loop {
-        let watcher = match kind {
-            Watch::Children => zk.watch_children(&path).await,
-            Watch::Exists => zk.watch_exists(&path).await,
-        };
-        let watcher = match watcher {
-            Ok(w) => w,
-            Err(e) => {
-                if zk.state().is_terminated() {
-                    return;
-                }
-                warn!("cannot watch {path}: {e}; retrying");
-                tokio::time::sleep(WATCH_RETRY_BACKOFF).await;
-                continue;
-            }
-        };
-        if events.send(event()).is_err() {
-            return;
-        }
-        let fired = watcher.changed().await;
-        if fired.event_type == EventType::Session && fired.session_state.is_terminated() {
-            return;
-        }
     }
 }

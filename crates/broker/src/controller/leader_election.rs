@@ -6,6 +6,9 @@
 //! leader, and every strategy scans it in order, so leadership returns to
 //! the same brokers after failures and stays spread as the assignment
 //! spread it.
+//!
+//! Owns: the election rules. Must not depend on: the context, ZooKeeper,
+//! tokio or sockets.
 
 use std::collections::BTreeSet;
 

@@ -12,22 +12,30 @@
 //!    the target, leadership moves if the leader is not a target replica,
 //!    the removed replicas are stopped and deleted, and the partition is
 //!    taken out of `/admin/reassign_partitions` (deleted when empty).
+//!
+//! Owns: the reassignment handlers. Must not depend on: tokio, the
+//! ZooKeeper client, sockets.
 
 use std::collections::BTreeMap;
 
 use log::{info, warn};
 
-use super::context::{Reassignment, ReplicaState};
-use super::kafka_controller::{Controller, ControllerError};
+use super::context::Reassignment;
+use super::kafka_controller::Controller;
 use super::leader_election::ElectionStrategy;
+use super::port::ControllerError;
+use super::replica_state_machine::ReplicaState;
 use gregor_protocol::TopicPartition;
 use gregor_zk::data::{PartitionReassignment, TopicAssignment};
 
 impl Controller {
     /// Starts the reassignments newly listed in `/admin/reassign_partitions`
     /// and completes those already caught up.
-    pub(super) async fn on_partition_reassignment(&mut self) -> Result<(), ControllerError> {
-        let Some(requested) = self.zk.get_partition_reassignment().await? else {
+    pub(super) async fn on_partition_reassignment(
+        &mut self,
+        requested: Option<Vec<PartitionReassignment>>,
+    ) -> Result<(), ControllerError> {
+        let Some(requested) = requested else {
             return Ok(());
         };
         for request in requested {
@@ -66,17 +74,14 @@ impl Controller {
                 continue;
             }
             self.bump_leader_epoch(&tp).await?;
-            let new_replicas: Vec<_> = adding
+            let new_replicas: Vec<_> = adding.into_iter().map(|r| (tp.clone(), r)).collect();
+            self.replicas_new(&new_replicas);
+            // Replicas on brokers that died meanwhile come online with them.
+            let live: Vec<_> = new_replicas
                 .into_iter()
-                .filter(|r| self.ctx.is_live(*r))
-                .map(|r| (tp.clone(), r))
+                .filter(|(_, r)| self.ctx.is_live(*r))
                 .collect();
-            for replica in &new_replicas {
-                self.ctx
-                    .replica_states
-                    .insert(replica.clone(), ReplicaState::New);
-            }
-            self.replicas_online(&new_replicas);
+            self.replicas_online(&live);
         }
         self.complete_caught_up_reassignments().await
     }
@@ -123,10 +128,7 @@ impl Controller {
                 replicas: r.target.clone(),
             })
             .collect();
-        self.zk
-            .set_partition_reassignment_fenced(remaining, self.ctx.epoch_zk_version)
-            .await?;
-        Ok(())
+        self.zk.set_partition_reassignment(remaining).await
     }
 
     async fn complete_reassignment(&mut self, tp: &TopicPartition) -> Result<(), ControllerError> {
@@ -152,8 +154,15 @@ impl Controller {
             .collect();
         self.replicas_offline(&removed).await?;
         self.replicas_deletion_started(&removed);
-        for replica in &removed {
-            self.ctx.replica_states.remove(replica);
+        // Kafka does not wait for the StopReplica answers either.
+        for (tp, broker) in &removed {
+            if self
+                .ctx
+                .move_replica(tp, *broker, ReplicaState::DeletionSuccessful)
+            {
+                self.ctx
+                    .move_replica(tp, *broker, ReplicaState::NonExistent);
+            }
         }
         self.write_topic_assignment(&tp.topic).await?;
         self.batch
@@ -187,9 +196,11 @@ impl Controller {
         let mut assignment = TopicAssignment::new(topic_id, partitions);
         assignment.adding_replicas = adding;
         assignment.removing_replicas = removing;
+        // A topic deleted meanwhile is forgotten by the topic change that
+        // follows.
         self.zk
-            .set_topic_assignment_fenced(topic, &assignment, self.ctx.epoch_zk_version)
-            .await?;
-        Ok(())
+            .set_topic_assignment(topic, assignment)
+            .await
+            .map(drop)
     }
 }

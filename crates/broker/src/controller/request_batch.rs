@@ -3,24 +3,29 @@
 //! StopReplica and one UpdateMetadata per broker (Kafka's
 //! `ControllerBrokerRequestBatch`). Batching keeps a broker failure that
 //! moves hundreds of leaderships to a handful of requests.
+//!
+//! Owns: building the controller's requests from the context, and the
+//! request and response types the channel carries. Must not depend on:
+//! tokio, the ZooKeeper client, sockets.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::channel::{ControllerChannelManager, ControllerRequest};
 use super::context::ControllerContext;
 use gregor_protocol::api::leader_and_isr::{
-    LeaderAndIsrLiveLeader, LeaderAndIsrPartitionState, LeaderAndIsrRequest, LeaderAndIsrTopicState,
+    LeaderAndIsrLiveLeader, LeaderAndIsrPartitionState, LeaderAndIsrRequest, LeaderAndIsrResponse,
+    LeaderAndIsrTopicState,
 };
 use gregor_protocol::api::stop_replica::{
-    StopReplicaPartitionState, StopReplicaRequest, StopReplicaTopicState,
+    StopReplicaPartitionState, StopReplicaRequest, StopReplicaResponse, StopReplicaTopicState,
 };
 use gregor_protocol::api::update_metadata::{
     UpdateMetadataBroker, UpdateMetadataEndpoint, UpdateMetadataPartitionState,
-    UpdateMetadataRequest, UpdateMetadataTopicState,
+    UpdateMetadataRequest, UpdateMetadataResponse, UpdateMetadataTopicState,
 };
 use gregor_protocol::BrokerId;
 use gregor_protocol::TopicPartition;
 use gregor_protocol::Uuid;
+use gregor_protocol::{ApiKey, Message};
 
 /// Kafka's `LeaderAndIsr.LeaderDuringDelete`: the leader UpdateMetadata
 /// names for a partition whose topic is being deleted, telling brokers to
@@ -31,6 +36,33 @@ pub const LEADER_DURING_DELETE: i32 = -2;
 pub const EPOCH_DURING_DELETE: i32 = -2;
 /// Kafka's `LeaderAndIsr.NoEpoch`: StopReplica without a leader epoch check.
 const NO_EPOCH: i32 = -1;
+
+/// A request from the controller to one broker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ControllerRequest {
+    LeaderAndIsr(LeaderAndIsrRequest),
+    UpdateMetadata(UpdateMetadataRequest),
+    StopReplica(StopReplicaRequest),
+}
+
+/// A broker's answer to a [`ControllerRequest`] of the same variant.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ControllerResponse {
+    LeaderAndIsr(LeaderAndIsrResponse),
+    UpdateMetadata(UpdateMetadataResponse),
+    StopReplica(StopReplicaResponse),
+}
+
+impl ControllerRequest {
+    /// The request's API.
+    pub fn api_key(&self) -> ApiKey {
+        match self {
+            ControllerRequest::LeaderAndIsr(_) => LeaderAndIsrRequest::API_KEY,
+            ControllerRequest::UpdateMetadata(_) => UpdateMetadataRequest::API_KEY,
+            ControllerRequest::StopReplica(_) => StopReplicaRequest::API_KEY,
+        }
+    }
+}
 
 /// The requests one event produced, not yet sent.
 #[derive(Debug, Default)]
@@ -80,27 +112,30 @@ impl RequestBatch {
         self.update_metadata_partitions.extend(partitions);
     }
 
-    /// Builds and enqueues every request, leaving the batch empty. Brokers
+    /// Builds every request, leaving the batch empty: per broker one
+    /// LeaderAndIsr, then one UpdateMetadata, then one StopReplica. Brokers
     /// that are no longer live are skipped (their channel is gone).
-    pub fn send(&mut self, ctx: &ControllerContext, channel: &ControllerChannelManager) {
+    pub fn drain(&mut self, ctx: &ControllerContext) -> Vec<(BrokerId, ControllerRequest)> {
+        let mut requests = Vec::new();
         for (broker, partitions) in std::mem::take(&mut self.leader_and_isr) {
             if let Some(request) = leader_and_isr_request(ctx, broker, &partitions) {
-                channel.send(broker, ControllerRequest::LeaderAndIsr(request));
+                requests.push((broker, ControllerRequest::LeaderAndIsr(request)));
             }
         }
         let partitions = std::mem::take(&mut self.update_metadata_partitions);
         for broker in std::mem::take(&mut self.update_metadata_brokers) {
             if ctx.is_live(broker) {
                 let request = update_metadata_request(ctx, broker, &partitions);
-                channel.send(broker, ControllerRequest::UpdateMetadata(request));
+                requests.push((broker, ControllerRequest::UpdateMetadata(request)));
             }
         }
         for (broker, partitions) in std::mem::take(&mut self.stop_replica) {
             if ctx.is_live(broker) {
                 let request = stop_replica_request(ctx, broker, &partitions);
-                channel.send(broker, ControllerRequest::StopReplica(request));
+                requests.push((broker, ControllerRequest::StopReplica(request)));
             }
         }
+        requests
     }
 }
 
@@ -289,7 +324,6 @@ fn stop_replica_request(
 mod tests {
     use super::*;
     use crate::controller::context::{Leadership, LiveBroker};
-    use gregor_protocol::id::Uuid;
     use gregor_zk::data::{BrokerInfo, EndPoint, LeaderIsrAndControllerEpoch, SecurityProtocol};
 
     fn broker(id: BrokerId, epoch: i64) -> LiveBroker {

@@ -7,11 +7,16 @@
 //! znodes go: `/brokers/topics/<t>` with its partition states,
 //! `/config/topics/<t>`, and finally the marker. A replica on a dead broker
 //! keeps the deletion waiting until that broker returns, as in Kafka.
+//!
+//! Owns: the deletion handlers. Must not depend on: tokio, the ZooKeeper
+//! client, sockets.
 
 use log::{info, warn};
 
-use super::context::ReplicaState;
-use super::kafka_controller::{Controller, ControllerError};
+use super::kafka_controller::Controller;
+use super::partition_state_machine::PartitionState;
+use super::port::ControllerError;
+use super::replica_state_machine::ReplicaState;
 use gregor_protocol::api::stop_replica::StopReplicaResponse;
 use gregor_protocol::BrokerId;
 use gregor_protocol::ErrorCode;
@@ -22,15 +27,16 @@ impl Controller {
     /// Reads `/admin/delete_topics` and queues its topics. With
     /// `delete.topic.enable=false` the markers are removed unread, as Kafka
     /// does; markers of unknown topics are removed too.
-    pub(super) async fn on_topic_deletion_request(&mut self) -> Result<(), ControllerError> {
-        for topic in self.zk.get_topics_marked_for_deletion().await? {
+    pub(super) async fn on_topic_deletion_request(
+        &mut self,
+        marked: Vec<String>,
+    ) -> Result<(), ControllerError> {
+        for topic in marked {
             if !self.config.delete_topic_enable || !self.ctx.has_topic(&topic) {
                 if self.config.delete_topic_enable {
                     warn!("ignoring deletion of unknown topic {topic}");
                 }
-                self.zk
-                    .delete_fenced(&paths::delete_topic(&topic), self.ctx.epoch_zk_version)
-                    .await?;
+                self.zk.delete(&paths::delete_topic(&topic)).await?;
                 continue;
             }
             if self.ctx.topics_to_delete.insert(topic.clone()) {
@@ -46,10 +52,11 @@ impl Controller {
         let topics: Vec<String> = self.ctx.topics_to_delete.iter().cloned().collect();
         for topic in topics {
             let replicas = self.replicas_of_topic(&topic);
-            let state = |r: &(TopicPartition, BrokerId)| self.ctx.replica_states.get(r).copied();
+            let state =
+                |(tp, broker): &(TopicPartition, BrokerId)| self.ctx.replica_state(tp, *broker);
             if replicas
                 .iter()
-                .all(|r| state(r) == Some(ReplicaState::DeletionSuccessful))
+                .all(|r| state(r) == ReplicaState::DeletionSuccessful)
             {
                 self.complete_deletion(&topic).await?;
                 continue;
@@ -61,7 +68,7 @@ impl Controller {
                 .filter(|r| {
                     !matches!(
                         state(r),
-                        Some(ReplicaState::DeletionStarted | ReplicaState::DeletionSuccessful)
+                        ReplicaState::DeletionStarted | ReplicaState::DeletionSuccessful
                     ) && self.ctx.is_live(r.1)
                 })
                 .cloned()
@@ -75,13 +82,11 @@ impl Controller {
                 .update_metadata(self.ctx.live_or_shutting_down(), partitions);
             self.replicas_offline(&to_start).await?;
             self.replicas_deletion_started(&to_start);
-            for r in &replicas {
-                if !self.ctx.is_live(r.1) {
-                    self.ctx
-                        .replica_states
-                        .insert(r.clone(), ReplicaState::DeletionIneligible);
-                }
-            }
+            let on_dead_brokers: Vec<_> = replicas
+                .into_iter()
+                .filter(|r| !self.ctx.is_live(r.1))
+                .collect();
+            self.replicas_deletion_ineligible(&on_dead_brokers);
         }
         Ok(())
     }
@@ -95,14 +100,12 @@ impl Controller {
         let request_failed = response.error_code != ErrorCode::NONE.code();
         for p in response.partition_errors {
             let tp = TopicPartition::new(p.topic_name, p.partition_index);
-            let key = (tp, broker);
-            if self.ctx.replica_states.get(&key) != Some(&ReplicaState::DeletionStarted) {
+            if self.ctx.replica_state(&tp, broker) != ReplicaState::DeletionStarted {
                 continue;
             }
             let state = if request_failed || p.error_code != ErrorCode::NONE.code() {
                 warn!(
-                    "broker {broker} could not delete {}: error {}",
-                    key.0,
+                    "broker {broker} could not delete {tp}: error {}",
                     if request_failed {
                         response.error_code
                     } else {
@@ -113,7 +116,7 @@ impl Controller {
             } else {
                 ReplicaState::DeletionSuccessful
             };
-            self.ctx.replica_states.insert(key, state);
+            self.ctx.move_replica(&tp, broker, state);
         }
         self.resume_deletions().await
     }
@@ -134,9 +137,19 @@ impl Controller {
     }
 
     /// All replicas are gone: removes the topic's znodes, marker last (so a
-    /// controller failing over in between finishes the job).
+    /// controller failing over in between finishes the job), and its
+    /// partitions and replicas leave the state machines (Kafka's
+    /// `completeDeleteTopic`).
     async fn complete_deletion(&mut self, topic: &str) -> Result<(), ControllerError> {
         self.zk.delete_topic_znodes(topic).await?;
+        for (tp, broker) in self.replicas_of_topic(topic) {
+            self.ctx
+                .move_replica(&tp, broker, ReplicaState::NonExistent);
+        }
+        for tp in self.ctx.partitions_of(topic) {
+            self.ctx.move_partition(&tp, PartitionState::Offline);
+            self.ctx.move_partition(&tp, PartitionState::NonExistent);
+        }
         self.ctx.remove_topic(topic);
         info!("topic {topic} deleted");
         Ok(())
