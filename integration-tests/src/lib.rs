@@ -60,3 +60,9 @@ pub fn repo_root() -> &'static Path {
 pub fn clients_dir() -> PathBuf {
     repo_root().join("integration-tests/clients")
 }
+
+// zookeeper-client runs its session task through `spawns`; linking `spawns`
+// with its tokio feature routes that task onto the tokio runtime of the
+// tests that talk to ZooKeeper with zookeeper-client directly (without it
+// `connect` panics with "no spawner").
+use spawns as _;
