@@ -18,7 +18,7 @@ const ZOOKEEPER_CONNECTION_TIMEOUT: Duration = Duration::from_millis(18_000);
 
 /// `gregor cluster`.
 #[derive(Args, Debug)]
-pub struct ClusterArgs {
+pub(crate) struct ClusterArgs {
     #[command(flatten)]
     connect: ConnectArgs,
     #[command(subcommand)]
@@ -42,7 +42,7 @@ enum ClusterCommand {
 }
 
 /// Runs `gregor cluster ...`.
-pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     match args.command {
         ClusterCommand::Brokers => {
             let cluster = args.connect.admin().await?.describe_cluster().await?;

@@ -35,7 +35,7 @@ const POLL_TIMEOUT: Duration = Duration::from_millis(500);
 
 #[derive(Args, Debug)]
 #[command(group(ArgGroup::new("start").args(["from_beginning", "offset", "timestamp"])))]
-pub struct ConsumeArgs {
+pub(crate) struct ConsumeArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
     /// The topic to read.
@@ -97,7 +97,7 @@ pub struct ConsumeArgs {
 
 /// Where `--offset` starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StartOffset {
+pub(crate) enum StartOffset {
     Earliest,
     Latest,
     At(i64),
@@ -126,7 +126,7 @@ fn usage_error(message: &str) -> ! {
     clap::Error::raw(ErrorKind::ArgumentConflict, format!("{message}\n")).exit()
 }
 
-pub async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     let positioned = args.offset.is_some() || args.timestamp.is_some();
     if args.group.is_some() && args.partition.is_none() && positioned {
         usage_error("--offset and --timestamp need --partition when --group is given");

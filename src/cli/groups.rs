@@ -18,7 +18,7 @@ use super::ConnectArgs;
 
 /// `gregor groups`.
 #[derive(Args, Debug)]
-pub struct GroupsArgs {
+pub(crate) struct GroupsArgs {
     #[command(flatten)]
     connect: ConnectArgs,
     #[command(subcommand)]
@@ -85,7 +85,7 @@ struct ResetTarget {
 }
 
 /// Runs `gregor groups ...`.
-pub async fn run(args: GroupsArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: GroupsArgs) -> anyhow::Result<()> {
     let mut admin = args.connect.admin().await?;
     match args.command {
         GroupsCommand::List => {

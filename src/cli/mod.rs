@@ -10,17 +10,17 @@ use clap::Args;
 use gregor_client::admin::AdminClient;
 use gregor_client::{ClientConfig, NetworkClient};
 
-pub mod cluster;
-pub mod consume;
-pub mod groups;
+pub(crate) mod cluster;
+pub(crate) mod consume;
+pub(crate) mod groups;
 mod output;
-pub mod perf;
-pub mod produce;
-pub mod topics;
+pub(crate) mod perf;
+pub(crate) mod produce;
+pub(crate) mod topics;
 
 /// Where the cluster is.
 #[derive(Args, Debug, Clone)]
-pub struct ConnectArgs {
+pub(crate) struct ConnectArgs {
     /// Comma-separated `host:port` list of brokers to bootstrap from
     /// (Kafka's `bootstrap.servers`).
     #[arg(
@@ -36,18 +36,18 @@ pub struct ConnectArgs {
 
 impl ConnectArgs {
     /// The client configuration these arguments describe.
-    pub fn client_config(&self) -> ClientConfig {
+    pub(crate) fn client_config(&self) -> ClientConfig {
         ClientConfig::new(&self.bootstrap_server)
     }
 
     /// Connects to the cluster; when no bootstrap server answers the error
     /// names each address and why it failed.
-    pub async fn connect(&self) -> anyhow::Result<NetworkClient> {
+    pub(crate) async fn connect(&self) -> anyhow::Result<NetworkClient> {
         Ok(NetworkClient::connect(self.client_config()).await?)
     }
 
     /// An admin client of the cluster.
-    pub async fn admin(&self) -> anyhow::Result<AdminClient> {
+    pub(crate) async fn admin(&self) -> anyhow::Result<AdminClient> {
         Ok(AdminClient::new(self.connect().await?))
     }
 }

@@ -7,7 +7,7 @@ use std::io::{self, Write as _};
 
 /// Writes `text` to stdout. A closed pipe ends the output quietly, as with
 /// Kafka's tools; other write errors are returned.
-pub fn print(text: &str) -> io::Result<()> {
+pub(super) fn print(text: &str) -> io::Result<()> {
     let mut stdout = io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())
@@ -20,24 +20,24 @@ pub fn print(text: &str) -> io::Result<()> {
 
 /// A table: a header row of upper-case names, then one row per item, each
 /// column as wide as its widest cell, columns separated by a space.
-pub struct Table {
+pub(super) struct Table {
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
-    pub fn new(header: &[&str]) -> Table {
+    pub(super) fn new(header: &[&str]) -> Table {
         Table {
             rows: vec![header.iter().map(|h| (*h).to_owned()).collect()],
         }
     }
 
-    pub fn row(&mut self, cells: Vec<String>) {
+    pub(super) fn row(&mut self, cells: Vec<String>) {
         self.rows.push(cells);
     }
 
     /// The table as text, every line ending in a newline; no trailing
     /// spaces.
-    pub fn render(&self) -> String {
+    pub(super) fn render(&self) -> String {
         let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
         let widths: Vec<usize> = (0..columns)
             .map(|c| {

@@ -18,7 +18,7 @@ use super::ConnectArgs;
 
 /// The producer settings both `produce` and `perf produce` take.
 #[derive(Args, Debug, Clone)]
-pub struct ProducerArgs {
+pub(crate) struct ProducerArgs {
     /// Acknowledgements to wait for (Kafka's `acks`): all (= -1), 1 or 0.
     #[arg(long, default_value_t = Acks::Leader, value_name = "all|1|0|-1")]
     pub acks: Acks,
@@ -35,7 +35,7 @@ pub struct ProducerArgs {
 
 impl ProducerArgs {
     /// The producer configuration: Kafka 2.8's defaults but for these.
-    pub fn config(&self, connect: &ConnectArgs) -> ProducerConfig {
+    pub(crate) fn config(&self, connect: &ConnectArgs) -> ProducerConfig {
         let mut config = ProducerConfig::with_client(connect.client_config());
         config.acks = self.acks;
         config.compression = self.compression;
@@ -46,7 +46,7 @@ impl ProducerArgs {
 }
 
 #[derive(Args, Debug)]
-pub struct ProduceArgs {
+pub(crate) struct ProduceArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
     /// Topic to send to.
@@ -81,7 +81,7 @@ struct Failures {
     first: Option<ProduceError>,
 }
 
-pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: ProduceArgs) -> anyhow::Result<()> {
     let producer = Producer::connect(args.producer.config(&args.connect)).await?;
     let headers: Vec<(String, Option<Bytes>)> = args
         .headers

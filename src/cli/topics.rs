@@ -18,7 +18,7 @@ use super::ConnectArgs;
 
 /// `gregor topics`.
 #[derive(Args, Debug)]
-pub struct TopicsArgs {
+pub(crate) struct TopicsArgs {
     #[command(flatten)]
     connect: ConnectArgs,
     #[command(subcommand)]
@@ -99,7 +99,7 @@ struct AlterArgs {
 }
 
 /// Runs `gregor topics ...`.
-pub async fn run(args: TopicsArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: TopicsArgs) -> anyhow::Result<()> {
     let mut admin = args.connect.admin().await?;
     match args.command {
         TopicsCommand::Create(create) => create_topic(&mut admin, create).await,

@@ -13,31 +13,31 @@ use super::codec::Message;
 use crate::Uuid;
 
 /// A deterministic generator, seeded by proptest.
-pub struct Gen(SmallRng);
+pub(crate) struct Gen(SmallRng);
 
 impl Gen {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Gen(SmallRng::seed_from_u64(seed))
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0.next_u64()
     }
 
     /// A number below `n` (n > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.0.random_range(0..n)
     }
 
     /// True one time in `n`.
-    pub fn one_in(&mut self, n: u64) -> bool {
+    pub(crate) fn one_in(&mut self, n: u64) -> bool {
         self.below(n) == 0
     }
 }
 
 /// A random value valid in `version`; `nullable` says whether `None` may be
 /// produced for an `Option`.
-pub trait Random: Sized {
+pub(crate) trait Random: Sized {
     fn random(g: &mut Gen, version: i16, nullable: bool) -> Self;
 }
 
@@ -125,7 +125,7 @@ fn runner() -> TestRunner {
 
 /// For every version of `M`: a random value encodes, decodes to itself, and
 /// re-encodes to the same bytes; and `M`'s flexible versions are its API's.
-pub fn check_round_trip<M: Message + Random + std::fmt::Debug + PartialEq>() {
+pub(crate) fn check_round_trip<M: Message + Random + std::fmt::Debug + PartialEq>() {
     // The body's flexibility must agree with the header's, which is decided
     // from the API key alone.
     assert_eq!(
@@ -151,7 +151,7 @@ pub fn check_round_trip<M: Message + Random + std::fmt::Debug + PartialEq>() {
 
 /// For every version of `M`: decoding arbitrary bytes, and every truncation
 /// of a valid encoding, returns (an error or a value) without panicking.
-pub fn check_decode_never_panics<M: Message + Random>() {
+pub(crate) fn check_decode_never_panics<M: Message + Random>() {
     for version in M::VERSIONS {
         runner()
             .run(
@@ -188,7 +188,7 @@ pub fn check_decode_never_panics<M: Message + Random>() {
 /// DescribeConfigs v0, ...). Those versions cannot be checked here; the API's
 /// module pins them with known-bytes tests instead. Returns the versions that
 /// were checked, and fails if there were none.
-pub fn check_against_kafka_protocol<M, K>(to_theirs: impl Fn(&M) -> K) -> RangeInclusive<i16>
+pub(crate) fn check_against_kafka_protocol<M, K>(to_theirs: impl Fn(&M) -> K) -> RangeInclusive<i16>
 where
     M: Message + Random + std::fmt::Debug + PartialEq,
     K: kafka_protocol::protocol::Message
@@ -232,7 +232,7 @@ where
 /// Checks that a byte field (a records blob above all) of `value` survives
 /// `version` byte for byte, and that decoding hands it out as a slice of the
 /// frame rather than a copy. `get` picks the field out of a message.
-pub fn check_bytes_zero_copy<M: Message + std::fmt::Debug + PartialEq>(
+pub(crate) fn check_bytes_zero_copy<M: Message + std::fmt::Debug + PartialEq>(
     value: &M,
     version: i16,
     get: impl Fn(&M) -> Option<&Bytes>,
@@ -260,7 +260,7 @@ pub fn check_bytes_zero_copy<M: Message + std::fmt::Debug + PartialEq>(
 
 /// Checks that `value` encodes in `version` to exactly `bytes` (built by
 /// hand from the spec) and that `bytes` decode back to `value`.
-pub fn check_known_bytes<M: Message + std::fmt::Debug + PartialEq>(
+pub(crate) fn check_known_bytes<M: Message + std::fmt::Debug + PartialEq>(
     value: &M,
     version: i16,
     bytes: &[u8],
@@ -273,7 +273,7 @@ pub fn check_known_bytes<M: Message + std::fmt::Debug + PartialEq>(
 }
 
 /// A `kafka-protocol` string.
-pub fn str_bytes(s: &str) -> kafka_protocol::protocol::StrBytes {
+pub(crate) fn str_bytes(s: &str) -> kafka_protocol::protocol::StrBytes {
     kafka_protocol::protocol::StrBytes::from_string(s.to_owned())
 }
 

@@ -1,4 +1,4 @@
 //! Helpers shared by the ZooKeeper client tests; each test crate uses a subset.
 #![allow(dead_code)]
 
-pub mod zk;
+pub(crate) mod zk;

@@ -11,37 +11,37 @@ use nix::unistd::Pid;
 use serde_json::Value;
 
 /// Session timeout of the clients these tests open.
-pub const SESSION_TIMEOUT: Duration = Duration::from_secs(6);
+pub(crate) const SESSION_TIMEOUT: Duration = Duration::from_secs(6);
 /// Bound on every wait in these tests.
-pub const DEADLINE: Duration = Duration::from_secs(30);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
 
 /// A standalone ZooKeeper, killed on drop, with gregor's chroot.
-pub struct Zk(ZooKeeper);
+pub(crate) struct Zk(ZooKeeper);
 
 impl Zk {
-    pub fn start() -> Zk {
+    pub(crate) fn start() -> Zk {
         Zk(ZooKeeper::start_standalone().expect("start ZooKeeper"))
     }
 
     /// Sends SIGSTOP / SIGCONT to the server, to freeze it past a session
     /// timeout and let it go again.
-    pub fn signal(&self, signal: Signal) {
+    pub(crate) fn signal(&self, signal: Signal) {
         let pid = self.0.pid(0).expect("ZooKeeper is running");
         kill(Pid::from_raw(pid as i32), signal).expect("signal ZooKeeper");
     }
 
     /// `host:port` without the chroot.
-    pub fn hosts(&self) -> String {
+    pub(crate) fn hosts(&self) -> String {
         self.0.connect_string()
     }
 
     /// `host:port/gregor`, as a broker's `zookeeper.connect`.
-    pub fn connect_string(&self) -> String {
+    pub(crate) fn connect_string(&self) -> String {
         format!("{}/gregor", self.hosts())
     }
 
     /// A connected client with Kafka's persistent paths created.
-    pub async fn client(&self) -> KafkaZkClient {
+    pub(crate) async fn client(&self) -> KafkaZkClient {
         let client = KafkaZkClient::connect(&self.connect_string(), SESSION_TIMEOUT)
             .await
             .expect("connect");
@@ -53,20 +53,20 @@ impl Zk {
     }
 
     /// A client outside the chroot, to see what an operator's zkCli sees.
-    pub async fn root_client(&self) -> zookeeper_client::Client {
+    pub(crate) async fn root_client(&self) -> zookeeper_client::Client {
         zookeeper_client::Client::connect(&self.hosts())
             .await
             .expect("connect")
     }
 }
 
-pub async fn json_at(root: &zookeeper_client::Client, path: &str) -> Value {
+pub(crate) async fn json_at(root: &zookeeper_client::Client, path: &str) -> Value {
     let (data, _) = root.get_data(path).await.expect("znode exists");
     serde_json::from_slice(&data).expect("znode holds JSON")
 }
 
 /// Polls `condition` until it holds or [`DEADLINE`] passes.
-pub async fn eventually<F, Fut>(what: &str, mut condition: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, mut condition: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

@@ -21,7 +21,7 @@ use super::stats::Stats;
 use crate::cli::ConnectArgs;
 
 #[derive(Args, Debug)]
-pub struct PerfConsumeArgs {
+pub(crate) struct PerfConsumeArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
     /// The topic to read.
@@ -44,7 +44,7 @@ pub struct PerfConsumeArgs {
     pub consumer_properties: Vec<String>,
 }
 
-pub async fn run(args: PerfConsumeArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: PerfConsumeArgs) -> anyhow::Result<()> {
     let mut config = ConsumerConfig::with_client(args.connect.client_config());
     config.client.client_id = "gregor-perf-consumer".into();
     config.group_id = args.group.clone();

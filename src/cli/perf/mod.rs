@@ -4,12 +4,12 @@
 
 use clap::Subcommand;
 
-pub mod consume;
-pub mod produce;
-pub mod stats;
+pub(crate) mod consume;
+pub(crate) mod produce;
+pub(crate) mod stats;
 
 #[derive(Subcommand, Debug)]
-pub enum PerfCommand {
+pub(crate) enum PerfCommand {
     /// Send records as fast as allowed and report records/s, MB/s and
     /// send-to-acknowledgement latency (like kafka-producer-perf-test.sh).
     Produce(produce::PerfProduceArgs),
@@ -18,7 +18,7 @@ pub enum PerfCommand {
     Consume(consume::PerfConsumeArgs),
 }
 
-pub async fn run(command: PerfCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(command: PerfCommand) -> anyhow::Result<()> {
     match command {
         PerfCommand::Produce(args) => produce::run(args).await,
         PerfCommand::Consume(args) => consume::run(args).await,

@@ -19,7 +19,7 @@ use crate::cli::produce::ProducerArgs;
 use crate::cli::ConnectArgs;
 
 #[derive(Args, Debug)]
-pub struct PerfProduceArgs {
+pub(crate) struct PerfProduceArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
     /// Topic to send to.
@@ -45,7 +45,7 @@ struct Outcome {
     first_error: Option<ProduceError>,
 }
 
-pub async fn run(args: PerfProduceArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: PerfProduceArgs) -> anyhow::Result<()> {
     let producer = Producer::connect(args.producer.config(&args.connect)).await?;
     let payload = payload(args.record_size);
     let outcome = Arc::new(Mutex::new(Outcome {

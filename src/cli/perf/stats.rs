@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 /// Kafka's perf tools keep 500,000 latency samples.
-pub const MAX_SAMPLES: u64 = 500_000;
+pub(crate) const MAX_SAMPLES: u64 = 500_000;
 
 /// Kafka's perf tools report every 5 seconds.
-pub const REPORTING_INTERVAL: Duration = Duration::from_secs(5);
+pub(crate) const REPORTING_INTERVAL: Duration = Duration::from_secs(5);
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -27,7 +27,7 @@ const SIGNIFICANT_DIGITS: u8 = 5;
 
 /// Running statistics of one perf run.
 #[derive(Debug)]
-pub struct Stats {
+pub(crate) struct Stats {
     /// What the records did, for the printed lines ("records sent").
     verb: &'static str,
     start: Instant,
@@ -70,12 +70,12 @@ impl Window {
 impl Stats {
     /// Statistics for a run of about `expected_records` records; `verb` says
     /// what happened to them ("records sent").
-    pub fn new(expected_records: u64, verb: &'static str) -> Self {
+    pub(crate) fn new(expected_records: u64, verb: &'static str) -> Self {
         Self::starting_at(Instant::now(), expected_records, verb)
     }
 
     /// [`new`](Self::new), for a run that began at `now`.
-    pub fn starting_at(now: Instant, expected_records: u64, verb: &'static str) -> Self {
+    pub(crate) fn starting_at(now: Instant, expected_records: u64, verb: &'static str) -> Self {
         let sampling = (expected_records / MAX_SAMPLES.min(expected_records.max(1))).max(1);
         Stats {
             verb,
@@ -91,13 +91,13 @@ impl Stats {
 
     /// Counts one record of `bytes` that took `latency` (a send, until its
     /// acknowledgement).
-    pub fn record(&mut self, bytes: usize, latency: Duration) {
+    pub(crate) fn record(&mut self, bytes: usize, latency: Duration) {
         self.records(1, bytes, latency);
     }
 
     /// Counts `records` records of `bytes` in all that arrived together
     /// after `latency` (a poll): one latency observation.
-    pub fn records(&mut self, records: u64, bytes: usize, latency: Duration) {
+    pub(crate) fn records(&mut self, records: u64, bytes: usize, latency: Duration) {
         let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         if self.total.latencies.is_multiple_of(self.sampling) && self.samples.len() < MAX_SAMPLES {
             // The histogram grows to fit; a value beyond any size it can
@@ -111,7 +111,7 @@ impl Stats {
     }
 
     /// The progress line of the window that ends now, and starts the next.
-    pub fn take_window(&mut self) -> String {
+    pub(crate) fn take_window(&mut self) -> String {
         let now = Instant::now();
         let line = Line {
             verb: self.verb,
@@ -125,7 +125,7 @@ impl Stats {
     }
 
     /// The run so far, with latency percentiles.
-    pub fn summary(&self) -> Summary {
+    pub(crate) fn summary(&self) -> Summary {
         // Kafka's percentile is the sorted samples' element at index
         // `(int) (p * n)`: the sample of rank `p * n` rounded down, plus
         // one. Asking the histogram for half a sample below that rank finds
@@ -190,7 +190,7 @@ impl fmt::Display for Line {
 }
 
 /// The final statistics of a run.
-pub struct Summary {
+pub(crate) struct Summary {
     line: Line,
     pub p50_ms: f64,
     pub p95_ms: f64,

@@ -2,7 +2,7 @@
 
 /// Longest legal topic name: 255 minus room for a partition suffix and the
 /// `-delete` directory suffix, as in Kafka.
-pub const MAX_NAME_LENGTH: usize = 249;
+pub(super) const MAX_NAME_LENGTH: usize = 249;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopicNameError {

@@ -10,7 +10,7 @@ use gregor_protocol::BrokerId;
 use gregor_zk::client::{KafkaZkClient, ZkError};
 
 /// Ids per block, as Kafka's `ProducerIdManager.PidBlockSize`.
-pub const PRODUCER_ID_BLOCK_SIZE: i64 = 1000;
+pub(super) const PRODUCER_ID_BLOCK_SIZE: i64 = 1000;
 
 /// Hands out producer ids from the block this broker holds.
 pub(crate) struct ProducerIdManager {

@@ -72,7 +72,7 @@ impl TopicError {
 /// defaults (`num.partitions`, `default.replication.factor`); a non-empty
 /// `assignment` replaces both.
 #[derive(Debug, Clone, Default)]
-pub struct NewTopic {
+pub(crate) struct NewTopic {
     pub name: String,
     pub num_partitions: i32,
     pub replication_factor: i32,

@@ -19,7 +19,7 @@ use super::partition::GROUP_METADATA_TOPIC_NAME;
 
 /// A dynamic consumer-group member supporting `protocols`, each with its
 /// name as metadata.
-pub fn member(id: &str, protocols: &[&str]) -> Member {
+pub(super) fn member(id: &str, protocols: &[&str]) -> Member {
     Member {
         member_id: id.into(),
         group_instance_id: None,
@@ -44,7 +44,7 @@ pub fn member(id: &str, protocols: &[&str]) -> Member {
 }
 
 /// A `ConsumerProtocolSubscription` of `topics`, as gregor's consumer writes it.
-pub fn subscription(topics: &[&str]) -> Bytes {
+pub(super) fn subscription(topics: &[&str]) -> Bytes {
     Subscription::new(topics.iter().map(|t| (*t).to_owned()))
         .encode()
         .expect("a subscription encodes")
@@ -52,7 +52,7 @@ pub fn subscription(topics: &[&str]) -> Bytes {
 
 /// Records every append; fails them with `fail_with` when set.
 #[derive(Default)]
-pub struct RecordingLog {
+pub(super) struct RecordingLog {
     pub appended: RefCell<Vec<Vec<LogRecord>>>,
     pub fail_with: RefCell<Option<ErrorCode>>,
 }
@@ -78,7 +78,7 @@ impl GroupLog for RecordingLog {
 }
 
 /// A context at `now` with Kafka's default config and no initial delay.
-pub fn ctx<'a>(now: Instant, config: &'a GroupConfig, log: &'a RecordingLog) -> Ctx<'a> {
+pub(super) fn ctx<'a>(now: Instant, config: &'a GroupConfig, log: &'a RecordingLog) -> Ctx<'a> {
     Ctx {
         now,
         now_ms: 1_000,
@@ -88,7 +88,7 @@ pub fn ctx<'a>(now: Instant, config: &'a GroupConfig, log: &'a RecordingLog) -> 
 }
 
 /// Kafka's defaults, but new groups rebalance at once.
-pub fn config() -> GroupConfig {
+pub(super) fn config() -> GroupConfig {
     GroupConfig {
         initial_rebalance_delay: Duration::ZERO,
         ..GroupConfig::default()

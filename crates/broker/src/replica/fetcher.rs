@@ -59,7 +59,7 @@ use super::truncation::{self, PendingTruncation};
 const NO_SESSION_EPOCH: i32 = -1;
 
 /// A partition to replicate, from whom, in which leader epoch.
-pub struct FetchTarget {
+pub(super) struct FetchTarget {
     pub partition: Arc<Partition>,
     pub leader: BrokerEndpoint,
     pub leader_epoch: i32,
@@ -258,7 +258,7 @@ struct Fetchers {
 
 /// The follower side of replication: which partitions this broker fetches,
 /// from which leader, on which fetcher task.
-pub struct ReplicaFetcherManager {
+pub(super) struct ReplicaFetcherManager {
     config: FetcherConfig,
     /// The broker's clock: fetched records are appended at its time.
     clock: SharedClock,
@@ -266,7 +266,7 @@ pub struct ReplicaFetcherManager {
 }
 
 impl ReplicaFetcherManager {
-    pub fn new(config: FetcherConfig, clock: SharedClock) -> Self {
+    pub(super) fn new(config: FetcherConfig, clock: SharedClock) -> Self {
         ReplicaFetcherManager {
             config,
             clock,
@@ -276,7 +276,7 @@ impl ReplicaFetcherManager {
 
     /// Starts fetching for the partitions added so far and for those added
     /// later, each fetcher's task on a child of `tasks`.
-    pub fn start(&self, tasks: Shutdown) {
+    pub(super) fn start(&self, tasks: Shutdown) {
         let mut fetchers = self.lock();
         for fetcher in fetchers.by_id.values_mut() {
             fetcher.start(&tasks, &self.config, &self.clock);
@@ -285,7 +285,7 @@ impl ReplicaFetcherManager {
     }
 
     /// Stops every fetcher for good and waits until their tasks have ended.
-    pub async fn shutdown(&self) {
+    pub(super) async fn shutdown(&self) {
         let (parent, nodes): (_, Vec<Shutdown>) = {
             let mut fetchers = self.lock();
             let nodes = fetchers.by_id.drain().filter_map(|(_, f)| f.task).collect();
@@ -302,7 +302,7 @@ impl ReplicaFetcherManager {
     /// Fetches each target's partition from its leader in its leader epoch
     /// (Kafka's `addFetcherForPartitions`), instead of however it fetched it
     /// before.
-    pub fn add_partitions(&self, targets: Vec<FetchTarget>) {
+    pub(super) fn add_partitions(&self, targets: Vec<FetchTarget>) {
         let mut fetchers = self.lock();
         let moved: Vec<TopicPartition> = targets
             .iter()
@@ -352,7 +352,7 @@ impl ReplicaFetcherManager {
     /// a fetcher left with nothing to fetch stops (Kafka's
     /// `shutdownIdleFetcherThreads`). A response in flight for a removed
     /// partition is not applied: the partition's role or epoch has changed.
-    pub fn remove_partitions(&self, partitions: &[TopicPartition]) {
+    pub(super) fn remove_partitions(&self, partitions: &[TopicPartition]) {
         remove_from(&mut self.lock(), partitions);
     }
 

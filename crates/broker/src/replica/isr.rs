@@ -40,7 +40,7 @@ pub trait IsrStore: Send + Sync {
 /// One ISR change on its way to the store: the partition's new state,
 /// written as its leader in `leader_epoch` at the zkVersion it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IsrUpdate {
+pub(super) struct IsrUpdate {
     pub topic_partition: TopicPartition,
     pub leader_epoch: i32,
     /// Leader, leader epoch, new ISR and the epoch of the controller that

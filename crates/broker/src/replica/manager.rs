@@ -26,8 +26,8 @@ use super::isr::{IsrStore, IsrUpdate};
 use super::partition::Partition;
 
 /// ListOffsets' special timestamps.
-pub const LATEST_TIMESTAMP: i64 = -1;
-pub const EARLIEST_TIMESTAMP: i64 = -2;
+pub(super) const LATEST_TIMESTAMP: i64 = -1;
+pub(super) const EARLIEST_TIMESTAMP: i64 = -2;
 
 /// One partition of a fetch request.
 #[derive(Debug, Clone)]

@@ -5,10 +5,10 @@
 
 /// A follower's log end offset before its first fetch in this leader epoch
 /// (Kafka's `UnknownOffset`): it holds the high watermark back.
-pub const UNKNOWN_OFFSET: i64 = -1;
+pub(super) const UNKNOWN_OFFSET: i64 = -1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RemoteReplica {
+pub(super) struct RemoteReplica {
     /// The offset of the follower's last fetch: every record before it is
     /// in the follower's log.
     log_end_offset: i64,
@@ -26,7 +26,7 @@ impl RemoteReplica {
     /// `resetLastCaughtUpTime`): position unknown; caught up now if the
     /// controller has it in the ISR, so it is not dropped before its first
     /// fetch, never otherwise.
-    pub fn new(in_isr: bool, leader_log_end_offset: i64, now_ms: i64) -> Self {
+    pub(super) fn new(in_isr: bool, leader_log_end_offset: i64, now_ms: i64) -> Self {
         RemoteReplica {
             log_end_offset: UNKNOWN_OFFSET,
             last_caught_up_ms: if in_isr { now_ms } else { 0 },
@@ -35,12 +35,12 @@ impl RemoteReplica {
         }
     }
 
-    pub fn log_end_offset(&self) -> i64 {
+    pub(super) fn log_end_offset(&self) -> i64 {
         self.log_end_offset
     }
 
     #[cfg(test)]
-    pub fn last_caught_up_ms(&self) -> i64 {
+    pub(super) fn last_caught_up_ms(&self) -> i64 {
         self.last_caught_up_ms
     }
 
@@ -49,7 +49,7 @@ impl RemoteReplica {
     /// `updateFetchState`). The follower is caught up now if it asked for
     /// the leader's end; it was caught up at its previous fetch if it has
     /// now reached what the leader had then.
-    pub fn update_fetch_state(
+    pub(super) fn update_fetch_state(
         &mut self,
         fetch_offset: i64,
         leader_log_end_offset: i64,
@@ -68,7 +68,12 @@ impl RemoteReplica {
     /// Whether the follower is too far behind to stay in the ISR (Kafka's
     /// `isFollowerOutOfSync`): it lacks some of the leader's records and has
     /// not caught up for more than `max_lag_ms`.
-    pub fn is_out_of_sync(&self, leader_log_end_offset: i64, now_ms: i64, max_lag_ms: i64) -> bool {
+    pub(super) fn is_out_of_sync(
+        &self,
+        leader_log_end_offset: i64,
+        now_ms: i64,
+        max_lag_ms: i64,
+    ) -> bool {
         self.log_end_offset != leader_log_end_offset
             && now_ms.saturating_sub(self.last_caught_up_ms) > max_lag_ms
     }

@@ -20,16 +20,16 @@ use super::isr::{IsrStore, StoreFuture};
 use super::{ReplicaConfig, ReplicaManager};
 
 /// The broker the test managers run as.
-pub const ME: BrokerId = 1;
+pub(super) const ME: BrokerId = 1;
 
 /// A partition state znode and the ISR change notifications, in memory.
 #[derive(Debug, Default)]
-pub struct FakeZk {
+pub(super) struct FakeZk {
     state: Mutex<FakeZkState>,
 }
 
 #[derive(Debug, Default)]
-pub struct FakeZkState {
+pub(super) struct FakeZkState {
     /// The partition state's zkVersion: writes must name it.
     pub zk_version: i32,
     /// Every state written, in order.
@@ -39,7 +39,7 @@ pub struct FakeZkState {
 }
 
 impl FakeZk {
-    pub fn lock(&self) -> std::sync::MutexGuard<'_, FakeZkState> {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, FakeZkState> {
         self.state.lock().unwrap()
     }
 }
@@ -77,22 +77,25 @@ impl IsrStore for FakeZk {
 }
 
 /// The replica settings of broker [`ME`] with Kafka's defaults.
-pub fn config() -> ReplicaConfig {
+pub(super) fn config() -> ReplicaConfig {
     let broker = KafkaConfig::parse("zookeeper.connect=localhost:2181").unwrap();
     ReplicaConfig::from_broker(&broker, ME)
 }
 
-pub fn manager(dir: &Path) -> Arc<ReplicaManager> {
+pub(super) fn manager(dir: &Path) -> Arc<ReplicaManager> {
     manager_with_zk(dir).0
 }
 
 /// A manager and the fake ZooKeeper its ISR changes go to.
-pub fn manager_with_zk(dir: &Path) -> (Arc<ReplicaManager>, Arc<FakeZk>) {
+pub(super) fn manager_with_zk(dir: &Path) -> (Arc<ReplicaManager>, Arc<FakeZk>) {
     manager_with(dir, config())
 }
 
 /// [`manager_with_zk`] with other replica settings.
-pub fn manager_with(dir: &Path, config: ReplicaConfig) -> (Arc<ReplicaManager>, Arc<FakeZk>) {
+pub(super) fn manager_with(
+    dir: &Path,
+    config: ReplicaConfig,
+) -> (Arc<ReplicaManager>, Arc<FakeZk>) {
     let logs = LogManager::startup(LogManagerConfig {
         log_dirs: vec![dir.to_path_buf()],
         default_log_config: LogConfig::default(),
@@ -111,7 +114,7 @@ pub fn manager_with(dir: &Path, config: ReplicaConfig) -> (Arc<ReplicaManager>, 
 }
 
 /// One record with timestamp `ts`.
-pub fn batch(ts: i64) -> Bytes {
+pub(super) fn batch(ts: i64) -> Bytes {
     let mut b = RecordBatchBuilder::new(ts);
     b.append(Record::new(
         ts,

@@ -114,7 +114,7 @@ pub(super) struct GroupState {
 impl GroupState {
     /// Forgets the member id and generation: the next join is a new
     /// member's.
-    pub fn reset_generation(&mut self) {
+    pub(super) fn reset_generation(&mut self) {
         self.generation = Generation::none();
         self.member = MemberState::Unjoined;
         self.rejoin_needed = true;
@@ -122,7 +122,7 @@ impl GroupState {
 
     /// The coordinator `node` failed us: look it up again (unless another
     /// one is already known).
-    pub fn coordinator_unreachable(&mut self, node: i32) {
+    pub(super) fn coordinator_unreachable(&mut self, node: i32) {
         if self.coordinator.as_ref().is_some_and(|c| c.node == node) {
             debug!("group coordinator {node} is unavailable or moved: looking it up again");
             self.coordinator = None;
@@ -130,7 +130,7 @@ impl GroupState {
     }
 
     /// The coordinator said it is not (or no longer) the coordinator.
-    pub fn forget_coordinator(&mut self) {
+    pub(super) fn forget_coordinator(&mut self) {
         if let Some(node) = self.coordinator.as_ref().map(|c| c.node) {
             self.coordinator_unreachable(node);
         }
@@ -218,7 +218,7 @@ fn millis_i32(d: Duration) -> i32 {
 
 impl ConsumerCoordinator {
     /// A coordinator for `group_id`.
-    pub fn new(group_id: String, config: &ConsumerConfig) -> Self {
+    pub(super) fn new(group_id: String, config: &ConsumerConfig) -> Self {
         let shared = Arc::new(Mutex::new(GroupState {
             coordinator: None,
             generation: Generation::none(),
@@ -253,19 +253,19 @@ impl ConsumerCoordinator {
 
     /// Notes that the application polled (resets the poll timer of
     /// `max.poll.interval.ms`).
-    pub fn record_poll(&self) {
+    pub(super) fn record_poll(&self) {
         lock(&self.shared).last_poll = Instant::now();
     }
 
     /// Whether the member holds a current assignment.
-    pub fn is_stable(&self) -> bool {
+    pub(super) fn is_stable(&self) -> bool {
         let state = lock(&self.shared);
         state.member == MemberState::Stable && !state.rejoin_needed
     }
 
     /// Whether the member belongs to a generation (its commits count), even
     /// if a rebalance has begun.
-    pub fn is_member_of_generation(&self) -> bool {
+    pub(super) fn is_member_of_generation(&self) -> bool {
         lock(&self.shared).member == MemberState::Stable
     }
 
@@ -279,7 +279,7 @@ impl ConsumerCoordinator {
 
     /// Finds the coordinator if it is not known, retrying until
     /// `deadline`. False if it is still unknown then.
-    pub async fn ensure_coordinator(
+    pub(super) async fn ensure_coordinator(
         &mut self,
         network: &mut NetworkClient,
         deadline: Instant,
@@ -351,7 +351,7 @@ impl ConsumerCoordinator {
     }
 
     /// Whether the member must (re)join to consume `topics`.
-    pub fn needs_join(&self, topics: &BTreeSet<String>) -> bool {
+    pub(super) fn needs_join(&self, topics: &BTreeSet<String>) -> bool {
         if self.join.is_some() {
             return false;
         }
@@ -361,14 +361,14 @@ impl ConsumerCoordinator {
             || self.joined_topics.as_ref() != Some(topics)
     }
 
-    pub fn join_in_progress(&self) -> bool {
+    pub(super) fn join_in_progress(&self) -> bool {
         self.join.is_some()
     }
 
     /// Starts joining with a subscription to `topics`, if the coordinator is
     /// known and no backoff is under way. The caller has already given up
     /// its partitions.
-    pub fn start_join(&mut self, topics: &BTreeSet<String>) -> Result<(), ConsumerError> {
+    pub(super) fn start_join(&mut self, topics: &BTreeSet<String>) -> Result<(), ConsumerError> {
         if self.join.is_some() || self.backing_off() {
             return Ok(());
         }
@@ -408,7 +408,7 @@ impl ConsumerCoordinator {
 
     /// Waits for the join under way until `deadline`; the partitions
     /// assigned if it completed with an assignment.
-    pub async fn poll_join(
+    pub(super) async fn poll_join(
         &mut self,
         deadline: Instant,
     ) -> Result<Option<Vec<TopicPartition>>, ConsumerError> {
@@ -496,7 +496,7 @@ impl ConsumerCoordinator {
     /// Commits `offsets` (OffsetCommit), as the current generation's
     /// member or, outside a group generation, as a simple offset store;
     /// retries retriable failures until `deadline`.
-    pub async fn commit(
+    pub(super) async fn commit(
         &mut self,
         network: &mut NetworkClient,
         offsets: &BTreeMap<TopicPartition, Position>,
@@ -602,7 +602,7 @@ impl ConsumerCoordinator {
     /// map for a partition the group has no offset for. `Ok(None)` if the
     /// coordinator cannot answer yet (not found, loading, unstable
     /// offsets): ask again at the next poll.
-    pub async fn fetch_committed(
+    pub(super) async fn fetch_committed(
         &mut self,
         network: &mut NetworkClient,
         partitions: &[TopicPartition],
@@ -681,7 +681,7 @@ impl ConsumerCoordinator {
     /// Leaves the group (LeaveGroup), stopping any join under way and the
     /// heartbeat. Best effort: a member that cannot say goodbye is removed
     /// when its session times out.
-    pub async fn leave(&mut self) {
+    pub(super) async fn leave(&mut self) {
         if let Some(heartbeat) = self.heartbeat_task.take() {
             heartbeat.abort();
         }

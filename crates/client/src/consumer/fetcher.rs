@@ -219,7 +219,7 @@ struct FetchSettings {
 }
 
 /// Sends fetches and buffers their answers.
-pub struct Fetcher {
+pub(super) struct Fetcher {
     settings: FetchSettings,
     /// Idle connections, by broker id.
     connections: HashMap<i32, BrokerConnection>,
@@ -233,7 +233,7 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
-    pub fn new(config: &ConsumerConfig) -> Self {
+    pub(super) fn new(config: &ConsumerConfig) -> Self {
         let clamp_ms = |d: Duration| i32::try_from(d.as_millis()).unwrap_or(i32::MAX);
         Fetcher {
             settings: FetchSettings {
@@ -256,17 +256,17 @@ impl Fetcher {
     }
 
     /// Whether an answer asked for fresh metadata since the last call.
-    pub fn take_metadata_refresh_needed(&mut self) -> bool {
+    pub(super) fn take_metadata_refresh_needed(&mut self) -> bool {
         std::mem::take(&mut self.metadata_refresh_needed)
     }
 
     /// Whether any fetch is in flight.
-    pub fn has_in_flight(&self) -> bool {
+    pub(super) fn has_in_flight(&self) -> bool {
         !self.in_flight.is_empty()
     }
 
     /// Drops buffered data (after a rebalance revoked the partitions).
-    pub fn clear_buffered(&mut self) {
+    pub(super) fn clear_buffered(&mut self) {
         self.completed.clear();
     }
 
@@ -274,7 +274,11 @@ impl Fetcher {
     /// has no fetch in flight nor a recent failure. Fetchable: assigned,
     /// with a position, a known leader, and no buffered data. Partitions
     /// without a leader ask for a metadata refresh.
-    pub fn send_fetches(&mut self, metadata: &ClusterMetadata, subscriptions: &SubscriptionState) {
+    pub(super) fn send_fetches(
+        &mut self,
+        metadata: &ClusterMetadata,
+        subscriptions: &SubscriptionState,
+    ) {
         let now = Instant::now();
         self.node_backoff.retain(|_, until| *until > now);
         let buffered: HashSet<&TopicPartition> = self.completed.iter().map(|c| &c.tp).collect();
@@ -364,7 +368,7 @@ impl Fetcher {
 
     /// Waits until a fetch answers or `until`; takes in every answer that
     /// has arrived. False if none did.
-    pub async fn await_answers(
+    pub(super) async fn await_answers(
         &mut self,
         until: Instant,
         subscriptions: &mut SubscriptionState,
@@ -478,7 +482,7 @@ impl Fetcher {
     }
 
     /// Up to `max` buffered records, advancing the positions past them.
-    pub fn collect(
+    pub(super) fn collect(
         &mut self,
         subscriptions: &mut SubscriptionState,
         max: usize,

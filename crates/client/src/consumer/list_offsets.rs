@@ -30,7 +30,7 @@ pub struct OffsetAndTimestamp {
 
 /// The result of one round of lookups.
 #[derive(Debug, Default)]
-pub struct Listed {
+pub(super) struct Listed {
     /// Answered partitions; `None` where no record is at or after the
     /// timestamp.
     pub found: BTreeMap<TopicPartition, Option<OffsetAndTimestamp>>,
@@ -41,7 +41,7 @@ pub struct Listed {
 
 /// Asks each partition's leader for the first offset whose timestamp is at
 /// or after the target (-2: the log start, -1: the end).
-pub async fn list_offsets(
+pub(super) async fn list_offsets(
     network: &mut NetworkClient,
     isolation_level: IsolationLevel,
     targets: &BTreeMap<TopicPartition, i64>,

@@ -16,7 +16,7 @@ use gregor_protocol::TopicPartition;
 
 /// How the consumer came by its partitions; Kafka allows one at a time.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SubscriptionType {
+pub(super) enum SubscriptionType {
     /// Neither `subscribe` nor `assign` was called (or both were undone).
     None,
     /// `subscribe(topics)`: the group leader assigns the partitions.
@@ -27,14 +27,14 @@ pub enum SubscriptionType {
 
 /// Where to take a partition's position from when it has none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResetTo {
+pub(super) enum ResetTo {
     Earliest,
     Latest,
 }
 
 impl ResetTo {
     /// The ListOffsets timestamp that asks for this offset.
-    pub fn list_offsets_timestamp(self) -> i64 {
+    pub(super) fn list_offsets_timestamp(self) -> i64 {
         match self {
             ResetTo::Earliest => -2,
             ResetTo::Latest => -1,
@@ -45,14 +45,14 @@ impl ResetTo {
 /// A consumer's place in a partition: the next offset to fetch and the
 /// leader epoch of the record before it, if known (committed with it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Position {
+pub(super) struct Position {
     pub offset: i64,
     pub leader_epoch: Option<i32>,
 }
 
 /// The fetch state of one assigned partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FetchState {
+pub(super) enum FetchState {
     /// Just assigned: look for a committed offset first (with a group).
     Initializing,
     /// Waiting for ListOffsets to find the offset to start from.
@@ -63,14 +63,14 @@ pub enum FetchState {
 
 /// Subscription and per-partition positions.
 #[derive(Debug)]
-pub struct SubscriptionState {
+pub(super) struct SubscriptionState {
     subscription: SubscriptionType,
     assignment: BTreeMap<TopicPartition, FetchState>,
     default_reset: AutoOffsetReset,
 }
 
 impl SubscriptionState {
-    pub fn new(default_reset: AutoOffsetReset) -> Self {
+    pub(super) fn new(default_reset: AutoOffsetReset) -> Self {
         SubscriptionState {
             subscription: SubscriptionType::None,
             assignment: BTreeMap::new(),
@@ -78,12 +78,12 @@ impl SubscriptionState {
         }
     }
 
-    pub fn subscription(&self) -> &SubscriptionType {
+    pub(super) fn subscription(&self) -> &SubscriptionType {
         &self.subscription
     }
 
     /// The subscribed topics, if the consumer subscribed.
-    pub fn subscribed_topics(&self) -> Option<&BTreeSet<String>> {
+    pub(super) fn subscribed_topics(&self) -> Option<&BTreeSet<String>> {
         match &self.subscription {
             SubscriptionType::Topics(topics) => Some(topics),
             _ => None,
@@ -91,7 +91,7 @@ impl SubscriptionState {
     }
 
     /// Subscribes to `topics`; the partitions come with the next rebalance.
-    pub fn subscribe(&mut self, topics: BTreeSet<String>) {
+    pub(super) fn subscribe(&mut self, topics: BTreeSet<String>) {
         if !matches!(self.subscription, SubscriptionType::Topics(_)) {
             self.assignment.clear();
         }
@@ -100,13 +100,19 @@ impl SubscriptionState {
 
     /// Takes exactly `partitions`, keeping the positions of those already
     /// held.
-    pub fn assign_from_user(&mut self, partitions: impl IntoIterator<Item = TopicPartition>) {
+    pub(super) fn assign_from_user(
+        &mut self,
+        partitions: impl IntoIterator<Item = TopicPartition>,
+    ) {
         self.subscription = SubscriptionType::UserAssigned;
         self.set_assignment(partitions);
     }
 
     /// Takes the partitions the group leader assigned.
-    pub fn assign_from_group(&mut self, partitions: impl IntoIterator<Item = TopicPartition>) {
+    pub(super) fn assign_from_group(
+        &mut self,
+        partitions: impl IntoIterator<Item = TopicPartition>,
+    ) {
         self.set_assignment(partitions);
     }
 
@@ -122,22 +128,22 @@ impl SubscriptionState {
     }
 
     /// Gives up every partition (an eager rebalance, or unsubscribe).
-    pub fn revoke_all(&mut self) {
+    pub(super) fn revoke_all(&mut self) {
         self.assignment.clear();
     }
 
     /// The assigned partitions, in order.
-    pub fn assigned(&self) -> impl Iterator<Item = (&TopicPartition, &FetchState)> {
+    pub(super) fn assigned(&self) -> impl Iterator<Item = (&TopicPartition, &FetchState)> {
         self.assignment.iter()
     }
 
     /// The topics of the assigned partitions.
-    pub fn assigned_topics(&self) -> BTreeSet<String> {
+    pub(super) fn assigned_topics(&self) -> BTreeSet<String> {
         self.assignment.keys().map(|tp| tp.topic.clone()).collect()
     }
 
     /// The position of `tp`, if it is assigned and has one.
-    pub fn position(&self, tp: &TopicPartition) -> Option<Position> {
+    pub(super) fn position(&self, tp: &TopicPartition) -> Option<Position> {
         match self.assignment.get(tp) {
             Some(FetchState::Fetching(position)) => Some(*position),
             _ => None,
@@ -145,7 +151,7 @@ impl SubscriptionState {
     }
 
     /// Every partition's position, for committing them.
-    pub fn positions(&self) -> BTreeMap<TopicPartition, Position> {
+    pub(super) fn positions(&self) -> BTreeMap<TopicPartition, Position> {
         self.assignment
             .iter()
             .filter_map(|(tp, state)| match state {
@@ -156,7 +162,7 @@ impl SubscriptionState {
     }
 
     /// Moves `tp` to `position` if it is assigned; false if it is not.
-    pub fn seek(&mut self, tp: &TopicPartition, position: Position) -> bool {
+    pub(super) fn seek(&mut self, tp: &TopicPartition, position: Position) -> bool {
         match self.assignment.get_mut(tp) {
             Some(state) => {
                 *state = FetchState::Fetching(position);
@@ -167,7 +173,7 @@ impl SubscriptionState {
     }
 
     /// Asks for `tp`'s position to be looked up with ListOffsets.
-    pub fn request_reset(&mut self, tp: &TopicPartition, to: ResetTo) -> bool {
+    pub(super) fn request_reset(&mut self, tp: &TopicPartition, to: ResetTo) -> bool {
         match self.assignment.get_mut(tp) {
             Some(state) => {
                 *state = FetchState::AwaitReset(to);
@@ -178,7 +184,7 @@ impl SubscriptionState {
     }
 
     /// `auto.offset.reset` as a reset target; `None` when it is `none`.
-    pub fn default_reset(&self) -> Option<ResetTo> {
+    pub(super) fn default_reset(&self) -> Option<ResetTo> {
         match self.default_reset {
             AutoOffsetReset::Earliest => Some(ResetTo::Earliest),
             AutoOffsetReset::Latest => Some(ResetTo::Latest),
@@ -187,12 +193,12 @@ impl SubscriptionState {
     }
 
     /// Partitions still looking for a committed offset.
-    pub fn initializing(&self) -> Vec<TopicPartition> {
+    pub(super) fn initializing(&self) -> Vec<TopicPartition> {
         self.in_state(|s| matches!(s, FetchState::Initializing))
     }
 
     /// Partitions waiting for ListOffsets, with what they look for.
-    pub fn awaiting_reset(&self) -> Vec<(TopicPartition, ResetTo)> {
+    pub(super) fn awaiting_reset(&self) -> Vec<(TopicPartition, ResetTo)> {
         self.assignment
             .iter()
             .filter_map(|(tp, state)| match state {

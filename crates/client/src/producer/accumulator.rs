@@ -109,7 +109,7 @@ struct Candidate {
 }
 
 impl RecordAccumulator {
-    pub fn new(config: &ProducerConfig, sender_wakeup: Arc<Notify>) -> Self {
+    pub(super) fn new(config: &ProducerConfig, sender_wakeup: Arc<Notify>) -> Self {
         RecordAccumulator {
             limits: Limits {
                 batch_size: config.batch_size,
@@ -135,7 +135,7 @@ impl RecordAccumulator {
 
     /// Reserves `size` bytes of `buffer.memory`, waiting until `deadline`
     /// (`max.block.ms`) for acknowledgements to free them.
-    pub async fn reserve(
+    pub(super) async fn reserve(
         &self,
         size: usize,
         deadline: tokio::time::Instant,
@@ -171,14 +171,14 @@ impl RecordAccumulator {
     }
 
     /// Gives back `size` bytes of `buffer.memory`.
-    pub fn release(&self, size: usize) {
+    pub(super) fn release(&self, size: usize) {
         self.memory.add_permits(size);
     }
 
     /// Appends a record to its partition's newest batch, or to a new one.
     /// `size` is its upper bound, already reserved. Fails only when the
     /// producer is closed (the caller then releases `size`).
-    pub fn append(
+    pub(super) fn append(
         &self,
         topic: &str,
         target: Target,
@@ -259,7 +259,7 @@ impl RecordAccumulator {
 
     /// Takes the sendable batches whose leader `has_room` for another
     /// request, and the expired ones.
-    pub fn drain(
+    pub(super) fn drain(
         &self,
         now: Instant,
         metadata: &Snapshot,
@@ -342,7 +342,7 @@ impl RecordAccumulator {
 
     /// Puts a batch that failed with a retriable error back at the front of
     /// its partition's queue, to be resent after `retry.backoff.ms`.
-    pub fn reenqueue(&self, mut batch: ProducerBatch, error: String) {
+    pub(super) fn reenqueue(&self, mut batch: ProducerBatch, error: String) {
         let now = Instant::now();
         batch.attempts += 1;
         batch.retry_after = Some(now + self.limits.retry_backoff);
@@ -355,7 +355,7 @@ impl RecordAccumulator {
     }
 
     /// Tells a batch's records their fate and frees their memory.
-    pub fn complete(&self, batch: ProducerBatch, result: BatchResult) {
+    pub(super) fn complete(&self, batch: ProducerBatch, result: BatchResult) {
         let reserved = batch.reserved;
         batch.complete(result);
         self.release(reserved);
@@ -363,7 +363,7 @@ impl RecordAccumulator {
 
     /// Makes every batch sendable until the returned guard is dropped, and
     /// returns the outcomes to wait for: every batch not yet complete.
-    pub fn begin_flush(&self) -> (FlushGuard<'_>, Vec<Arc<BatchOutcome>>) {
+    pub(super) fn begin_flush(&self) -> (FlushGuard<'_>, Vec<Arc<BatchOutcome>>) {
         let mut inner = self.lock();
         inner.flushes += 1;
         inner.incomplete.retain(|o| !o.is_done());
@@ -374,17 +374,17 @@ impl RecordAccumulator {
     }
 
     /// Refuses further records and makes every batch sendable.
-    pub fn close(&self) {
+    pub(super) fn close(&self) {
         self.lock().closed = true;
         self.sender_wakeup.notify_waiters();
     }
 
-    pub fn is_closed(&self) -> bool {
+    pub(super) fn is_closed(&self) -> bool {
         self.lock().closed
     }
 
     /// Closed, and every batch complete: the sender's work is done.
-    pub fn is_finished(&self) -> bool {
+    pub(super) fn is_finished(&self) -> bool {
         let mut inner = self.lock();
         if !inner.closed {
             return false;

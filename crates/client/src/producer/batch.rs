@@ -64,7 +64,7 @@ impl ProducerBatch {
     /// A batch with room for `capacity` bytes of records (`batch.size`,
     /// or the first record's size if larger) allocated up front, as Kafka
     /// takes a `batch.size` buffer from its pool.
-    pub fn new(
+    pub(super) fn new(
         topic: &str,
         partition: i32,
         base_timestamp: i64,
@@ -89,12 +89,12 @@ impl ProducerBatch {
         }
     }
 
-    pub fn record_count(&self) -> u32 {
+    pub(super) fn record_count(&self) -> u32 {
         self.record_count
     }
 
     /// Bytes of the batch: uncompressed while open, as sent once closed.
-    pub fn size_in_bytes(&self) -> usize {
+    pub(super) fn size_in_bytes(&self) -> usize {
         match &self.records {
             Records::Open(builder) => builder.size_in_bytes(),
             Records::Closed(bytes) => bytes.len(),
@@ -103,7 +103,7 @@ impl ProducerBatch {
 
     /// Whether a record of `size` (upper bound) fits within `batch_size`;
     /// an empty batch takes any record.
-    pub fn has_room_for(&self, size: usize, batch_size: usize) -> bool {
+    pub(super) fn has_room_for(&self, size: usize, batch_size: usize) -> bool {
         match &self.records {
             Records::Open(builder) => {
                 builder.is_empty() || builder.size_in_bytes() + size <= batch_size
@@ -113,7 +113,7 @@ impl ProducerBatch {
     }
 
     /// Whether the batch should go without waiting for `linger.ms`.
-    pub fn is_full(&self, batch_size: usize) -> bool {
+    pub(super) fn is_full(&self, batch_size: usize) -> bool {
         match &self.records {
             Records::Open(builder) => builder.size_in_bytes() >= batch_size,
             Records::Closed(_) => true,
@@ -124,7 +124,7 @@ impl ProducerBatch {
     /// `buffer.memory`). The caller has checked [`has_room_for`].
     ///
     /// [`has_room_for`]: Self::has_room_for
-    pub fn append(
+    pub(super) fn append(
         &mut self,
         record: Record<'_>,
         size: usize,
@@ -149,7 +149,7 @@ impl ProducerBatch {
     /// The batch's bytes, closing it first (which compresses it): from
     /// then on it takes no more records, and every attempt sends the same
     /// bytes.
-    pub fn close(&mut self) -> Bytes {
+    pub(super) fn close(&mut self) -> Bytes {
         if let Records::Open(builder) = &mut self.records {
             let builder = std::mem::replace(builder, RecordBatchBuilder::new(0));
             self.records = Records::Closed(builder.build());
@@ -160,12 +160,12 @@ impl ProducerBatch {
         }
     }
 
-    pub fn outcome(&self) -> &Arc<BatchOutcome> {
+    pub(super) fn outcome(&self) -> &Arc<BatchOutcome> {
         &self.outcome
     }
 
     /// Tells every record of the batch its fate.
-    pub fn complete(mut self, result: BatchResult) {
+    pub(super) fn complete(mut self, result: BatchResult) {
         for (slot, callback) in self.callbacks.drain(..) {
             callback(slot.metadata(result.clone()));
         }

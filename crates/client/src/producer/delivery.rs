@@ -40,7 +40,7 @@ struct OutcomeState {
 
 impl BatchOutcome {
     /// Sets the result (the first one wins) and wakes every waiter.
-    pub fn complete(&self, result: BatchResult) {
+    pub(crate) fn complete(&self, result: BatchResult) {
         let wakers = {
             let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
             if state.result.is_some() {
@@ -54,7 +54,7 @@ impl BatchOutcome {
         }
     }
 
-    pub fn is_done(&self) -> bool {
+    pub(crate) fn is_done(&self) -> bool {
         self.state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -64,7 +64,11 @@ impl BatchOutcome {
 
     /// The result if set; otherwise registers `cx`'s waker in `slot` (the
     /// same slot on every poll of one waiter).
-    pub fn poll_result(&self, cx: &mut Context<'_>, slot: &mut Option<usize>) -> Poll<BatchResult> {
+    pub(crate) fn poll_result(
+        &self,
+        cx: &mut Context<'_>,
+        slot: &mut Option<usize>,
+    ) -> Poll<BatchResult> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(result) = &state.result {
             return Poll::Ready(result.clone());
@@ -84,7 +88,7 @@ impl BatchOutcome {
     }
 
     /// Waits until the result is set.
-    pub async fn wait(&self) -> BatchResult {
+    pub(crate) async fn wait(&self) -> BatchResult {
         let mut slot = None;
         std::future::poll_fn(|cx| self.poll_result(cx, &mut slot)).await
     }
@@ -102,7 +106,7 @@ pub(crate) struct RecordSlot {
 }
 
 impl RecordSlot {
-    pub fn metadata(&self, result: BatchResult) -> Result<RecordMetadata, ProduceError> {
+    pub(crate) fn metadata(&self, result: BatchResult) -> Result<RecordMetadata, ProduceError> {
         let ack = result?;
         Ok(RecordMetadata {
             partition: self.partition,

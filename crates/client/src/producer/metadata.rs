@@ -31,12 +31,12 @@ pub(crate) struct TopicPartitions {
 }
 
 impl TopicPartitions {
-    pub fn partition_count(&self) -> usize {
+    pub(super) fn partition_count(&self) -> usize {
         self.leaders.len()
     }
 
     /// The leader of `partition`, if it has one.
-    pub fn leader(&self, partition: i32) -> Option<i32> {
+    pub(super) fn leader(&self, partition: i32) -> Option<i32> {
         usize::try_from(partition)
             .ok()
             .and_then(|p| self.leaders.get(p))
@@ -117,7 +117,7 @@ pub(crate) struct ProducerMetadata {
 }
 
 impl ProducerMetadata {
-    pub fn new(cluster: &ClusterMetadata, sender_wakeup: Arc<Notify>) -> Self {
+    pub(super) fn new(cluster: &ClusterMetadata, sender_wakeup: Arc<Notify>) -> Self {
         ProducerMetadata {
             current: RwLock::new(Arc::new(Snapshot::from_cluster(cluster))),
             topics: Mutex::new(BTreeSet::new()),
@@ -128,7 +128,7 @@ impl ProducerMetadata {
         }
     }
 
-    pub fn snapshot(&self) -> Arc<Snapshot> {
+    pub(super) fn snapshot(&self) -> Arc<Snapshot> {
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
     }
 
@@ -142,7 +142,7 @@ impl ProducerMetadata {
     }
 
     /// Asks for a refresh soon (at most one per `retry.backoff.ms`).
-    pub fn request_refresh(&self) {
+    pub(super) fn request_refresh(&self) {
         self.refresh.notify_one();
     }
 
@@ -150,7 +150,7 @@ impl ProducerMetadata {
     /// the topic (it may be being created) or `deadline` (`max.block.ms`)
     /// passes. A topic the cluster refuses for good (invalid name, no
     /// authorization) fails at once.
-    pub async fn wait_for_topic(
+    pub(super) async fn wait_for_topic(
         &self,
         topic: &str,
         deadline: Instant,
@@ -216,7 +216,7 @@ impl ProducerMetadata {
 
     /// The refresh task: runs until aborted (when the producer's sender
     /// has finished).
-    pub async fn refresh_forever(
+    pub(super) async fn refresh_forever(
         self: Arc<Self>,
         mut client: NetworkClient,
         retry_backoff: Duration,

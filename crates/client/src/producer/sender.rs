@@ -53,7 +53,7 @@ pub(crate) struct Sender {
 }
 
 impl Sender {
-    pub fn new(context: Arc<SenderContext>, refresher: AbortHandle) -> Self {
+    pub(super) fn new(context: Arc<SenderContext>, refresher: AbortHandle) -> Self {
         Sender {
             context,
             links: HashMap::new(),
@@ -63,7 +63,7 @@ impl Sender {
 
     /// Drains and sends until the producer is closed and every batch is
     /// complete.
-    pub async fn run(mut self) {
+    pub(super) async fn run(mut self) {
         let context = Arc::clone(&self.context);
         loop {
             // Registered before looking, so no wake-up is missed.

@@ -35,7 +35,7 @@ impl Read for RangeReader {
 /// Iterates over the batches of a segment range, each validated (length,
 /// magic, CRC). A torn or corrupt batch is an error: an inactive segment
 /// has been recovered, so it holds only whole, valid batches.
-pub struct BatchReader {
+pub(super) struct BatchReader {
     reader: BufReader<RangeReader>,
     range: FileRange,
     /// Where the next batch starts, relative to the file.
@@ -44,7 +44,7 @@ pub struct BatchReader {
 }
 
 impl BatchReader {
-    pub fn new(range: &FileRange, buffer_size: usize) -> Self {
+    pub(super) fn new(range: &FileRange, buffer_size: usize) -> Self {
         let source = RangeReader {
             file: Arc::clone(&range.file),
             position: range.position,

@@ -13,10 +13,10 @@ use std::collections::HashMap;
 /// Estimated bytes an entry costs besides its key: the boxed key's pointer
 /// and length, the offset, the hash table's control byte and spare slots,
 /// and the allocator's overhead for the key.
-pub const ENTRY_OVERHEAD: usize = 48;
+pub(super) const ENTRY_OVERHEAD: usize = 48;
 
 /// The latest offset of every key seen, within a byte budget.
-pub struct OffsetMap {
+pub(super) struct OffsetMap {
     offsets: HashMap<Box<[u8]>, i64>,
     /// Estimated bytes the entries take.
     used: usize,
@@ -25,7 +25,7 @@ pub struct OffsetMap {
 }
 
 impl OffsetMap {
-    pub fn new(capacity: usize) -> Self {
+    pub(super) fn new(capacity: usize) -> Self {
         OffsetMap {
             offsets: HashMap::new(),
             used: 0,
@@ -35,7 +35,7 @@ impl OffsetMap {
 
     /// Records `offset` as the latest of `key`. Returns `false`, changing
     /// nothing, when `key` is new and would not fit in the budget.
-    pub fn put(&mut self, key: &[u8], offset: i64) -> bool {
+    pub(super) fn put(&mut self, key: &[u8], offset: i64) -> bool {
         if let Some(latest) = self.offsets.get_mut(key) {
             *latest = offset;
             return true;
@@ -50,16 +50,16 @@ impl OffsetMap {
     }
 
     /// The latest offset recorded for `key`.
-    pub fn get(&self, key: &[u8]) -> Option<i64> {
+    pub(super) fn get(&self, key: &[u8]) -> Option<i64> {
         self.offsets.get(key).copied()
     }
 
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.offsets.len()
     }
 
     /// Forgets every key and frees the memory they took.
-    pub fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         self.offsets = HashMap::new();
         self.used = 0;
     }
