@@ -233,6 +233,8 @@ impl MetaProperties {
     /// `broker.id`, `version` and `cluster.id`, in the order Java's
     /// properties table gives them.
     pub fn write(&self, dir: &Path) -> Result<()> {
+        // The system clock, not the log's: the date is only the comment
+        // line `Properties.store` writes, and nothing reads it back.
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);

@@ -46,6 +46,7 @@ use std::time::{Duration, SystemTime};
 use ::log::{error, info, warn};
 use bytes::Bytes;
 
+use gregor_clock::SharedClock;
 use gregor_protocol::TopicPartition;
 use gregor_record::{
     BatchHeader, Compression, DecodedRecord, Record, RecordBatchBuilder, RecordError, Records,
@@ -149,6 +150,8 @@ struct SourceSegment {
 struct LogSnapshot {
     dir: PathBuf,
     config: LogConfig,
+    /// The log's clock, which dates the cleaned segments' creation.
+    clock: SharedClock,
     /// The segments below the first uncleanable offset.
     segments: Vec<SourceSegment>,
     /// Each idempotent producer's last batch, by its last offset.
@@ -175,6 +178,7 @@ impl LogSnapshot {
         Ok(LogSnapshot {
             dir: log.dir().to_path_buf(),
             config: log.config().clone(),
+            clock: Arc::clone(log.clock()),
             segments,
             producer_last_offsets: log.producer_state().last_batch_offsets().collect(),
         })
@@ -349,7 +353,8 @@ impl<'a> Cleaner<'a> {
             return Ok(());
         };
         let dir = &snapshot.dir;
-        let mut cleaned = Segment::create_cleaned(dir, first.base_offset, &snapshot.config)?;
+        let mut cleaned =
+            Segment::create_cleaned(dir, first.base_offset, &snapshot.config, &snapshot.clock)?;
         let written = (|| {
             for segment in group {
                 let retention = Retention {

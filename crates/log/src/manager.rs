@@ -378,6 +378,10 @@ impl LogManager {
     }
 
     fn background_loop(&self, stop: &StopSignal) {
+        // The tasks are paced by the monotonic system clock, as the thread
+        // sleeps in real time between them; what each task decides (which
+        // segments expired, which producers, which logs are due a flush)
+        // is measured on the log's clock.
         let c = &self.config;
         let mut tasks: Vec<(Duration, Instant, Task)> = vec![
             (c.retention_check_interval, Instant::now(), |m| {

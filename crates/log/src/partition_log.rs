@@ -134,17 +134,17 @@ impl PartitionLog {
         let now_ms = clock.milliseconds();
         let topic_partition = parse_partition_dir(dir)?;
         fs::create_dir_all(dir).map_err(LogError::io(dir))?;
-        let bases = scan_segment_files(dir, &config)?;
+        let bases = scan_segment_files(dir, &config, &clock)?;
         let mut segments = BTreeMap::new();
         for base in bases {
-            segments.insert(base, Segment::open(dir, base, &config)?);
+            segments.insert(base, Segment::open(dir, base, &config, &clock)?);
         }
         let recovered = recover_segments(&mut segments, &topic_partition, state)?;
         match segments.values_mut().next_back() {
             Some(active) => active.make_active()?,
             None => {
                 let base = state.log_start_offset.max(0);
-                segments.insert(base, Segment::create(dir, base, &config)?);
+                segments.insert(base, Segment::create(dir, base, &config, &clock)?);
             }
         }
         let mut log = PartitionLog {
@@ -197,6 +197,11 @@ impl PartitionLog {
 
     pub fn config(&self) -> &LogConfig {
         &self.config
+    }
+
+    /// The clock the log decides by (segment age, flush and delete delays).
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
     }
 
     /// Applies a new topic configuration (from a `/config/topics` change).
@@ -679,7 +684,7 @@ impl PartitionLog {
         }
         self.active_mut().on_become_inactive()?;
         self.take_snapshot(next)?;
-        let segment = Segment::create(&self.dir, next, &self.config)?;
+        let segment = Segment::create(&self.dir, next, &self.config, &self.clock)?;
         self.segments.insert(next, segment);
         info!(
             "{}: rolled new segment at offset {next}",
@@ -920,7 +925,7 @@ impl PartitionLog {
                 segment.make_active()?;
             }
             None => {
-                let segment = Segment::create(&self.dir, offset, &self.config)?;
+                let segment = Segment::create(&self.dir, offset, &self.config, &self.clock)?;
                 self.segments.insert(offset, segment);
             }
         }
@@ -987,7 +992,7 @@ impl PartitionLog {
         }
         change_file_suffixes(&self.dir, base, SWAP_SUFFIX, "")?;
         sync_dir(&self.dir)?;
-        let cleaned = Segment::open(&self.dir, base, &self.config)?;
+        let cleaned = Segment::open(&self.dir, base, &self.config, &self.clock)?;
         self.segments.insert(base, cleaned);
         Ok(true)
     }
@@ -1102,7 +1107,7 @@ fn sync_dir(dir: &Path) -> Result<()> {
 /// `Log.loadSegmentFiles` does: removes leftovers of interrupted operations
 /// (`.deleted`, `.tmp`, a cleaning's `.cleaned`), completes interrupted
 /// swaps of cleaned segments, and removes index files whose log is gone.
-fn scan_segment_files(dir: &Path, config: &LogConfig) -> Result<Vec<i64>> {
+fn scan_segment_files(dir: &Path, config: &LogConfig, clock: &SharedClock) -> Result<Vec<i64>> {
     let mut bases = Vec::new();
     let mut swaps = Vec::new();
     let mut indexes = Vec::new();
@@ -1137,7 +1142,7 @@ fn scan_segment_files(dir: &Path, config: &LogConfig) -> Result<Vec<i64>> {
     }
     swaps.sort_unstable();
     for &base in &swaps {
-        complete_swap(dir, base, config, &mut bases)?;
+        complete_swap(dir, base, config, clock, &mut bases)?;
     }
     for (base, path) in indexes {
         // (The indexes of segments a swap replaced are gone already.)
@@ -1172,8 +1177,14 @@ fn parse_base(path: &Path, stem: &str) -> Result<Option<i64>> {
 ///
 /// Its indexes were deleted with the other `.swap` files: recovering the
 /// segment validates it and rebuilds them.
-fn complete_swap(dir: &Path, base: i64, config: &LogConfig, bases: &mut Vec<i64>) -> Result<()> {
-    let mut swapped = Segment::open_with_suffix(dir, base, config, SWAP_SUFFIX)?;
+fn complete_swap(
+    dir: &Path,
+    base: i64,
+    config: &LogConfig,
+    clock: &SharedClock,
+    bases: &mut Vec<i64>,
+) -> Result<()> {
+    let mut swapped = Segment::open_with_suffix(dir, base, config, clock, SWAP_SUFFIX)?;
     swapped.recover()?;
     let end = swapped.next_offset()?.max(base + 1);
     swapped.close()?;

@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
+use gregor_clock::SharedClock;
 use gregor_record::{parse_batch, BatchHeader, Records, HEADER_LEN, LOG_OVERHEAD};
 
 use super::config::LogConfig;
@@ -90,7 +91,10 @@ pub struct Segment {
     /// the largest timestamp of the first append to the empty segment, or
     /// of its first batch once it is reopened as the active one.
     rolling_timestamp: Option<i64>,
-    /// Wall-clock ms when the segment was created or opened (or emptied):
+    /// The log's clock: it dates the segment's creation, and a test moves
+    /// it to roll the segment by `segment.ms` (Kafka's `LogSegment.time`).
+    clock: SharedClock,
+    /// The clock's ms when the segment was created or opened (or emptied):
     /// what `segment.ms` is measured from when its records carry no
     /// timestamps (Kafka's `created`).
     created_ms: i64,
@@ -102,21 +106,32 @@ pub struct Segment {
 
 impl Segment {
     /// Creates a new, empty active segment, replacing any stale files of that
-    /// name.
-    pub fn create(dir: &Path, base_offset: i64, config: &LogConfig) -> Result<Segment> {
-        Segment::create_with_suffix(dir, base_offset, config, "")
+    /// name; `clock` dates its creation.
+    pub fn create(
+        dir: &Path,
+        base_offset: i64,
+        config: &LogConfig,
+        clock: &SharedClock,
+    ) -> Result<Segment> {
+        Segment::create_with_suffix(dir, base_offset, config, clock, "")
     }
 
     /// Creates the empty segment the log cleaner writes a cleaned copy into:
     /// its files carry [`CLEANED_SUFFIX`] until it is swapped in.
-    pub fn create_cleaned(dir: &Path, base_offset: i64, config: &LogConfig) -> Result<Segment> {
-        Segment::create_with_suffix(dir, base_offset, config, CLEANED_SUFFIX)
+    pub fn create_cleaned(
+        dir: &Path,
+        base_offset: i64,
+        config: &LogConfig,
+        clock: &SharedClock,
+    ) -> Result<Segment> {
+        Segment::create_with_suffix(dir, base_offset, config, clock, CLEANED_SUFFIX)
     }
 
     fn create_with_suffix(
         dir: &Path,
         base_offset: i64,
         config: &LogConfig,
+        clock: &SharedClock,
         file_suffix: &str,
     ) -> Result<Segment> {
         for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
@@ -128,7 +143,7 @@ impl Segment {
                 _ => {}
             }
         }
-        let mut segment = Segment::open_with_suffix(dir, base_offset, config, file_suffix)?;
+        let mut segment = Segment::open_with_suffix(dir, base_offset, config, clock, file_suffix)?;
         segment.make_active()?;
         Ok(segment)
     }
@@ -136,8 +151,14 @@ impl Segment {
     /// Opens an existing segment (or creates missing files). The indexes are
     /// taken as they are; call `indexes_are_sane` and `recover` as needed.
     /// The indexes keep their size on disk; `make_active` preallocates them.
-    pub fn open(dir: &Path, base_offset: i64, config: &LogConfig) -> Result<Segment> {
-        Segment::open_with_suffix(dir, base_offset, config, "")
+    /// `clock` dates the opening, as the segment's creation.
+    pub fn open(
+        dir: &Path,
+        base_offset: i64,
+        config: &LogConfig,
+        clock: &SharedClock,
+    ) -> Result<Segment> {
+        Segment::open_with_suffix(dir, base_offset, config, clock, "")
     }
 
     /// [`open`](Self::open) for files whose names end in `file_suffix`
@@ -146,6 +167,7 @@ impl Segment {
         dir: &Path,
         base_offset: i64,
         config: &LogConfig,
+        clock: &SharedClock,
         file_suffix: &str,
     ) -> Result<Segment> {
         let path = |suffix| suffixed(&segment_file(dir, base_offset, suffix), file_suffix);
@@ -179,7 +201,8 @@ impl Segment {
             bytes_since_last_index_entry: 0,
             max_timestamp,
             rolling_timestamp: None,
-            created_ms: wall_clock_ms(),
+            created_ms: clock.milliseconds(),
+            clock: Arc::clone(clock),
             indexes_missing,
         })
     }
@@ -364,7 +387,7 @@ impl Segment {
     /// `last_offset` and largest timestamp `max_timestamp` needs a new
     /// segment first (Kafka's `shouldRoll`). `segment.ms` is measured on
     /// the records' timestamps: from the segment's first append to this
-    /// one's, or on the wall clock from the segment's creation when its
+    /// one's, or on the log's clock from the segment's creation when its
     /// first append carried no timestamp (Kafka's `timeWaitedForRoll`).
     pub fn should_roll(
         &self,
@@ -690,7 +713,7 @@ impl Segment {
             .map(|e| (e.timestamp, self.base_offset + i64::from(e.relative_offset)));
         self.bytes_since_last_index_entry = 0;
         if self.size == 0 {
-            self.created_ms = wall_clock_ms();
+            self.created_ms = self.clock.milliseconds();
             self.rolling_timestamp = None;
         }
         Ok(removed)
@@ -740,13 +763,6 @@ impl Segment {
     pub fn rename_for_delete(self) -> Result<Vec<PathBuf>> {
         change_file_suffixes(&self.dir, self.base_offset, "", DELETED_SUFFIX)
     }
-}
-
-/// Milliseconds since the Unix epoch on the wall clock.
-fn wall_clock_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// `path` with `suffix` appended to its file name.

@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use proptest::prelude::*;
 
@@ -243,6 +244,54 @@ fn rolls_by_segment_ms() {
     log.append_as_leader(&batch(1, T0 + 2_002, 0), 0, T0)
         .unwrap();
     assert_eq!(log.segment_base_offsets(), vec![0, 2, 5]);
+}
+
+#[test]
+fn without_timestamps_segment_ms_runs_on_the_logs_clock_from_the_segments_creation() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_ms: 1_000,
+        ..small_config()
+    };
+    let clock = ManualClock::new(T0);
+    let mut log = PartitionLog::open(
+        &partition_dir(dir.path()),
+        config,
+        LoadState::default(),
+        clock.clone(),
+    )
+    .unwrap();
+    // Records without timestamps (-1): the segment's age is the clock's
+    // time since the segment was created (Kafka's `timeWaitedForRoll`).
+    clock.advance(Duration::from_millis(400));
+    log.append_as_leader(&batch(1, -1, 0), 0, clock.milliseconds())
+        .unwrap();
+    clock.advance(Duration::from_millis(600));
+    log.append_as_leader(&batch(1, -1, 0), 0, clock.milliseconds())
+        .unwrap();
+    assert_eq!(log.segment_count(), 1);
+    clock.advance(Duration::from_millis(1));
+    log.append_as_leader(&batch(1, -1, 0), 0, clock.milliseconds())
+        .unwrap();
+    assert_eq!(log.segment_base_offsets(), vec![0, 2]);
+    // The new segment was created by that roll, at T0 + 1 001.
+    clock.advance(Duration::from_millis(1_000));
+    log.append_as_leader(&batch(1, -1, 0), 0, clock.milliseconds())
+        .unwrap();
+    assert_eq!(log.segment_base_offsets(), vec![0, 2]);
+    // Emptied by a truncation, the segment counts from then again.
+    clock.advance(Duration::from_millis(1));
+    log.truncate_to(2).unwrap();
+    clock.advance(Duration::from_millis(1_000));
+    for _ in 0..2 {
+        log.append_as_leader(&batch(1, -1, 0), 0, clock.milliseconds())
+            .unwrap();
+    }
+    assert_eq!(log.segment_base_offsets(), vec![0, 2]);
+    clock.advance(Duration::from_millis(1));
+    log.append_as_leader(&batch(1, -1, 0), 0, clock.milliseconds())
+        .unwrap();
+    assert_eq!(log.segment_base_offsets(), vec![0, 2, 4]);
 }
 
 #[test]

@@ -633,7 +633,7 @@ fn a_swap_over_segments_changed_since_the_cleaning_began_is_refused() {
         .map(|s| (s.base_offset(), s.as_range()))
         .collect();
     let dir = partition_dir(root.path());
-    drop(Segment::create_cleaned(&dir, 0, &config()).unwrap());
+    drop(Segment::create_cleaned(&dir, 0, &config(), &SystemClock::shared()).unwrap());
     // A follower truncation cuts segment 1, which becomes the active one.
     lock(&log).truncate_to(1).unwrap();
     assert!(!lock(&log).replace_segments(&sources).unwrap());
