@@ -126,6 +126,7 @@ impl Broker {
             Arc::clone(&replicas) as Arc<dyn OffsetsTopic>,
             Arc::clone(&metadata),
             Arc::clone(logs.clock()),
+            tasks.root.child(),
         );
         coordinator.start();
         let broker = Arc::new(Broker {
@@ -390,7 +391,7 @@ impl Broker {
     /// cleanly (flush, trimmed indexes, checkpoints, clean-shutdown marker) so
     /// the next start skips recovery.
     pub async fn shutdown(&self) -> Result<(), BrokerError> {
-        self.coordinator.shutdown();
+        self.coordinator.shutdown().await;
         self.tasks.features.stop().await;
         self.tasks.session_keeper.stop().await;
         let elector = self

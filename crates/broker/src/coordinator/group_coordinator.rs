@@ -8,10 +8,10 @@
 //! expiry; every operation wakes it, since it may have moved a deadline.
 //! Partitions are loaded on a blocking-pool thread when this broker becomes
 //! their leader; until then their groups answer COORDINATOR_LOAD_IN_PROGRESS,
-//! and once it stops leading them, NOT_COORDINATOR.
+//! and once it stops leading them, NOT_COORDINATOR. Every task of the
+//! coordinator runs on its node of the broker's shutdown tree.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use ::log::{error, info, warn};
@@ -23,7 +23,7 @@ use crate::replica::{LeaderAndIsrPartition, PartitionResults};
 use gregor_protocol::BrokerId;
 use gregor_protocol::ErrorCode;
 use gregor_protocol::TopicPartition;
-use gregor_runtime::SharedClock;
+use gregor_runtime::{SharedClock, Shutdown};
 
 use super::config::GroupConfig;
 use super::group::{GroupMetadata, GroupState, GroupSummary};
@@ -118,8 +118,10 @@ pub struct GroupCoordinator {
     /// Group state timestamps and offset commit and expiry times.
     clock: SharedClock,
     state: Mutex<State>,
-    /// False once shut down: everything answers COORDINATOR_NOT_AVAILABLE.
-    active: AtomicBool,
+    /// The coordinator's node of the broker's shutdown tree, which its
+    /// tasks run on. Once it is stopped, everything answers
+    /// COORDINATOR_NOT_AVAILABLE.
+    tasks: Shutdown,
 }
 
 impl GroupCoordinator {
@@ -128,6 +130,7 @@ impl GroupCoordinator {
         topic: Arc<dyn OffsetsTopic>,
         metadata: Arc<MetadataCache>,
         clock: SharedClock,
+        tasks: Shutdown,
     ) -> Arc<Self> {
         Arc::new(GroupCoordinator {
             config,
@@ -135,29 +138,32 @@ impl GroupCoordinator {
             metadata,
             clock,
             state: Mutex::new(State::default()),
-            active: AtomicBool::new(true),
+            tasks,
         })
     }
 
     /// Starts the periodic offset expiry (`offsets.retention.check.interval.ms`);
-    /// it stops when the coordinator is dropped or shut down.
+    /// it stops when the coordinator is shut down or dropped.
     pub fn start(self: &Arc<Self>) {
+        // Weak, so that the task does not keep the coordinator alive: one
+        // dropped without a shutdown (in tests) stops it too.
         let coordinator = Arc::downgrade(self);
         let interval = self.config.offsets_retention_check_interval;
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             loop {
                 tokio::time::sleep(interval).await;
-                match coordinator.upgrade() {
-                    Some(c) if c.active.load(Ordering::SeqCst) => c.expire_offsets(),
-                    _ => return,
-                }
+                let Some(coordinator) = coordinator.upgrade() else {
+                    return;
+                };
+                coordinator.expire_offsets();
             }
         });
     }
 
-    /// Unloads every group, answering waiting requests NOT_COORDINATOR.
-    pub fn shutdown(&self) {
-        self.active.store(false, Ordering::SeqCst);
+    /// Stops the coordinator's tasks, then unloads every group, answering
+    /// waiting requests NOT_COORDINATOR.
+    pub async fn shutdown(&self) {
+        self.tasks.stop().await;
         let groups: Vec<Arc<GroupHandle>> = {
             let mut state = self.lock_state();
             state.partitions.clear();
@@ -201,7 +207,7 @@ impl GroupCoordinator {
         if group_id.is_empty() && !allow_empty_id {
             return Err(ErrorCode::INVALID_GROUP_ID);
         }
-        if !self.active.load(Ordering::SeqCst) {
+        if self.tasks.is_stopped() {
             return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
         }
         let partition = self.partition_for(group_id);
@@ -246,7 +252,7 @@ impl GroupCoordinator {
     /// change), runs the expiry, and ends with the group.
     fn spawn_deadline_task(self: &Arc<Self>, handle: Arc<GroupHandle>) {
         let coordinator: Weak<Self> = Arc::downgrade(self);
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             loop {
                 let deadline = {
                     let group = handle.lock();
@@ -467,7 +473,7 @@ impl GroupCoordinator {
     /// empty, names as Kafka spells them); COORDINATOR_LOAD_IN_PROGRESS
     /// with what is known while a partition loads.
     pub fn list_groups(&self, states: &[String]) -> (ErrorCode, Vec<GroupOverview>) {
-        if !self.active.load(Ordering::SeqCst) {
+        if self.tasks.is_stopped() {
             return (ErrorCode::COORDINATOR_NOT_AVAILABLE, Vec::new());
         }
         let (loading, handles): (bool, Vec<Arc<GroupHandle>>) = {
@@ -663,7 +669,7 @@ impl GroupCoordinator {
         self.unload_groups(partition);
         info!("loading groups of {GROUP_METADATA_TOPIC_NAME}-{partition} (leader epoch {leader_epoch})");
         let coordinator = Arc::clone(self);
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let started = Instant::now();
             let topic = Arc::clone(&coordinator.topic);
             let buffer = coordinator.config.load_buffer_size;

@@ -13,7 +13,7 @@ use crate::coordinator::offsets_topic::{CommitFuture, OffsetsTopicError};
 use crate::coordinator::testing::subscription;
 use crate::replica::AwaitedCommit;
 use gregor_record::parse_batch;
-use gregor_runtime::SystemClock;
+use gregor_runtime::{Shutdown, SystemClock};
 
 /// Partitions as lists of batches with offsets assigned; reads can be held
 /// back to watch a load in progress.
@@ -103,6 +103,7 @@ fn coordinator(topic: &Arc<MemoryTopic>) -> Arc<GroupCoordinator> {
         Arc::clone(topic) as Arc<dyn OffsetsTopic>,
         Arc::new(MetadataCache::new("cluster".into())),
         SystemClock::shared(),
+        Shutdown::new(),
     )
 }
 
@@ -335,6 +336,27 @@ async fn a_silent_member_expires_on_its_own() {
         c.heartbeat(&group, &member, None, generation),
         ErrorCode::UNKNOWN_MEMBER_ID
     );
+}
+
+#[tokio::test]
+async fn shutdown_stops_the_coordinators_tasks_and_refuses_requests() {
+    let topic = Arc::new(MemoryTopic::default());
+    let c = coordinator(&topic);
+    c.start();
+    let group = group_in(0);
+    leadership(&c, 0, 1, true);
+    until_loaded(&c, &group).await;
+    let (member, generation) = stable_member(&c, &group, Duration::from_secs(30)).await;
+    // The offset expiry timer and the group's deadline task (asleep until
+    // the session ends, 30 s away) both end, or this would time out.
+    tokio::time::timeout(Duration::from_secs(10), c.shutdown())
+        .await
+        .expect("the coordinator's tasks end at shutdown");
+    assert_eq!(
+        c.heartbeat(&group, &member, None, generation),
+        ErrorCode::COORDINATOR_NOT_AVAILABLE
+    );
+    assert_eq!(c.list_groups(&[]).0, ErrorCode::COORDINATOR_NOT_AVAILABLE);
 }
 
 #[tokio::test]

@@ -54,8 +54,12 @@ pub trait GroupLog {
 
 /// What an operation on a group needs besides the group.
 pub struct Ctx<'a> {
+    /// tokio's clock, which session and rebalance deadlines are measured
+    /// on: the group's deadline task sleeps until them on tokio's timer
+    /// (paused-time tests move both).
     pub now: Instant,
-    /// Wall-clock time, ms since the epoch, for what is stored.
+    /// The coordinator's clock, ms since the epoch: for what is stored, and
+    /// offset expiry.
     pub now_ms: i64,
     pub config: &'a GroupConfig,
     pub log: &'a dyn GroupLog,
