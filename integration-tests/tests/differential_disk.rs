@@ -37,6 +37,8 @@ use gregor_record::{with_max_timestamp, Compression, Record, RecordBatchBuilder}
 use integration_tests::differential::compare;
 use integration_tests::wire::WireClient;
 use integration_tests::{wait_until, zk_cli, Broker, BrokerConfig, ZooKeeper, KAFKA_2_8};
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
 
 const TOPIC: &str = "disk";
 /// Small segments, so that the stream rolls several times by size.
@@ -75,19 +77,6 @@ struct Batch {
     retried: bool,
 }
 
-/// A small deterministic generator (xorshift), so the stream is the same on
-/// every run and both brokers get the same bytes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self, bound: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % bound
-    }
-}
-
 /// The stream: batches of 1 to 24 records of varying sizes (some with one
 /// large record, so batches outgrow `index.interval.bytes`), timestamps out
 /// of order inside a batch (the record with the largest is not the last),
@@ -99,7 +88,8 @@ impl Rng {
 /// and a third producer joins, while a fourth, whose one batch is eight
 /// days old, has expired.
 fn stream(base_ts: i64) -> (Vec<Batch>, Vec<Batch>) {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    // Seeded, so that the stream is the same on every run.
+    let mut rng = SmallRng::seed_from_u64(0x9e37_79b9_7f4a_7c15);
     let mut sequences = BTreeMap::new();
     let codecs = [
         Compression::None,
@@ -113,7 +103,7 @@ fn stream(base_ts: i64) -> (Vec<Batch>, Vec<Batch>) {
     ];
     let mut batches = Vec::with_capacity(BATCHES);
     for i in 0..BATCHES {
-        let count = 1 + rng.next(24) as usize;
+        let count = rng.random_range(1..=24);
         let batch_ts = match i {
             FUTURE_BATCH => base_ts + EIGHT_DAYS_MS,
             PRODUCER_D_BATCH => base_ts - EIGHT_DAYS_MS,
@@ -122,12 +112,14 @@ fn stream(base_ts: i64) -> (Vec<Batch>, Vec<Batch>) {
         };
         let records: Vec<(i64, Option<Vec<u8>>, Vec<u8>)> = (0..count)
             .map(|r| {
-                let ts = batch_ts + rng.next(2000) as i64 - 1000;
-                let key = (rng.next(3) != 0).then(|| format!("key-{}", rng.next(50)).into_bytes());
+                let ts = batch_ts + rng.random_range(-1000..1000);
+                let key = rng
+                    .random_ratio(2, 3)
+                    .then(|| format!("key-{}", rng.random_range(0..50)).into_bytes());
                 let size = if r == 0 && i % 7 == 3 {
                     5000
                 } else {
-                    rng.next(700) as usize
+                    rng.random_range(0..700)
                 };
                 let value = (0..size)
                     .map(|n| (n as u8).wrapping_mul(31) ^ i as u8)

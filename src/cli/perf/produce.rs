@@ -93,6 +93,9 @@ pub(crate) async fn run(args: PerfProduceArgs) -> anyhow::Result<()> {
             .await?;
     }
     producer.close().await;
+    // Aborted rather than run on a shutdown tree: the command ends here,
+    // and the printer holds nothing to release; its only await point is
+    // the tick, so no line is cut short.
     progress.abort();
     let outcome = lock(&outcome);
     println!("{}", outcome.stats.summary());
