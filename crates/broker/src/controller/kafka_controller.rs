@@ -151,17 +151,21 @@ impl KafkaController {
                 let progress = Suspended::start(&self.port, handler);
                 self.advance(progress)
             }
-            other => {
-                let error = match other {
-                    CoreState::Deposed => ControllerError::Deposed,
-                    _ => ControllerError::Busy,
-                };
-                self.state = other;
-                Step {
-                    decisions: Vec::new(),
-                    status: Status::Done(Err(error)),
-                }
-            }
+            other => self.refuse(other),
+        }
+    }
+
+    /// Puts `state` back and answers why the core cannot take an event or
+    /// a reply now: it was deposed, or it is in the middle of another one.
+    fn refuse(&mut self, state: CoreState) -> Step {
+        let error = match state {
+            CoreState::Deposed => ControllerError::Deposed,
+            _ => ControllerError::Busy,
+        };
+        self.state = state;
+        Step {
+            decisions: Vec::new(),
+            status: Status::Done(Err(error)),
         }
     }
 
@@ -172,17 +176,7 @@ impl KafkaController {
                 let progress = suspended.resume(&self.port, reply);
                 self.advance(progress)
             }
-            other => {
-                let error = match other {
-                    CoreState::Deposed => ControllerError::Deposed,
-                    _ => ControllerError::Busy,
-                };
-                self.state = other;
-                Step {
-                    decisions: Vec::new(),
-                    status: Status::Done(Err(error)),
-                }
-            }
+            other => self.refuse(other),
         }
     }
 
