@@ -103,7 +103,7 @@ fn stream(base_ts: i64) -> (Vec<Batch>, Vec<Batch>) {
     ];
     let mut batches = Vec::with_capacity(BATCHES);
     for i in 0..BATCHES {
-        let count = rng.random_range(1..=24);
+        let count: usize = rng.random_range(1..=24);
         let batch_ts = match i {
             FUTURE_BATCH => base_ts + EIGHT_DAYS_MS,
             PRODUCER_D_BATCH => base_ts - EIGHT_DAYS_MS,
