@@ -142,6 +142,17 @@ impl ControllerContext {
             .collect()
     }
 
+    /// Every replica the `brokers` host, as (partition, broker).
+    pub fn replicas_on(
+        &self,
+        brokers: impl IntoIterator<Item = BrokerId>,
+    ) -> Vec<(TopicPartition, BrokerId)> {
+        brokers
+            .into_iter()
+            .flat_map(|id| self.partitions_on(id).into_iter().map(move |tp| (tp, id)))
+            .collect()
+    }
+
     /// Every partition `broker` currently leads.
     pub fn partitions_led_by(&self, broker: BrokerId) -> Vec<TopicPartition> {
         self.leaderships

@@ -151,17 +151,21 @@ impl KafkaController {
                 let progress = Suspended::start(&self.port, handler);
                 self.advance(progress)
             }
-            other => {
-                let error = match other {
-                    CoreState::Deposed => ControllerError::Deposed,
-                    _ => ControllerError::Busy,
-                };
-                self.state = other;
-                Step {
-                    decisions: Vec::new(),
-                    status: Status::Done(Err(error)),
-                }
-            }
+            other => self.refuse(other),
+        }
+    }
+
+    /// Puts `state` back and answers why the core cannot take an event or
+    /// a reply now: it was deposed, or it is in the middle of another one.
+    fn refuse(&mut self, state: CoreState) -> Step {
+        let error = match state {
+            CoreState::Deposed => ControllerError::Deposed,
+            _ => ControllerError::Busy,
+        };
+        self.state = state;
+        Step {
+            decisions: Vec::new(),
+            status: Status::Done(Err(error)),
         }
     }
 
@@ -172,17 +176,7 @@ impl KafkaController {
                 let progress = suspended.resume(&self.port, reply);
                 self.advance(progress)
             }
-            other => {
-                let error = match other {
-                    CoreState::Deposed => ControllerError::Deposed,
-                    _ => ControllerError::Busy,
-                };
-                self.state = other;
-                Step {
-                    decisions: Vec::new(),
-                    status: Status::Done(Err(error)),
-                }
-            }
+            other => self.refuse(other),
         }
     }
 
@@ -536,15 +530,7 @@ impl Controller {
         }
         self.mark_leaderless_partitions_offline();
         self.elect_offline_partitions().await?;
-        let replicas: Vec<_> = dead
-            .iter()
-            .flat_map(|id| {
-                self.ctx
-                    .partitions_on(*id)
-                    .into_iter()
-                    .map(move |tp| (tp, *id))
-            })
-            .collect();
+        let replicas = self.ctx.replicas_on(dead.iter().copied());
         self.dead_replicas_offline(replicas).await?;
         // Everyone learns the smaller broker list even if no partition moved.
         self.batch
@@ -583,14 +569,10 @@ impl Controller {
         self.batch.update_metadata(others, []);
         let all: Vec<_> = self.ctx.assignments.keys().cloned().collect();
         self.batch.update_metadata(new.iter().copied(), all);
-        let replicas: Vec<_> = new
-            .iter()
-            .flat_map(|id| {
-                self.ctx
-                    .partitions_on(*id)
-                    .into_iter()
-                    .map(move |tp| (tp, *id))
-            })
+        let replicas: Vec<_> = self
+            .ctx
+            .replicas_on(new.iter().copied())
+            .into_iter()
             .filter(|(tp, _)| !self.ctx.is_being_deleted(tp))
             .collect();
         self.replicas_online(&replicas);

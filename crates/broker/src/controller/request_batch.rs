@@ -323,26 +323,9 @@ fn stop_replica_request(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::context::{Leadership, LiveBroker};
-    use gregor_zk::data::{BrokerInfo, EndPoint, LeaderIsrAndControllerEpoch, SecurityProtocol};
-
-    fn broker(id: BrokerId, epoch: i64) -> LiveBroker {
-        LiveBroker {
-            info: BrokerInfo {
-                id,
-                endpoints: vec![EndPoint {
-                    listener_name: "PLAINTEXT".into(),
-                    security_protocol: SecurityProtocol::Plaintext,
-                    host: "127.0.0.1".into(),
-                    port: 9090 + id,
-                }],
-                rack: None,
-                jmx_port: -1,
-                features: Default::default(),
-            },
-            epoch,
-        }
-    }
+    use crate::controller::context::Leadership;
+    use crate::controller::tests::broker;
+    use gregor_zk::data::LeaderIsrAndControllerEpoch;
 
     /// Brokers 1 and 2 live (3 dead); topic t with partitions 0 (leader 1)
     /// and 1 (leader 2), replicas [1, 2, 3] and [2, 3, 1].

@@ -39,7 +39,8 @@ fn config() -> ControllerConfig {
     }
 }
 
-fn broker(id: BrokerId, epoch: i64) -> LiveBroker {
+/// A live broker with one PLAINTEXT endpoint on port 9090 + id.
+pub(super) fn broker(id: BrokerId, epoch: i64) -> LiveBroker {
     LiveBroker {
         info: BrokerInfo {
             id,
