@@ -6,6 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use gregor_broker::controller::{elect, ControllerElector, ControllerState, Election};
+use gregor_runtime::{Shutdown, SystemClock};
 use gregor_zk::KafkaZkClient;
 use nix::sys::signal::Signal;
 use support::zk::{eventually, json_at, Zk, DEADLINE};
@@ -40,6 +41,12 @@ async fn wait_for_single_controller(electors: &[Option<ControllerElector>]) -> u
     }
 }
 
+/// An elector for broker `id` on the system clock, its task on a shutdown
+/// tree of its own (dropping the elector stops it).
+fn start_elector(client: KafkaZkClient, id: i32) -> ControllerElector {
+    ControllerElector::start(client, id, SystemClock::shared(), &Shutdown::new())
+}
+
 /// Starts electors for brokers 1, 2, 3, each on its own session.
 async fn start_electors(
     zookeeper: &Zk,
@@ -51,7 +58,7 @@ async fn start_electors(
     let electors = clients
         .iter()
         .zip(1..)
-        .map(|(client, id)| Some(ControllerElector::start(client.clone(), id)))
+        .map(|(client, id)| Some(start_elector(client.clone(), id)))
         .collect();
     (clients.into_iter().map(Some).collect(), electors)
 }
@@ -84,7 +91,7 @@ async fn elected_broker_one(
     let client = KafkaZkClient::connect(&zookeeper.connect_string(), session_timeout)
         .await
         .expect("connect");
-    let elector = ControllerElector::start(client.clone(), 1);
+    let elector = start_elector(client.clone(), 1);
     let mut state = elector.subscribe();
     tokio::time::timeout(DEADLINE, state.wait_for(|state| state.i_am_controller))
         .await
@@ -102,9 +109,9 @@ async fn concurrent_elections_have_exactly_one_winner() {
         zookeeper.client().await,
     ];
     let (first, second, third) = tokio::join!(
-        elect(&clients[0], 1),
-        elect(&clients[1], 2),
-        elect(&clients[2], 3)
+        elect(&clients[0], 1, &SystemClock),
+        elect(&clients[1], 2, &SystemClock),
+        elect(&clients[2], 3, &SystemClock)
     );
     let outcomes = [
         first.expect("elect 1"),
@@ -140,7 +147,7 @@ async fn concurrent_elections_have_exactly_one_winner() {
     // A second round changes nothing: the holder still wins (same session),
     // the others still lose.
     for (client, id) in clients.iter().zip(1..) {
-        let again = elect(client, id).await.expect("elect again");
+        let again = elect(client, id, &SystemClock).await.expect("elect again");
         if id == winner {
             assert!(matches!(again, Election::Won { epoch: 1, .. }), "{again:?}");
         } else {
@@ -220,7 +227,7 @@ async fn the_epoch_continues_from_what_zookeeper_holds() {
         )
         .await
         .expect("create /controller_epoch");
-    let outcome = elect(&client, 4).await.expect("elect");
+    let outcome = elect(&client, 4, &SystemClock).await.expect("elect");
     assert!(
         matches!(
             outcome,
@@ -262,7 +269,7 @@ async fn an_expired_controller_session_stops_the_elector_and_frees_the_controlle
     );
 
     let other = zookeeper.client().await;
-    let successor = ControllerElector::start(other, 2);
+    let successor = start_elector(other, 2);
     let electors = [Some(successor)];
     wait_for_single_controller(&electors).await;
     wait_until_all_agree(&electors, 2, 2).await;
@@ -281,7 +288,7 @@ async fn a_brief_disconnection_keeps_the_controller() {
     zookeeper.signal(Signal::SIGCONT);
 
     let other = zookeeper.client().await;
-    let electors = [Some(elector), Some(ControllerElector::start(other, 2))];
+    let electors = [Some(elector), Some(start_elector(other, 2))];
     wait_until_all_agree(&electors, 1, 1).await;
     assert!(electors[0]
         .as_ref()

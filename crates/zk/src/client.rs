@@ -5,8 +5,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use gregor_runtime::{Clock, SystemClock};
-
 use zookeeper_client as zkc;
 use zookeeper_client::{Acls, CreateMode, CreateOptions, Stat};
 
@@ -647,12 +645,6 @@ fn parent(path: &str) -> &str {
         Some(0) | None => "/",
         Some(index) => &path[..index],
     }
-}
-
-/// Now on the system clock, for the controller's election timestamp
-/// (`/controller`'s `timestamp`) until the controller takes a clock.
-pub fn now_ms() -> i64 {
-    SystemClock.milliseconds()
 }
 
 #[cfg(test)]

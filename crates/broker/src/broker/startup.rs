@@ -201,7 +201,8 @@ impl Broker {
         // Kafka's transaction coordinator claims its first producer id
         // block at start-up, after the controller starts.
         self.producer_ids.claim_first_block(&client).await?;
-        self.watch_config_changes();
+        // For the broker's lifetime: stopped with whatever else is left.
+        self.watch_config_changes(&self.tasks.root);
         let broker = Arc::clone(self);
         self.tasks.session_keeper.spawn(async move {
             let result = broker
@@ -233,13 +234,19 @@ impl Broker {
     /// controller while elected, and keeps the metadata cache's controller
     /// id current, which Metadata answers carry.
     fn run_for_controller(&self, client: KafkaZkClient) {
-        let elector = ControllerElector::start(client.clone(), self.id);
+        let tasks = self.tasks.controller.clone();
+        let elector = ControllerElector::start(
+            client.clone(),
+            self.id,
+            Arc::clone(self.logs.clock()),
+            &tasks,
+        );
         let mut states = elector.subscribe();
         let metadata = Arc::clone(&self.metadata);
         let controller = Arc::clone(&self.controller);
         let config = ControllerConfig::from_broker(&self.config);
         let id = self.id;
-        tokio::spawn(async move {
+        self.tasks.controller.spawn(async move {
             // The epoch of the controller this session's elector started:
             // only that one may be stopped from here, never one a newer
             // session's elector started meanwhile.
@@ -257,6 +264,7 @@ impl Broker {
                                 epoch,
                                 epoch_zk_version,
                                 config.clone(),
+                                &tasks,
                             ));
                             mine = Some(epoch);
                         }
@@ -432,6 +440,10 @@ struct BrokerTasks {
     features: Shutdown,
     /// Keeping the registration alive across session expiry.
     session_keeper: Shutdown,
+    /// The controller election and, while elected, the controller. Not
+    /// stopped on its own: resigning ends the election, and that stops the
+    /// controller.
+    controller: Shutdown,
 }
 
 impl BrokerTasks {
@@ -440,6 +452,7 @@ impl BrokerTasks {
         BrokerTasks {
             features: root.child(),
             session_keeper: root.child(),
+            controller: root.child(),
             root,
         }
     }

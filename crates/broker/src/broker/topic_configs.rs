@@ -16,6 +16,7 @@ use std::time::Duration;
 use log::{info, warn};
 
 use gregor_log::LogConfig;
+use gregor_runtime::{Backoff, Shutdown};
 use gregor_zk::data::{ConfigChangeNotification, ZNodeData};
 use gregor_zk::{paths, KafkaZkClient, ZkError};
 
@@ -48,12 +49,14 @@ impl Broker {
         }
     }
 
-    /// Follows `/config/changes` for the broker's lifetime: each new
-    /// notification for a topic makes every hosted partition of it take
-    /// the topic's current config.
-    pub(crate) fn watch_config_changes(self: &Arc<Self>) {
+    /// Follows `/config/changes` on `tasks` until that is stopped: each new
+    /// notification for a topic makes every hosted partition of it take the
+    /// topic's current config.
+    pub(crate) fn watch_config_changes(self: &Arc<Self>, tasks: &Shutdown) {
         let broker = Arc::clone(self);
-        tokio::spawn(async move {
+        tasks.spawn(async move {
+            // Unlimited: ZooKeeper is retried for as long as the broker runs.
+            let retries = Backoff::fixed(WATCH_RETRY_BACKOFF).start();
             let mut last_seen: Option<String> = None;
             loop {
                 let client = broker.zk.client();
@@ -63,7 +66,7 @@ impl Broker {
                     }
                     Err(e) => {
                         warn!("cannot follow {}: {e}", paths::CONFIG_CHANGES);
-                        tokio::time::sleep(WATCH_RETRY_BACKOFF).await;
+                        retries.pause().await;
                     }
                 }
             }

@@ -12,6 +12,10 @@
 //! the broker (it died: its `/brokers/ids/<id>` went away). Only then does it
 //! move on, which is what keeps one broker's requests in order.
 //!
+//! Each broker's task runs on its own node of the shutdown tree, below the
+//! node the manager is given, so removing a broker stops its task alone and
+//! stopping the controller stops them all.
+//!
 //! Every answer goes to the controller through the `responses` channel given
 //! to [`ControllerChannelManager::new`], so it can react to per-partition
 //! errors (Kafka's request callbacks).
@@ -26,12 +30,12 @@ use std::time::Duration;
 
 use log::{debug, error, warn};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-use tokio::task::JoinHandle;
 
 use super::request_batch::{ControllerRequest, ControllerResponse};
 use gregor_client::{BrokerConnection, ClientError, DEFAULT_REQUEST_TIMEOUT};
 use gregor_protocol::BrokerId;
 use gregor_protocol::Request;
+use gregor_runtime::{Backoff, Shutdown};
 
 /// The pause before resending a request that failed. Kafka's
 /// `RequestSendThread` pauses a fixed 100 ms, the default of the clients'
@@ -101,6 +105,8 @@ async fn send_newest<R: Request>(
 pub struct ControllerChannelManager {
     config: Arc<ChannelConfig>,
     responses: UnboundedSender<(BrokerId, ControllerResponse)>,
+    /// The node every broker's node is a child of.
+    tasks: Shutdown,
     brokers: HashMap<BrokerId, BrokerChannel>,
 }
 
@@ -109,32 +115,31 @@ pub struct ControllerChannelManager {
 struct BrokerChannel {
     address: String,
     queue: UnboundedSender<ControllerRequest>,
-    task: JoinHandle<()>,
+    /// The node the task runs on.
+    task: Shutdown,
 }
 
 impl BrokerChannel {
     /// Stops the task and waits until it is gone, so that no answer from it
     /// reaches the controller afterwards. Queued requests are dropped.
     async fn stop(self) {
-        self.task.abort();
-        if let Err(e) = self.task.await {
-            if e.is_panic() {
-                error!("controller send task to {} panicked: {e}", self.address);
-            }
-        }
+        self.task.stop().await;
     }
 }
 
 impl ControllerChannelManager {
     /// A manager with no brokers yet; every answer will be sent to
-    /// `responses`, tagged with the broker that gave it.
+    /// `responses`, tagged with the broker that gave it. Each broker's task
+    /// runs on a child of `tasks`.
     pub fn new(
         config: ChannelConfig,
         responses: UnboundedSender<(BrokerId, ControllerResponse)>,
+        tasks: Shutdown,
     ) -> Self {
         ControllerChannelManager {
             config: Arc::new(config),
             responses,
+            tasks,
             brokers: HashMap::new(),
         }
     }
@@ -161,7 +166,8 @@ impl ControllerChannelManager {
             config: Arc::clone(&self.config),
             connection: None,
         };
-        let task = tokio::spawn(sender.run(requests, self.responses.clone()));
+        let task = self.tasks.child();
+        task.spawn(sender.run(requests, self.responses.clone()));
         self.brokers.insert(
             id,
             BrokerChannel {
@@ -215,10 +221,10 @@ impl ControllerChannelManager {
 }
 
 impl Drop for ControllerChannelManager {
+    /// Every broker's node is a child of the manager's: cancelling it stops
+    /// them all.
     fn drop(&mut self) {
-        for channel in self.brokers.values() {
-            channel.task.abort();
-        }
+        self.tasks.cancel();
     }
 }
 
@@ -256,6 +262,8 @@ impl RequestSender {
     /// cannot be encoded: resending it would fail forever and hold up every
     /// request behind it.
     async fn deliver(&mut self, request: &ControllerRequest) -> Option<ControllerResponse> {
+        // Unlimited: only removing the broker ends the retries.
+        let retries = Backoff::fixed(self.config.retry_backoff).start();
         loop {
             match self.try_send(request).await {
                 Ok(response) => return Some(response),
@@ -276,7 +284,7 @@ impl RequestSender {
                         self.address,
                         self.config.retry_backoff
                     );
-                    tokio::time::sleep(self.config.retry_backoff).await;
+                    retries.pause().await;
                 }
             }
         }
@@ -310,7 +318,6 @@ mod tests {
     use bytes::{Bytes, BytesMut};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
-    use tokio::sync::mpsc::error::TryRecvError;
     use tokio::time::timeout;
 
     use super::*;
@@ -453,7 +460,10 @@ mod tests {
         UnboundedReceiver<(BrokerId, ControllerResponse)>,
     ) {
         let (responses, answers) = unbounded_channel();
-        (ControllerChannelManager::new(config, responses), answers)
+        (
+            ControllerChannelManager::new(config, responses, Shutdown::new()),
+            answers,
+        )
     }
 
     async fn next_answer(
@@ -603,19 +613,21 @@ mod tests {
         // Dropped: the broker is no longer known.
         manager.send(1, stop_replica(2));
 
-        // The task is gone, so no new attempt starts; at most the attempt
-        // under way when it was stopped may still reach the broker. A live
-        // task would retry every 10 ms, dozens of times in this window.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let mut late = 0;
-        loop {
-            match broker.received.try_recv() {
-                Ok((_, request)) => {
+        // A second broker's channel to the same misbehaving address retries
+        // as broker 1's did: while it retries 20 times, a live task for
+        // broker 1 would retry about as often, however slow the machine. The
+        // task is gone, so no new attempt starts; at most the attempt under
+        // way when it was stopped may still reach the broker.
+        manager.add_broker(2, broker.address.clone()).await;
+        manager.send(2, update_metadata(3));
+        let (mut retried, mut late) = (0, 0);
+        while retried < 20 {
+            match broker.next().await.1 {
+                request if request == update_metadata(3) => retried += 1,
+                request => {
                     assert_eq!(request, stop_replica(1));
                     late += 1;
                 }
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => panic!("the test broker stopped"),
             }
         }
         assert!(late <= 1, "{late} attempts after remove_broker");

@@ -15,13 +15,13 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::sync::{oneshot, watch};
 use zookeeper_client as zkc;
 use zookeeper_client::{EventType, MultiWriteError, Stat};
 
 use gregor_protocol::BrokerId;
-use gregor_zk::client::{now_ms, zk_error, EPHEMERAL, PERSISTENT};
+use gregor_runtime::{Backoff, Clock, SharedClock, Shutdown};
+use gregor_zk::client::{zk_error, EPHEMERAL, PERSISTENT};
 use gregor_zk::data::{ControllerEpoch, ControllerZNode, DecodeError, ZNodeData};
 use gregor_zk::{paths, KafkaZkClient, ZkError};
 
@@ -64,7 +64,8 @@ pub struct ControllerState {
 /// 2. Read `/controller_epoch` with its zkVersion, creating it with
 ///    [`INITIAL_CONTROLLER_EPOCH`] if missing (`maybeCreateControllerEpochZNode`).
 /// 3. In one ZooKeeper multi: create the ephemeral `/controller` with
-///    `{"version":1,"brokerid":<id>,"timestamp":"<ms>"}` and set
+///    `{"version":1,"brokerid":<id>,"timestamp":"<ms>"}` (`<ms>` read from
+///    `clock`) and set
 ///    `/controller_epoch` to epoch + 1 at the zkVersion read. If either fails
 ///    (NodeExists: another broker won; BadVersion: another broker bumped the
 ///    epoch) nothing is written, and `/controller` is read again
@@ -72,7 +73,11 @@ pub struct ControllerState {
 ///
 /// When `/controller` vanishes between a failed attempt and the re-read (the
 /// winner's session ended at once), the round starts over.
-pub async fn elect(client: &KafkaZkClient, broker_id: BrokerId) -> Result<Election, ZkError> {
+pub async fn elect(
+    client: &KafkaZkClient,
+    broker_id: BrokerId,
+    clock: &dyn Clock,
+) -> Result<Election, ZkError> {
     loop {
         if let Some(outcome) = existing_controller(client, broker_id).await? {
             return Ok(outcome);
@@ -86,7 +91,7 @@ pub async fn elect(client: &KafkaZkClient, broker_id: BrokerId) -> Result<Electi
             },
         })?;
         let zk = client.zookeeper();
-        let controller = ControllerZNode::new(broker_id, now_ms()).encode();
+        let controller = ControllerZNode::new(broker_id, clock.milliseconds()).encode();
         let mut multi = zk.new_multi_writer();
         multi
             .add_create(paths::CONTROLLER, &controller, &EPHEMERAL)
@@ -275,25 +280,42 @@ async fn delete_own_controller(
 /// new session, as Kafka re-runs `elect()` from its session-expiry handler),
 /// or on any other error (unreadable znode data, ACLs), after resigning if
 /// it was the controller (Kafka's `maybeResign`). Whenever it ends,
-/// `i_am_controller` is published false. Dropping the elector stops the
-/// task without touching ZooKeeper.
+/// `i_am_controller` is published false. Dropping the elector, or stopping
+/// the shutdown node it was started below, stops the task without touching
+/// ZooKeeper.
 #[derive(Debug)]
 pub struct ControllerElector {
     state: watch::Receiver<ControllerState>,
     stop: watch::Sender<bool>,
-    task: Mutex<Option<JoinHandle<Result<(), ZkError>>>>,
+    /// The node the task runs on.
+    task: Shutdown,
+    /// The task's result, until [`resign`](Self::resign) takes it.
+    outcome: Mutex<Option<oneshot::Receiver<Result<(), ZkError>>>>,
 }
 
 impl ControllerElector {
-    /// Starts electing on the current tokio runtime.
-    pub fn start(client: KafkaZkClient, broker_id: BrokerId) -> Self {
+    /// Starts electing on the current tokio runtime, the task on a child of
+    /// `tasks`; `/controller`'s timestamps are read from `clock`.
+    pub fn start(
+        client: KafkaZkClient,
+        broker_id: BrokerId,
+        clock: SharedClock,
+        tasks: &Shutdown,
+    ) -> Self {
         let (state_tx, state) = watch::channel(ControllerState::default());
         let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(run(client, broker_id, state_tx, stop_rx));
+        let (outcome_tx, outcome) = oneshot::channel();
+        let task = tasks.child();
+        task.spawn(async move {
+            let result = run(client, broker_id, &*clock, state_tx, stop_rx).await;
+            // Nobody waits for it once the elector is dropped.
+            let _ = outcome_tx.send(result);
+        });
         ControllerElector {
             state,
             stop,
-            task: Mutex::new(Some(task)),
+            task,
+            outcome: Mutex::new(Some(outcome)),
         }
     }
 
@@ -314,42 +336,44 @@ impl ControllerElector {
     /// already failed. Calling it again is a no-op.
     pub async fn resign(&self) -> Result<(), ZkError> {
         self.stop.send_replace(true);
-        let task = self
-            .task
+        let outcome = self
+            .outcome
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
-        match task {
-            Some(task) => match task.await {
-                Ok(result) => result,
-                Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-                Err(_) => Ok(()),
-            },
-            None => Ok(()),
-        }
+        let Some(outcome) = outcome else {
+            return Ok(());
+        };
+        let result = match outcome.await {
+            Ok(result) => result,
+            // Its node was stopped from above first: it ended at an await
+            // point, as dropping the elector would have ended it.
+            Err(_) if self.task.is_stopped() => Ok(()),
+            Err(_) => {
+                log::error!("the controller elector's task panicked");
+                Ok(())
+            }
+        };
+        // The result is its last step: wait until it is gone.
+        self.task.stop().await;
+        result
     }
 }
 
 impl Drop for ControllerElector {
     fn drop(&mut self) {
-        let task = self
-            .task
-            .get_mut()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        if let Some(task) = task {
-            task.abort();
-        }
+        self.task.cancel();
     }
 }
 
 async fn run(
     client: KafkaZkClient,
     broker_id: BrokerId,
+    clock: &dyn Clock,
     state: watch::Sender<ControllerState>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ZkError> {
-    let result = elect_until_stopped(&client, broker_id, &state, &mut stop).await;
+    let result = elect_until_stopped(&client, broker_id, clock, &state, &mut stop).await;
     let last = *state.borrow();
     // Stopped, or failed while the session lives: step down so another
     // broker takes over (Kafka's `maybeResign`).
@@ -377,14 +401,17 @@ async fn run(
 async fn elect_until_stopped(
     client: &KafkaZkClient,
     broker_id: BrokerId,
+    clock: &dyn Clock,
     state: &watch::Sender<ControllerState>,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<(), ZkError> {
+    // Unlimited: the session ending, not a count, ends the retries.
+    let retries = Backoff::fixed(RETRY_BACKOFF).start();
     loop {
         if *stop.borrow() {
             return Ok(());
         }
-        match election_round(client, broker_id, state, stop).await {
+        match election_round(client, broker_id, clock, state, stop).await {
             Ok(()) => {}
             Err(error) => {
                 let session = client.state();
@@ -404,7 +431,7 @@ async fn elect_until_stopped(
                 tokio::select! {
                     biased;
                     _ = stop.wait_for(|stop| *stop) => return Ok(()),
-                    () = tokio::time::sleep(RETRY_BACKOFF) => {}
+                    () = retries.pause() => {}
                 }
             }
         }
@@ -438,10 +465,11 @@ fn is_transient(error: &ZkError) -> bool {
 async fn election_round(
     client: &KafkaZkClient,
     broker_id: BrokerId,
+    clock: &dyn Clock,
     state: &watch::Sender<ControllerState>,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<(), ZkError> {
-    let next = match elect(client, broker_id).await? {
+    let next = match elect(client, broker_id, clock).await? {
         Election::Won {
             epoch,
             epoch_zk_version,

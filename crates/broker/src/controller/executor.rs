@@ -10,6 +10,12 @@
 //! change is missed or handled twice. A fenced write that fails
 //! ([`ZkFailure::ControllerMoved`]) stops the controller.
 //!
+//! The controller's tasks form one node of the broker's shutdown tree: the
+//! executor's task, below it a node for the watchers (one child per topic
+//! watch) and one for the broker channels. Stopping the node stops them
+//! all; a task that ends by itself (the controller was deposed) stops the
+//! watchers and channels below it.
+//!
 //! Owns: I/O and retries. Must not decide anything: every choice of leader,
 //! ISR, replica state or request is the core's.
 
@@ -18,7 +24,6 @@ use std::time::Duration;
 
 use log::{info, warn};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 use zookeeper_client::EventType;
 
 use super::channel::{ChannelConfig, ControllerChannelManager, DEFAULT_RETRY_BACKOFF};
@@ -30,6 +35,7 @@ use super::port::ControllerError;
 use super::request_batch::ControllerResponse;
 use gregor_protocol::BrokerId;
 use gregor_protocol::TopicPartition;
+use gregor_runtime::{Backoff, Shutdown};
 use gregor_zk::data::LeaderIsrAndControllerEpoch;
 use gregor_zk::Versioned;
 use gregor_zk::{paths, KafkaZkClient, ZkError};
@@ -73,7 +79,8 @@ enum Cause {
 /// watches and broker channels), which is what losing the election does.
 pub struct ActiveController {
     handle: ControllerHandle,
-    task: JoinHandle<()>,
+    /// The node the controller's tasks run on.
+    tasks: Shutdown,
 }
 
 /// Queues requests for the running controller; cheap to clone, so request
@@ -89,14 +96,17 @@ impl ActiveController {
     /// ZooKeeper, tells every broker its partitions and elects leaders where
     /// needed (Kafka's `onControllerFailover`), then handles events. Every
     /// write is fenced on `epoch_zk_version`, the zkVersion of
-    /// `/controller_epoch` this broker's election wrote.
+    /// `/controller_epoch` this broker's election wrote. Its tasks run
+    /// below a child of `tasks`.
     pub fn start(
         zk: KafkaZkClient,
         broker_id: BrokerId,
         epoch: i32,
         epoch_zk_version: i32,
         config: ControllerConfig,
+        tasks: &Shutdown,
     ) -> Self {
+        let tasks = tasks.child();
         let (triggers, triggers_rx) = mpsc::unbounded_channel();
         let (responses_tx, responses) = mpsc::unbounded_channel();
         let channel = ControllerChannelManager::new(
@@ -106,6 +116,7 @@ impl ActiveController {
                 client_id: broker_id.to_string(),
             },
             responses_tx,
+            tasks.child(),
         );
         let executor = Executor {
             zk,
@@ -115,13 +126,13 @@ impl ActiveController {
             core: KafkaController::new(broker_id, epoch, config),
             channel,
             triggers: triggers.clone(),
-            watchers: Vec::new(),
+            watchers: tasks.child(),
             topic_watchers: BTreeMap::new(),
         };
-        let task = tokio::spawn(executor.run(triggers_rx, responses));
+        tasks.spawn(executor.run(triggers_rx, responses));
         ActiveController {
             handle: ControllerHandle { triggers, epoch },
-            task,
+            tasks,
         }
     }
 
@@ -168,7 +179,7 @@ impl ControllerHandle {
 
 impl Drop for ActiveController {
     fn drop(&mut self) {
-        self.task.abort();
+        self.tasks.cancel();
     }
 }
 
@@ -185,17 +196,19 @@ struct Executor {
     channel: ControllerChannelManager,
     /// Where watchers queue triggers for this controller.
     triggers: mpsc::UnboundedSender<Trigger>,
-    watchers: Vec<JoinHandle<()>>,
+    /// The node the watcher tasks run on, each topic's on a child.
+    watchers: Shutdown,
     /// One watch per topic on `/brokers/topics/<t>` (Kafka's
-    /// `PartitionModificationsHandler`), while the core knows the topic.
-    topic_watchers: BTreeMap<String, JoinHandle<()>>,
+    /// `PartitionModificationsHandler`), while the core knows the topic: the
+    /// node its task runs on.
+    topic_watchers: BTreeMap<String, Shutdown>,
 }
 
 impl Drop for Executor {
+    /// The executor's task ended (deposed) or was stopped: its watchers stop
+    /// with it, as its broker channels do when `channel` is dropped.
     fn drop(&mut self) {
-        for watcher in self.watchers.iter().chain(self.topic_watchers.values()) {
-            watcher.abort();
-        }
+        self.watchers.cancel();
     }
 }
 
@@ -210,6 +223,8 @@ impl Executor {
             .context()
             .map_or((-1, -1), |c| (c.controller_id, c.epoch));
         info!("broker {controller_id} acts as controller (epoch {epoch})");
+        // Unlimited: only being deposed or stopped ends the retries.
+        let retries = Backoff::fixed(ZK_RETRY_BACKOFF).start();
         loop {
             let result = match read_snapshot(&self.zk).await {
                 Ok(snapshot) => {
@@ -223,7 +238,7 @@ impl Executor {
                 Err(e) if e.is_controller_moved() => return deposed(controller_id, epoch),
                 Err(e) => {
                     warn!("controller start-up failed: {e}; retrying");
-                    tokio::time::sleep(ZK_RETRY_BACKOFF).await;
+                    retries.pause().await;
                 }
             }
         }
@@ -270,6 +285,8 @@ impl Executor {
                 return self.perform(event, Some(reply)).await;
             }
         };
+        // Unlimited while the session lives.
+        let retries = Backoff::fixed(ZK_RETRY_BACKOFF).start();
         loop {
             let result = match read_event(&self.zk, &cause).await {
                 Ok(event) => self.perform(event, None).await,
@@ -279,7 +296,7 @@ impl Executor {
             match result {
                 Err(e) if !e.is_controller_moved() && !self.zk.state().is_terminated() => {
                     warn!("controller: {cause:?} failed: {e}; retrying");
-                    tokio::time::sleep(ZK_RETRY_BACKOFF).await;
+                    retries.pause().await;
                 }
                 result => return result,
             }
@@ -333,7 +350,7 @@ impl Executor {
         self.topic_watchers.retain(|topic, watcher| {
             let keep = ctx.has_topic(topic);
             if !keep {
-                watcher.abort();
+                watcher.cancel();
             }
             keep
         });
@@ -343,7 +360,8 @@ impl Executor {
             }
             let owned = topic.clone();
             let trigger = move || Trigger::Cause(Cause::PartitionModifications(owned.clone()));
-            let watcher = tokio::spawn(watch_loop(
+            let watcher = self.watchers.child();
+            watcher.spawn(watch_loop(
                 self.zk.clone(),
                 paths::topic(topic),
                 Watch::Exists,
@@ -391,13 +409,8 @@ impl Executor {
         for (path, trigger, kind) in watches {
             let zk = self.zk.clone();
             let triggers = self.triggers.clone();
-            self.watchers.push(tokio::spawn(watch_loop(
-                zk,
-                path.to_owned(),
-                kind,
-                trigger,
-                triggers,
-            )));
+            self.watchers
+                .spawn(watch_loop(zk, path.to_owned(), kind, trigger, triggers));
         }
     }
 }
@@ -597,6 +610,8 @@ async fn watch_loop(
     trigger: impl Fn() -> Trigger,
     triggers: mpsc::UnboundedSender<Trigger>,
 ) {
+    // Unlimited while the session lives.
+    let retries = Backoff::fixed(WATCH_RETRY_BACKOFF).start();
     loop {
         let watcher = match kind {
             Watch::Children => zk.watch_children(&path).await,
@@ -609,7 +624,7 @@ async fn watch_loop(
                     return;
                 }
                 warn!("cannot watch {path}: {e}; retrying");
-                tokio::time::sleep(WATCH_RETRY_BACKOFF).await;
+                retries.pause().await;
                 continue;
             }
         };
