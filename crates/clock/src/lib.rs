@@ -2,7 +2,8 @@
 //!
 //! Code that decides something by the time (a segment's age, a replica's
 //! lag, a record's default timestamp) takes a [`SharedClock`] instead of
-//! reading the system clock, so a unit test can hand it a [`ManualClock`]
+//! reading the system clock, so a unit test can hand it a `ManualClock`
+//! (feature `test-util`, enabled only by dev-dependencies)
 //! and move time by exactly what the test needs.
 //!
 //! A crate of its own, apart from `gregor-runtime`, so that the
@@ -11,8 +12,8 @@
 //! runtime, no I/O.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// A source of time.
 pub trait Clock: fmt::Debug + Send + Sync {
@@ -55,46 +56,60 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that moves only when told to (Kafka's `MockTime`), for unit
-/// tests; both readings advance together.
-#[derive(Debug)]
-pub struct ManualClock {
-    origin: Instant,
-    /// Milliseconds since the epoch at `origin`, and how far the clock has
-    /// been advanced since.
-    state: Mutex<(i64, Duration)>,
+/// `ManualClock`, compiled for tests only (feature `test-util`).
+#[cfg(any(test, feature = "test-util"))]
+mod manual {
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use super::Clock;
+
+    /// A clock that moves only when told to (Kafka's `MockTime`), for unit
+    /// tests; both readings advance together. Behind the `test-util` feature.
+    #[derive(Debug)]
+    pub struct ManualClock {
+        origin: Instant,
+        /// Milliseconds since the epoch at `origin`, and how far the clock has
+        /// been advanced since.
+        state: Mutex<(i64, Duration)>,
+    }
+
+    impl ManualClock {
+        /// A clock reading `epoch_ms` milliseconds since the epoch.
+        pub fn new(epoch_ms: i64) -> Arc<Self> {
+            Arc::new(ManualClock {
+                origin: Instant::now(),
+                state: Mutex::new((epoch_ms, Duration::ZERO)),
+            })
+        }
+
+        /// Moves both readings forward by `by`.
+        pub fn advance(&self, by: Duration) {
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.1 += by;
+        }
+    }
+
+    impl Clock for ManualClock {
+        fn milliseconds(&self) -> i64 {
+            let (epoch_ms, advanced) = *self.state.lock().unwrap_or_else(|p| p.into_inner());
+            epoch_ms.saturating_add(i64::try_from(advanced.as_millis()).unwrap_or(i64::MAX))
+        }
+
+        fn instant(&self) -> Instant {
+            let advanced = self.state.lock().unwrap_or_else(|p| p.into_inner()).1;
+            self.origin + advanced
+        }
+    }
 }
 
-impl ManualClock {
-    /// A clock reading `epoch_ms` milliseconds since the epoch.
-    pub fn new(epoch_ms: i64) -> Arc<Self> {
-        Arc::new(ManualClock {
-            origin: Instant::now(),
-            state: Mutex::new((epoch_ms, Duration::ZERO)),
-        })
-    }
-
-    /// Moves both readings forward by `by`.
-    pub fn advance(&self, by: Duration) {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.1 += by;
-    }
-}
-
-impl Clock for ManualClock {
-    fn milliseconds(&self) -> i64 {
-        let (epoch_ms, advanced) = *self.state.lock().unwrap_or_else(|p| p.into_inner());
-        epoch_ms.saturating_add(i64::try_from(advanced.as_millis()).unwrap_or(i64::MAX))
-    }
-
-    fn instant(&self) -> Instant {
-        let advanced = self.state.lock().unwrap_or_else(|p| p.into_inner()).1;
-        self.origin + advanced
-    }
-}
+#[cfg(any(test, feature = "test-util"))]
+pub use manual::ManualClock;
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

@@ -18,6 +18,8 @@
 pub mod retry;
 pub mod shutdown;
 
-pub use gregor_clock::{Clock, ManualClock, SharedClock, SystemClock};
+#[cfg(feature = "test-util")]
+pub use gregor_clock::ManualClock;
+pub use gregor_clock::{Clock, SharedClock, SystemClock};
 pub use retry::{Backoff, Retries};
 pub use shutdown::Shutdown;
