@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 
 use super::context::Leadership;
 use super::decision::{Decision, ZkFailure, ZkReply, ZkRequest};
@@ -264,18 +264,16 @@ impl<T> Suspended<T> {
         self.run(port)
     }
 
+    /// Polls the handler once; it is polled again when its answer is fed,
+    /// never by a wake-up, so its waker does nothing.
     fn run(mut self, port: &Port) -> Progress<T> {
-        let waker = Waker::from(Arc::new(NoopWaker));
-        match self.handler.as_mut().poll(&mut Context::from_waker(&waker)) {
+        match self
+            .handler
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+        {
             Poll::Ready(output) => Progress::Finished(output, port.take_decisions()),
             Poll::Pending => Progress::Waiting(self, port.take_decisions()),
         }
     }
-}
-
-/// The handler is polled again when its answer is fed, never by a wake-up.
-struct NoopWaker;
-
-impl Wake for NoopWaker {
-    fn wake(self: Arc<Self>) {}
 }
