@@ -102,25 +102,62 @@ fn main() -> ExitCode {
 /// the ZooKeeper registration that makes the broker visible, and only then
 /// request processing; on SIGTERM/SIGINT the reverse, ending with the logs
 /// closed cleanly.
+///
+/// Start-up waits for ZooKeeper for as long as it is unreachable; a signal
+/// meanwhile stops it there (before registration nothing is in ZooKeeper to
+/// remove, and the logs open only after start-up's last wait on it).
 async fn run_broker(path: PathBuf, overrides: Vec<String>) -> anyhow::Result<()> {
     let config = KafkaConfig::load(&path, &overrides)
         .with_context(|| format!("reading {}", path.display()))?;
-    let broker = Broker::start(config.clone()).await?;
+    raise_open_files_limit();
+    let signal = wait_for_shutdown_signal();
+    tokio::pin!(signal);
+    let broker = tokio::select! {
+        broker = Broker::start(config.clone()) => broker?,
+        received = &mut signal => {
+            received.context("waiting for signals")?;
+            log::info!("stopped during start-up");
+            return Ok(());
+        }
+    };
     let bound = Server::bind(config.server_config())
         .await
         .context("binding listeners")?;
     let ports: Vec<u16> = bound.listeners().iter().map(|l| l.addr.port()).collect();
-    broker.register(&ports).await?;
+    tokio::select! {
+        registered = broker.register(&ports) => registered?,
+        received = &mut signal => {
+            received.context("waiting for signals")?;
+            log::info!("stopped before registering");
+            broker.shutdown().await?;
+            return Ok(());
+        }
+    }
     let server = bound.serve(Arc::clone(&broker));
     log::info!("broker {} serving on {:?}", broker.id(), server.listeners());
-    wait_for_shutdown_signal()
-        .await
-        .context("waiting for signals")?;
+    signal.await.context("waiting for signals")?;
     // While still serving: this broker may be the controller itself.
     broker.controlled_shutdown().await;
     server.shutdown().await;
     broker.shutdown().await?;
     Ok(())
+}
+
+/// Raises the soft limit on open files to the hard limit, as Kafka's
+/// packaging advises: a broker holds a descriptor per connection and
+/// several per log segment, and the usual soft limit (1024) runs out with
+/// a few hundred partitions. Both limits are logged; failing to raise them
+/// is only a warning, the broker runs with what it has.
+fn raise_open_files_limit() {
+    use rlimit::Resource;
+    match Resource::NOFILE.get() {
+        Ok((soft, hard)) if soft < hard => match Resource::NOFILE.set(hard, hard) {
+            Ok(()) => log::info!("open files limit raised from {soft} to the hard limit {hard}"),
+            Err(e) => log::warn!("open files limit {soft} (hard {hard}) could not be raised: {e}"),
+        },
+        Ok((soft, hard)) => log::info!("open files limit {soft} (hard {hard})"),
+        Err(e) => log::warn!("cannot read the open files limit: {e}"),
+    }
 }
 
 /// Help and version go to stdout as clap prints them; any other argument

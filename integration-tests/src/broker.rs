@@ -94,7 +94,17 @@ impl BrokerConfig {
     }
 
     pub fn start(self) -> Result<Broker> {
-        Broker::start(self)
+        let mut broker = Broker::launch(self)?;
+        broker.wait_until_accepting()?;
+        Ok(broker)
+    }
+
+    /// Starts the broker without waiting for it to accept connections: a
+    /// gregor broker listens only once ZooKeeper has answered, so a test of
+    /// a broker started before its ZooKeeper waits with
+    /// [`Broker::wait_until_accepting`] when it is ready to.
+    pub fn launch(self) -> Result<Broker> {
+        Broker::launch(self)
     }
 }
 
@@ -121,6 +131,10 @@ pub struct Broker {
 
 impl Broker {
     pub fn start(config: BrokerConfig) -> Result<Self> {
+        config.start()
+    }
+
+    fn launch(config: BrokerConfig) -> Result<Self> {
         if let Some(key) = config
             .properties
             .keys()
@@ -147,7 +161,7 @@ impl Broker {
         };
         fs::create_dir(broker.log_dir())?;
         fs::write(broker.config_path(), broker.server_properties(&config)?)?;
-        broker.spawn()?;
+        broker.spawn_process()?;
         Ok(broker)
     }
 
@@ -169,6 +183,12 @@ impl Broker {
 
     /// Starts the process and waits until it accepts connections.
     fn spawn(&mut self) -> Result<()> {
+        self.spawn_process()?;
+        self.wait_until_accepting()
+    }
+
+    /// Starts the process.
+    fn spawn_process(&mut self) -> Result<()> {
         let (cmd, program) = match &self.program {
             Program::Gregor(binary) => {
                 let mut cmd = Command::new(binary);
@@ -185,15 +205,25 @@ impl Broker {
             }
         };
         let name = format!("{program} {} ({})", self.id, self.bootstrap());
-        let what = format!("{name} to accept connections");
-        let process = self
-            .process
-            .insert(ManagedProcess::spawn(name, cmd, &self.log_path())?);
+        self.process = Some(ManagedProcess::spawn(name, cmd, &self.log_path())?);
+        Ok(())
+    }
+
+    /// Waits until the running broker accepts connections; an error if it
+    /// exits first.
+    pub fn wait_until_accepting(&mut self) -> Result<()> {
+        let what = format!("broker {} to accept connections", self.id);
         let address = (Ipv4Addr::LOCALHOST, self.port);
+        let process = self.running()?;
         wait_until(&what, START_TIMEOUT, || {
             process.check_running()?;
             Ok(TcpStream::connect(address).ok().map(drop))
         })
+    }
+
+    /// An error if the broker's process has exited (or was never started).
+    pub fn check_running(&mut self) -> Result<()> {
+        self.running()?.check_running()
     }
 
     pub fn id(&self) -> u32 {

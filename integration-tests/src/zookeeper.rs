@@ -157,6 +157,18 @@ impl ZkEnsemble {
     /// Starts `size` nodes (1 = standalone mode) and returns once every node
     /// serves and, for an ensemble, a leader has been elected.
     pub fn start(size: usize) -> Result<Self> {
+        let mut ensemble = Self::configure(size)?;
+        for node in &mut ensemble.nodes {
+            node.spawn()?;
+        }
+        ensemble.wait_for_quorum()?;
+        Ok(ensemble)
+    }
+
+    /// Writes `size` nodes' configurations on free ports without starting
+    /// any, so brokers can be pointed at ZooKeeper before it runs; start
+    /// each node with [`restart`](Self::restart).
+    pub fn configure(size: usize) -> Result<Self> {
         ensure_installed()?;
         ensure!(size >= 1, "an ensemble needs at least one node");
         let dir = tempfile::Builder::new().prefix("gregor-zk-").tempdir()?;
@@ -170,14 +182,9 @@ impl ZkEnsemble {
         let nodes = (1..=size)
             .map(|myid| ZkNode::create(dir.path(), myid, free_port()?, &servers))
             .collect::<Result<_>>()?;
-        // Owned by `ensemble` before anything is spawned, so that a failed
+        // Owned by the ensemble before anything is spawned, so that a failed
         // start still kills whatever did start.
-        let mut ensemble = Self { nodes, dir };
-        for node in &mut ensemble.nodes {
-            node.spawn()?;
-        }
-        ensemble.wait_for_quorum()?;
-        Ok(ensemble)
+        Ok(Self { nodes, dir })
     }
 
     /// `127.0.0.1:<port>,…` for every node, as `zookeeper.connect` wants it
@@ -224,8 +231,8 @@ impl ZkEnsemble {
         }
     }
 
-    /// Starts node `i` again with its data (killing it first if it still
-    /// runs) and waits until it has rejoined the ensemble.
+    /// Starts node `i` (again, with its data, killing it first if it still
+    /// runs) and waits until it has joined the ensemble.
     pub fn restart(&mut self, i: usize) -> Result<()> {
         if self.nodes[i].process.is_some() {
             self.kill(i)?;
@@ -288,6 +295,12 @@ pub struct ZooKeeper(ZkEnsemble);
 impl ZooKeeper {
     pub fn start_standalone() -> Result<Self> {
         ZkEnsemble::start(1).map(Self)
+    }
+
+    /// A standalone server configured on a free port but not started:
+    /// [`restart`](ZkEnsemble::restart)`(0)` starts it.
+    pub fn configure_standalone() -> Result<Self> {
+        ZkEnsemble::configure(1).map(Self)
     }
 }
 

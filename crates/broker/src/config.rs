@@ -160,7 +160,9 @@ pub struct KafkaConfig {
     /// contact ZooKeeper expires the session and the broker's ephemerals.
     pub zookeeper_session_timeout_ms: u64,
     /// `zookeeper.connection.timeout.ms`, default: the session timeout. How
-    /// long to wait for the first connection before giving up.
+    /// long Kafka waits for the first connection before its start-up fails;
+    /// gregor never gives up on ZooKeeper at start-up (see
+    /// `gregor_zk::session`), so nothing acts on it.
     pub zookeeper_connection_timeout_ms: u64,
     /// `num.partitions`, default 1: partitions of an auto-created topic.
     pub num_partitions: u32,

@@ -71,6 +71,32 @@ pub enum ZkError {
     },
 }
 
+impl ZkError {
+    /// Whether the call failed because ZooKeeper could not be reached in
+    /// time (connection lost or idle, the ensemble down or throttling) or
+    /// the session expired: the same call may succeed once ZooKeeper is
+    /// back, on a new session if need be. Everything else (a bad connect
+    /// string, a refused authentication, a znode that is not as expected)
+    /// stays the same however often it is tried.
+    pub fn is_transient(&self) -> bool {
+        let ZkError::ZooKeeper { source, .. } = self else {
+            return false;
+        };
+        matches!(
+            source,
+            zkc::Error::ConnectionLoss
+                | zkc::Error::Timeout
+                | zkc::Error::SessionExpired
+                | zkc::Error::SessionMoved
+                | zkc::Error::Throttled
+                | zkc::Error::NoHosts
+                // The client's connection-level failures (I/O errors, "no
+                // response from connection in 2400ms") carry only a message.
+                | zkc::Error::Custom(_)
+        )
+    }
+}
+
 /// Attaches the operation and path to a ZooKeeper error, turning the
 /// outcomes callers branch on into their own variants.
 trait At<T> {

@@ -7,6 +7,15 @@
 //! re-registers the broker and re-runs the controller election.
 //! [`ZkSession::maintain`] is that loop; [`ZkSession::subscribe`] lets other
 //! components (the controller) learn of each new session.
+//!
+//! A transient ZooKeeper fault never ends a broker. Unlike Kafka, whose
+//! start-up fails once `zookeeper.connection.timeout.ms` passes without a
+//! first connection, [`ZkSession::connect`] keeps trying (logging each
+//! failed attempt) until ZooKeeper answers, and the broker's other start-up
+//! calls go through [`ZkSession::retry_transient`], which retries them, on
+//! a new session if the first one expired meanwhile. A broker started
+//! before its ensemble, or while it is cut off, registers once ZooKeeper is
+//! back; SIGTERM still stops it at any point (the binary drops start-up).
 
 use std::future::Future;
 use std::time::Duration;
@@ -31,9 +40,11 @@ pub struct ZkSession {
 }
 
 impl ZkSession {
-    /// Opens the first session (see [`KafkaZkClient::connect`]).
+    /// Opens the first session (see [`KafkaZkClient::connect`]), trying
+    /// for as long as ZooKeeper is unreachable; only an error no retry can
+    /// fix (a bad connect string, a refused authentication) ends it.
     pub async fn connect(connect_string: &str, session_timeout: Duration) -> Result<Self, ZkError> {
-        let client = KafkaZkClient::connect(connect_string, session_timeout).await?;
+        let client = open_session(connect_string, session_timeout).await?;
         Ok(ZkSession {
             connect_string: connect_string.to_owned(),
             session_timeout,
@@ -52,6 +63,59 @@ impl ZkSession {
         self.current.subscribe()
     }
 
+    /// Runs `op` on the current session until it succeeds or fails for a
+    /// reason a retry cannot fix, retrying transient failures (see
+    /// [`ZkError::is_transient`]) after a pause, logged as `what` failing.
+    ///
+    /// For start-up, before [`maintain`](Self::maintain) runs: a session
+    /// that expired meanwhile is replaced here (see
+    /// [`renew_if_expired`](Self::renew_if_expired)), which only suits
+    /// calls whose effects do not belong to the session.
+    pub async fn retry_transient<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T, ZkError>
+    where
+        F: FnMut(KafkaZkClient) -> Fut,
+        Fut: Future<Output = Result<T, ZkError>>,
+    {
+        // Unlimited: no need to ask whether another attempt is allowed.
+        let retries = Backoff::fixed(RECONNECT_BACKOFF).start();
+        loop {
+            match op(self.client()).await {
+                Err(error) if error.is_transient() => {
+                    log::warn!("{what} failed, retrying: {error}");
+                    self.renew_if_expired().await?;
+                    retries.pause().await;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Replaces the current session with a new one if ZooKeeper has
+    /// expired it (waiting for as long as ZooKeeper is unreachable), unless
+    /// another session has replaced it meanwhile; a session that ended for
+    /// good (closed, authentication failed) is an error.
+    ///
+    /// A renewed session holds none of the old one's ephemeral znodes and
+    /// watches: a caller that had registered anything on it must do so again.
+    pub async fn renew_if_expired(&self) -> Result<(), ZkError> {
+        let expired = self.client();
+        match expired.state() {
+            SessionState::Expired => {}
+            state if state.is_terminated() => return Err(ZkError::SessionEnded(state)),
+            _ => return Ok(()),
+        }
+        log::warn!("ZooKeeper session expired; opening a new one");
+        let renewed = open_session(&self.connect_string, self.session_timeout).await?;
+        self.current.send_if_modified(|current| {
+            let still_expired = current.session_id() == expired.session_id();
+            if still_expired {
+                *current = renewed;
+            }
+            still_expired
+        });
+        Ok(())
+    }
+
     /// Waits for the current session to expire, opens a new one (retrying
     /// while ZooKeeper is unreachable), runs `reinitialize` on it (Kafka's
     /// `afterInitializingSession`: re-register the broker, re-elect) and
@@ -59,7 +123,8 @@ impl ZkSession {
     ///
     /// Runs until the broker drops the future at shutdown. Returns early
     /// with an error when `reinitialize` keeps failing for two session timeouts
-    /// or a session ends for good (authentication failure).
+    /// or a session ends for good (authentication failure) or cannot be
+    /// opened for a reason no retry fixes.
     pub async fn maintain<F, Fut>(&self, mut reinitialize: F) -> Result<(), ZkError>
     where
         F: FnMut(KafkaZkClient) -> Fut,
@@ -71,7 +136,7 @@ impl ZkSession {
                 return Err(ZkError::SessionEnded(ended));
             }
             log::warn!("ZooKeeper session expired; opening a new one");
-            let client = self.reconnect().await;
+            let client = open_session(&self.connect_string, self.session_timeout).await?;
             self.reinitialize(&client, &mut reinitialize).await?;
             log::info!(
                 "new ZooKeeper session {:#x} initialised",
@@ -114,19 +179,23 @@ impl ZkSession {
             }
         }
     }
+}
 
-    /// Opens a new session, retrying for as long as it takes.
-    async fn reconnect(&self) -> KafkaZkClient {
-        // Unlimited: no need to ask whether another attempt is allowed.
-        let retries = Backoff::fixed(RECONNECT_BACKOFF).start();
-        loop {
-            match KafkaZkClient::connect(&self.connect_string, self.session_timeout).await {
-                Ok(client) => return client,
-                Err(error) => {
-                    log::warn!("cannot open a ZooKeeper session yet: {error}");
-                    retries.pause().await;
-                }
+/// Opens a session, retrying for as long as ZooKeeper is unreachable and
+/// logging each failed attempt; returns the first error a retry cannot fix.
+async fn open_session(
+    connect_string: &str,
+    session_timeout: Duration,
+) -> Result<KafkaZkClient, ZkError> {
+    // Unlimited: no need to ask whether another attempt is allowed.
+    let retries = Backoff::fixed(RECONNECT_BACKOFF).start();
+    loop {
+        match KafkaZkClient::connect(connect_string, session_timeout).await {
+            Err(error) if error.is_transient() => {
+                log::warn!("cannot open a ZooKeeper session yet, retrying: {error}");
+                retries.pause().await;
             }
+            result => return result,
         }
     }
 }

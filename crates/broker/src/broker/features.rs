@@ -12,12 +12,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use log::{error, info, warn};
-use tokio::sync::watch;
-
 use gregor_runtime::{Backoff, Shutdown};
 use gregor_zk::data::{FeatureZNode, FeatureZNodeStatus};
+use gregor_zk::session::ZkSession;
 use gregor_zk::{paths, KafkaZkClient, Versioned, ZkError};
+use log::{error, info, warn};
 
 /// The epoch of "no finalized features" (Kafka's
 /// `UNKNOWN_FINALIZED_FEATURES_EPOCH`): ApiVersions then omits the field.
@@ -76,18 +75,22 @@ impl FinalizedFeatureCache {
         }
     }
 
-    /// Reads `/feature` once on the current session (the start-up read a
-    /// broker does before it serves, Kafka's `initOrThrow`), then follows it
-    /// in the background on `tasks` until that is stopped or `sessions`
-    /// loses its sender (the broker's ZooKeeper session), re-reading after
-    /// every change and in every new session.
+    /// Reads `/feature` once (the start-up read a broker does before it
+    /// serves, Kafka's `initOrThrow`, retried while ZooKeeper is
+    /// unreachable), then follows it in the background on `tasks` until that
+    /// is stopped or `zk` is dropped, re-reading after every change and in
+    /// every new session.
     pub(crate) async fn follow(
         self: &Arc<Self>,
-        sessions: watch::Receiver<KafkaZkClient>,
+        zk: &ZkSession,
         tasks: &Shutdown,
     ) -> Result<(), ZkError> {
-        let client = sessions.borrow().clone();
-        let watcher = self.refresh(&client).await?;
+        let watcher = zk
+            .retry_transient("reading /feature", |client| async move {
+                self.refresh(&client).await
+            })
+            .await?;
+        let sessions = zk.subscribe();
         let cache = Arc::clone(self);
         tasks.spawn(async move {
             // Unlimited: ZooKeeper is retried for as long as the broker runs.

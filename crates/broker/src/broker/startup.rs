@@ -17,7 +17,7 @@ use gregor_log::checkpoint::MetaProperties;
 use gregor_log::manager::BackgroundTasks;
 use gregor_log::{LogConfig, LogError, LogManager, LogManagerConfig};
 use gregor_protocol::BrokerId;
-use gregor_runtime::{Backoff, Shutdown, SystemClock};
+use gregor_runtime::{Backoff, Retries, Shutdown, SystemClock};
 use gregor_zk::client::{KafkaZkClient, ZkError};
 use gregor_zk::data::{BrokerInfo, EndPoint, SecurityProtocol};
 use gregor_zk::session::ZkSession;
@@ -84,18 +84,39 @@ impl Broker {
     /// Everything up to (not including) listening: connects to ZooKeeper,
     /// settles the cluster and broker ids, opens the logs (recovering them
     /// after an unclean shutdown) and hosts this broker's partitions.
+    ///
+    /// Waits for ZooKeeper for as long as it is unreachable, retrying each
+    /// call (see [`ZkSession::retry_transient`]). Every ZooKeeper call comes
+    /// before the logs are opened, so a caller may drop this future while
+    /// it waits (on SIGTERM) with nothing to close.
     pub async fn start(config: KafkaConfig) -> Result<Arc<Broker>, BrokerError> {
         let started = Instant::now();
         let session_timeout = Duration::from_millis(config.zookeeper_session_timeout_ms);
         let zk = ZkSession::connect(&config.zookeeper_connect, session_timeout).await?;
-        let client = zk.client();
-        client.ensure_persistent_paths().await?;
-        let cluster_id = client.get_or_create_cluster_id().await?;
-        let id = broker_id(&config, &client).await?;
+        zk.retry_transient("creating the persistent znodes", |client| async move {
+            client.ensure_persistent_paths().await
+        })
+        .await?;
+        let cluster_id = zk
+            .retry_transient("reading the cluster id", |client| async move {
+                client.get_or_create_cluster_id().await
+            })
+            .await?;
+        let id = broker_id(&config, &zk).await?;
         info!("broker {id} in cluster {cluster_id}");
         let tasks = BrokerTasks::new();
         let features = Arc::new(FinalizedFeatureCache::new());
-        features.follow(zk.subscribe(), &tasks.features).await?;
+        features.follow(&zk, &tasks.features).await?;
+        // Kafka's transaction coordinator claims its first producer id block
+        // at start-up, after registration; claiming it here, before the logs
+        // open, keeps every start-up call to ZooKeeper ahead of them, and
+        // no client can ask for an id before the broker listens anyway.
+        let producer_ids = ProducerIdManager::new(id);
+        zk.retry_transient("claiming a producer id block", |client| {
+            let producer_ids = &producer_ids;
+            async move { producer_ids.claim_first_block(&client).await }
+        })
+        .await?;
 
         let log_config = config.log_config();
         let logs = Arc::new(LogManager::startup(LogManagerConfig {
@@ -136,7 +157,7 @@ impl Broker {
             metadata,
             replicas,
             logs,
-            producer_ids: ProducerIdManager::new(id),
+            producer_ids,
             broker_epoch: AtomicI64::new(-1),
             background: std::sync::Mutex::new(Some(background)),
             tasks,
@@ -174,33 +195,52 @@ impl Broker {
     /// Kafka, so a registered broker is always reachable) and keeps it
     /// registered across ZooKeeper session expiry.
     ///
-    /// After a crash the previous process's registration lingers until its
-    /// session times out; like Kafka since KAFKA-7165, wait for that (up to
-    /// twice `zookeeper.session.timeout.ms`) instead of failing.
+    /// A transient ZooKeeper fault is retried for as long as it lasts, on a
+    /// new session if the old one expired meanwhile. After a crash the
+    /// previous process's registration lingers until its session times out:
+    /// Kafka 2.8's `checkedEphemeralCreate` accepts a node only when this
+    /// very session owns it and fails start-up otherwise; gregor waits for
+    /// that session to expire (up to twice `zookeeper.session.timeout.ms`,
+    /// counted afresh after each transient fault, since a ZooKeeper that was
+    /// stalled or restarted counts the old session's timeout down again) and
+    /// only then, as Kafka does, refuses a broker id another live broker holds.
     pub async fn register(self: &Arc<Self>, bound_ports: &[u16]) -> Result<(), BrokerError> {
         let info = self.broker_info(bound_ports);
-        let client = self.zk.client();
         let session_timeout = Duration::from_millis(self.config.zookeeper_session_timeout_ms);
-        let deadline = tokio::time::Instant::now() + 2 * session_timeout;
-        let mut retries = Backoff::fixed(REGISTRATION_RETRY).until(deadline).start();
+        let retries = Backoff::fixed(REGISTRATION_RETRY).start();
+        // Started at the first BrokerIdInUse since the last transient fault.
+        let mut predecessor_expiry: Option<Retries> = None;
         let epoch = loop {
+            let client = self.zk.client();
             match client
                 .register_broker(&info, self.logs.clock().milliseconds())
                 .await
             {
-                Err(ZkError::BrokerIdInUse(id)) if retries.allows_another() => {
+                Ok(epoch) => break epoch,
+                Err(ZkError::BrokerIdInUse(id)) => {
+                    let waiting = predecessor_expiry.get_or_insert_with(|| {
+                        Backoff::fixed(REGISTRATION_RETRY)
+                            .until(tokio::time::Instant::now() + 2 * session_timeout)
+                            .start()
+                    });
+                    if !waiting.allows_another() {
+                        return Err(ZkError::BrokerIdInUse(id).into());
+                    }
                     info!("broker id {id} is still registered by a previous session; waiting for it to expire");
-                    retries.pause().await;
                 }
-                result => break result?,
+                Err(e) if e.is_transient() => {
+                    warn!("registering broker {} failed, retrying: {e}", self.id);
+                    predecessor_expiry = None;
+                    self.zk.renew_if_expired().await?;
+                }
+                Err(e) => return Err(e.into()),
             }
+            retries.pause().await;
         };
+        let client = self.zk.client();
         self.broker_epoch.store(epoch, Ordering::SeqCst);
         self.metadata.set_brokers(vec![live_broker(&info)]);
-        self.run_for_controller(client.clone());
-        // Kafka's transaction coordinator claims its first producer id
-        // block at start-up, after the controller starts.
-        self.producer_ids.claim_first_block(&client).await?;
+        self.run_for_controller(client);
         // For the broker's lifetime: stopped with whatever else is left.
         self.watch_config_changes(&self.tasks.root);
         let broker = Arc::clone(self);
@@ -412,8 +452,12 @@ impl Broker {
                 warn!("could not resign as controller: {e}");
             }
         }
-        if let Err(e) = self.zk.client().deregister_broker(self.id).await {
-            warn!("could not deregister broker {}: {e}", self.id);
+        // A broker stopped before it registered has nothing to remove, and
+        // need not wait for a ZooKeeper that may be the reason it never did.
+        if self.broker_epoch() >= 0 {
+            if let Err(e) = self.zk.client().deregister_broker(self.id).await {
+                warn!("could not deregister broker {}: {e}", self.id);
+            }
         }
         self.replicas.shutdown().await;
         if let Some(mut bg) = self
@@ -483,7 +527,7 @@ fn live_broker(info: &BrokerInfo) -> LiveBroker {
 /// `broker.id` from the config, else from `meta.properties` of a log dir,
 /// else a new one from `/brokers/seqid` (Kafka's
 /// `broker.id.generation.enable`).
-async fn broker_id(config: &KafkaConfig, client: &KafkaZkClient) -> Result<BrokerId, BrokerError> {
+async fn broker_id(config: &KafkaConfig, zk: &ZkSession) -> Result<BrokerId, BrokerError> {
     if let Some(id) = config.broker_id.filter(|id| *id >= 0) {
         return Ok(id);
     }
@@ -492,7 +536,12 @@ async fn broker_id(config: &KafkaConfig, client: &KafkaZkClient) -> Result<Broke
             return Ok(meta.broker_id);
         }
     }
-    Ok(client
-        .generate_broker_id(config.reserved_broker_max_id)
+    // A retry after a lost answer skips an id, as in Kafka: ids are unique,
+    // not dense.
+    let reserved_max = config.reserved_broker_max_id;
+    Ok(zk
+        .retry_transient("generating a broker id", |client| async move {
+            client.generate_broker_id(reserved_max).await
+        })
         .await?)
 }

@@ -1008,7 +1008,7 @@ pub const ZOOKEEPER_CONNECTION_TIMEOUT_MS: ConfigKey =
     kafka("zookeeper.connection.timeout.ms", ConfigType::Int, None)
         .at_least(1)
         .reads(
-            "How long to wait for the first ZooKeeper connection; unset means the session timeout.",
+            "Kafka's limit on the wait for the first ZooKeeper connection; accepted, but gregor waits for ZooKeeper as long as it takes at start-up, logging each failed attempt.",
         );
 
 /// `zookeeper.session.timeout.ms`.
