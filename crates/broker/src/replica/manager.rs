@@ -63,7 +63,8 @@ pub struct FetchParams {
 
 /// An acks=all append the producer's answer waits for (Kafka's
 /// `ProducePartitionStatus`): committed once the high watermark reaches
-/// `required_offset`, in `leader_epoch`.
+/// `required_offset`, if this broker has led without a break since
+/// `leader_epoch`, the epoch it was appended in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwaitedCommit {
     pub topic_partition: TopicPartition,
@@ -334,7 +335,9 @@ impl ReplicaManager {
     /// Waits until the ISR has each acks=all append, or `timeout` (the
     /// produce request's) passes: Kafka's delayed produce. Each one's
     /// outcome, in order: committed, NOT_ENOUGH_REPLICAS_AFTER_APPEND,
-    /// NOT_LEADER_OR_FOLLOWER if leadership moved, or REQUEST_TIMED_OUT.
+    /// NOT_LEADER_OR_FOLLOWER if this broker stopped leading since the
+    /// append (not if it only led on in a newer epoch), or
+    /// REQUEST_TIMED_OUT.
     ///
     /// Waiters look again whenever a fetch would (the high watermark moved,
     /// leadership changed), like Kafka's purgatory woken by a high watermark

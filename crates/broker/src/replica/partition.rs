@@ -45,6 +45,19 @@ const NO_LEADER_EPOCH: i32 = -1;
 struct Leadership {
     role: Role,
     leader_epoch: i32,
+    /// While this broker leads: the first leader epoch of its unbroken
+    /// leadership. The controller bumps the epoch of a leader it keeps (to
+    /// take a replica out of the ISR, say); only following can truncate the
+    /// log, so a batch appended in this epoch or a later one is still there
+    /// and may yet be committed.
+    leading_since_epoch: i32,
+}
+
+impl Leadership {
+    /// Whether this broker has led without a break since `leader_epoch`.
+    fn led_since(&self, leader_epoch: i32) -> bool {
+        self.role == Role::Leader && self.leading_since_epoch <= leader_epoch
+    }
 }
 
 /// The ISR as this broker knows it (Kafka's `IsrState`) and, while it
@@ -127,6 +140,7 @@ impl Partition {
             leadership: RwLock::new(Leadership {
                 role: Role::Follower { leader: None },
                 leader_epoch: NO_LEADER_EPOCH,
+                leading_since_epoch: NO_LEADER_EPOCH,
             }),
             isr: Mutex::new(IsrState::default()),
         }
@@ -158,12 +172,14 @@ impl Partition {
     /// Leads the partition as `state` says (Kafka's `Partition.makeLeader`):
     /// the new epoch is recorded in the leader epoch cache as starting at
     /// the log end, so a follower asking where an older epoch ends is told
-    /// (OffsetForLeaderEpoch); its followers start unknown, those in the ISR
-    /// counted as caught up now. The high watermark stays where it was (from
-    /// the checkpoint, or as a follower learned it) until the ISR's
-    /// positions move it; with an ISR of this broker alone that is at once.
-    /// Returns whether it moved. Writes the epoch checkpoint: touches the
-    /// disk.
+    /// (OffsetForLeaderEpoch); the followers in the ISR count as caught up
+    /// now. A new leader starts its followers' positions unknown; one that
+    /// already led keeps them (Kafka's `isNewLeader` false), its log being
+    /// unchanged, and keeps answering the produce requests waiting on it.
+    /// The high watermark stays where it was (from the checkpoint, or as a
+    /// follower learned it) until the ISR's positions move it, which a
+    /// smaller ISR, or one of this broker alone, may do at once. Returns
+    /// whether it moved. Writes the epoch checkpoint: touches the disk.
     pub fn make_leader(
         &self,
         state: &LeaderAndIsrPartition,
@@ -173,24 +189,38 @@ impl Partition {
         let mut log = self.log();
         let log_end = log.log_end_offset();
         log.assign_epoch_start_offset(state.leader_epoch, log_end)?;
+        let mut isr = self.lock_isr();
+        let (leading_since_epoch, mut known) = match leadership.role {
+            Role::Leader => (
+                leadership.leading_since_epoch,
+                std::mem::take(&mut isr.followers),
+            ),
+            Role::Follower { .. } => (state.leader_epoch, BTreeMap::new()),
+        };
         *leadership = Leadership {
             role: Role::Leader,
             leader_epoch: state.leader_epoch,
+            leading_since_epoch,
         };
-        let mut isr = self.lock_isr();
+        let followers = state
+            .replicas
+            .iter()
+            .filter(|id| **id != self.local_broker_id)
+            .map(|id| {
+                let in_isr = state.isr.contains(id);
+                let follower = match known.remove(id) {
+                    Some(mut follower) => {
+                        follower.start_leader_epoch(in_isr, log_end, now_ms);
+                        follower
+                    }
+                    None => RemoteReplica::new(in_isr, log_end, now_ms),
+                };
+                (*id, follower)
+            })
+            .collect();
         *isr = IsrState {
             leader_epoch_start_offset: log_end,
-            followers: state
-                .replicas
-                .iter()
-                .filter(|id| **id != self.local_broker_id)
-                .map(|id| {
-                    (
-                        *id,
-                        RemoteReplica::new(state.isr.contains(id), log_end, now_ms),
-                    )
-                })
-                .collect(),
+            followers,
             ..IsrState::from_controller(state)
         };
         Ok(maybe_increment_high_watermark(&mut log, &isr))
@@ -208,6 +238,7 @@ impl Partition {
                 leader: (state.leader != NO_LEADER).then_some(state.leader),
             },
             leader_epoch: state.leader_epoch,
+            leading_since_epoch: NO_LEADER_EPOCH,
         };
         *self.lock_isr() = IsrState::from_controller(state);
     }
@@ -295,16 +326,18 @@ impl Partition {
     /// `leader_epoch` (Kafka's `checkEnoughReplicasReachOffset`): `None`
     /// while the high watermark is below it; then `Ok`, or
     /// NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR has meanwhile shrunk
-    /// below `min.insync.replicas`. Any leadership change since, even back
-    /// to this broker in a newer epoch, answers NOT_LEADER_OR_FOLLOWER: the
-    /// records may not have survived it.
+    /// below `min.insync.replicas`. A newer epoch of this broker's unbroken
+    /// leadership changes nothing: the records are still in its log. If it
+    /// has stopped leading since, even for a while, NOT_LEADER_OR_FOLLOWER:
+    /// a follower's log may have been truncated below them (Kafka answers
+    /// at the change itself; here the waiter may look only later).
     pub(super) fn check_committed(
         &self,
         offset: i64,
         leader_epoch: i32,
     ) -> Option<Result<(), ReplicaError>> {
         let leadership = self.read_leadership();
-        if leadership.role != Role::Leader || leadership.leader_epoch != leader_epoch {
+        if !leadership.led_since(leader_epoch) {
             let leader = match leadership.role {
                 Role::Leader => Some(self.local_broker_id),
                 Role::Follower { leader } => leader,

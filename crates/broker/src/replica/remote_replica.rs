@@ -22,17 +22,33 @@ pub(super) struct RemoteReplica {
 }
 
 impl RemoteReplica {
-    /// A follower as a new leader starts it (Kafka's
-    /// `resetLastCaughtUpTime`): position unknown; caught up now if the
-    /// controller has it in the ISR, so it is not dropped before its first
-    /// fetch, never otherwise.
+    /// A follower as a new leader starts it: position unknown, and caught
+    /// up as [`start_leader_epoch`](Self::start_leader_epoch) says.
     pub(super) fn new(in_isr: bool, leader_log_end_offset: i64, now_ms: i64) -> Self {
-        RemoteReplica {
+        let mut replica = RemoteReplica {
             log_end_offset: UNKNOWN_OFFSET,
-            last_caught_up_ms: if in_isr { now_ms } else { 0 },
-            last_fetch_leader_log_end_offset: leader_log_end_offset,
-            last_fetch_ms: now_ms,
-        }
+            last_caught_up_ms: 0,
+            last_fetch_leader_log_end_offset: 0,
+            last_fetch_ms: 0,
+        };
+        replica.start_leader_epoch(in_isr, leader_log_end_offset, now_ms);
+        replica
+    }
+
+    /// Starts a new leader epoch of a leader that already led (Kafka's
+    /// `resetLastCaughtUpTime`): the follower keeps its position, since the
+    /// leader's log did not change; it is caught up now if the controller
+    /// has it in the ISR, so it is not dropped before its first fetch in
+    /// the epoch, never otherwise.
+    pub(super) fn start_leader_epoch(
+        &mut self,
+        in_isr: bool,
+        leader_log_end_offset: i64,
+        now_ms: i64,
+    ) {
+        self.last_caught_up_ms = if in_isr { now_ms } else { 0 };
+        self.last_fetch_leader_log_end_offset = leader_log_end_offset;
+        self.last_fetch_ms = now_ms;
     }
 
     pub(super) fn log_end_offset(&self) -> i64 {

@@ -12,7 +12,7 @@ use gregor_protocol::ErrorCode;
 use gregor_protocol::TopicPartition;
 use gregor_zk::data::LeaderIsrAndControllerEpoch;
 
-use super::manager::{FetchParams, FetchPartition, PartitionData};
+use super::manager::{AwaitedCommit, FetchParams, FetchPartition, PartitionData};
 use super::testing::{batch, config, manager_with, manager_with_zk, FakeZk, ME};
 use super::{LeaderAndIsrPartition, ReplicaManager, Role};
 use gregor_runtime::Shutdown;
@@ -68,9 +68,19 @@ async fn fetch(
     replica: Option<BrokerId>,
     offset: i64,
 ) -> Result<PartitionData, ErrorCode> {
+    fetch_in(rm, 1, replica, offset).await
+}
+
+/// [`fetch`] by a client that believes `leader_epoch` current.
+async fn fetch_in(
+    rm: &ReplicaManager,
+    leader_epoch: i32,
+    replica: Option<BrokerId>,
+    offset: i64,
+) -> Result<PartitionData, ErrorCode> {
     let want = FetchPartition {
         topic_partition: tp(),
-        current_leader_epoch: Some(1),
+        current_leader_epoch: Some(leader_epoch),
         fetch_offset: offset,
         max_bytes: 1 << 20,
     };
@@ -97,6 +107,32 @@ fn records(data: &PartitionData) -> usize {
 
 fn high_watermark(rm: &ReplicaManager) -> i64 {
     rm.partition(&tp()).unwrap().log().high_watermark()
+}
+
+/// Waits, on a task of its own, for the acks=all append `awaited` to be
+/// answered (for 30 s at most, the produce timeout).
+fn wait_for_commit(
+    rm: &Arc<ReplicaManager>,
+    awaited: AwaitedCommit,
+) -> tokio::task::JoinHandle<Result<(), ErrorCode>> {
+    let rm = Arc::clone(rm);
+    tokio::spawn(async move {
+        rm.wait_for_commits(&[awaited], Duration::from_secs(30))
+            .await
+            .remove(0)
+            .map_err(|e| e.error_code())
+    })
+}
+
+/// The answer of a waiting produce, which must come well before its
+/// timeout.
+async fn answer_of(
+    waiting: tokio::task::JoinHandle<Result<(), ErrorCode>>,
+) -> Result<(), ErrorCode> {
+    tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("answered before the produce timeout")
+        .unwrap()
 }
 
 #[tokio::test]
@@ -233,15 +269,7 @@ async fn a_leader_refused_an_isr_write_stops_leading_until_the_next_leader_and_i
     apply(&rm, state(ME, 1, &[ME, F3], 0));
     // An acks=all batch waits for F3, which has not fetched yet.
     let (_, awaited) = rm.append_for_all_acks(&tp(), &batch(0)).unwrap();
-    let waiting = {
-        let rm = Arc::clone(&rm);
-        tokio::spawn(async move {
-            rm.wait_for_commits(&[awaited], Duration::from_secs(30))
-                .await
-                .remove(0)
-                .map_err(|e| e.error_code())
-        })
-    };
+    let waiting = wait_for_commit(&rm, awaited);
     // The controller wrote the state since this leader's version 0; F2
     // catches up and the leader's ISR expansion is refused.
     zk.lock().zk_version = 4;
@@ -253,12 +281,8 @@ async fn a_leader_refused_an_isr_write_stops_leading_until_the_next_leader_and_i
     // It no longer leads: the waiting producer, new produce and every fetch
     // are refused, and nothing changes the ISR.
     assert_eq!(partition.role(), Role::Follower { leader: None });
-    let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
-        .await
-        .expect("answered when leadership was given up")
-        .unwrap();
     let not_leader = ErrorCode::NOT_LEADER_OR_FOLLOWER;
-    assert_eq!(answer, Err(not_leader));
+    assert_eq!(answer_of(waiting).await, Err(not_leader));
     assert_eq!(
         rm.append(&tp(), &batch(1)).unwrap_err().error_code(),
         not_leader
@@ -271,20 +295,7 @@ async fn a_leader_refused_an_isr_write_stops_leading_until_the_next_leader_and_i
     // the current version.
     apply(&rm, state(ME, 2, &[ME], 4));
     assert_eq!(rm.append(&tp(), &batch(1)).unwrap().first_offset, 1);
-    let want = FetchPartition {
-        topic_partition: tp(),
-        current_leader_epoch: Some(2),
-        fetch_offset: 2,
-        max_bytes: 1 << 20,
-    };
-    let params = FetchParams {
-        from_follower: false,
-        replica_id: Some(F2),
-        min_bytes: 0,
-        max_wait: Duration::ZERO,
-        max_bytes: 1 << 20,
-    };
-    rm.fetch(&[want], &params).await.remove(0).unwrap();
+    fetch_in(&rm, 2, Some(F2), 2).await.unwrap();
     assert_eq!(rm.write_queued_isr_updates().await, 1);
     assert_eq!((partition.isr(), partition.zk_version()), (vec![ME, F2], 5));
 }
@@ -413,27 +424,14 @@ async fn acks_all_is_answered_once_the_isr_has_the_batch() {
     rm.append(&tp(), &batch(0)).unwrap();
     let (info, awaited) = rm.append_for_all_acks(&tp(), &batch(1)).unwrap();
     assert_eq!((info.first_offset, awaited.required_offset), (1, 2));
-    let waiting = {
-        let rm = Arc::clone(&rm);
-        let awaited = awaited.clone();
-        tokio::spawn(async move {
-            rm.wait_for_commits(&[awaited], Duration::from_secs(30))
-                .await
-                .remove(0)
-                .map_err(|e| e.error_code())
-        })
-    };
+    let waiting = wait_for_commit(&rm, awaited);
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(!waiting.is_finished());
     fetch(&rm, Some(F2), 1).await.unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(!waiting.is_finished(), "the follower lacks the batch yet");
     fetch(&rm, Some(F2), 2).await.unwrap();
-    let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
-        .await
-        .expect("answered before the produce timeout")
-        .unwrap();
-    assert_eq!(answer, Ok(()));
+    assert_eq!(answer_of(waiting).await, Ok(()));
     // Not committed within the timeout: REQUEST_TIMED_OUT.
     let (_, awaited) = rm.append_for_all_acks(&tp(), &batch(2)).unwrap();
     let outcome = rm
@@ -480,26 +478,91 @@ async fn acks_all_fails_when_leadership_moves_before_the_commit() {
     let dir = tempfile::tempdir().unwrap();
     let rm = leader_with_min_isr(dir.path(), &[ME, F2], 1);
     let (_, awaited) = rm.append_for_all_acks(&tp(), &batch(0)).unwrap();
-    let waiting = {
-        let rm = Arc::clone(&rm);
-        tokio::spawn(async move {
-            rm.wait_for_commits(&[awaited], Duration::from_secs(30))
-                .await
-                .remove(0)
-                .map_err(|e| e.error_code())
-        })
-    };
+    let waiting = wait_for_commit(&rm, awaited);
     tokio::time::sleep(Duration::from_millis(50)).await;
-    // Leading again in a newer epoch is a change too: the batch may be gone.
     tokio::task::spawn_blocking({
         let rm = Arc::clone(&rm);
-        move || apply(&rm, state(ME, 2, &[ME], 0))
+        move || apply(&rm, state(F2, 2, &[F2], 0))
     })
     .await
     .unwrap();
-    let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
+    assert_eq!(
+        answer_of(waiting).await,
+        Err(ErrorCode::NOT_LEADER_OR_FOLLOWER)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn acks_all_fails_when_leadership_comes_back_after_the_batch_was_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let rm = leader_with_min_isr(dir.path(), &[ME, F2], 1);
+    let (_, awaited) = rm.append_for_all_acks(&tp(), &batch(0)).unwrap();
+    // F2 leads without the batch; following it, this broker truncates it
+    // away. Leading again, it takes another producer's batch at its offset,
+    // and commits that one.
+    apply(&rm, state(F2, 2, &[F2], 0));
+    let partition = rm.partition(&tp()).unwrap();
+    assert_eq!(partition.truncate_follower_to(2, 0).unwrap(), 0);
+    apply(&rm, state(ME, 3, &[ME], 1));
+    assert_eq!(rm.append(&tp(), &batch(1)).unwrap().first_offset, 0);
+    assert_eq!(high_watermark(&rm), awaited.required_offset);
+    // A produce that looks only now must not take that for its own batch.
+    let outcome = rm
+        .wait_for_commits(&[awaited], Duration::from_secs(30))
         .await
-        .expect("answered at the leadership change")
-        .unwrap();
-    assert_eq!(answer, Err(ErrorCode::NOT_LEADER_OR_FOLLOWER));
+        .remove(0);
+    assert_eq!(
+        outcome.map_err(|e| e.error_code()),
+        Err(ErrorCode::NOT_LEADER_OR_FOLLOWER)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn acks_all_is_answered_when_the_leader_stays_and_its_isr_shrinks_in_a_new_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let rm = leader_with_min_isr(dir.path(), &[ME, F2, F3], 2);
+    let (_, awaited) = rm.append_for_all_acks(&tp(), &batch(0)).unwrap();
+    let waiting = wait_for_commit(&rm, awaited);
+    // F2 has the batch; F3 is gone and never fetches it.
+    fetch(&rm, Some(F2), 1).await.unwrap();
+    fetch(&rm, Some(F3), 0).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished(), "F3 lacks the batch");
+    // The controller takes F3 out of the ISR and bumps the leader epoch,
+    // this broker staying the leader: the smaller ISR has the batch.
+    apply(&rm, state(ME, 2, &[ME, F2], 1));
+    assert_eq!(answer_of(waiting).await, Ok(()));
+    assert_eq!(high_watermark(&rm), 1);
+    // Committed by this broker alone after F2 leaves too: written, but
+    // below min.insync.replicas.
+    let (_, awaited) = rm.append_for_all_acks(&tp(), &batch(1)).unwrap();
+    let waiting = wait_for_commit(&rm, awaited);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished(), "F2 lacks the batch");
+    apply(&rm, state(ME, 3, &[ME], 2));
+    assert_eq!(
+        answer_of(waiting).await,
+        Err(ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND)
+    );
+    assert_eq!(high_watermark(&rm), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn acks_all_is_answered_when_a_follower_fetches_in_the_leaders_new_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let rm = leader_with_min_isr(dir.path(), &[ME, F2], 2);
+    let (_, awaited) = rm.append_for_all_acks(&tp(), &batch(0)).unwrap();
+    let waiting = wait_for_commit(&rm, awaited);
+    apply(&rm, state(ME, 2, &[ME, F2], 1));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished(), "F2 lacks the batch");
+    // A fetch in the old epoch is fenced and moves nothing.
+    assert_eq!(
+        fetch_in(&rm, 1, Some(F2), 1).await.unwrap_err(),
+        ErrorCode::FENCED_LEADER_EPOCH
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished());
+    fetch_in(&rm, 2, Some(F2), 1).await.unwrap();
+    assert_eq!(answer_of(waiting).await, Ok(()));
 }
