@@ -135,12 +135,24 @@ async fn run_broker(path: PathBuf, overrides: Vec<String>) -> anyhow::Result<()>
     }
     let server = bound.serve(Arc::clone(&broker));
     log::info!("broker {} serving on {:?}", broker.id(), server.listeners());
-    signal.await.context("waiting for signals")?;
-    // While still serving: this broker may be the controller itself.
-    broker.controlled_shutdown().await;
+    let fatal = tokio::select! {
+        received = &mut signal => {
+            received.context("waiting for signals")?;
+            None
+        }
+        reason = broker.fatal() => Some(reason),
+    };
+    if fatal.is_none() {
+        // While still serving: this broker may be the controller itself.
+        broker.controlled_shutdown().await;
+    }
     server.shutdown().await;
     broker.shutdown().await?;
-    Ok(())
+    match fatal {
+        // A fault the broker cannot handle: stopped cleanly, but loudly.
+        Some(reason) => Err(anyhow::anyhow!(reason)),
+        None => Ok(()),
+    }
 }
 
 /// Raises the soft limit on open files to the hard limit, as Kafka's

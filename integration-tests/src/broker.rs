@@ -226,6 +226,11 @@ impl Broker {
         self.running()?.check_running()
     }
 
+    /// How the broker's process exited, `None` while it runs.
+    pub fn exit_status(&mut self) -> Result<Option<ExitStatus>> {
+        self.running()?.exit_status()
+    }
+
     pub fn id(&self) -> u32 {
         self.id
     }

@@ -28,3 +28,36 @@ pub fn free_port() -> Result<u16> {
         }
     }
 }
+
+/// The lowest port a search below the kernel's ephemeral range starts from.
+const BELOW_EPHEMERAL_FLOOR: u16 = 10_000;
+
+/// Like [`free_port`], but below the kernel's ephemeral port range, for a
+/// server that clients try to reach before it listens (a ZooKeeper started
+/// after its brokers). A client connecting over and over to an
+/// ephemeral-range port nobody listens on is, now and then, given that very
+/// port as its own end and connects to itself (TCP simultaneous open); it
+/// then holds the port, and the server cannot bind it.
+pub(crate) fn free_port_below_ephemeral_range() -> Result<u16> {
+    let ceiling = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    anyhow::ensure!(
+        ceiling > BELOW_EPHEMERAL_FLOOR,
+        "the ephemeral port range starts at {ceiling}: no room below it"
+    );
+    let span = u32::from(ceiling - BELOW_EPHEMERAL_FLOOR);
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(PoisonError::into_inner);
+    // Processes start their search at different places, so that test
+    // binaries running side by side rarely try the same ports.
+    let start = std::process::id() % span;
+    for step in 0..span {
+        let port = BELOW_EPHEMERAL_FLOOR + ((start + step) % span) as u16;
+        if !handed_out.contains(&port) && TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            handed_out.insert(port);
+            return Ok(port);
+        }
+    }
+    anyhow::bail!("no free port between {BELOW_EPHEMERAL_FLOOR} and {ceiling}")
+}

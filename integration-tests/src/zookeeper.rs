@@ -16,7 +16,7 @@ use std::{fmt::Write as _, fs};
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use tempfile::TempDir;
 
-use crate::ports::free_port;
+use crate::ports::{free_port, free_port_below_ephemeral_range};
 use crate::process::{run_with_timeout, wait_until, ManagedProcess};
 use crate::repo_root;
 
@@ -167,7 +167,9 @@ impl ZkEnsemble {
 
     /// Writes `size` nodes' configurations on free ports without starting
     /// any, so brokers can be pointed at ZooKeeper before it runs; start
-    /// each node with [`restart`](Self::restart).
+    /// each node with [`restart`](Self::restart). Client ports lie below the
+    /// ephemeral range, where a client that tries to connect first cannot
+    /// take the port for itself.
     pub fn configure(size: usize) -> Result<Self> {
         ensure_installed()?;
         ensure!(size >= 1, "an ensemble needs at least one node");
@@ -180,7 +182,14 @@ impl ZkEnsemble {
             }
         }
         let nodes = (1..=size)
-            .map(|myid| ZkNode::create(dir.path(), myid, free_port()?, &servers))
+            .map(|myid| {
+                ZkNode::create(
+                    dir.path(),
+                    myid,
+                    free_port_below_ephemeral_range()?,
+                    &servers,
+                )
+            })
             .collect::<Result<_>>()?;
         // Owned by the ensemble before anything is spawned, so that a failed
         // start still kills whatever did start.

@@ -1,13 +1,19 @@
 //! A broker started while ZooKeeper is unreachable waits for it instead of
 //! exiting (gregor differs from Kafka here, whose start-up fails after
 //! `zookeeper.connection.timeout.ms`): it registers once ZooKeeper is back,
-//! without a restart, and SIGTERM still stops it while it waits.
+//! without a restart, and SIGTERM still stops it while it waits. A fault
+//! no retry fixes (its broker id taken by another live broker while its
+//! session was expired) stops it loudly instead of leaving it unregistered.
 
 use std::net::{Ipv4Addr, TcpStream};
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Result};
 use integration_tests::{wait_until, zk_cli, Broker, BrokerConfig, SingleBroker, ZooKeeper};
+
+/// The broker re-initialising its session waits two session timeouts for
+/// its id to be freed before it gives up.
+const LOUD_STOP_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Each attempt to open a session gives up after about the session timeout.
 const SESSION_TIMEOUT_MS: u64 = 6000;
@@ -82,6 +88,57 @@ fn sigterm_stops_a_broker_waiting_for_zookeeper() -> Result<()> {
         asked.elapsed() < PROMPT_EXIT,
         "SIGTERM took {:?} to stop a broker waiting for ZooKeeper",
         asked.elapsed()
+    );
+    Ok(())
+}
+
+#[test]
+fn a_broker_whose_id_a_live_broker_took_stops_loudly() -> Result<()> {
+    let zookeeper = ZooKeeper::start_standalone()?;
+    let config = || {
+        BrokerConfig::new(1, &zookeeper.connect_string())
+            .property("zookeeper.session.timeout.ms", SESSION_TIMEOUT_MS)
+    };
+    // `/brokers/ids/1`'s data, empty while nobody holds the id (between the
+    // first broker's session expiring and the second one registering).
+    let registration = || match zk_cli(
+        &zookeeper.connect_string(),
+        &["get", "/gregor/brokers/ids/1"],
+    ) {
+        Err(e) if e.to_string().contains("Node does not exist") => Ok(String::new()),
+        other => other,
+    };
+    let mut first = config().start()?;
+    wait_until("broker 1 to register", REGISTRATION_TIMEOUT, || {
+        Ok(registration()?.contains(&first.bootstrap()).then_some(()))
+    })?;
+
+    // Frozen past its session timeout, the first broker loses /brokers/ids/1
+    // to a second process configured with the same id.
+    first.sigstop()?;
+    let second = config().start()?;
+    wait_until(
+        "the second broker 1 to register",
+        REGISTRATION_TIMEOUT,
+        || Ok(registration()?.contains(&second.bootstrap()).then_some(())),
+    )?;
+
+    // Resumed, the first learns that its session expired, finds its id held
+    // by a live session for two session timeouts and stops with an error.
+    first.sigcont()?;
+    let status = wait_until("the first broker 1 to stop", LOUD_STOP_TIMEOUT, || {
+        first.exit_status()
+    })?;
+    ensure!(!status.success(), "the first broker exited with {status}");
+    let log = first.current_run_log()?;
+    ensure!(
+        log.contains("ZooKeeper session maintenance stopped") && log.contains("broker id 1"),
+        "the first broker's log does not say why it stopped:\n{}",
+        first.log_tail()
+    );
+    ensure!(
+        registration()?.contains(&second.bootstrap()),
+        "the second broker lost its registration"
     );
     Ok(())
 }

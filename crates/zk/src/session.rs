@@ -121,10 +121,13 @@ impl ZkSession {
     /// `afterInitializingSession`: re-register the broker, re-elect) and
     /// publishes it to subscribers; then waits again.
     ///
-    /// Runs until the broker drops the future at shutdown. Returns early
-    /// with an error when `reinitialize` keeps failing for two session timeouts
-    /// or a session ends for good (authentication failure) or cannot be
-    /// opened for a reason no retry fixes.
+    /// Runs until the broker drops the future at shutdown. A transient
+    /// ZooKeeper fault never ends it: `reinitialize` is retried by the
+    /// [`RegistrationRetry`] rules, on yet another session if the new one
+    /// expires too. It returns an error only when a session ends for good
+    /// (authentication failure), one cannot be opened for a reason no retry
+    /// fixes, or `reinitialize` fails in a way no retry fixes (the broker
+    /// id held by a live broker).
     pub async fn maintain<F, Fut>(&self, mut reinitialize: F) -> Result<(), ZkError>
     where
         F: FnMut(KafkaZkClient) -> Fut,
@@ -135,9 +138,13 @@ impl ZkSession {
             if ended != SessionState::Expired {
                 return Err(ZkError::SessionEnded(ended));
             }
-            log::warn!("ZooKeeper session expired; opening a new one");
-            let client = open_session(&self.connect_string, self.session_timeout).await?;
-            self.reinitialize(&client, &mut reinitialize).await?;
+            let client = loop {
+                log::warn!("ZooKeeper session expired; opening a new one");
+                let client = open_session(&self.connect_string, self.session_timeout).await?;
+                if self.reinitialize(&client, &mut reinitialize).await? {
+                    break client;
+                }
+            };
             log::info!(
                 "new ZooKeeper session {:#x} initialised",
                 client.session_id()
@@ -146,37 +153,95 @@ impl ZkSession {
         }
     }
 
-    /// Runs `reinitialize`, retrying for up to two session timeouts.
-    ///
-    /// The client can give up on a session (after 1.4 session timeouts of
-    /// silence) before the server expires it: a server that was stalled or
-    /// restarted still counts down a full session timeout (rounded up to its
-    /// tick) from the last time it heard of the old session, which may be as
-    /// late as its resumption. Until then our previous session's ephemeral
-    /// znodes are still there and re-registration meets
-    /// [`ZkError::BrokerIdInUse`]. Kafka met the same race (KAFKA-7165).
+    /// Runs `reinitialize` on `client` until it succeeds (true), the
+    /// session expires under it (false: the caller opens another), or it
+    /// fails in a way [`RegistrationRetry`] gives up on (the error).
     async fn reinitialize<F, Fut>(
         &self,
         client: &KafkaZkClient,
         reinitialize: &mut F,
-    ) -> Result<(), ZkError>
+    ) -> Result<bool, ZkError>
     where
         F: FnMut(KafkaZkClient) -> Fut,
         Fut: Future<Output = Result<(), ZkError>>,
     {
-        let mut retries = Backoff::fixed(RECONNECT_BACKOFF)
-            .until(Instant::now() + 2 * self.session_timeout)
-            .start();
+        // Unlimited: the policy, not a count, ends the retries.
+        let retries = Backoff::fixed(RECONNECT_BACKOFF).start();
+        let mut policy = RegistrationRetry::new(self.session_timeout);
         loop {
-            match reinitialize(client.clone()).await {
-                Err(error) if retries.allows_another() => {
+            let error = match reinitialize(client.clone()).await {
+                Ok(()) => return Ok(true),
+                Err(error) => error,
+            };
+            if client.state() == SessionState::Expired {
+                log::warn!("the new ZooKeeper session expired while re-initialising it: {error}");
+                return Ok(false);
+            }
+            match policy.after(&error, Instant::now()) {
+                AfterFailure::Retry => {
                     log::warn!(
                         "re-initialising the new ZooKeeper session failed, retrying: {error}"
                     );
                     retries.pause().await;
                 }
-                result => return result,
+                AfterFailure::GiveUp => return Err(error),
             }
+        }
+    }
+}
+
+/// What to do after a broker registration attempt failed: Kafka's
+/// registration rules plus gregor's refusal to give up on a transient fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterFailure {
+    /// Try again after the usual pause.
+    Retry,
+    /// Stop: the error is one no retry fixes.
+    GiveUp,
+}
+
+/// How a broker registration is retried, at start-up and after a session
+/// expiry alike (sans-io: the caller says when each failure happened).
+///
+/// A transient fault ([`ZkError::is_transient`]) is retried for as long as
+/// it lasts. [`ZkError::BrokerIdInUse`] means a previous session still holds
+/// `/brokers/ids/<id>`: after a crash or an expiry the old session's
+/// ephemeral znode lingers until ZooKeeper times that session out, so it is
+/// retried for up to two session timeouts (KAFKA-7165), counted afresh after
+/// each transient fault, since a ZooKeeper that was stalled or restarted
+/// counts the old session down again. Past that window the id belongs to a
+/// live broker, which Kafka refuses too. Anything else is given up at once.
+#[derive(Debug, Clone)]
+pub struct RegistrationRetry {
+    session_timeout: Duration,
+    /// When the current run of `BrokerIdInUse` answers began.
+    id_in_use_since: Option<Instant>,
+}
+
+impl RegistrationRetry {
+    pub fn new(session_timeout: Duration) -> Self {
+        RegistrationRetry {
+            session_timeout,
+            id_in_use_since: None,
+        }
+    }
+
+    /// Decides about `error`, which an attempt ended with at `now`.
+    pub fn after(&mut self, error: &ZkError, now: Instant) -> AfterFailure {
+        match error {
+            ZkError::BrokerIdInUse(_) => {
+                let since = *self.id_in_use_since.get_or_insert(now);
+                if now.duration_since(since) < 2 * self.session_timeout {
+                    AfterFailure::Retry
+                } else {
+                    AfterFailure::GiveUp
+                }
+            }
+            error if error.is_transient() => {
+                self.id_in_use_since = None;
+                AfterFailure::Retry
+            }
+            _ => AfterFailure::GiveUp,
         }
     }
 }
@@ -209,4 +274,69 @@ pub async fn wait_for_session_end(client: &KafkaZkClient) -> SessionState {
         state = watcher.changed().await;
     }
     state
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::zk_error;
+    use zookeeper_client as zkc;
+
+    const SESSION: Duration = Duration::from_secs(6);
+
+    fn lost() -> ZkError {
+        zk_error("create", "/brokers/ids/1", zkc::Error::ConnectionLoss)
+    }
+
+    #[test]
+    fn transient_faults_are_retried_however_long_they_last() {
+        let mut policy = RegistrationRetry::new(SESSION);
+        let start = Instant::now();
+        for minutes in [0, 1, 10, 60] {
+            let now = start + Duration::from_secs(60 * minutes);
+            assert_eq!(policy.after(&lost(), now), AfterFailure::Retry);
+        }
+    }
+
+    #[test]
+    fn a_previous_sessions_registration_is_waited_for_two_session_timeouts() {
+        let mut policy = RegistrationRetry::new(SESSION);
+        let start = Instant::now();
+        let in_use = ZkError::BrokerIdInUse(1);
+        assert_eq!(policy.after(&in_use, start), AfterFailure::Retry);
+        let almost = start + 2 * SESSION - Duration::from_millis(1);
+        assert_eq!(policy.after(&in_use, almost), AfterFailure::Retry);
+        assert_eq!(
+            policy.after(&in_use, start + 2 * SESSION),
+            AfterFailure::GiveUp
+        );
+    }
+
+    #[test]
+    fn a_transient_fault_restarts_the_wait_for_the_previous_session() {
+        let mut policy = RegistrationRetry::new(SESSION);
+        let start = Instant::now();
+        let in_use = ZkError::BrokerIdInUse(1);
+        assert_eq!(policy.after(&in_use, start), AfterFailure::Retry);
+        // ZooKeeper stalls: the old session's timeout starts over on its side.
+        let stalled = start + 2 * SESSION;
+        assert_eq!(policy.after(&lost(), stalled), AfterFailure::Retry);
+        assert_eq!(policy.after(&in_use, stalled), AfterFailure::Retry);
+        let later = stalled + 2 * SESSION - Duration::from_millis(1);
+        assert_eq!(policy.after(&in_use, later), AfterFailure::Retry);
+        assert_eq!(
+            policy.after(&in_use, stalled + 2 * SESSION),
+            AfterFailure::GiveUp
+        );
+    }
+
+    #[test]
+    fn errors_no_retry_fixes_are_given_up_at_once() {
+        let mut policy = RegistrationRetry::new(SESSION);
+        let now = Instant::now();
+        let refused = zk_error("create", "/brokers/ids/1", zkc::Error::NoAuth);
+        assert_eq!(policy.after(&refused, now), AfterFailure::GiveUp);
+        let closed = ZkError::SessionEnded(SessionState::AuthFailed);
+        assert_eq!(policy.after(&closed, now), AfterFailure::GiveUp);
+    }
 }

@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ::log::{info, warn};
+use ::log::{error, info, warn};
+use tokio::sync::watch;
 
 use crate::config::{topic_log_config, ConfigError, KafkaConfig};
 use crate::controller::{ActiveController, ControllerConfig, ControllerElector};
@@ -17,10 +18,10 @@ use gregor_log::checkpoint::MetaProperties;
 use gregor_log::manager::BackgroundTasks;
 use gregor_log::{LogConfig, LogError, LogManager, LogManagerConfig};
 use gregor_protocol::BrokerId;
-use gregor_runtime::{Backoff, Retries, Shutdown, SystemClock};
+use gregor_runtime::{Backoff, Shutdown, SystemClock};
 use gregor_zk::client::{KafkaZkClient, ZkError};
 use gregor_zk::data::{BrokerInfo, EndPoint, SecurityProtocol};
-use gregor_zk::session::ZkSession;
+use gregor_zk::session::{AfterFailure, RegistrationRetry, ZkSession};
 
 use super::features::FinalizedFeatureCache;
 use super::producer_ids::ProducerIdManager;
@@ -78,6 +79,10 @@ pub struct Broker {
     pub(crate) coordinator: Arc<GroupCoordinator>,
     /// The epoch of `/feature`, which ApiVersions answers with.
     pub(crate) features: Arc<FinalizedFeatureCache>,
+    /// Why the broker must stop, once it has met a fault it cannot handle
+    /// (its registration lost for good); the binary waits on
+    /// [`Broker::fatal`] and stops the broker loudly.
+    fatal: watch::Sender<Option<String>>,
 }
 
 impl Broker {
@@ -165,6 +170,7 @@ impl Broker {
             controller: Arc::new(std::sync::Mutex::new(None)),
             coordinator,
             features,
+            fatal: watch::Sender::new(None),
         });
         info!(
             "broker {id} started in {:?} (before listeners)",
@@ -208,32 +214,24 @@ impl Broker {
         let info = self.broker_info(bound_ports);
         let session_timeout = Duration::from_millis(self.config.zookeeper_session_timeout_ms);
         let retries = Backoff::fixed(REGISTRATION_RETRY).start();
-        // Started at the first BrokerIdInUse since the last transient fault.
-        let mut predecessor_expiry: Option<Retries> = None;
+        let mut policy = RegistrationRetry::new(session_timeout);
         let epoch = loop {
             let client = self.zk.client();
-            match client
+            let error = match client
                 .register_broker(&info, self.logs.clock().milliseconds())
                 .await
             {
                 Ok(epoch) => break epoch,
-                Err(ZkError::BrokerIdInUse(id)) => {
-                    let waiting = predecessor_expiry.get_or_insert_with(|| {
-                        Backoff::fixed(REGISTRATION_RETRY)
-                            .until(tokio::time::Instant::now() + 2 * session_timeout)
-                            .start()
-                    });
-                    if !waiting.allows_another() {
-                        return Err(ZkError::BrokerIdInUse(id).into());
-                    }
-                    info!("broker id {id} is still registered by a previous session; waiting for it to expire");
-                }
-                Err(e) if e.is_transient() => {
-                    warn!("registering broker {} failed, retrying: {e}", self.id);
-                    predecessor_expiry = None;
-                    self.zk.renew_if_expired().await?;
-                }
-                Err(e) => return Err(e.into()),
+                Err(error) => error,
+            };
+            if policy.after(&error, tokio::time::Instant::now()) == AfterFailure::GiveUp {
+                return Err(error.into());
+            }
+            if let ZkError::BrokerIdInUse(id) = error {
+                info!("broker id {id} is still registered by a previous session; waiting for it to expire");
+            } else {
+                warn!("registering broker {} failed, retrying: {error}", self.id);
+                self.zk.renew_if_expired().await?;
             }
             retries.pause().await;
         };
@@ -263,10 +261,25 @@ impl Broker {
                 })
                 .await;
             if let Err(e) = result {
-                warn!("ZooKeeper session maintenance stopped: {e}");
+                let reason = format!("ZooKeeper session maintenance stopped: {e}");
+                error!("{reason}; the broker is no longer registered and stops");
+                broker.fatal.send_replace(Some(reason));
             }
         });
         Ok(())
+    }
+
+    /// Resolves with the reason once the broker has met a fault it cannot
+    /// handle and must stop (a fault ZooKeeper may recover from never gets
+    /// here: it is retried); pending for as long as the broker is sound.
+    pub async fn fatal(&self) -> String {
+        let mut fatal = self.fatal.subscribe();
+        let reason = match fatal.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone().unwrap_or_default(),
+            // The sender lives as long as `self`: this is never reached.
+            Err(_) => return std::future::pending().await,
+        };
+        reason
     }
 
     /// Takes part in the controller election on `client`'s session (a new
