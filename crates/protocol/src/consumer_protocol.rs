@@ -23,11 +23,6 @@
 //! the newest we know (new versions only append fields), and we write
 //! version 1, which is what Kafka 2.8's Java consumer sends.
 
-/// The `protocol_type` of consumer groups: their members' JoinGroup
-/// metadata is a [`Subscription`] and their SyncGroup assignments are
-/// [`Assignment`]s.
-pub const CONSUMER_PROTOCOL_TYPE: &str = "consumer";
-
 use std::collections::BTreeMap;
 
 use bytes::{Buf, Bytes};
@@ -36,6 +31,11 @@ use thiserror::Error;
 use crate::codec::{message, write_versioned, Codec, DecodeCx};
 use crate::TopicPartition;
 use crate::{DecodeError, EncodeError};
+
+/// The `protocol_type` of consumer groups: their members' JoinGroup
+/// metadata is a [`Subscription`] and their SyncGroup assignments are
+/// [`Assignment`]s.
+pub const CONSUMER_PROTOCOL_TYPE: &str = "consumer";
 
 /// The version gregor writes: Kafka 2.8's `ConsumerProtocol` latest.
 pub const WRITTEN_VERSION: i16 = 1;

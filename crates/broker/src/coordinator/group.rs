@@ -34,7 +34,7 @@ use gregor_protocol::TopicPartition;
 use super::member::Member;
 use super::offsets::CommittedOffset;
 
-pub use gregor_protocol::consumer_protocol::CONSUMER_PROTOCOL_TYPE;
+use gregor_protocol::consumer_protocol::CONSUMER_PROTOCOL_TYPE;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupState {

@@ -548,8 +548,8 @@ impl GroupCoordinator {
             .group(group_id, true, false)?
             .ok_or(ErrorCode::GROUP_ID_NOT_FOUND)?;
         let outcome = self.run(&handle, |group, ctx| {
-            let consumer_group =
-                group.protocol_type() == Some(super::group::CONSUMER_PROTOCOL_TYPE);
+            let consumer_group = group.protocol_type()
+                == Some(gregor_protocol::consumer_protocol::CONSUMER_PROTOCOL_TYPE);
             let (deletable, consumed): (Vec<TopicPartition>, Vec<TopicPartition>) =
                 match group.state() {
                     GroupState::Dead => return Err(ErrorCode::GROUP_ID_NOT_FOUND),

@@ -10,9 +10,10 @@ use crate::replica::AwaitedCommit;
 use gregor_protocol::ErrorCode;
 use gregor_protocol::TopicPartition;
 
-use super::group::{GroupMetadata, GroupState, CONSUMER_PROTOCOL_TYPE};
+use super::group::{GroupMetadata, GroupState};
 use super::membership::{Ctx, LogRecord};
 use super::schema::{self, OffsetCommitValue};
+use gregor_protocol::consumer_protocol::CONSUMER_PROTOCOL_TYPE;
 
 /// One committed offset (Kafka's `OffsetAndMetadata`).
 #[derive(Debug, Clone, PartialEq, Eq)]
